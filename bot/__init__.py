@@ -1,0 +1,1 @@
+"""Channels: console, Telegram, web — thin adapters over the dialog engine."""

@@ -1,0 +1,1 @@
+"""The dialog: trial definitions, the state machine, eligibility, understanding answers."""

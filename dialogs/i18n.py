@@ -1,0 +1,139 @@
+"""Translations: gettext catalogs under `locales/`, and choosing a locale.
+
+Each locale has the bot's own domain (`intake`) and one domain per trial.
+Messages are looked up in the trial's domain first, then the bot's, then
+left as the English message id. Compiled `.mo` files are built by
+`make catalogs`; a missing or stale one is compiled from its `.po` in memory.
+"""
+
+from __future__ import annotations
+
+import gettext
+import io
+import logging
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from babel.core import get_global
+from babel.messages.mofile import write_mo
+from babel.messages.pofile import read_po
+
+LOCALES_DIR = Path(__file__).resolve().parent.parent / "locales"
+BOT_DOMAIN = "intake"
+SOURCE_LOCALE = "en"
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Translator:
+    """Translates messages into one locale: `t("Hello {name}", name=...)`."""
+
+    locale: str
+    catalog: gettext.NullTranslations
+
+    def __call__(self, message: str, **params: Any) -> str:
+        text = self.catalog.gettext(message)
+        return text.format(**params) if params else text
+
+    def plural(self, singular: str, plural: str, n: int, **params: Any) -> str:
+        return self.catalog.ngettext(singular, plural, n).format(n=n, **params)
+
+    @property
+    def rtl(self) -> bool:
+        return Locale.parse(self.locale).text_direction == "rtl"
+
+
+def shipped_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
+    """Locales with a bot catalog, the source locale first."""
+    found = sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{BOT_DOMAIN}.po"))
+    return sorted(found, key=lambda name: name != SOURCE_LOCALE)
+
+
+def translator(locale: str, domains: tuple[str, ...] = (), locales_dir: Path = LOCALES_DIR) -> Translator:
+    """A translator for `locale`, looking in `domains` first, then the bot's domain."""
+    return Translator(locale, _chain(locale, (*domains, BOT_DOMAIN), locales_dir))
+
+
+@cache
+def _chain(locale: str, domains: tuple[str, ...], locales_dir: Path) -> gettext.NullTranslations:
+    chain: gettext.NullTranslations | None = None
+    for domain in domains:
+        catalog = _load(locales_dir / locale / "LC_MESSAGES", domain)
+        if chain is None:
+            chain = catalog
+        else:
+            chain.add_fallback(catalog)
+    return chain or gettext.NullTranslations()
+
+
+def _load(directory: Path, domain: str) -> gettext.NullTranslations:
+    po, mo = directory / f"{domain}.po", directory / f"{domain}.mo"
+    if mo.exists() and (not po.exists() or mo.stat().st_mtime >= po.stat().st_mtime):
+        with mo.open("rb") as handle:
+            return gettext.GNUTranslations(handle)
+    if not po.exists():
+        return gettext.NullTranslations()
+    # No compiled catalog (e.g. straight after a checkout): compile this one in memory.
+    with po.open("rb") as handle:
+        catalog = read_po(handle)
+    buffer = io.BytesIO()
+    write_mo(buffer, catalog)
+    buffer.seek(0)
+    return gettext.GNUTranslations(buffer)
+
+
+_SUBTAG = re.compile(r"[-_]")
+
+
+def negotiate(tag: str | None, available: list[str] | None = None) -> str | None:
+    """The shipped locale that serves a language tag best, or None.
+
+    Accepts the spellings people and platforms use: `zh`, `zh-CN`, `zh_Hans`,
+    `zh-TW`, `zh-hk`, `ar-EG`, `en_US.UTF-8`. Chinese is matched by script:
+    Hong Kong and Taiwan read Traditional, the mainland Simplified.
+    """
+    if not tag:
+        return None
+    available = available if available is not None else shipped_locales()
+    wanted = _parse(tag)
+    if wanted is None:
+        return None
+    language, script = wanted
+    same_language = [a for a in available if (_parse(a) or ("", ""))[0] == language]
+    for candidate in same_language:
+        if (_parse(candidate) or ("", ""))[1] == script:
+            return candidate
+    return same_language[0] if same_language else None
+
+
+@cache
+def _parse(tag: str) -> tuple[str, str] | None:
+    """(language, script) of a tag, the script filled in from CLDR's likely subtags."""
+    parts = [p for p in _SUBTAG.split(tag.split(".")[0].strip()) if p]
+    if not parts or parts[0].lower() in ("c", "posix"):
+        return None
+    normal = [parts[0].lower()] + [
+        p.title() if len(p) == 4 else p.upper() if len(p) == 2 else p for p in parts[1:]
+    ]
+    try:
+        locale = Locale.parse("_".join(normal))
+    except (UnknownLocaleError, ValueError):
+        try:
+            locale = Locale.parse(normal[0])
+        except (UnknownLocaleError, ValueError):
+            return None
+    script = locale.script
+    if script is None:
+        likely = str(get_global("likely_subtags").get(locale.language, "")).split("_")
+        script = next((part for part in likely[1:] if len(part) == 4), None)
+    return locale.language, script or ""
+
+
+def display_name(locale: str) -> str:
+    """A locale's name in its own language, as a language menu shows it."""
+    return Locale.parse(locale).get_display_name(locale) or locale

@@ -1,0 +1,157 @@
+"""Understanding typed (or transcribed) answers: yes/no, options, numbers, phones.
+
+The words are data: `locales/<locale>/answers.yaml` lists each language's ways
+of saying yes, no and "I don't know", and its number words. Every shipped
+lexicon is used at once, so someone who types 是的 in an English chat is still
+understood. Among all phrases found in an answer the longest wins: "not sure"
+beats "sure", 没有 beats 有, "I don't know" beats "no".
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+import yaml
+
+from dialogs.conditions import DONT_KNOW
+from dialogs.i18n import LOCALES_DIR, shipped_locales
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
+# Bidi overrides and isolates can disguise text; control characters break displays.
+_UNSAFE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
+_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+
+
+@dataclass(frozen=True)
+class Lexicon:
+    """Phrases per stored value (yes/no/dont_know), and number words."""
+
+    phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    numbers: Mapping[str, int] = field(default_factory=dict)
+    multipliers: Mapping[str, int] = field(default_factory=dict)
+    fillers: tuple[str, ...] = ()
+
+    def merged(self, other: Lexicon) -> Lexicon:
+        keys = set(self.phrases) | set(other.phrases)
+        return Lexicon(
+            phrases={k: (*self.phrases.get(k, ()), *other.phrases.get(k, ())) for k in keys},
+            numbers={**self.numbers, **other.numbers},
+            multipliers={**self.multipliers, **other.multipliers},
+            fillers=(*self.fillers, *other.fillers),
+        )
+
+
+def load_lexicon(path: Path) -> Lexicon:
+    data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    numbers = data.get("numbers") or {}
+    return Lexicon(
+        phrases={
+            key: tuple(normalize(str(p)) for p in data.get(key) or ()) for key in ("yes", "no", DONT_KNOW)
+        },
+        numbers={normalize(str(k)): int(v) for k, v in (numbers.get("values") or {}).items()},
+        multipliers={normalize(str(k)): int(v) for k, v in (numbers.get("multipliers") or {}).items()},
+        fillers=tuple(normalize(str(f)) for f in numbers.get("fillers") or ()),
+    )
+
+
+@cache
+def all_lexicons(locales_dir: Path = LOCALES_DIR) -> Lexicon:
+    """Every shipped locale's lexicon, merged."""
+    merged = Lexicon()
+    for locale in shipped_locales(locales_dir):
+        path = locales_dir / locale / "answers.yaml"
+        if path.exists():
+            merged = merged.merged(load_lexicon(path))
+    return merged
+
+
+def clean(text: str) -> str:
+    """Text as it may be stored and shown: no control or bidi-override characters."""
+    return _UNSAFE.sub("", unicodedata.normalize("NFC", text)).strip()
+
+
+def normalize(text: str) -> str:
+    """Folded for matching: full-width to ASCII, case folded, one apostrophe, single spaces."""
+    folded = unicodedata.normalize("NFKC", clean(text)).casefold().replace("\u2019", "'")
+    kept = "".join(c if (c.isalnum() or c in "' ?") else " " for c in folded)
+    return " ".join(kept.split())
+
+
+def match_phrase(text: str, phrases: Mapping[str, Iterable[str]]) -> str | None:
+    """The key whose phrase is the longest found in `text`; None if none, or a tie."""
+    haystack = normalize(text)
+    best: tuple[int, set[str]] = (0, set())
+    for key, options in phrases.items():
+        for phrase in options:
+            if phrase and _contains(haystack, phrase):
+                if len(phrase) > best[0]:
+                    best = (len(phrase), {key})
+                elif len(phrase) == best[0]:
+                    best[1].add(key)
+    return next(iter(best[1])) if len(best[1]) == 1 else None
+
+
+def _contains(haystack: str, phrase: str) -> bool:
+    if _CJK.search(phrase):
+        return phrase in haystack
+    return re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", haystack) is not None
+
+
+def parse_number(text: str, lexicon: Lexicon) -> int | None:
+    """The one whole number in `text`, in digits of any script or in words; else None."""
+    folded = normalize(text)
+    found = {int(d) for d in _DIGITS.findall(folded) if d.isdigit()}
+    if any(not d.isdigit() for d in _DIGITS.findall(folded)):
+        return None  # "42.5": not a whole number
+    found |= set(_number_words(folded, lexicon))
+    return found.pop() if len(found) == 1 else None
+
+
+def _number_words(text: str, lexicon: Lexicon) -> list[int]:
+    words = {**lexicon.numbers, **lexicon.multipliers}
+    if not words:
+        return []
+    alternatives = sorted(words, key=len, reverse=True)
+    pattern = "|".join(
+        re.escape(w) if _CJK.search(w) else rf"(?<![\w']){re.escape(w)}(?![\w'])" for w in alternatives
+    )
+    fillers = "|".join(rf"{re.escape(f)}" for f in lexicon.fillers if f)
+    gap = re.compile(rf"^(?:[\s-]|{fillers})*$" if fillers else r"^[\s-]*$")
+    values, run, end = [], [], None
+    for match in re.finditer(pattern, text):
+        if run and end is not None and not gap.match(text[end : match.start()]):
+            values.append(_combine(run, lexicon))
+            run = []
+        run.append(match.group())
+        end = match.end()
+    if run:
+        values.append(_combine(run, lexicon))
+    return values
+
+
+def _combine(words: list[str], lexicon: Lexicon) -> int:
+    # Works for "forty two", "one hundred and five", 四十二, 一百零五, сорок два.
+    section, last = 0, 0
+    for word in words:
+        if word in lexicon.multipliers:
+            section += (last or 1) * lexicon.multipliers[word]
+            last = 0
+        else:
+            last += lexicon.numbers[word]
+    return section + last
+
+
+def parse_phone(text: str) -> str | None:
+    """A phone number: digits with an optional leading +, 6 to 15 digits; else None."""
+    folded = unicodedata.normalize("NFKC", clean(text))
+    if re.search(r"[^\d\s+().\-]", folded):
+        return None
+    digits = "".join(str(unicodedata.digit(c)) for c in folded if c.isdigit())
+    if not 6 <= len(digits) <= 15 or folded.count("+") > 1:
+        return None
+    return ("+" if folded.lstrip().startswith("+") else "") + digits

@@ -1,0 +1,150 @@
+"""The tables. Every change to them comes with an alembic migration.
+
+Answers are never overwritten: a changed answer supersedes the previous row,
+so the history of what a person said, and how, is kept.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy.types import TypeDecorator
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes on every backend (SQLite drops the zone otherwise)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Any) -> datetime | None:
+        return value.astimezone(UTC) if value is not None else None
+
+    def process_result_value(self, value: datetime | None, dialect: Any) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value
+
+
+def _when(nullable: bool = False) -> Any:
+    if nullable:
+        return Field(default=None, sa_column=Column(UTCDateTime(), nullable=True))
+    return Field(default_factory=utcnow, sa_column=Column(UTCDateTime(), nullable=False))
+
+
+def _parent(table: str, ondelete: str, nullable: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey(f"{table}.id", ondelete=ondelete), index=True, nullable=nullable
+        ),
+    )
+
+
+class Participant(SQLModel, table=True):
+    """A person as a channel knows them (a Telegram user, a console user, a web session)."""
+
+    __tablename__ = "participant"
+    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    external_id: str = Field(max_length=128)
+    created_at: datetime = _when()
+
+
+class Screening(SQLModel, table=True):
+    """One pass through a trial's pre-screening questions."""
+
+    __tablename__ = "screening"
+
+    id: int | None = Field(default=None, primary_key=True)
+    participant_id: int = _parent("participant", "CASCADE")
+    trial_id: str = Field(max_length=64, index=True)
+    locale: str | None = Field(default=None, max_length=16)
+    source: str | None = Field(default=None, max_length=64)
+    # Where the dialog stands: a question id or one of the dialog's own states.
+    state: str = Field(max_length=64)
+    status: str = Field(default="active", max_length=16, index=True)
+    editing: bool = False
+    pending: str | None = Field(default=None, max_length=16)
+    outcome: str | None = Field(default=None, max_length=32)
+    reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    uncertain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    started_at: datetime = _when()
+    updated_at: datetime = _when()
+    finished_at: datetime | None = _when(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    """An answer as given: the stored value, the raw input, how, and when."""
+
+    __tablename__ = "answer"
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = _parent("screening", "CASCADE")
+    question_id: str = Field(max_length=64)
+    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    raw: str | None = None
+    via: str = Field(max_length=16)
+    answered_at: datetime = _when()
+    superseded_at: datetime | None = _when(nullable=True)
+
+
+class Consent(SQLModel, table=True):
+    """A consent given or refused, with the version of the text the person saw."""
+
+    __tablename__ = "consent"
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = _parent("screening", "CASCADE")
+    scope: str = Field(max_length=32)
+    version: str = Field(max_length=32)
+    granted: bool
+    locale: str = Field(max_length=16)
+    text_hash: str = Field(max_length=64)
+    given_at: datetime = _when()
+
+
+class Referral(SQLModel, table=True):
+    """A candidate passed on to the study team; created with the outcome, in one transaction."""
+
+    __tablename__ = "referral"
+
+    id: str = Field(primary_key=True, max_length=32)
+    # Kept (emptied) when a person erases their data, so the study team sees it was withdrawn.
+    screening_id: int | None = _parent("screening", "SET NULL", nullable=True)
+    trial_id: str = Field(max_length=64)
+    outcome: str = Field(max_length=32)
+    status: str = Field(default="pending", max_length=32, index=True)
+    created_at: datetime = _when()
+    updated_at: datetime = _when()
+
+
+class AuditEvent(SQLModel, table=True):
+    """Append-only: who did what to which record, never the personal data itself."""
+
+    __tablename__ = "audit_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = _when()
+    actor: str = Field(max_length=64)
+    action: str = Field(max_length=64)
+    subject: str = Field(max_length=64)
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class ProcessedInput(SQLModel, table=True):
+    """Inputs already handled (e.g. Telegram update ids), so a redelivery has no effect."""
+
+    __tablename__ = "processed_input"
+
+    key: str = Field(primary_key=True, max_length=96)
+    at: datetime = _when()

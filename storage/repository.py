@@ -1,0 +1,204 @@
+"""The one place that reads and writes screenings, answers, consents and referrals.
+
+A `Store` hands out a `Records` per transaction: the dialog engine does all
+the work of one input inside one transaction, so an answer, the state that
+follows it and any referral it causes are committed together or not at all.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, delete, update
+from sqlmodel import Session, col, select
+
+from storage.models import (
+    Answer,
+    AuditEvent,
+    Consent,
+    Participant,
+    ProcessedInput,
+    Referral,
+    Screening,
+    utcnow,
+)
+
+
+class Store:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def transaction(self) -> Iterator[Records]:
+        with Session(self.engine, expire_on_commit=False) as session:
+            yield Records(session)
+            session.commit()
+
+
+class Records:
+    """Queries and changes within one transaction."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+
+    # Inputs -----------------------------------------------------------------
+
+    def claim_input(self, key: str) -> bool:
+        """Mark an input as handled; False if it already was (a redelivery)."""
+        if self.session.get(ProcessedInput, key) is not None:
+            return False
+        self.session.add(ProcessedInput(key=key))
+        return True
+
+    # Participants and screenings --------------------------------------------
+
+    def participant(self, channel: str, external_id: str) -> Participant | None:
+        query = select(Participant).where(
+            Participant.channel == channel, Participant.external_id == external_id
+        )
+        # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
+        return self.session.exec(query.with_for_update()).first()
+
+    def add_participant(self, channel: str, external_id: str) -> Participant:
+        participant = Participant(channel=channel, external_id=external_id)
+        self.session.add(participant)
+        self.session.flush()
+        return participant
+
+    def latest_screening(self, participant_id: int) -> Screening | None:
+        query = (
+            select(Screening)
+            .where(Screening.participant_id == participant_id)
+            .order_by(col(Screening.id).desc())
+        )
+        return self.session.exec(query).first()
+
+    def add_screening(self, participant_id: int, trial_id: str, state: str, **fields: Any) -> Screening:
+        screening = Screening(participant_id=participant_id, trial_id=trial_id, state=state, **fields)
+        self.session.add(screening)
+        self.session.flush()
+        return screening
+
+    def save(self, screening: Screening) -> None:
+        screening.updated_at = utcnow()
+        self.session.add(screening)
+
+    def screenings(self, trial_id: str | None = None) -> list[Screening]:
+        query = select(Screening).order_by(col(Screening.id))
+        if trial_id:
+            query = query.where(Screening.trial_id == trial_id)
+        return list(self.session.exec(query))
+
+    # Answers ----------------------------------------------------------------
+
+    def answers(self, screening_id: int) -> dict[str, Any]:
+        """The current answer to each question, by question id."""
+        query = select(Answer).where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
+        return {a.question_id: a.value for a in self.session.exec(query.order_by(col(Answer.id)))}
+
+    def last_answered(self, screening_id: int) -> str | None:
+        query = (
+            select(Answer.question_id)
+            .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
+            .order_by(col(Answer.id).desc())
+        )
+        return self.session.exec(query).first()
+
+    def answer_history(self, screening_id: int) -> list[Answer]:
+        query = select(Answer).where(Answer.screening_id == screening_id).order_by(col(Answer.id))
+        return list(self.session.exec(query))
+
+    def record_answer(
+        self, screening_id: int, question_id: str, value: Any, raw: str | None, via: str
+    ) -> None:
+        """Store an answer; an earlier answer to the same question is kept, superseded."""
+        self._supersede(screening_id, Answer.question_id == question_id)
+        self.session.add(
+            Answer(screening_id=screening_id, question_id=question_id, value=value, raw=raw, via=via)
+        )
+        self.session.flush()
+
+    def clear_answers(self, screening_id: int, keep: set[str]) -> None:
+        """Supersede every current answer but those to `keep` (a restart)."""
+        self._supersede(screening_id, col(Answer.question_id).not_in(keep))
+
+    def retract_answers(self, screening_id: int, question_ids: set[str]) -> None:
+        """Supersede the answers to questions that no longer apply."""
+        self._supersede(screening_id, col(Answer.question_id).in_(question_ids))
+
+    def _supersede(self, screening_id: int, which: Any) -> None:
+        self.session.exec(
+            update(Answer)
+            .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None), which)
+            .values(superseded_at=utcnow())
+        )
+
+    # Consents, referrals, audit ---------------------------------------------
+
+    def record_consent(
+        self, screening_id: int, scope: str, version: str, granted: bool, locale: str, text: str
+    ) -> None:
+        digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        self.session.add(
+            Consent(
+                screening_id=screening_id,
+                scope=scope,
+                version=version,
+                granted=granted,
+                locale=locale,
+                text_hash=digest,
+            )
+        )
+
+    def consents(self, screening_id: int) -> list[Consent]:
+        query = select(Consent).where(Consent.screening_id == screening_id).order_by(col(Consent.id))
+        return list(self.session.exec(query))
+
+    def add_referral(self, screening: Screening) -> Referral:
+        assert screening.id is not None and screening.outcome is not None
+        referral = Referral(
+            id=uuid.uuid4().hex[:12],
+            screening_id=screening.id,
+            trial_id=screening.trial_id,
+            outcome=screening.outcome,
+        )
+        self.session.add(referral)
+        return referral
+
+    def referral_for(self, screening_id: int) -> Referral | None:
+        return self.session.exec(select(Referral).where(Referral.screening_id == screening_id)).first()
+
+    def referrals(self) -> list[Referral]:
+        return list(self.session.exec(select(Referral).order_by(col(Referral.created_at))))
+
+    def audit(self, actor: str, action: str, subject: str, **detail: Any) -> None:
+        self.session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
+
+    def audit_trail(self) -> list[AuditEvent]:
+        return list(self.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
+
+    # Erasure ----------------------------------------------------------------
+
+    def erase_participant(self, participant: Participant) -> int:
+        """Delete a person and everything they told us; pending referrals are cancelled.
+
+        Returns the number of screenings erased. The referral rows stay, emptied
+        and cancelled, so the study team sees the person withdrew.
+        """
+        screening_ids = list(
+            self.session.exec(select(Screening.id).where(Screening.participant_id == participant.id))
+        )
+        if screening_ids:
+            self.session.exec(
+                update(Referral)
+                .where(col(Referral.screening_id).in_(screening_ids))
+                .values(status="cancelled", updated_at=utcnow())
+            )
+        # The database cascades to screenings, answers and consents, and empties referrals.
+        self.session.exec(delete(Participant).where(col(Participant.id) == participant.id))
+        self.session.expunge_all()
+        return len(screening_ids)
