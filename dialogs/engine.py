@@ -29,6 +29,7 @@ from dialogs.i18n import (
     SOURCE_LOCALE,
     Translator,
     display_name,
+    names_of,
     negotiate,
     shipped_locales,
     translator,
@@ -54,9 +55,15 @@ _MAX_OPTION_ANSWER = 200
 
 @dataclass(frozen=True)
 class Start:
-    """The person opened the conversation, possibly from a campaign link."""
+    """The person opened the conversation, possibly from a campaign link.
+
+    `locale` is a language the person chose explicitly (a command-line flag, a
+    web page's picker); unlike the channel's hint, it also switches a screening
+    already under way.
+    """
 
     source: str | None = None
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -163,7 +170,7 @@ class _Turn:
         self.engine = engine
         self.records = records
         self.address = address
-        self.locale = negotiate(locale, engine.locales)
+        self.hint = locale
 
     def run(self, message: Input, dedupe_key: str | None) -> list[Reply]:
         if dedupe_key and not self.records.claim_input(dedupe_key):
@@ -185,11 +192,13 @@ class _Turn:
 
     def _start(self, participant: Participant, message: Input, previous_locale: str | None) -> Screening:
         source = message.source if isinstance(message, Start) else None
+        chosen = message.locale if isinstance(message, Start) else None
+        locales = self.engine.locales
         screening = self.records.add_screening(
             participant.id or 0,
             self.engine.trial.registry_id,
             state=self.engine.trial.questions[0].id,
-            locale=self.locale or previous_locale,
+            locale=negotiate(chosen, locales) or negotiate(self.hint, locales) or previous_locale,
             source=source if source and _SOURCE.match(source) else None,
         )
         self.records.audit(
@@ -270,6 +279,10 @@ class Conversation:
             self.prompt()
         elif isinstance(message, Start):
             self._record_source(message.source)
+            chosen = negotiate(message.locale, self.engine.locales)
+            if chosen:
+                self.screening.locale = chosen
+                self.screening.pending = None if pending == "language" else pending
             self.resume()
         elif isinstance(message, Choice) and message.prompt not in (None, self.current_prompt()):
             self.say(m.MOVED_ON)
@@ -489,7 +502,7 @@ class Conversation:
         stripped = normalize(message.text)
         if stripped.isdigit() and 1 <= int(stripped) <= len(options):
             return list(options)[int(stripped) - 1]
-        by_name = match_phrase(message.text, {k: [normalize(v)] for k, v in options.items()})
+        by_name = match_phrase(message.text, {k: [normalize(n) for n in names_of(k)] for k in options})
         return by_name or negotiate(message.text.strip(), self.engine.locales)
 
     # Prompts -----------------------------------------------------------------

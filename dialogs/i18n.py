@@ -137,3 +137,10 @@ def _parse(tag: str) -> tuple[str, str] | None:
 def display_name(locale: str) -> str:
     """A locale's name in its own language, as a language menu shows it."""
     return Locale.parse(locale).get_display_name(locale) or locale
+
+
+def names_of(locale: str) -> list[str]:
+    """What a person might type to pick a locale: its names in itself and in English, its code."""
+    parsed = Locale.parse(locale)
+    names = [display_name(locale), parsed.get_language_name(locale), parsed.get_display_name("en")]
+    return [n for n in (*names, parsed.get_language_name("en"), locale) if n]

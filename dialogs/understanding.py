@@ -24,7 +24,8 @@ from dialogs.i18n import LOCALES_DIR, shipped_locales
 _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 # Bidi overrides and isolates can disguise text; control characters break displays.
 _UNSAFE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
-_DIGITS = re.compile(r"\d+(?:[.,]\d+)?")
+# A minus or a decimal part makes it something other than a whole number of years.
+_DIGITS = re.compile(r"(?<![\w])-?\d+(?:[.,]\d+)?")
 
 
 @dataclass(frozen=True)
@@ -104,11 +105,10 @@ def _contains(haystack: str, phrase: str) -> bool:
 
 def parse_number(text: str, lexicon: Lexicon) -> int | None:
     """The one whole number in `text`, in digits of any script or in words; else None."""
-    folded = normalize(text)
-    found = {int(d) for d in _DIGITS.findall(folded) if d.isdigit()}
-    if any(not d.isdigit() for d in _DIGITS.findall(folded)):
-        return None  # "42.5": not a whole number
-    found |= set(_number_words(folded, lexicon))
+    numerals = _DIGITS.findall(unicodedata.normalize("NFKC", clean(text)))
+    if any(not n.isdigit() for n in numerals):
+        return None  # "42.5", "-5": not a whole number of anything the bot asks
+    found = {int(n) for n in numerals} | set(_number_words(normalize(text), lexicon))
     return found.pop() if len(found) == 1 else None
 
 

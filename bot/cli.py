@@ -1,0 +1,88 @@
+"""The `intake` command.
+
+    intake                      run the bot (the console, until a Telegram token is set)
+    intake chat [--lang zh]     talk to the bot in this terminal (or pipe answers in)
+    intake screenings [--json]  what is stored: every screening, its outcome and answers
+    intake check-trial FILE     validate a trial definition file
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+from bot.config import Settings
+from bot.console import chat
+from bot.wiring import build_engine, configure_logging
+from dialogs.trial import TrialDefinitionError, load_trial
+from storage.views import all_screenings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="intake", description="Clinical trial pre-screening bot.")
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("run", help="run the bot (the default)")
+    chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
+    chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
+    chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
+    chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
+    listing = commands.add_parser("screenings", help="list stored screenings")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    check = commands.add_parser("check-trial", help="validate a trial definition file")
+    check.add_argument("file", type=Path)
+    args = parser.parse_args(argv)
+
+    settings = Settings()
+    configure_logging(settings.log_level)
+    try:
+        if args.command == "check-trial":
+            trial = load_trial(args.file)
+            print(f"{args.file}: {trial.registry_id}, {len(trial.questions)} questions, "
+                  f"{len(trial.criteria)} criteria: OK")
+            return 0
+        if args.command == "screenings":
+            return _screenings(settings, as_json=args.json)
+        if args.command in (None, "run"):
+            return _run(settings)
+        return _chat(settings, args.lang, args.source, args.user)
+    except TrialDefinitionError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(settings: Settings) -> int:
+    if settings.telegram_bot_token:
+        print("TELEGRAM_BOT_TOKEN is set, but this version has no Telegram channel yet; "
+              "starting the console instead.", file=sys.stderr)
+    print(f"trial-intake: console channel, database {settings.database}", file=sys.stderr)
+    print("Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
+          file=sys.stderr)
+    return _chat(settings, None, None, None)
+
+
+def _chat(settings: Settings, lang: str | None, source: str | None, user: str | None) -> int:
+    engine = build_engine(settings)
+    chat(engine, sys.stdin, sys.stdout, user=user, locale=lang, hint=os.environ.get("LANG"), source=source)
+    return 0
+
+
+def _screenings(settings: Settings, *, as_json: bool) -> int:
+    engine = build_engine(settings)
+    with engine.store.transaction() as records:
+        rows = all_screenings(records)
+    if as_json:
+        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
+        sys.stdout.write("\n")
+        return 0
+    for row in rows:
+        print(f"{row['id']:>5}  {row['trial']}  {row['language'] or '-':8} {row['source'] or '-':16} "
+              f"{row['status']:9} {row['state']:22} {row['outcome'] or '-':16} "
+              f"{','.join(row['reasons'] or row['uncertain']) or '-'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

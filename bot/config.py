@@ -1,0 +1,33 @@
+"""Settings, from environment variables or a `.env` file in the working directory.
+
+Every setting is documented in the README; the defaults run the bot on an
+embedded SQLite database under ./data with no configuration at all.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
+
+    data_dir: Path = Field(default=Path("data"), description="Where the embedded database lives.")
+    database_url: str | None = Field(
+        default=None,
+        description="sqlite:///path/intake.db or postgresql+psycopg://user:pass@host/db; "
+        "default: SQLite in the data directory.",
+    )
+    trial: str = Field(default="nct07295067", description="The trial file (dialogs/trials/<trial>.yaml).")
+    log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR.")
+    telegram_bot_token: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "INTAKE_TELEGRAM_BOT_TOKEN"),
+    )
+
+    @property
+    def database(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir / 'intake.db'}"

@@ -1,0 +1,32 @@
+"""Read-only views of what is stored, for operators, exports and tests."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from storage.models import Screening
+from storage.repository import Records
+
+
+def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
+    """One screening as plain data: where it stands, its outcome and current answers."""
+    referral = records.referral_for(screening.id or 0)
+    return {
+        "id": screening.id,
+        "trial": screening.trial_id,
+        "language": screening.locale,
+        "source": screening.source,
+        "state": screening.state,
+        "status": screening.status,
+        "outcome": screening.outcome,
+        "reasons": list(screening.reasons),
+        "uncertain": list(screening.uncertain),
+        "answers": records.answers(screening.id or 0),
+        "referral": {"id": referral.id, "status": referral.status} if referral else None,
+        "started_at": screening.started_at.isoformat(),
+        "finished_at": screening.finished_at.isoformat() if screening.finished_at else None,
+    }
+
+
+def all_screenings(records: Records, trial_id: str | None = None) -> list[dict[str, Any]]:
+    return [screening_view(records, s) for s in records.screenings(trial_id)]

@@ -1,0 +1,159 @@
+"""Shared fixtures: a real, migrated SQLite database per test, and people who talk to the bot."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
+from dialogs.machine import SUMMARY
+from dialogs.trial import Trial, find_trial
+from storage.database import make_engine, migrate
+from storage.repository import Store
+from storage.views import screening_view
+
+
+@pytest.fixture(scope="session")
+def trial() -> Trial:
+    return find_trial("nct07295067")
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    return f"sqlite:///{tmp_path / 'intake.db'}"
+
+
+@pytest.fixture
+def store(database_url: str) -> Iterator[Store]:
+    engine = make_engine(database_url)
+    migrate(engine)
+    yield Store(engine)
+    engine.dispose()
+
+
+@pytest.fixture
+def engine(trial: Trial, store: Store) -> Engine:
+    return Engine(trial, store)
+
+
+class Person:
+    """Someone talking to the bot through the engine, the way a channel would."""
+
+    def __init__(self, engine: Engine, external_id: str = "p1", locale: str | None = "en") -> None:
+        self.engine = engine
+        self.address = Address("test", external_id)
+        self.locale = locale
+        self.replies: list[Reply] = []
+        self.transcript: list[Reply] = []
+
+    def send(self, message: Input, dedupe_key: str | None = None) -> list[Reply]:
+        self.replies = self.engine.handle(self.address, message, locale=self.locale, dedupe_key=dedupe_key)
+        self.transcript += self.replies
+        return self.replies
+
+    def start(self, source: str | None = None) -> list[Reply]:
+        return self.send(Start(source))
+
+    def say(self, text: str) -> list[Reply]:
+        return self.send(Text(text))
+
+    def tap(self, value: str, prompt: str | None = None) -> list[Reply]:
+        return self.send(Choice(value, prompt if prompt is not None else self.prompt))
+
+    def command(self, name: str, argument: str | None = None) -> list[Reply]:
+        return self.send(Command(name, argument))
+
+    def send_unsupported(self, kind: str) -> list[Reply]:
+        return self.send(Unsupported(kind))
+
+    @property
+    def asking(self) -> Reply | None:
+        """The last reply that asks something, if the bot is waiting for an answer."""
+        return next((r for r in reversed(self.replies) if r.prompt), None)
+
+    @property
+    def prompt(self) -> str | None:
+        return self.asking.prompt if self.asking else None
+
+    @property
+    def texts(self) -> list[str]:
+        return [r.text for r in self.replies]
+
+    def stored(self) -> dict[str, Any]:
+        """The person's latest screening as the operator sees it."""
+        with self.engine.store.transaction() as records:
+            participant = records.participant(self.address.channel, self.address.external_id)
+            assert participant is not None, "nothing is stored for this person"
+            screening = records.latest_screening(participant.id or 0)
+            assert screening is not None
+            return screening_view(records, screening)
+
+    def answer_some(self, answers: Mapping[str, str]) -> list[str]:
+        """Answer questions from `answers` until one is asked that it has no answer for."""
+        asked: list[str] = []
+        while self.prompt in answers:
+            question = self.prompt
+            asked.append(question)
+            self.say(answers[question])
+            assert self.prompt != question, f"{question!r} was asked again: {self.texts}"
+        return asked
+
+    def answer_all(self, answers: Mapping[str, str], *, by: str = "text", confirm: bool = True) -> list[str]:
+        """Answer every question the bot asks from `answers`; return the question ids asked.
+
+        Fails if the bot asks a question the persona has no answer for, which is
+        how the tests notice a question asked that should have been skipped.
+        """
+        asked: list[str] = []
+        while self.prompt and self.prompt != SUMMARY and self.prompt in self.engine.trial.question_index:
+            question = self.prompt
+            assert question in answers, f"asked {question!r}, which this persona should not be asked"
+            asked.append(question)
+            if by == "tap" and self.asking and self.asking.options:
+                self.tap(answers[question])
+            else:
+                self.say(answers[question])
+            assert self.prompt != question, f"{question!r} was asked again: {self.texts}"
+        if confirm and self.prompt == SUMMARY:
+            self.tap("confirm")
+        return asked
+
+
+@pytest.fixture
+def person(engine: Engine) -> Person:
+    return Person(engine)
+
+
+# Personas: answers as a person would type them (or, for taps, the option values).
+
+LIKELY_B1: dict[str, str] = {
+    "consent_storage": "yes",
+    "respondent": "1",
+    "age": "42",
+    "diagnosis": "yes",
+    "had_surgery": "yes",
+    "surgery_year_ago": "yes",
+    "mri_shrunk": "yes",
+    "symptoms_not_improved": "yes",
+    "diabetes": "no",
+    "heart_disease": "no",
+    "liver_kidney": "no",
+    "heart_abnormality": "no",
+    "other_cns_disease": "no",
+    "back_infection": "no",
+    "autoimmune": "no",
+    "biologic_allergy": "no",
+    "recent_study": "no",
+    "follow_plan": "yes",
+    "pregnancy": "no",
+    "serology": "no",
+    "travel": "yes",
+    "consent_contact": "yes",
+    "contact_name": "Li Wei",
+    "contact_phone": "+86 138 1234 5678",
+}
+
+TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "age": "42", "contact_name": "Li Wei"}

@@ -1,0 +1,358 @@
+"""Conversations through the dialog engine on a real SQLite database."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from dialogs import messages as m
+from dialogs.engine import Engine, Text
+from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
+from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening
+from tests.conftest import LIKELY_B1, TAPS_B1, Person
+
+
+def _count(person: Person, table: type) -> int:
+    with person.engine.store.transaction() as records:
+        return len(list(records.session.exec(select(table))))
+
+
+def test_likely_eligible_by_typing_creates_a_referral(person: Person) -> None:
+    person.start(source="poster_beijing")
+    assert person.texts[0].startswith("Hello! This is a short pre-screening")
+    assert person.prompt == "consent_storage"
+
+    asked = person.answer_all(LIKELY_B1)
+
+    assert "mri_resolved" not in asked and "can_communicate" not in asked
+    assert person.texts[0] == m.MAY_BE_CANDIDATE
+    stored = person.stored()
+    assert stored["outcome"] == "likely_eligible"
+    assert stored["status"] == "finished"
+    assert stored["source"] == "poster_beijing"
+    assert stored["reasons"] == [] and stored["uncertain"] == []
+    assert stored["answers"]["age"] == 42
+    assert stored["answers"]["contact_phone"] == "+8613812345678"
+    assert stored["referral"]["status"] == "pending"
+    assert stored["referral"]["id"] in person.texts[1]
+
+
+def test_likely_eligible_by_taps(person: Person) -> None:
+    person.start()
+    person.answer_all(TAPS_B1, by="tap")
+    with person.engine.store.transaction() as records:
+        vias = {a.question_id: a.via for a in records.session.exec(select(Answer))}
+    assert vias["diabetes"] == "button" and vias["age"] == "text"
+    assert person.stored()["outcome"] == "likely_eligible"
+
+
+def test_needs_review_lists_uncertain_criteria(person: Person) -> None:
+    person.start()
+    person.answer_all({**LIKELY_B1, "serology": "not sure", "biologic_allergy": "I don't know"})
+    stored = person.stored()
+    assert stored["outcome"] == "needs_review"
+    assert stored["uncertain"] == ["E6", "E10"]
+    assert stored["referral"] is not None
+    assert person.texts[0] == m.NEEDS_REVIEW
+
+
+def test_no_contact_consent_means_no_referral_but_the_study_contact(person: Person) -> None:
+    person.start()
+    asked = person.answer_all({**LIKELY_B1, "consent_contact": "no"})
+    assert "contact_name" not in asked and "contact_phone" not in asked
+    stored = person.stored()
+    assert stored["outcome"] == "likely_eligible" and stored["referral"] is None
+    assert "Study coordinator, Xuanwu Hospital" in person.texts[-1]
+
+
+def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
+    person.start()
+    asked = person.answer_all({**LIKELY_B1, "diabetes": "yes"})
+    assert asked[-1] == "diabetes", "no question may follow a deciding answer"
+    assert person.prompt == NOT_ELIGIBLE
+    explanation = person.replies[0].text
+    assert "diabetes, heart disease, or liver or kidney problems" in explanation
+    assert "eligible" not in explanation.lower().replace("not a match", "")
+    assert person.stored()["outcome"] == "not_eligible"
+    assert person.stored()["reasons"] == ["E1"]
+
+    person.say("yes please")
+    assert person.texts == [m.OTHER_STUDIES_THANKS]
+    stored = person.stored()
+    assert stored["status"] == "finished" and stored["referral"] is None
+    with person.engine.store.transaction() as records:
+        consents = {c.scope: c.granted for c in records.session.exec(select(Consent))}
+    assert consents == {"storage": True, "future_studies": True}
+
+
+@pytest.mark.parametrize(("age", "outcome"), [("17", "not_eligible"), ("18", "likely_eligible"),
+                                              ("60", "likely_eligible"), ("61", "not_eligible")])
+def test_age_boundaries_through_the_dialog(person: Person, age: str, outcome: str) -> None:
+    person.start()
+    person.answer_all({**LIKELY_B1, "age": age})
+    assert person.stored()["outcome"] == outcome
+
+
+def test_b2_branch_asks_about_spontaneous_resolution(person: Person) -> None:
+    person.start()
+    persona = {**LIKELY_B1, "had_surgery": "no", "mri_resolved": "yes"}
+    del persona["surgery_year_ago"], persona["mri_shrunk"]
+    asked = person.answer_all(persona)
+    assert asked.index("mri_resolved") == asked.index("had_surgery") + 1
+    assert person.stored()["outcome"] == "likely_eligible"
+
+
+def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> None:
+    person.start()
+    person.answer_some({"consent_storage": "yes", "respondent": "for my mother"})
+    assert person.prompt == "age"
+    assert person.asking is not None and person.asking.text.startswith("How old is the person")
+    asked = person.answer_all({**LIKELY_B1, "respondent": "2", "can_communicate": "no"})
+    assert asked[-1] == "can_communicate"
+    assert person.stored()["reasons"] == ["E8"]
+
+
+def test_diagnosis_no_is_decided_at_once(person: Person) -> None:
+    person.start()
+    asked = person.answer_all({**LIKELY_B1, "diagnosis": "no"})
+    assert asked[-1] == "diagnosis"
+    assert person.stored()["reasons"] == ["B1", "B2"]
+
+
+def test_back_goes_to_the_previous_question_and_keeps_history(person: Person) -> None:
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age", "diagnosis")})
+    assert person.prompt == "had_surgery"
+    person.command("back")
+    assert person.prompt == "diagnosis"
+    person.command("back")
+    assert person.prompt == "age"
+    person.say("43")
+    assert person.prompt == "diagnosis", "going forward again asks the next question in order"
+    assert person.stored()["answers"]["age"] == 43
+    with person.engine.store.transaction() as records:
+        history = [(a.value, a.superseded_at is not None) for a in records.session.exec(
+            select(Answer).where(Answer.question_id == "age"))]
+    assert history == [(42, True), (43, False)]
+
+
+def test_back_at_the_first_question_says_so(person: Person) -> None:
+    person.start()
+    person.say("yes")
+    person.command("back")
+    assert person.texts[0] == m.FIRST_QUESTION
+    assert person.prompt == "respondent"
+
+
+def test_change_from_summary_recomputes_the_outcome(person: Person) -> None:
+    person.start()
+    person.answer_all(LIKELY_B1, confirm=False)
+    assert person.prompt == SUMMARY
+    person.tap("change")
+    assert person.prompt == CORRECTING
+    person.say("Age")
+    assert person.prompt == "age"
+    person.say("61")
+    assert person.prompt == NOT_ELIGIBLE
+    assert person.stored()["reasons"] == ["A"]
+    person.command("back")
+    assert person.prompt == "age", "back from 'not eligible' returns to the answer that decided it"
+    person.say("59")
+    assert person.prompt == SUMMARY, "a corrected answer returns to the summary"
+    person.tap("confirm")
+    stored = person.stored()
+    assert stored["outcome"] == "likely_eligible" and stored["answers"]["age"] == 59
+
+
+def test_changing_a_branch_asks_the_new_branch_and_retracts_the_old(person: Person) -> None:
+    person.start()
+    person.answer_all(LIKELY_B1, confirm=False)
+    person.tap("change")
+    person.tap("had_surgery")
+    person.say("no")
+    assert person.prompt == "mri_resolved", "the newly relevant question is asked"
+    person.say("yes")
+    assert person.prompt == SUMMARY
+    answers = person.stored()["answers"]
+    assert "surgery_year_ago" not in answers and "mri_shrunk" not in answers
+    assert answers["mri_resolved"] == "yes"
+    summary = person.asking.text if person.asking else ""
+    assert "Surgery at least one year ago" not in summary
+    person.tap("confirm")
+    assert person.stored()["outcome"] == "likely_eligible"
+
+
+# Invalid input: a clear answer, the same question again, nothing stored changes.
+
+INVALID = [
+    ("age", "two hundred", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("age", "200", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("age", "-5", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("age", "42.5", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("age", "banana", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("age", "", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("diagnosis", "banana", m.NOT_UNDERSTOOD_YES_NO),
+    ("diagnosis", "", m.NOT_UNDERSTOOD_YES_NO),
+    ("diagnosis", "yes " * 1000, m.TOO_LONG_FOR_CHOICE),
+    ("diagnosis", "7", m.NOT_UNDERSTOOD_YES_NO),
+    ("respondent", "banana", m.NOT_UNDERSTOOD_CHOICE),
+    ("respondent", "3", m.NOT_UNDERSTOOD_CHOICE),
+    ("contact_name", "   ", m.TEXT_EMPTY),
+    ("contact_name", "x" * 101, m.TEXT_TOO_LONG.format(max=100)),
+    ("contact_phone", "call me maybe", m.NOT_UNDERSTOOD_PHONE),
+    ("contact_phone", "123", m.NOT_UNDERSTOOD_PHONE),
+    ("consent_contact", "whatever", m.NOT_UNDERSTOOD_YES_NO),
+]
+
+
+@pytest.mark.parametrize(("question", "text", "problem"), INVALID,
+                         ids=[f"{q}-{t[:12]!r}" for q, t, _ in INVALID])
+def test_invalid_answer_is_re_asked_and_changes_nothing(
+    person: Person, question: str, text: str, problem: str
+) -> None:
+    person.start()
+    order = list(LIKELY_B1)
+    person.answer_some({k: LIKELY_B1[k] for k in order[: order.index(question)]})
+    assert person.prompt == question
+    before = person.stored()
+
+    person.say(text)
+
+    assert person.texts[0] == problem
+    assert person.prompt == question
+    assert person.stored()["answers"] == before["answers"]
+    assert person.stored()["state"] == question
+
+
+def test_a_tap_on_an_old_question_has_moved_on(person: Person) -> None:
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    before = person.stored()["answers"]
+    person.tap("proxy", prompt="respondent")
+    assert person.texts[0] == m.MOVED_ON and person.prompt == "diagnosis"
+    person.tap("maybe", prompt="diagnosis")  # forged value for the current question
+    assert person.texts[0] == m.NOT_UNDERSTOOD_YES_NO and person.prompt == "diagnosis"
+    assert person.stored()["answers"] == before
+
+
+def test_unsupported_input_gets_a_kind_reply_and_the_question_again(person: Person) -> None:
+    person.start()
+    person.say("yes")
+    for kind in ("sticker", "photo", "location", "document"):
+        person.send_unsupported(kind)
+        assert person.texts[0] == m.UNSUPPORTED and person.prompt == "respondent"
+    assert person.stored()["answers"] == {"consent_storage": "yes"}
+
+
+def test_stop_pauses_and_any_message_resumes(person: Person) -> None:
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    person.command("stop")
+    assert person.texts == [m.PAUSED] and person.prompt is None
+    assert person.stored()["status"] == "paused"
+    person.say("hello again")
+    assert person.texts[0] == m.WELCOME_BACK and person.prompt == "diagnosis"
+    assert person.stored()["status"] == "active"
+    assert person.stored()["answers"]["age"] == 42
+
+
+def test_help_and_unknown_commands_re_ask(person: Person) -> None:
+    person.start()
+    person.command("help")
+    assert person.texts[0] == m.HELP and person.prompt == "consent_storage"
+    person.command("frobnicate")
+    assert person.texts[:2] == [m.UNKNOWN_COMMAND, m.HELP] and person.prompt == "consent_storage"
+
+
+def test_restart_asks_first_and_clears_answers_but_not_consent(person: Person) -> None:
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    person.command("restart")
+    assert person.prompt == "_restart"
+    person.say("no")
+    assert person.prompt == "diagnosis" and person.stored()["answers"]["age"] == 42
+    person.command("restart")
+    person.say("yes")
+    assert person.prompt == "respondent"
+    assert person.stored()["answers"] == {"consent_storage": "yes"}
+
+
+def test_declining_consent_keeps_nothing(person: Person) -> None:
+    person.start()
+    person.tap("no")
+    assert person.texts == [m.DECLINED]
+    for table in (Participant, Screening, Answer, Consent):
+        assert _count(person, table) == 0, table.__name__
+    person.say("hi")
+    assert person.prompt == "consent_storage", "a new conversation starts from consent"
+
+
+def test_delete_after_confirmation_erases_and_cancels_the_referral(person: Person) -> None:
+    person.start()
+    person.answer_all(LIKELY_B1)
+    assert _count(person, Referral) == 1
+    person.command("delete")
+    assert person.prompt == "_delete"
+    person.say("no")
+    assert person.texts[0] == m.NOT_DELETED and _count(person, Answer) > 0
+    person.command("delete")
+    person.tap("yes")
+    assert person.texts == [m.DELETED]
+    for table in (Participant, Screening, Answer, Consent):
+        assert _count(person, table) == 0, table.__name__
+    with person.engine.store.transaction() as records:
+        referral = records.session.exec(select(Referral)).one()
+        actions = [e.action for e in records.session.exec(select(AuditEvent))]
+    assert referral.status == "cancelled" and referral.screening_id is None
+    assert "participant_erased" in actions
+
+
+def test_the_same_input_delivered_twice_has_one_effect(person: Person) -> None:
+    person.start()
+    person.send(Text("yes"), dedupe_key="u:1")
+    assert person.prompt == "respondent"
+    assert person.send(Text("yes"), dedupe_key="u:1") == []
+    assert person.stored()["answers"] == {"consent_storage": "yes"}
+    assert person.stored()["state"] == "respondent"
+
+
+def test_finished_screening_explains_and_restart_begins_a_new_one(person: Person) -> None:
+    person.start()
+    person.answer_all(LIKELY_B1)
+    first = person.stored()["id"]
+    person.say("hello?")
+    assert person.texts == [m.ALREADY_FINISHED]
+    person.command("restart")
+    assert person.prompt == "consent_storage"
+    assert person.stored()["id"] != first and person.stored()["answers"] == {}
+
+
+def test_unknown_language_shows_a_menu_in_each_language(engine: Engine) -> None:
+    person = Person(engine, locale=None)
+    person.start()
+    menu = person.asking
+    assert menu is not None and menu.prompt == "_language"
+    assert [o.label for o in menu.options] == ["English", "中文 (简体)"]
+    assert "Please choose your language." in menu.text
+    person.say("中文")
+    assert person.stored()["language"] == "zh_Hans"
+    assert person.prompt == "consent_storage"
+
+
+def test_campaign_source_must_be_a_link_code(engine: Engine) -> None:
+    person = Person(engine, "p-bad-source")
+    person.start(source="<script>")
+    assert person.stored()["source"] is None
+    person.command("start", "qr_poster_7")
+    assert person.stored()["source"] == "qr_poster_7"
+
+
+def test_two_people_do_not_share_answers(engine: Engine) -> None:
+    alice, bob = Person(engine, "alice"), Person(engine, "bob")
+    alice.start()
+    bob.start()
+    alice.say("yes")
+    bob.say("no")
+    assert alice.prompt == "respondent"
+    assert alice.stored()["answers"] == {"consent_storage": "yes"}
+    assert _count(alice, Participant) == 1, "bob declined and was erased"
