@@ -157,3 +157,31 @@ LIKELY_B1: dict[str, str] = {
 }
 
 TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "age": "42", "contact_name": "Li Wei"}
+
+# The same person, typing in Chinese: words, native numerals, and no buttons.
+LIKELY_B1_ZH: dict[str, str] = {
+    "consent_storage": "同意",
+    "respondent": "我自己",
+    "age": "四十二",
+    "diagnosis": "是的",
+    "had_surgery": "做过",
+    "surgery_year_ago": "对",
+    "mri_shrunk": "是的",
+    "symptoms_not_improved": "是",
+    "diabetes": "没有",
+    "heart_disease": "没有",
+    "liver_kidney": "不是",
+    "heart_abnormality": "没有",
+    "other_cns_disease": "没有",
+    "back_infection": "没有",
+    "autoimmune": "没有",
+    "biologic_allergy": "没有",
+    "recent_study": "没有",
+    "follow_plan": "能",
+    "pregnancy": "否",
+    "serology": "没有",
+    "travel": "可以",
+    "consent_contact": "可以",
+    "contact_name": "李伟",
+    "contact_phone": "138 1234 5678",
+}

@@ -9,7 +9,7 @@ from dialogs import messages as m
 from dialogs.engine import Engine, Text
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
 from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening
-from tests.conftest import LIKELY_B1, TAPS_B1, Person
+from tests.conftest import LIKELY_B1, LIKELY_B1_ZH, TAPS_B1, Person
 
 
 def _count(person: Person, table: type) -> int:
@@ -356,3 +356,31 @@ def test_two_people_do_not_share_answers(engine: Engine) -> None:
     assert alice.prompt == "respondent"
     assert alice.stored()["answers"] == {"consent_storage": "yes"}
     assert _count(alice, Participant) == 1, "bob declined and was erased"
+
+
+_CJK = __import__("re").compile(r"[\u4e00-\u9fff]")
+
+
+@pytest.mark.parametrize(
+    ("changes", "outcome", "reasons", "uncertain"),
+    [
+        ({}, "likely_eligible", [], []),
+        ({"serology": "不清楚"}, "needs_review", [], ["E10"]),
+        ({"pregnancy": "是的"}, "not_eligible", ["E9"], []),
+    ],
+    ids=["likely", "review", "not-eligible"],
+)
+def test_a_whole_screening_typed_in_chinese(
+    engine: Engine, changes: dict[str, str], outcome: str, reasons: list[str], uncertain: list[str]
+) -> None:
+    person = Person(engine, "zh-person", locale="zh-CN")
+    person.start()
+    person.answer_all({**LIKELY_B1_ZH, **changes})
+    stored = person.stored()
+    assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
+    assert stored["language"] == "zh_Hans"
+    assert stored["answers"]["age"] == 42
+    for reply in person.transcript:
+        assert _CJK.search(reply.text), f"untranslated: {reply.text!r}"
+        for option in reply.options:
+            assert _CJK.search(option.label), f"untranslated option: {option.label!r}"

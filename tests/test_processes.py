@@ -1,0 +1,130 @@
+"""The `intake` command as a person and an operator use it: real processes, a real file database."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import IO, Any
+
+import pytest
+
+from tests.conftest import LIKELY_B1, LIKELY_B1_ZH
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _env(data_dir: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
+    return {**env, "INTAKE_DATA_DIR": str(data_dir), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+
+
+def intake(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin, capture_output=True, text=True, env=_env(data_dir), cwd=ROOT, timeout=60, check=False,
+    )
+
+
+def screenings(data_dir: Path) -> list[dict[str, Any]]:
+    result = intake(data_dir, "screenings", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _read_until(stream: IO[str], marker: str, timeout: float = 30) -> str:
+    """Read the child's output until `marker` appears (the child flushes after every reply)."""
+    seen, deadline = "", time.monotonic() + timeout
+    while marker not in seen:
+        assert time.monotonic() < deadline, f"timed out waiting for {marker!r}; got {seen[-500:]!r}"
+        line = stream.readline()
+        assert line, f"the process ended before {marker!r}; got {seen[-500:]!r}"
+        seen += line
+    return seen
+
+
+def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+        text=True, env=_env(tmp_path), cwd=ROOT,
+    )
+    assert child.stdin and child.stdout
+    _read_until(child.stdout, "Do you agree?")
+    for answer, next_question in [("yes", "answering for yourself"), ("1", "How old are you?"),
+                                  ("42", "syringomyelia (a fluid"), ("yes", "had surgery")]:
+        child.stdin.write(answer + "\n")
+        child.stdin.flush()
+        _read_until(child.stdout, next_question)
+    # The reply asking about surgery has been shown: the answer before it must be on disk.
+    child.send_signal(signal.SIGKILL)
+    child.wait(timeout=10)
+
+    resumed = intake(tmp_path, "chat", "--user", "kim", stdin="")
+    assert "Welcome back! Let's continue where you left off." in resumed.stdout
+    assert resumed.stdout.rstrip().splitlines()[-4] == "Have you had surgery for syringomyelia?"
+    (stored,) = screenings(tmp_path)
+    assert stored["state"] == "had_surgery"
+    assert stored["answers"] == {"consent_storage": "yes", "respondent": "self", "age": 42, "diagnosis": "yes"}
+
+
+def _piped(persona: dict[str, str], order: list[str]) -> str:
+    return "".join(persona[q] + "\n" for q in order) + "1\n"
+
+
+# The questions a B1 persona is asked, in order (mri_resolved and can_communicate are skipped).
+B1_ORDER = [q for q in LIKELY_B1]
+
+
+@pytest.mark.parametrize(
+    ("persona", "order", "outcome", "reasons", "uncertain"),
+    [
+        (LIKELY_B1, B1_ORDER, "likely_eligible", [], []),
+        ({**LIKELY_B1, "serology": "not sure"}, B1_ORDER, "needs_review", [], ["E10"]),
+        ({**LIKELY_B1, "age": "sixty one"}, B1_ORDER[:3] + ["diagnosis"], "not_eligible", ["A"], []),
+    ],
+    ids=["likely", "review", "not-eligible"],
+)
+def test_piped_english_conversation_reaches_each_outcome(
+    tmp_path: Path, persona: dict[str, str], order: list[str], outcome: str, reasons: list[str],
+    uncertain: list[str],
+) -> None:
+    result = intake(tmp_path, "chat", "--lang", "en", "--source", "clinic_flyer", stdin=_piped(persona, order))
+    assert result.returncode == 0, result.stderr
+    (stored,) = screenings(tmp_path)
+    assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
+    assert stored["language"] == "en" and stored["source"] == "clinic_flyer"
+    assert "may be a candidate" in result.stdout or outcome == "not_eligible"
+    assert "You are eligible" not in result.stdout
+
+
+def test_the_run_command_starts_the_console_on_embedded_sqlite(tmp_path: Path) -> None:
+    result = intake(tmp_path, stdin="/help\n")
+    assert result.returncode == 0, result.stderr
+    assert "console channel" in result.stderr
+    assert (tmp_path / "intake.db").exists()
+    assert "Please choose your language." in result.stdout, "with no language known, it asks"
+
+
+def test_check_trial_names_the_problem(tmp_path: Path) -> None:
+    good = (ROOT / "dialogs/trials/nct07295067.yaml").read_text(encoding="utf-8")
+    bad = tmp_path / "broken.yaml"
+    bad.write_text(good.replace("    min: 1\n    max: 120", "    min: 120\n    max: 1"), encoding="utf-8")
+    result = intake(tmp_path, "check-trial", str(bad))
+    assert result.returncode == 2
+    assert f"{bad}: question `age`: `min` must be below `max`" in result.stderr
+    ok = intake(tmp_path, "check-trial", str(ROOT / "dialogs/trials/nct07295067.yaml"))
+    assert ok.returncode == 0 and "NCT07295067" in ok.stdout
+
+
+def test_piped_chinese_conversation(tmp_path: Path) -> None:
+    result = intake(tmp_path, "chat", "--lang", "zh", stdin=_piped(LIKELY_B1_ZH, B1_ORDER))
+    assert result.returncode == 0, result.stderr
+    assert "您可能符合这项研究的条件" in result.stdout
+    (stored,) = screenings(tmp_path)
+    assert stored["language"] == "zh_Hans" and stored["outcome"] == "likely_eligible"
+    assert stored["answers"]["contact_name"] == "李伟"
