@@ -1,9 +1,9 @@
 """The `intake` command.
 
-    intake                      run the bot (the console, until a Telegram token is set)
-    intake chat [--lang zh]     talk to the bot in this terminal (or pipe answers in)
-    intake screenings [--json]  what is stored: every screening, its outcome and answers
-    intake check-trial FILE     validate a trial definition file
+intake                      run the bot (the console, until a Telegram token is set)
+intake chat [--lang zh]     talk to the bot in this terminal (or pipe answers in)
+intake screenings [--json]  what is stored: every screening, its outcome and answers
+intake check-trial FILE     validate a trial definition file
 """
 
 from __future__ import annotations
@@ -40,8 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "check-trial":
             trial = load_trial(args.file)
-            print(f"{args.file}: {trial.registry_id}, {len(trial.questions)} questions, "
-                  f"{len(trial.criteria)} criteria: OK")
+            print(
+                f"{args.file}: {trial.registry_id}, {len(trial.questions)} questions, "
+                f"{len(trial.criteria)} criteria: OK"
+            )
             return 0
         if args.command == "screenings":
             return _screenings(settings, as_json=args.json)
@@ -55,11 +57,16 @@ def main(argv: list[str] | None = None) -> int:
 
 def _run(settings: Settings) -> int:
     if settings.telegram_bot_token:
-        print("TELEGRAM_BOT_TOKEN is set, but this version has no Telegram channel yet; "
-              "starting the console instead.", file=sys.stderr)
+        print(
+            "TELEGRAM_BOT_TOKEN is set, but this version has no Telegram channel yet; "
+            "starting the console instead.",
+            file=sys.stderr,
+        )
     print(f"trial-intake: console channel, database {settings.database}", file=sys.stderr)
-    print("Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
-          file=sys.stderr)
+    print(
+        "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
+        file=sys.stderr,
+    )
     return _chat(settings, None, None, None)
 
 
@@ -78,9 +85,11 @@ def _screenings(settings: Settings, *, as_json: bool) -> int:
         sys.stdout.write("\n")
         return 0
     for row in rows:
-        print(f"{row['id']:>5}  {row['trial']}  {row['language'] or '-':8} {row['source'] or '-':16} "
-              f"{row['status']:9} {row['state']:22} {row['outcome'] or '-':16} "
-              f"{','.join(row['reasons'] or row['uncertain']) or '-'}")
+        print(
+            f"{row['id']:>5}  {row['trial']}  {row['language'] or '-':8} {row['source'] or '-':16} "
+            f"{row['status']:9} {row['state']:22} {row['outcome'] or '-':16} "
+            f"{','.join(row['reasons'] or row['uncertain']) or '-'}"
+        )
     return 0
 
 

@@ -8,9 +8,10 @@ follows it and any referral it causes are committed together or not at all.
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
@@ -31,10 +32,17 @@ from storage.models import (
 class Store:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        # SQLite has one writer at a time, and its busy handler polls with sleeps:
+        # under load one thread can starve for seconds while another keeps winning.
+        # Threads of this process queue on a lock instead; other processes still
+        # wait through the busy timeout. PostgreSQL needs no such thing.
+        self._writer: AbstractContextManager[object] = (
+            threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
+        )
 
     @contextmanager
     def transaction(self) -> Iterator[Records]:
-        with Session(self.engine, expire_on_commit=False) as session:
+        with self._writer, Session(self.engine, expire_on_commit=False) as session:
             yield Records(session)
             session.commit()
 

@@ -85,8 +85,10 @@ def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
     assert consents == {"storage": True, "future_studies": True}
 
 
-@pytest.mark.parametrize(("age", "outcome"), [("17", "not_eligible"), ("18", "likely_eligible"),
-                                              ("60", "likely_eligible"), ("61", "not_eligible")])
+@pytest.mark.parametrize(
+    ("age", "outcome"),
+    [("17", "not_eligible"), ("18", "likely_eligible"), ("60", "likely_eligible"), ("61", "not_eligible")],
+)
 def test_age_boundaries_through_the_dialog(person: Person, age: str, outcome: str) -> None:
     person.start()
     person.answer_all({**LIKELY_B1, "age": age})
@@ -131,8 +133,10 @@ def test_back_goes_to_the_previous_question_and_keeps_history(person: Person) ->
     assert person.prompt == "diagnosis", "going forward again asks the next question in order"
     assert person.stored()["answers"]["age"] == 43
     with person.engine.store.transaction() as records:
-        history = [(a.value, a.superseded_at is not None) for a in records.session.exec(
-            select(Answer).where(Answer.question_id == "age"))]
+        history = [
+            (a.value, a.superseded_at is not None)
+            for a in records.session.exec(select(Answer).where(Answer.question_id == "age"))
+        ]
     assert history == [(42, True), (43, False)]
 
 
@@ -205,8 +209,9 @@ INVALID = [
 ]
 
 
-@pytest.mark.parametrize(("question", "text", "problem"), INVALID,
-                         ids=[f"{q}-{t[:12]!r}" for q, t, _ in INVALID])
+@pytest.mark.parametrize(
+    ("question", "text", "problem"), INVALID, ids=[f"{q}-{t[:12]!r}" for q, t, _ in INVALID]
+)
 def test_invalid_answer_is_re_asked_and_changes_nothing(
     person: Person, question: str, text: str, problem: str
 ) -> None:

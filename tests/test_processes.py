@@ -26,7 +26,13 @@ def _env(data_dir: Path) -> dict[str, str]:
 def intake(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
-        input=stdin, capture_output=True, text=True, env=_env(data_dir), cwd=ROOT, timeout=60, check=False,
+        input=stdin,
+        capture_output=True,
+        text=True,
+        env=_env(data_dir),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
     )
 
 
@@ -50,13 +56,21 @@ def _read_until(stream: IO[str], marker: str, timeout: float = 30) -> str:
 def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_path: Path) -> None:
     child = subprocess.Popen(
         [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
-        text=True, env=_env(tmp_path), cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=_env(tmp_path),
+        cwd=ROOT,
     )
     assert child.stdin and child.stdout
     _read_until(child.stdout, "Do you agree?")
-    for answer, next_question in [("yes", "answering for yourself"), ("1", "How old are you?"),
-                                  ("42", "syringomyelia (a fluid"), ("yes", "had surgery")]:
+    for answer, next_question in [
+        ("yes", "answering for yourself"),
+        ("1", "How old are you?"),
+        ("42", "syringomyelia (a fluid"),
+        ("yes", "had surgery"),
+    ]:
         child.stdin.write(answer + "\n")
         child.stdin.flush()
         _read_until(child.stdout, next_question)
@@ -69,7 +83,12 @@ def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_pat
     assert resumed.stdout.rstrip().splitlines()[-4] == "Have you had surgery for syringomyelia?"
     (stored,) = screenings(tmp_path)
     assert stored["state"] == "had_surgery"
-    assert stored["answers"] == {"consent_storage": "yes", "respondent": "self", "age": 42, "diagnosis": "yes"}
+    assert stored["answers"] == {
+        "consent_storage": "yes",
+        "respondent": "self",
+        "age": 42,
+        "diagnosis": "yes",
+    }
 
 
 def _piped(persona: dict[str, str], order: list[str]) -> str:
@@ -85,15 +104,22 @@ B1_ORDER = [q for q in LIKELY_B1]
     [
         (LIKELY_B1, B1_ORDER, "likely_eligible", [], []),
         ({**LIKELY_B1, "serology": "not sure"}, B1_ORDER, "needs_review", [], ["E10"]),
-        ({**LIKELY_B1, "age": "sixty one"}, B1_ORDER[:3] + ["diagnosis"], "not_eligible", ["A"], []),
+        # After age 61 decides it, the next "yes" answers "tell me about other studies?".
+        ({**LIKELY_B1, "age": "sixty one"}, [*B1_ORDER[:3], "diagnosis"], "not_eligible", ["A"], []),
     ],
     ids=["likely", "review", "not-eligible"],
 )
 def test_piped_english_conversation_reaches_each_outcome(
-    tmp_path: Path, persona: dict[str, str], order: list[str], outcome: str, reasons: list[str],
+    tmp_path: Path,
+    persona: dict[str, str],
+    order: list[str],
+    outcome: str,
+    reasons: list[str],
     uncertain: list[str],
 ) -> None:
-    result = intake(tmp_path, "chat", "--lang", "en", "--source", "clinic_flyer", stdin=_piped(persona, order))
+    result = intake(
+        tmp_path, "chat", "--lang", "en", "--source", "clinic_flyer", stdin=_piped(persona, order)
+    )
     assert result.returncode == 0, result.stderr
     (stored,) = screenings(tmp_path)
     assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)

@@ -1,0 +1,111 @@
+"""How fast the dialog engine answers, on a real database.
+
+    .venv/bin/python -m bench.engine [--people 200] [--threads 4] [--database-url URL]
+
+Runs whole screenings (24 answers each, every one committed before the reply)
+from several threads at once and prints throughput, latency percentiles of a
+single turn, and the process's peak memory.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import statistics
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+from dialogs.engine import Address, Engine, Start, Text
+from dialogs.trial import find_trial
+from storage.database import make_engine, migrate
+from storage.repository import Store
+
+ANSWERS = [
+    "yes",
+    "1",
+    "42",
+    "yes",
+    "yes",
+    "yes",
+    "yes",
+    "yes",
+    "no",
+    "no",
+    "no",
+    "no",
+    "no",
+    "no",
+    "no",
+    "no",
+    "no",
+    "yes",
+    "no",
+    "no",
+    "yes",
+    "yes",
+    "Li Wei",
+    "+86 138 1234 5678",
+    "1",
+]
+
+
+def run(engine: Engine, people: int, threads: int) -> tuple[list[float], float]:
+    latencies: list[float] = []
+    lock = threading.Lock()
+
+    def person(n: int) -> None:
+        address = Address("bench", f"p{n}")
+        mine = []
+        for message in [Start(), *(Text(a) for a in ANSWERS)]:
+            began = time.perf_counter()
+            engine.handle(address, message, locale="en", dedupe_key=f"{n}:{len(mine)}")
+            mine.append(time.perf_counter() - began)
+        with lock:
+            latencies.extend(mine)
+
+    began = time.perf_counter()
+    pool = [
+        threading.Thread(target=lambda k=k: [person(n) for n in range(k, people, threads)])
+        for k in range(threads)
+    ]
+    for thread in pool:
+        thread.start()
+    for thread in pool:
+        thread.join()
+    return latencies, time.perf_counter() - began
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--people", type=int, default=200)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--database-url", help="default: a new SQLite file in a temporary folder")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
+        database = make_engine(url)
+        migrate(database)
+        engine = Engine(find_trial("nct07295067"), Store(database))
+        latencies, elapsed = run(engine, args.people, args.threads)
+        with engine.store.transaction() as records:
+            finished = sum(1 for s in records.screenings() if s.status == "finished")
+
+    ms = sorted(x * 1000 for x in latencies)
+    pct = statistics.quantiles(ms, n=100)
+    print(f"database      {url.split(':')[0]}")
+    print(f"people        {args.people} ({finished} finished), {args.threads} threads")
+    print(f"turns         {len(ms)} in {elapsed:.2f} s = {len(ms) / elapsed:.0f} turns/s")
+    print(
+        f"turn latency  p50 {pct[49]:.2f} ms  p95 {pct[94]:.2f} ms  p99 {pct[98]:.2f} ms  max {ms[-1]:.2f} ms"
+    )
+    print(f"peak memory   {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
+    assert finished == args.people, "every screening must finish"
+
+
+if __name__ == "__main__":
+    main()

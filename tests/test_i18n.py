@@ -1,0 +1,92 @@
+"""Catalogs: complete for every shipped locale, in step with the code and the trial files."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.pofile import read_po
+
+from dialogs import messages as m
+from dialogs.extract import extract as extract_trial
+from dialogs.i18n import LOCALES_DIR, negotiate, shipped_locales, translator
+from dialogs.trial import TRIALS_DIR, available_trials
+
+ROOT = Path(__file__).resolve().parent.parent
+LOCALES = shipped_locales()
+DOMAINS = ["intake", *available_trials()]
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+
+
+def _catalog(locale: str, domain: str):
+    with (LOCALES_DIR / locale / "LC_MESSAGES" / f"{domain}.po").open("rb") as handle:
+        return read_po(handle)
+
+
+def _source_messages(domain: str) -> set[str]:
+    """What `make extract` would find for a domain, straight from the code and trial files."""
+    if domain == "intake":
+        found: set[str] = set()
+        for folder in ("bot", "dialogs"):
+            for _, _, message, _, _ in extract_from_dir(
+                ROOT / folder, method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
+            ):
+                found.add(message)
+        return found
+    with (TRIALS_DIR / f"{domain}.yaml").open("rb") as handle:
+        return {message for _, _, message, _ in extract_trial(handle, None, None, {})}
+
+
+def test_the_first_locales_are_shipped() -> None:
+    assert {"en", "zh_Hans"} <= set(LOCALES)
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_message_is_translated_and_keeps_its_placeholders(locale: str, domain: str) -> None:
+    catalog = _catalog(locale, domain)
+    messages = [m for m in catalog if m.id]
+    assert [m.id for m in messages if not m.string] == [], "missing translations"
+    assert [m.id for m in messages if m.fuzzy] == [], "fuzzy translations"
+    for message in messages:
+        assert sorted(_PLACEHOLDER.findall(message.id)) == sorted(_PLACEHOLDER.findall(message.string)), (
+            f"placeholders differ in {message.id!r}"
+        )
+    assert _source_messages(domain) <= {m.id for m in messages}, "run `make update`: catalogs are behind"
+
+
+def test_options_are_looked_up_in_the_trial_then_the_bot_domain() -> None:
+    t = translator("zh_Hans", ("nct07295067",))
+    assert t("I don't know") == "不知道"  # the bot's domain
+    assert t("Not sure, or never tested") == "不确定，或从没查过"  # the trial's domain
+    assert "abc" in t(m.WILL_CONTACT, reference="abc") and "编号" in t(m.WILL_CONTACT, reference="abc")
+
+
+@pytest.mark.parametrize(
+    ("tag", "locale"),
+    [
+        ("zh", "zh_Hans"),
+        ("zh-CN", "zh_Hans"),
+        ("zh_Hans", "zh_Hans"),
+        ("zh-hans-sg", "zh_Hans"),
+        ("en-GB", "en"),
+        ("en_US.UTF-8", "en"),
+        ("EN", "en"),
+        ("C.UTF-8", None),
+        ("xx", None),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_negotiation_of_language_tags(tag: str | None, locale: str | None) -> None:
+    assert negotiate(tag, LOCALES) == locale
+
+
+def test_chinese_is_matched_by_script() -> None:
+    available = ["en", "zh_Hans", "zh_Hant"]
+    assert negotiate("zh-TW", available) == "zh_Hant"
+    assert negotiate("zh-hk", available) == "zh_Hant"
+    assert negotiate("zh", available) == "zh_Hans"
+    assert negotiate("ar-EG", [*available, "ar"]) == "ar"
