@@ -25,7 +25,8 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 # Bidi overrides and isolates can disguise text; control characters break displays.
 _UNSAFE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
 # A minus or a decimal part makes it something other than a whole number of years.
-_DIGITS = re.compile(r"(?<![\w])-?\d+(?:[.,]\d+)?")
+# Only a minus that starts a word is a sign: "42-43" is two numbers, 我今年42岁 one.
+_DIGITS = re.compile(r"(?:(?<![\w])-)?\d+(?:[.,]\d+)?")
 
 
 @dataclass(frozen=True)

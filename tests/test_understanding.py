@@ -1,0 +1,309 @@
+"""Understanding typed answers (`dialogs.understanding`) with the shipped English and Chinese lexicons."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from dialogs.i18n import LOCALES_DIR
+from dialogs.understanding import (
+    Lexicon,
+    all_lexicons,
+    clean,
+    load_lexicon,
+    match_phrase,
+    normalize,
+    parse_number,
+    parse_phone,
+)
+
+
+@pytest.fixture(scope="module")
+def lexicon() -> Lexicon:
+    return all_lexicons()
+
+
+# --- yes / no / don't know ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("yes", "yes", id="yes"),
+        pytest.param("Yes!", "yes", id="Yes!"),
+        pytest.param("YES", "yes", id="upper-case"),
+        pytest.param("yeah 👍", "yes", id="yeah-emoji"),
+        pytest.param("of course", "yes", id="of-course"),
+        pytest.param("Of course I do.", "yes", id="of-course-sentence"),
+        pytest.param("no", "no", id="no"),
+        pytest.param("No.", "no", id="No."),
+        pytest.param("nope", "no", id="nope"),
+        pytest.param("never", "no", id="never"),
+        pytest.param("I don't", "no", id="i-dont"),
+        pytest.param("I don\u2019t", "no", id="i-dont-typographic-apostrophe"),
+        pytest.param("not sure", "dont_know", id="not-sure-beats-sure"),
+        pytest.param("I don't know", "dont_know", id="dont-know-beats-i-dont"),
+        pytest.param("I do not know", "dont_know", id="do-not-know"),
+        pytest.param("no idea", "dont_know", id="no-idea-beats-no"),
+        pytest.param("never tested", "dont_know", id="never-tested-beats-never"),
+        pytest.param("是", "yes", id="是"),
+        pytest.param("是的", "yes", id="是的"),
+        pytest.param("对", "yes", id="对"),
+        pytest.param("有", "yes", id="有"),
+        pytest.param("我有糖尿病", "yes", id="我有糖尿病"),
+        pytest.param("没有", "no", id="没有"),
+        pytest.param("我没有", "no", id="我没有"),
+        pytest.param("我没有糖尿病", "no", id="我没有糖尿病"),
+        pytest.param("不是", "no", id="不是"),
+        pytest.param("不知道", "dont_know", id="不知道"),
+        pytest.param("不清楚", "dont_know", id="不清楚"),
+        pytest.param("不太清楚", "dont_know", id="不太清楚"),
+        pytest.param("我不知道。", "dont_know", id="我不知道-full-stop"),
+        pytest.param("没测过", "dont_know", id="没测过-beats-没"),
+    ],
+)
+def test_match_phrase_understands_yes_no_dont_know(lexicon: Lexicon, text: str, expected: str) -> None:
+    assert match_phrase(text, lexicon.phrases) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("banana", id="banana"),
+        pytest.param("", id="empty"),
+        pytest.param("   ", id="blank"),
+        pytest.param("🙂", id="emoji"),
+        pytest.param("yesterday", id="yes-inside-a-word"),
+        pytest.param("nobody", id="no-inside-a-word"),
+        pytest.param("knowledge", id="know-inside-a-word"),
+    ],
+)
+def test_match_phrase_finds_nothing_in_nonsense(lexicon: Lexicon, text: str) -> None:
+    assert match_phrase(text, lexicon.phrases) is None
+
+
+def test_match_phrase_longest_wins_and_ties_are_unknown() -> None:
+    phrases = {"a": ("red",), "b": ("dark red",), "c": ("blue",), "d": ("blue",)}
+    assert match_phrase("Dark red, please", phrases) == "b"
+    assert match_phrase("red", phrases) == "a"
+    assert match_phrase("blue", phrases) is None  # same phrase for two keys
+    assert match_phrase("red or blue", phrases) is None  # two phrases of the same length
+    assert match_phrase("green", phrases) is None
+
+
+def test_match_phrase_ignores_empty_phrases() -> None:
+    assert match_phrase("anything", {"a": ("",)}) is None
+
+
+# --- numbers -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("42", 42, id="digits"),
+        pytest.param(" 42 ", 42, id="spaces"),
+        pytest.param("I'm 42 years old", 42, id="sentence"),
+        pytest.param("我今年42岁", 42, id="chinese-sentence"),
+        pytest.param("42岁", 42, id="digits-then-chinese"),
+        pytest.param("四十二", 42, id="四十二"),
+        pytest.param("三十五", 35, id="三十五"),
+        pytest.param("十八", 18, id="十八"),
+        pytest.param("六十", 60, id="六十"),
+        pytest.param("一百零五", 105, id="一百零五"),
+        pytest.param("我今年四十二岁", 42, id="chinese-words-in-sentence"),
+        pytest.param("forty two", 42, id="forty-two-words"),
+        pytest.param("forty-two", 42, id="forty-two-hyphen"),
+        pytest.param("Forty Two", 42, id="forty-two-capitals"),
+        pytest.param("sixty one", 61, id="sixty-one"),
+        pytest.param("eighteen", 18, id="eighteen"),
+        pytest.param("one hundred and five", 105, id="one-hundred-and-five"),
+        pytest.param("a hundred", 100, id="a-hundred"),
+        pytest.param("٤٢", 42, id="arabic-indic-digits"),
+        pytest.param("４２", 42, id="full-width-digits"),
+        pytest.param("0", 0, id="zero"),
+    ],
+)
+def test_parse_number(lexicon: Lexicon, text: str, expected: int) -> None:
+    assert parse_number(text, lexicon) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("42.5", id="decimal"),
+        pytest.param("42,5", id="decimal-comma"),
+        pytest.param("42 or 43", id="two-numbers"),
+        pytest.param("-5", id="negative"),
+        pytest.param("forty or fifty", id="two-number-words"),
+        pytest.param("abc", id="letters"),
+        pytest.param("", id="empty"),
+        pytest.param("不知道", id="dont-know"),
+    ],
+)
+def test_parse_number_rejects(lexicon: Lexicon, text: str) -> None:
+    assert parse_number(text, lexicon) is None
+
+
+def test_parse_number_with_an_empty_lexicon_reads_only_digits() -> None:
+    assert parse_number("42", Lexicon()) == 42
+    assert parse_number("forty two", Lexicon()) is None
+
+
+# --- phones ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("+86 138 1234 5678", "+8613812345678", id="international"),
+        pytest.param("13812345678", "13812345678", id="mobile"),
+        pytest.param("(010) 8319-8899", "01083198899", id="landline"),
+        pytest.param("138.1234.5678", "13812345678", id="dots"),
+        pytest.param("＋８６１３８１２３４５６７８", "+8613812345678", id="full-width"),
+        pytest.param(" +44 20 7946 0958 ", "+442079460958", id="surrounding-spaces"),
+        pytest.param("123456", "123456", id="six-digits"),
+        pytest.param("1" * 15, "1" * 15, id="fifteen-digits"),
+    ],
+)
+def test_parse_phone(text: str, expected: str) -> None:
+    assert parse_phone(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        pytest.param("abc123", id="letters"),
+        pytest.param("123", id="too-short"),
+        pytest.param("12345", id="five-digits"),
+        pytest.param("+86+138 1234 5678", id="two-plus-signs"),
+        pytest.param("1" * 16, id="sixteen-digits"),
+        pytest.param("12345678901234567890", id="twenty-digits"),
+        pytest.param("", id="empty"),
+        pytest.param("138 1234 5678 ext 2", id="extension-words"),
+    ],
+)
+def test_parse_phone_rejects(text: str) -> None:
+    assert parse_phone(text) is None
+
+
+# --- clean and normalize -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("abc\u202edef", "abcdef", id="right-to-left-override"),
+        pytest.param("\u202aabc\u202c", "abc", id="left-to-right-embedding"),
+        pytest.param("\u2066x\u2069", "x", id="isolates"),
+        pytest.param("a\x00b\x07c\x1bd\x7fe", "abcde", id="control-characters"),
+        pytest.param("  是的 👍  ", "是的 👍", id="keeps-cjk-and-emoji"),
+        pytest.param("line one\nline two", "line one\nline two", id="keeps-newline"),
+        pytest.param("e\u0301", "\u00e9", id="composes-nfc"),
+        pytest.param("Ｙｅｓ", "Ｙｅｓ", id="keeps-full-width"),
+    ],
+)
+def test_clean(text: str, expected: str) -> None:
+    assert clean(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        pytest.param("ＹＥＳ", "yes", id="full-width-letters"),
+        pytest.param("４２", "42", id="full-width-digits"),
+        pytest.param("Hello,  World!", "hello world", id="case-punctuation-spaces"),
+        pytest.param("Straße", "strasse", id="casefold"),
+        pytest.param("I\u2019m", "i'm", id="typographic-apostrophe"),
+        pytest.param("不知道？", "不知道?", id="full-width-question-mark"),
+        pytest.param("  是的，我有 ", "是的 我有", id="chinese-comma"),
+        pytest.param("ok\u202e👍", "ok", id="bidi-and-emoji"),
+    ],
+)
+def test_normalize(text: str, expected: str) -> None:
+    assert normalize(text) == expected
+
+
+# --- lexicons ----------------------------------------------------------------------------------------
+
+
+def test_load_english_lexicon() -> None:
+    english = load_lexicon(LOCALES_DIR / "en" / "answers.yaml")
+    assert set(english.phrases) == {"yes", "no", "dont_know"}
+    assert "of course" in english.phrases["yes"]
+    assert "i don't" in english.phrases["no"]
+    assert "don't know" in english.phrases["dont_know"]
+    assert english.numbers["forty"] == 40
+    assert english.numbers["fourty"] == 40
+    assert english.multipliers == {"hundred": 100}
+    assert english.fillers == ("and", "a")
+
+
+def test_load_chinese_lexicon() -> None:
+    chinese = load_lexicon(LOCALES_DIR / "zh_Hans" / "answers.yaml")
+    assert "是的" in chinese.phrases["yes"]
+    assert "没有" in chinese.phrases["no"]
+    assert "不知道" in chinese.phrases["dont_know"]
+    assert chinese.numbers["四"] == 4
+    assert chinese.numbers["两"] == 2
+    assert chinese.multipliers == {"十": 10, "拾": 10, "百": 100, "佰": 100}
+    assert chinese.fillers == ()
+
+
+def test_load_lexicon_normalizes_phrases(tmp_path: Path) -> None:
+    path = tmp_path / "answers.yaml"
+    path.write_text(
+        '"yes": ["Of  Course", "ＹＥＳ"]\nnumbers:\n  values: {"Ｔｅｎ": 10}\n  fillers: ["AND"]\n',
+        encoding="utf-8",
+    )
+    loaded = load_lexicon(path)
+    assert loaded.phrases == {"yes": ("of course", "yes"), "no": (), "dont_know": ()}
+    assert loaded.numbers == {"ten": 10}
+    assert loaded.multipliers == {}
+    assert loaded.fillers == ("and",)
+
+
+def test_load_empty_lexicon(tmp_path: Path) -> None:
+    path = tmp_path / "answers.yaml"
+    path.write_text("", encoding="utf-8")
+    assert load_lexicon(path) == Lexicon(phrases={"yes": (), "no": (), "dont_know": ()})
+
+
+def test_all_lexicons_merges_english_and_chinese(lexicon: Lexicon) -> None:
+    assert "yes" in lexicon.phrases["yes"]
+    assert "是的" in lexicon.phrases["yes"]
+    assert "nope" in lexicon.phrases["no"]
+    assert "没有" in lexicon.phrases["no"]
+    assert "no idea" in lexicon.phrases["dont_know"]
+    assert "不清楚" in lexicon.phrases["dont_know"]
+    assert lexicon.numbers["forty"] == 40
+    assert lexicon.numbers["四"] == 4
+    assert lexicon.multipliers["hundred"] == 100
+    assert lexicon.multipliers["百"] == 100
+
+
+def test_all_lexicons_uses_only_locales_with_a_bot_catalog(tmp_path: Path) -> None:
+    """A locale counts as shipped only with locales/<locale>/LC_MESSAGES/intake.po."""
+    shipped = tmp_path / "fr"
+    (shipped / "LC_MESSAGES").mkdir(parents=True)
+    (shipped / "LC_MESSAGES" / "intake.po").write_text("", encoding="utf-8")
+    (shipped / "answers.yaml").write_text('"yes": [oui]\n"no": [non]\n', encoding="utf-8")
+    unshipped = tmp_path / "de"
+    unshipped.mkdir()
+    (unshipped / "answers.yaml").write_text('"yes": [ja]\n', encoding="utf-8")
+    merged = all_lexicons(tmp_path)
+    assert merged.phrases["yes"] == ("oui",)
+    assert merged.phrases["no"] == ("non",)
+    assert match_phrase("ja", merged.phrases) is None
+    assert match_phrase("Oui !", merged.phrases) == "yes"
+
+
+def test_merged_keeps_both_sides() -> None:
+    left = Lexicon(phrases={"yes": ("yes",)}, numbers={"one": 1}, fillers=("and",))
+    right = Lexicon(phrases={"yes": ("是",), "no": ("不",)}, multipliers={"十": 10})
+    merged = left.merged(right)
+    assert merged.phrases == {"yes": ("yes", "是"), "no": ("不",)}
+    assert merged.numbers == {"one": 1}
+    assert merged.multipliers == {"十": 10}
+    assert merged.fillers == ("and",)
