@@ -55,4 +55,5 @@ locale: extract
 	    --domain $$domain --locale $(LOCALE) --no-wrap; \
 	done
 	test -f locales/$(LOCALE)/answers.yaml || cp locales/en/answers.yaml locales/$(LOCALE)/answers.yaml
-	@echo "Now translate locales/$(LOCALE)/LC_MESSAGES/*.po and locales/$(LOCALE)/answers.yaml"
+	@echo "Now translate locales/$(LOCALE)/LC_MESSAGES/*.po and locales/$(LOCALE)/answers.yaml,"
+	@echo "then add $(LOCALE) to locales/LINGUAS to offer it."

@@ -49,9 +49,19 @@ class Translator:
 
 
 def shipped_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
-    """Locales with a bot catalog, the source locale first."""
-    found = sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{BOT_DOMAIN}.po"))
-    return sorted(found, key=lambda name: name != SOURCE_LOCALE)
+    """The locales offered to people, in menu order: those listed in `locales/LINGUAS`."""
+    linguas = locales_dir / "LINGUAS"
+    if not linguas.exists():
+        return []
+    lines = (line.split("#")[0].strip() for line in linguas.read_text(encoding="utf-8").splitlines())
+    return [
+        line for line in lines if line and (locales_dir / line / "LC_MESSAGES" / f"{BOT_DOMAIN}.po").exists()
+    ]
+
+
+def catalog_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
+    """Every locale with a bot catalog, shipped or still being translated."""
+    return sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{BOT_DOMAIN}.po"))
 
 
 def translator(locale: str, domains: tuple[str, ...] = (), locales_dir: Path = LOCALES_DIR) -> Translator:

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import os
+import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import create_engine
+from sqlalchemy.engine import make_url
 
 from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
 from dialogs.machine import SUMMARY
@@ -21,9 +25,26 @@ def trial() -> Trial:
     return find_trial("nct07295067")
 
 
-@pytest.fixture
-def database_url(tmp_path: Path) -> str:
-    return f"sqlite:///{tmp_path / 'intake.db'}"
+# PostgreSQL tests run where INTAKE_TEST_POSTGRES_URL names a server and a role
+# that may create databases (CI starts one: see .ci/run); each test gets a new database.
+POSTGRES = os.environ.get("INTAKE_TEST_POSTGRES_URL")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'intake.db'}"
+        return
+    if not POSTGRES:
+        pytest.skip("PostgreSQL: set INTAKE_TEST_POSTGRES_URL to run these (CI does)")
+    name = f"intake_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    with admin.connect() as connection:
+        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    admin.dispose()
 
 
 @pytest.fixture

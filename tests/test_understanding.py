@@ -283,17 +283,17 @@ def test_all_lexicons_merges_english_and_chinese(lexicon: Lexicon) -> None:
     assert lexicon.multipliers["百"] == 100
 
 
-def test_all_lexicons_uses_only_locales_with_a_bot_catalog(tmp_path: Path) -> None:
-    """A locale counts as shipped only with locales/<locale>/LC_MESSAGES/intake.po."""
-    shipped = tmp_path / "fr"
-    (shipped / "LC_MESSAGES").mkdir(parents=True)
-    (shipped / "LC_MESSAGES" / "intake.po").write_text("", encoding="utf-8")
-    (shipped / "answers.yaml").write_text('"yes": [oui]\n"no": [non]\n', encoding="utf-8")
-    unshipped = tmp_path / "de"
-    unshipped.mkdir()
-    (unshipped / "answers.yaml").write_text('"yes": [ja]\n', encoding="utf-8")
+def test_all_lexicons_uses_only_shipped_locales(tmp_path: Path) -> None:
+    """Shipped means listed in locales/LINGUAS and with locales/<locale>/LC_MESSAGES/intake.po."""
+    for locale, words in (("fr", '"yes": [oui]\n"no": [non]\n'), ("it", '"yes": [si]\n')):
+        (tmp_path / locale / "LC_MESSAGES").mkdir(parents=True)
+        (tmp_path / locale / "LC_MESSAGES" / "intake.po").write_text("", encoding="utf-8")
+        (tmp_path / locale / "answers.yaml").write_text(words, encoding="utf-8")
+    (tmp_path / "de").mkdir()
+    (tmp_path / "de" / "answers.yaml").write_text('"yes": [ja]\n', encoding="utf-8")
+    (tmp_path / "LINGUAS").write_text("# shipped\nfr\nde\n", encoding="utf-8")
     merged = all_lexicons(tmp_path)
-    assert merged.phrases["yes"] == ("oui",)
+    assert merged.phrases["yes"] == ("oui",), "it is not listed, de has no catalog"
     assert merged.phrases["no"] == ("non",)
     assert match_phrase("ja", merged.phrases) is None
     assert match_phrase("Oui !", merged.phrases) == "yes"
