@@ -52,7 +52,8 @@ locale: extract
 	@test -n "$(LOCALE)" || (echo "usage: make locale LOCALE=ru" && exit 2)
 	@for domain in $(DOMAINS); do \
 	  $(BIN)/pybabel init --input-file locales/$$domain.pot --output-dir locales \
-	    --domain $$domain --locale $(LOCALE) --no-wrap; \
+	    --domain $$domain --locale $(LOCALE) --no-wrap && \
+	  sed -i '1a # Medical review: pending' locales/$(LOCALE)/LC_MESSAGES/$$domain.po; \
 	done
 	test -f locales/$(LOCALE)/answers.yaml || cp locales/en/answers.yaml locales/$(LOCALE)/answers.yaml
 	@echo "Now translate locales/$(LOCALE)/LC_MESSAGES/*.po and locales/$(LOCALE)/answers.yaml,"

@@ -17,8 +17,10 @@ from pathlib import Path
 from bot.config import Settings
 from bot.console import chat
 from bot.wiring import build_engine, configure_logging
+from dialogs.cards import referral_card
+from dialogs.i18n import SOURCE_LOCALE, catalog_status, negotiate
 from dialogs.trial import TrialDefinitionError, load_trial
-from storage.views import all_screenings
+from storage.views import all_screenings, screening_view
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -31,8 +33,12 @@ def main(argv: list[str] | None = None) -> int:
     chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
     listing = commands.add_parser("screenings", help="list stored screenings")
     listing.add_argument("--json", action="store_true", help="print JSON")
+    cards = commands.add_parser("referrals", help="referral cards, as coordinators read them")
+    cards.add_argument("--lang", help="the coordinator's language (default: INTAKE_COORDINATOR_LANGUAGE)")
     check = commands.add_parser("check-trial", help="validate a trial definition file")
     check.add_argument("file", type=Path)
+    i18n = commands.add_parser("i18n", help="translation catalogs")
+    i18n.add_argument("action", choices=["status"])
     args = parser.parse_args(argv)
 
     settings = Settings()
@@ -45,6 +51,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(trial.criteria)} criteria: OK"
             )
             return 0
+        if args.command == "i18n":
+            return _i18n_status()
+        if args.command == "referrals":
+            return _referrals(settings, args.lang)
         if args.command == "screenings":
             return _screenings(settings, as_json=args.json)
         if args.command in (None, "run"):
@@ -74,6 +84,37 @@ def _chat(settings: Settings, lang: str | None, source: str | None, user: str | 
     engine = build_engine(settings)
     chat(engine, sys.stdin, sys.stdout, user=user, locale=lang, hint=os.environ.get("LANG"), source=source)
     return 0
+
+
+def _referrals(settings: Settings, lang: str | None) -> int:
+    engine = build_engine(settings)
+    locale = negotiate(lang or settings.coordinator_language, engine.locales) or SOURCE_LOCALE
+    with engine.store.transaction() as records:
+        for referral in records.referrals():
+            screening = records.screening(referral.screening_id) if referral.screening_id else None
+            if screening is None:
+                print(f"{referral.id}: {referral.status}\n")
+                continue
+            view = screening_view(records, screening)
+            card = referral_card(
+                engine.trial, view, referral.id, referral.created_at, locale, settings.timezone
+            )
+            print(card.plain() + "\n")
+    return 0
+
+
+def _i18n_status() -> int:
+    """Print each catalog's progress; fail if a shipped locale is incomplete."""
+    rows = catalog_status()
+    print(f"{'locale':8} {'domain':12} {'shipped':7} {'done':>5} {'fuzzy':>5} {'missing':>7}  medical review")
+    for row in rows:
+        total = row.translated + row.fuzzy + row.missing
+        done = f"{100 * row.translated // total if total else 100}%"
+        print(
+            f"{row.locale:8} {row.domain:12} {'yes' if row.shipped else 'no':7} {done:>5} "
+            f"{row.fuzzy:>5} {row.missing:>7}  {row.review}"
+        )
+    return 0 if all(row.complete for row in rows if row.shipped) else 1
 
 
 def _screenings(settings: Settings, *, as_json: bool) -> int:

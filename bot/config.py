@@ -22,6 +22,10 @@ class Settings(BaseSettings):
         "default: SQLite in the data directory.",
     )
     trial: str = Field(default="nct07295067", description="The trial file (dialogs/trials/<trial>.yaml).")
+    coordinator_language: str = Field(
+        default="zh_Hans", description="The language of referral cards and coordinator views."
+    )
+    timezone: str = Field(default="Asia/Shanghai", description="The time zone coordinators read times in.")
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR.")
     telegram_bot_token: str | None = Field(
         default=None,

@@ -496,14 +496,24 @@ class Conversation:
         return match_phrase(text, phrases)
 
     def _understand_language(self, message: Choice | Text) -> str | None:
-        options = {locale: display_name(locale) for locale in self.engine.locales}
+        locales = self.engine.locales
         if isinstance(message, Choice):
-            return message.value if message.value in options else None
+            return message.value if message.value in locales else None
         stripped = normalize(message.text)
-        if stripped.isdigit() and 1 <= int(stripped) <= len(options):
-            return list(options)[int(stripped) - 1]
-        by_name = match_phrase(message.text, {k: [normalize(n) for n in names_of(k)] for k in options})
-        return by_name or negotiate(message.text.strip(), self.engine.locales)
+        if stripped.isdigit() and 1 <= int(stripped) <= len(locales):
+            return locales[int(stripped) - 1]
+        # Each locale scores the length of all its names found ("繁體" + "中文" beats "中文");
+        # a tie goes to the earlier menu entry.
+        scores = [
+            (sum(len(n) for n in names_of(locale, locales) if self._names(message.text, n)), -index, locale)
+            for index, locale in enumerate(locales)
+        ]
+        best = max(scores)
+        return best[2] if best[0] else negotiate(message.text.strip(), locales)
+
+    @staticmethod
+    def _names(text: str, name: str) -> bool:
+        return match_phrase(text, {name: [normalize(name)]}) == name
 
     # Prompts -----------------------------------------------------------------
 

@@ -29,23 +29,30 @@ SOURCE_LOCALE = "en"
 log = logging.getLogger(__name__)
 
 
+# Bidi isolates: a Latin reference or a phone number inside Arabic text keeps its own order.
+_ISOLATE, _POP = "\u2068", "\u2069"
+
+
 @dataclass(frozen=True)
 class Translator:
     """Translates messages into one locale: `t("Hello {name}", name=...)`."""
 
     locale: str
     catalog: gettext.NullTranslations
+    rtl: bool = False
 
     def __call__(self, message: str, **params: Any) -> str:
-        text = self.catalog.gettext(message)
-        return text.format(**params) if params else text
+        return self._fill(self.catalog.gettext(message), params)
 
     def plural(self, singular: str, plural: str, n: int, **params: Any) -> str:
-        return self.catalog.ngettext(singular, plural, n).format(n=n, **params)
+        return self._fill(self.catalog.ngettext(singular, plural, n), {"n": n, **params})
 
-    @property
-    def rtl(self) -> bool:
-        return Locale.parse(self.locale).text_direction == "rtl"
+    def _fill(self, text: str, params: dict[str, Any]) -> str:
+        if not params:
+            return text
+        if self.rtl:
+            params = {key: f"{_ISOLATE}{value}{_POP}" for key, value in params.items()}
+        return text.format(**params)
 
 
 def shipped_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
@@ -66,7 +73,8 @@ def catalog_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
 
 def translator(locale: str, domains: tuple[str, ...] = (), locales_dir: Path = LOCALES_DIR) -> Translator:
     """A translator for `locale`, looking in `domains` first, then the bot's domain."""
-    return Translator(locale, _chain(locale, (*domains, BOT_DOMAIN), locales_dir))
+    rtl = Locale.parse(locale).text_direction == "rtl"
+    return Translator(locale, _chain(locale, (*domains, BOT_DOMAIN), locales_dir), rtl)
 
 
 @cache
@@ -149,8 +157,60 @@ def display_name(locale: str) -> str:
     return Locale.parse(locale).get_display_name(locale) or locale
 
 
-def names_of(locale: str) -> list[str]:
-    """What a person might type to pick a locale: its names in itself and in English, its code."""
+def names_of(locale: str, readers: list[str]) -> list[str]:
+    """What a person might type to pick a locale: its code, and its names as each reader writes them."""
     parsed = Locale.parse(locale)
-    names = [display_name(locale), parsed.get_language_name(locale), parsed.get_display_name("en")]
-    return [n for n in (*names, parsed.get_language_name("en"), locale) if n]
+    names = {locale, display_name(locale)}
+    for reader in {*readers, SOURCE_LOCALE}:
+        names |= {parsed.get_display_name(reader), parsed.get_language_name(reader)}
+        if parsed.script:
+            names.add(parsed.get_script_name(reader))
+    return sorted(n for n in names if n)
+
+
+@dataclass(frozen=True)
+class CatalogStatus:
+    locale: str
+    domain: str
+    translated: int
+    fuzzy: int
+    missing: int
+    review: str
+    shipped: bool
+
+    @property
+    def complete(self) -> bool:
+        return self.fuzzy == 0 and self.missing == 0
+
+
+_REVIEW = re.compile(r"^#\s*Medical review:\s*(.+)$", re.MULTILINE)
+
+
+def catalog_status(locales_dir: Path = LOCALES_DIR) -> list[CatalogStatus]:
+    """Counts for every catalog, and its medical review state.
+
+    The review state is the catalog's own `# Medical review: …` header line
+    ("pending", or who reviewed it and when), which `pybabel update` keeps.
+    """
+    shipped = set(shipped_locales(locales_dir))
+    found = []
+    for path in sorted(locales_dir.glob("*/LC_MESSAGES/*.po")):
+        locale = path.parent.parent.name
+        with path.open("rb") as handle:
+            catalog = read_po(handle)
+        messages = [m for m in catalog if m.id]
+        fuzzy = sum(1 for m in messages if m.fuzzy)
+        missing = sum(1 for m in messages if not m.string)
+        review = _REVIEW.search(catalog.header_comment or "")
+        found.append(
+            CatalogStatus(
+                locale=locale,
+                domain=path.stem,
+                translated=len(messages) - fuzzy - missing,
+                fuzzy=fuzzy,
+                missing=missing,
+                review=review.group(1).strip() if review else "not recorded",
+                shipped=locale in shipped,
+            )
+        )
+    return found

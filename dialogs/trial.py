@@ -93,6 +93,13 @@ class Question(_Strict):
     max: int | None = None
     max_length: int = 200
     scope: ConsentScope | None = None
+    # Identifies the person (a name): shown as contact details, never in statistics.
+    personal: bool = False
+
+    @property
+    def identifies(self) -> bool:
+        """Whether the answer identifies the person: flagged so, or a phone number."""
+        return self.personal or self.kind == "phone"
 
     @property
     def choices(self) -> tuple[Option, ...]:

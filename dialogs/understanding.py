@@ -13,7 +13,7 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property, lru_cache
 from pathlib import Path
 
 import yaml
@@ -37,6 +37,14 @@ class Lexicon:
     numbers: Mapping[str, int] = field(default_factory=dict)
     multipliers: Mapping[str, int] = field(default_factory=dict)
     fillers: tuple[str, ...] = ()
+
+    @cached_property
+    def number_patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str]]:
+        """The number words as one pattern (longest first), and what may stand between them."""
+        words = sorted({*self.numbers, *self.multipliers}, key=len, reverse=True)
+        fillers = "|".join(re.escape(f) for f in self.fillers if f)
+        gap = re.compile(rf"^(?:[\s-]|{fillers})*$" if fillers else r"^[\s-]*$")
+        return (re.compile("|".join(_word(w) for w in words)) if words else None), gap
 
     def merged(self, other: Lexicon) -> Lexicon:
         keys = set(self.phrases) | set(other.phrases)
@@ -86,22 +94,44 @@ def normalize(text: str) -> str:
 
 def match_phrase(text: str, phrases: Mapping[str, Iterable[str]]) -> str | None:
     """The key whose phrase is the longest found in `text`; None if none, or a tie."""
-    haystack = normalize(text)
-    best: tuple[int, set[str]] = (0, set())
-    for key, options in phrases.items():
+    frozen = tuple((key, tuple(options)) for key, options in phrases.items())
+    pattern, owners = _matcher(frozen)
+    if pattern is None:
+        return None
+    found = [m.group(1) for m in pattern.finditer(normalize(text))]
+    if not found:
+        return None
+    longest = max(len(phrase) for phrase in found)
+    keys = {key for phrase in found if len(phrase) == longest for key in owners[phrase]}
+    return next(iter(keys)) if len(keys) == 1 else None
+
+
+Phrases = tuple[tuple[str, tuple[str, ...]], ...]
+
+
+@lru_cache(maxsize=512)
+def _matcher(phrases: Phrases) -> tuple[re.Pattern[str] | None, dict[str, set[str]]]:
+    """One compiled pattern for a set of phrases, and which keys each phrase means.
+
+    A lookahead at every position finds, for each place in the text, the longest
+    phrase starting there, so phrases that overlap ("i'm not" / "not sure") all count.
+    """
+    owners: dict[str, set[str]] = {}
+    for key, options in phrases:
         for phrase in options:
-            if phrase and _contains(haystack, phrase):
-                if len(phrase) > best[0]:
-                    best = (len(phrase), {key})
-                elif len(phrase) == best[0]:
-                    best[1].add(key)
-    return next(iter(best[1])) if len(best[1]) == 1 else None
+            if phrase:
+                owners.setdefault(phrase, set()).add(key)
+    if not owners:
+        return None, owners
+    alternatives = "|".join(_word(p) for p in sorted(owners, key=len, reverse=True))
+    return re.compile(rf"(?=({alternatives}))"), owners
 
 
-def _contains(haystack: str, phrase: str) -> bool:
+def _word(phrase: str) -> str:
+    """A phrase as a pattern: whole words in spaced scripts, any substring in CJK."""
     if _CJK.search(phrase):
-        return phrase in haystack
-    return re.search(rf"(?<![\w']){re.escape(phrase)}(?![\w'])", haystack) is not None
+        return re.escape(phrase)
+    return rf"(?<![\w']){re.escape(phrase)}(?![\w'])"
 
 
 def parse_number(text: str, lexicon: Lexicon) -> int | None:
@@ -114,17 +144,11 @@ def parse_number(text: str, lexicon: Lexicon) -> int | None:
 
 
 def _number_words(text: str, lexicon: Lexicon) -> list[int]:
-    words = {**lexicon.numbers, **lexicon.multipliers}
-    if not words:
+    pattern, gap = lexicon.number_patterns
+    if pattern is None:
         return []
-    alternatives = sorted(words, key=len, reverse=True)
-    pattern = "|".join(
-        re.escape(w) if _CJK.search(w) else rf"(?<![\w']){re.escape(w)}(?![\w'])" for w in alternatives
-    )
-    fillers = "|".join(rf"{re.escape(f)}" for f in lexicon.fillers if f)
-    gap = re.compile(rf"^(?:[\s-]|{fillers})*$" if fillers else r"^[\s-]*$")
     values, run, end = [], [], None
-    for match in re.finditer(pattern, text):
+    for match in pattern.finditer(text):
         if run and end is not None and not gap.match(text[end : match.start()]):
             values.append(_combine(run, lexicon))
             run = []

@@ -85,6 +85,9 @@ class Records:
         )
         return self.session.exec(query).first()
 
+    def screening(self, screening_id: int) -> Screening | None:
+        return self.session.get(Screening, screening_id)
+
     def add_screening(self, participant_id: int, trial_id: str, state: str, **fields: Any) -> Screening:
         screening = Screening(participant_id=participant_id, trial_id=trial_id, state=state, **fields)
         self.session.add(screening)

@@ -337,7 +337,14 @@ def test_unknown_language_shows_a_menu_in_each_language(engine: Engine) -> None:
     person.start()
     menu = person.asking
     assert menu is not None and menu.prompt == "_language"
-    assert [o.label for o in menu.options] == ["中文 (简体)", "English"], "the LINGUAS order"
+    assert [o.label for o in menu.options] == [
+        "中文 (简体)",
+        "English",
+        "中文 (繁體)",
+        "русский",
+        "español",
+        "العربية",
+    ], "the LINGUAS order, each in its own language"
     assert "Please choose your language." in menu.text
     person.say("中文")
     assert person.stored()["language"] == "zh_Hans"

@@ -1,0 +1,77 @@
+"""The referral card: what a coordinator needs to call a person back, in their own language.
+
+Built as (label, value) lines so each channel renders it its own way (plain
+text in a terminal, escaped HTML on Telegram). Dates follow the coordinator's
+locale and time zone through babel; the person's answers are shown as the
+coordinator's locale words them, whatever language the person used.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel import Locale
+from babel.dates import format_datetime
+
+from dialogs.i18n import translator
+from dialogs.trial import N_, Trial
+
+OUTCOMES = {
+    "likely_eligible": N_("May be a candidate"),
+    "needs_review": N_("Needs review"),
+    "not_eligible": N_("Probably not eligible"),
+}
+REFERRAL = N_("Referral {reference}")
+OUTCOME = N_("Outcome")
+UNCERTAIN = N_("To check")
+CONTACT = N_("Contact")
+LANGUAGE = N_("Language")
+SOURCE = N_("Source")
+RECEIVED = N_("Received")
+NONE = N_("none")
+
+
+@dataclass(frozen=True)
+class Card:
+    title: str
+    lines: tuple[tuple[str, str], ...]
+    answers: tuple[tuple[str, str], ...]
+    rtl: bool = False
+
+    def plain(self) -> str:
+        body = [self.title, *(f"{label}: {value}" for label, value in self.lines)]
+        return "\n".join([*body, *(f"  • {label}: {value}" for label, value in self.answers)])
+
+
+def referral_card(
+    trial: Trial, screening: dict[str, Any], referral_id: str, received: datetime, locale: str, timezone: str
+) -> Card:
+    """A card for `screening` (as `storage.views.screening_view` gives it), in `locale`."""
+    t = translator(locale, (trial.domain,))
+    answers = screening["answers"]
+    contact = ", ".join(str(answers[q.id]) for q in trial.questions if q.identifies and answers.get(q.id))
+    uncertain = [f"{c.id} — {t(c.text)}" for c in trial.criteria if c.id in (screening["uncertain"] or [])]
+    lines = (
+        (t(OUTCOME), t(OUTCOMES.get(screening["outcome"], screening["outcome"] or "-"))),
+        (t(UNCERTAIN), "; ".join(uncertain) or t(NONE)),
+        (t(CONTACT), contact or t(NONE)),
+        (t(LANGUAGE), _language_name(screening["language"], locale)),
+        (t(SOURCE), screening["source"] or "-"),
+        (t(RECEIVED), format_datetime(received, "medium", tzinfo=ZoneInfo(timezone), locale=locale)),
+    )
+    shown = []
+    for question in trial.questions:
+        if question.id in answers and question.scope != "storage" and not question.identifies:
+            value = answers[question.id]
+            option = question.option(str(value))
+            shown.append((t(question.label), t(option.text) if option else str(value)))
+    title = f"{t(REFERRAL, reference=referral_id)} · {trial.registry_id}"
+    return Card(title=title, lines=lines, answers=tuple(shown), rtl=t.rtl)
+
+
+def _language_name(language: str | None, reader: str) -> str:
+    """The person's language as the coordinator's locale names it ("英语", "Chinese (Simplified)")."""
+    return Locale.parse(language).get_display_name(reader) or language if language else "-"

@@ -1,0 +1,83 @@
+"""What operators and coordinators read: referral cards, `intake referrals`, `intake i18n status`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from dialogs.cards import referral_card
+from dialogs.engine import Engine
+from dialogs.i18n import catalog_status
+from tests.conftest import LIKELY_B1, Person
+from tests.test_processes import intake
+
+RECEIVED = datetime(2026, 11, 25, 13, 40, tzinfo=UTC)
+
+
+@pytest.fixture
+def referred(engine: Engine) -> Person:
+    person = Person(engine, "card", locale="zh_Hans")
+    person.start(source="poster_beijing")
+    person.answer_all({**LIKELY_B1, "serology": "not sure", "contact_name": "O'Brien <Ann> & Co"})
+    return person
+
+
+def test_the_card_has_what_a_coordinator_needs_to_call_back(engine: Engine, referred: Person) -> None:
+    stored = referred.stored()
+    card = referral_card(engine.trial, stored, stored["referral"]["id"], RECEIVED, "en", "Asia/Shanghai")
+    text = card.plain()
+    assert card.title == f"Referral {stored['referral']['id']} · NCT07295067"
+    assert "Outcome: Needs review" in text
+    assert "To check: E10 — Positive serology: HBsAg, anti-HCV, anti-HIV or TP-Ab" in text
+    assert "Contact: O'Brien <Ann> & Co, +8613812345678" in text
+    assert "Language: Chinese (Simplified)" in text
+    assert "Source: poster_beijing" in text
+    assert "Received: Nov 25, 2026, 9:40:00\u202fPM" in text, "Beijing time, English (CLDR) format"
+    assert ("Can come to Beijing monthly for three months", "Yes") in card.answers
+    assert all(label != "Name" for label, _ in card.answers), "contact details appear once, as contact"
+
+
+def test_the_card_follows_the_coordinators_locale(engine: Engine, referred: Person) -> None:
+    stored = referred.stored()
+    zh = referral_card(engine.trial, stored, "r1", RECEIVED, "zh_Hans", "Asia/Shanghai")
+    assert "2026年11月25日 21:40:00" in zh.plain()
+    assert ("年龄", "42") in zh.answers
+    assert ("糖尿病", "否") in zh.answers
+    ru = referral_card(engine.trial, stored, "r1", RECEIVED, "ru", "Europe/Moscow")
+    assert "25 нояб. 2026\u202fг., 16:40:00" in ru.plain()
+    assert not zh.rtl and not ru.rtl
+
+
+def test_intake_referrals_prints_the_cards(tmp_path: Path) -> None:
+    answers = "".join(v + "\n" for v in LIKELY_B1.values()) + "1\n"
+    assert intake(tmp_path, "chat", "--lang", "en", stdin=answers).returncode == 0
+    result = intake(tmp_path, "referrals", "--lang", "en")
+    assert result.returncode == 0, result.stderr
+    assert "Outcome: May be a candidate" in result.stdout
+    assert "Contact: Li Wei, +8613812345678" in result.stdout
+
+
+def test_i18n_status_counts_and_shows_the_review_state(tmp_path: Path) -> None:
+    result = intake(tmp_path, "i18n", "status")
+    assert result.returncode == 0, result.stdout
+    rows = {tuple(line.split()[:3]): line for line in result.stdout.splitlines()[1:]}
+    assert "100%" in rows[("zh_Hans", "intake", "yes")]
+    assert "pending" in rows[("zh_Hans", "intake", "yes")]
+
+
+def test_i18n_status_sees_missing_and_fuzzy_messages(tmp_path: Path) -> None:
+    folder = tmp_path / "fr" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "intake.po").write_text(
+        '# French.\n# Medical review: reviewed by Dr A. Martin, 2026-11-20\nmsgid ""\nmsgstr ""\n'
+        '"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+        'msgid "Yes"\nmsgstr "Oui"\n\n#, fuzzy\nmsgid "No"\nmsgstr "Non"\n\nmsgid "Maybe"\nmsgstr ""\n',
+        encoding="utf-8",
+    )
+    (tmp_path / "LINGUAS").write_text("fr\n", encoding="utf-8")
+    (status,) = catalog_status(tmp_path)
+    assert (status.translated, status.fuzzy, status.missing) == (1, 1, 1)
+    assert status.review == "reviewed by Dr A. Martin, 2026-11-20"
+    assert status.shipped and not status.complete

@@ -1,0 +1,209 @@
+"""The same screening in every shipped language: typed in its own words, or tapped, same outcome."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+from dialogs.engine import Engine
+from dialogs.i18n import shipped_locales, translator
+from tests.conftest import Person
+
+# How a person answers in each language: their own words and numerals, no option numbers.
+WORDS: dict[str, dict[str, str]] = {
+    "en": {
+        "yes": "yes",
+        "no": "no",
+        "dk": "I don't know",
+        "age": "forty two",
+        "self": "myself",
+        "proxy": "for my mother",
+        "name": "Li Wei",
+    },
+    "zh_Hans": {
+        "yes": "是的",
+        "no": "没有",
+        "dk": "不知道",
+        "age": "四十二",
+        "self": "我自己",
+        "proxy": "帮我妈妈填",
+        "name": "李伟",
+    },
+    "zh_Hant": {
+        "yes": "係",
+        "no": "冇",
+        "dk": "唔知",
+        "age": "我今年四十二歲",
+        "self": "係我自己",
+        "proxy": "幫我媽媽答",
+        "name": "陳大文",
+    },
+    "ru": {
+        "yes": "да",
+        "no": "нет",
+        "dk": "не знаю",
+        "age": "сорок два",
+        "self": "за себя",
+        "proxy": "за другого человека",
+        "name": "Анна Петрова",
+    },
+    "es": {
+        "yes": "sí",
+        "no": "no",
+        "dk": "no sé",
+        "age": "cuarenta y dos",
+        "self": "para mí",
+        "proxy": "para otra persona",
+        "name": "María López",
+    },
+    "ar": {
+        "yes": "نعم",
+        "no": "لا",
+        "dk": "لا أعرف",
+        "age": "اثنان وأربعون",
+        "self": "لنفسي",
+        "proxy": "عن شخص آخر",
+        "name": "ليلى حسن",
+    },
+}
+# A person's answers as symbols, turned into words or taps below.
+BASE = {
+    "consent_storage": "yes",
+    "respondent": "self",
+    "age": "age",
+    "diagnosis": "yes",
+    "had_surgery": "yes",
+    "surgery_year_ago": "yes",
+    "mri_shrunk": "yes",
+    "symptoms_not_improved": "yes",
+    "diabetes": "no",
+    "heart_disease": "no",
+    "liver_kidney": "no",
+    "heart_abnormality": "no",
+    "other_cns_disease": "no",
+    "back_infection": "no",
+    "autoimmune": "no",
+    "biologic_allergy": "no",
+    "recent_study": "no",
+    "follow_plan": "yes",
+    "pregnancy": "no",
+    "serology": "no",
+    "travel": "yes",
+    "consent_contact": "yes",
+    "contact_name": "name",
+    "contact_phone": "phone",
+}
+PERSONAS = {
+    "likely": (BASE, "likely_eligible", [], []),
+    "review": ({**BASE, "serology": "dk", "biologic_allergy": "dk"}, "needs_review", [], ["E6", "E10"]),
+    "pregnant": ({**BASE, "pregnancy": "yes"}, "not_eligible", ["E9"], []),
+    "relative": ({**BASE, "respondent": "proxy", "can_communicate": "no"}, "not_eligible", ["E8"], []),
+}
+TAPS = {"yes": "yes", "no": "no", "dk": "dont_know", "self": "self", "proxy": "proxy"}
+LOCALES = shipped_locales()
+
+
+@pytest.fixture
+def database_url(tmp_path: Path) -> str:
+    """Language, not storage, is under test here: SQLite only (storage runs on both elsewhere)."""
+    return f"sqlite:///{tmp_path / 'intake.db'}"
+
+
+def _typed(locale: str, persona: dict[str, str]) -> dict[str, str]:
+    words = {**WORDS[locale], "phone": "+86 138 1234 5678"}
+    return {question: words[symbol] for question, symbol in persona.items()}
+
+
+def _tapped(locale: str, persona: dict[str, str]) -> dict[str, str]:
+    words = {**WORDS[locale], **TAPS, "age": "42", "phone": "13812345678"}
+    return {question: words[symbol] for question, symbol in persona.items()}
+
+
+def test_every_shipped_language_has_answer_words() -> None:
+    assert set(LOCALES) <= set(WORDS)
+    assert LOCALES[0] == "zh_Hans", "Simplified Chinese first: the first site is in Beijing"
+
+
+@pytest.mark.parametrize("how", ["typed", "tapped"])
+@pytest.mark.parametrize("persona", list(PERSONAS))
+@pytest.mark.parametrize("locale", LOCALES)
+def test_same_answers_same_outcome_in_every_language(
+    engine: Engine, locale: str, persona: str, how: str
+) -> None:
+    answers, outcome, reasons, uncertain = PERSONAS[persona]
+    person = Person(engine, f"{locale}-{persona}-{how}", locale=locale)
+    person.start()
+    script = _typed(locale, answers) if how == "typed" else _tapped(locale, answers)
+    person.answer_all(script, by="text" if how == "typed" else "tap")
+    stored = person.stored()
+    assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
+    assert stored["language"] == locale
+    assert stored["answers"]["age"] == 42, "stored language-neutral"
+    if persona != "relative" and outcome != "not_eligible":
+        assert stored["answers"]["contact_phone"] == "+8613812345678" or how == "tapped"
+
+
+def test_switching_language_mid_screening_keeps_the_answers(engine: Engine) -> None:
+    """Started in Russian, finished in English: stored and evaluated the same as all-English."""
+    person = Person(engine, "switcher", locale="ru")
+    person.start()
+    typed_ru = _typed("ru", BASE)
+    person.answer_some({q: typed_ru[q] for q in list(BASE)[:8]})
+    before = person.stored()["answers"]
+    person.command("language")
+    assert person.prompt == "_language"
+    person.say("English")
+    assert person.stored()["answers"] == before, "switching language loses nothing"
+    assert person.stored()["language"] == "en"
+    assert person.asking is not None and person.asking.text == "Do you have diabetes?"
+    person.answer_all(_typed("en", BASE))
+    assert person.stored()["outcome"] == "likely_eligible"
+
+    english = Person(engine, "english", locale="en")
+    english.start()
+    english.answer_all(_typed("en", BASE))
+    assert english.stored()["answers"] | {"contact_name": "x"} == person.stored()["answers"] | {
+        "contact_name": "x"
+    }
+
+
+def test_right_to_left_text_isolates_embedded_latin() -> None:
+    t = translator("ar", ("nct07295067",))
+    assert t.rtl and not translator("ru").rtl
+    text = t("The study team will contact you. Your reference is {reference}.", reference="3f9a0c1d2e4b")
+    assert "\u20683f9a0c1d2e4b\u2069" in text, "the reference is wrapped in bidi isolates"
+    assert re.search(r"[\u0600-\u06ff]", text), "the sentence itself is Arabic"
+
+
+@pytest.mark.parametrize(
+    ("typed", "locale"),
+    [
+        ("中文", "zh_Hans"),
+        ("简体中文", "zh_Hans"),
+        ("繁體中文", "zh_Hant"),
+        ("繁体", "zh_Hant"),
+        ("русский", "ru"),
+        ("Spanish", "es"),
+        ("español", "es"),
+        ("العربية", "ar"),
+        ("2", "en"),
+        ("zh-TW", "zh_Hant"),
+        ("ar-EG", "ar"),
+    ],
+)
+def test_a_language_can_be_chosen_by_typing_its_name(engine: Engine, typed: str, locale: str) -> None:
+    person = Person(engine, f"lang-{typed}", locale=None)
+    person.start()
+    assert person.prompt == "_language"
+    person.say(typed)
+    assert person.stored()["language"] == locale
+    assert person.prompt == "consent_storage"
+
+
+def test_a_name_that_is_no_language_asks_again(engine: Engine) -> None:
+    person = Person(engine, "lang-x", locale=None)
+    person.start()
+    person.say("Klingon")
+    assert person.prompt == "_language" and person.stored()["language"] is None
