@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import re
+from importlib.metadata import entry_points
 from pathlib import Path
 
 import pytest
+from babel.messages.frontend import parse_mapping_cfg
 
 from dialogs.engine import Engine
+from dialogs.extract import extract as extract_trial
 from dialogs.i18n import shipped_locales, translator
+from dialogs.understanding import all_lexicons, match_phrase, parse_number
 from tests.conftest import Person
 
 # How a person answers in each language: their own words and numerals, no option numbers.
@@ -207,3 +211,35 @@ def test_a_name_that_is_no_language_asks_again(engine: Engine) -> None:
     person.start()
     person.say("Klingon")
     assert person.prompt == "_language" and person.stored()["language"] is None
+
+
+ISSUE_PHRASES = {
+    "yes": ["yes", "是", "是的", "对", "有", "係", "да", "sí", "si", "نعم", "Yes!! 👍", "是的。"],
+    "no": ["no", "没有", "不是", "唔係", "冇", "нет", "لا", "nope 🙅"],
+    "dont_know": ["not sure", "不知道", "不清楚", "唔知", "не знаю", "no sé", "لا أعرف"],
+}
+
+
+@pytest.mark.parametrize(
+    ("text", "value"), [(text, value) for value, texts in ISSUE_PHRASES.items() for text in texts]
+)
+def test_yes_no_dont_know_in_every_language(text: str, value: str) -> None:
+    assert match_phrase(text, all_lexicons().phrases) == value
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["42", "forty two", "四十二", "сорок два", "cuarenta y dos", "٤٢", "４２", "I'm 42 years old",
+     "我今年42岁", "اثنان وأربعون", "我今年四十二歲", "мне сорок два года", "tengo 42 años"],
+)
+def test_forty_two_in_every_language(text: str) -> None:
+    assert parse_number(text, all_lexicons()) == 42
+
+
+def test_trial_files_extract_through_the_registered_babel_extractor() -> None:
+    """`pybabel extract -F babel-trials.cfg` finds the `trial` method through this entry point."""
+    (entry,) = [e for e in entry_points(group="babel.extractors") if e.name == "trial"]
+    assert entry.load() is extract_trial
+    with (Path(__file__).parent.parent / "babel-trials.cfg").open(encoding="utf-8") as config:
+        method_map, _ = parse_mapping_cfg(config)
+    assert method_map == [("dialogs/trials/*.yaml", "trial")]
