@@ -148,12 +148,13 @@ def person(engine: Engine) -> Person:
     return Person(engine)
 
 
-# Personas: answers as a person would type them (or, for taps, the option values).
+# Personas. B1_VALUES is what is stored for a likely eligible person answering for
+# themselves, operated on (criterion B1); the others are how that person answers.
 
-LIKELY_B1: dict[str, str] = {
+B1_VALUES: dict[str, Any] = {
     "consent_storage": "yes",
-    "respondent": "1",
-    "age": "42",
+    "respondent": "self",
+    "age": 42,
     "diagnosis": "yes",
     "had_surgery": "yes",
     "surgery_year_ago": "yes",
@@ -173,11 +174,17 @@ LIKELY_B1: dict[str, str] = {
     "serology": "no",
     "travel": "yes",
     "consent_contact": "yes",
+}
+
+# Typed in English: the option number for "who is answering", then a name and a phone.
+LIKELY_B1: dict[str, str] = {
+    **{question: str(value) for question, value in B1_VALUES.items()},
+    "respondent": "1",
     "contact_name": "Li Wei",
     "contact_phone": "+86 138 1234 5678",
 }
 
-TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "age": "42", "contact_name": "Li Wei"}
+TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self"}
 
 # The same person, typing in Chinese: words, native numerals, and no buttons.
 LIKELY_B1_ZH: dict[str, str] = {

@@ -13,6 +13,7 @@ import pytest
 
 from dialogs.eligibility import Assessment, Outcome, assess
 from dialogs.trial import Trial, find_trial
+from tests.conftest import B1_VALUES
 
 ALL_EXCLUSIONS = ("E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9", "E10")
 
@@ -27,30 +28,7 @@ def b1_answers(**changes: Any) -> dict[str, Any]:
 
     Keyword arguments replace answers; a value of None removes that answer.
     """
-    answers: dict[str, Any] = {
-        "consent_storage": "yes",
-        "respondent": "self",
-        "age": 42,
-        "diagnosis": "yes",
-        "had_surgery": "yes",
-        "surgery_year_ago": "yes",
-        "mri_shrunk": "yes",
-        "symptoms_not_improved": "yes",
-        "diabetes": "no",
-        "heart_disease": "no",
-        "liver_kidney": "no",
-        "heart_abnormality": "no",
-        "other_cns_disease": "no",
-        "back_infection": "no",
-        "autoimmune": "no",
-        "biologic_allergy": "no",
-        "recent_study": "no",
-        "follow_plan": "yes",
-        "pregnancy": "no",
-        "serology": "no",
-        "travel": "yes",
-        "consent_contact": "yes",
-    }
+    answers: dict[str, Any] = dict(B1_VALUES)
     return _apply(answers, changes)
 
 

@@ -13,7 +13,7 @@ from dialogs.engine import Engine
 from dialogs.extract import extract as extract_trial
 from dialogs.i18n import shipped_locales, translator
 from dialogs.understanding import all_lexicons, match_phrase, parse_number
-from tests.conftest import Person
+from tests.conftest import B1_VALUES, Person
 
 # How a person answers in each language: their own words and numerals, no option numbers.
 WORDS: dict[str, dict[str, str]] = {
@@ -73,32 +73,7 @@ WORDS: dict[str, dict[str, str]] = {
     },
 }
 # A person's answers as symbols, turned into words or taps below.
-BASE = {
-    "consent_storage": "yes",
-    "respondent": "self",
-    "age": "age",
-    "diagnosis": "yes",
-    "had_surgery": "yes",
-    "surgery_year_ago": "yes",
-    "mri_shrunk": "yes",
-    "symptoms_not_improved": "yes",
-    "diabetes": "no",
-    "heart_disease": "no",
-    "liver_kidney": "no",
-    "heart_abnormality": "no",
-    "other_cns_disease": "no",
-    "back_infection": "no",
-    "autoimmune": "no",
-    "biologic_allergy": "no",
-    "recent_study": "no",
-    "follow_plan": "yes",
-    "pregnancy": "no",
-    "serology": "no",
-    "travel": "yes",
-    "consent_contact": "yes",
-    "contact_name": "name",
-    "contact_phone": "phone",
-}
+BASE = {**B1_VALUES, "age": "age", "contact_name": "name", "contact_phone": "phone"}
 PERSONAS = {
     "likely": (BASE, "likely_eligible", [], []),
     "review": ({**BASE, "serology": "dk", "biologic_allergy": "dk"}, "needs_review", [], ["E6", "E10"]),
@@ -229,8 +204,21 @@ def test_yes_no_dont_know_in_every_language(text: str, value: str) -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["42", "forty two", "四十二", "сорок два", "cuarenta y dos", "٤٢", "４２", "I'm 42 years old",
-     "我今年42岁", "اثنان وأربعون", "我今年四十二歲", "мне сорок два года", "tengo 42 años"],
+    [
+        "42",
+        "forty two",
+        "四十二",
+        "сорок два",
+        "cuarenta y dos",
+        "٤٢",
+        "４２",
+        "I'm 42 years old",
+        "我今年42岁",
+        "اثنان وأربعون",
+        "我今年四十二歲",
+        "мне сорок два года",
+        "tengo 42 años",
+    ],
 )
 def test_forty_two_in_every_language(text: str) -> None:
     assert parse_number(text, all_lexicons()) == 42
