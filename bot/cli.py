@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="intake", description="Clinical trial pre-screening bot.")
     commands = parser.add_subparsers(dest="command")
     commands.add_parser("run", help="run the bot (the default)")
+    commands.add_parser("telegram", help="run the Telegram channel (long polling)")
     chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
     chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
@@ -57,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             return _referrals(settings, args.lang)
         if args.command == "screenings":
             return _screenings(settings, as_json=args.json)
+        if args.command == "telegram" or (args.command in (None, "run") and settings.telegram_bot_token):
+            return _telegram(settings)
         if args.command in (None, "run"):
             return _run(settings)
         return _chat(settings, args.lang, args.source, args.user)
@@ -65,13 +68,25 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
+def _telegram(settings: Settings) -> int:
+    from telegram import Update
+
+    from bot.telegram_app import build_application
+
+    if not settings.telegram_bot_token:
+        print("error: TELEGRAM_BOT_TOKEN is not set (see the README: Telegram)", file=sys.stderr)
+        return 2
+    engine = build_engine(settings)
+    print(
+        f"trial-intake: Telegram channel via {settings.telegram_api_root}, database {settings.database}, "
+        f"{len(settings.coordinators)} coordinator chat(s)",
+        file=sys.stderr,
+    )
+    build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
 def _run(settings: Settings) -> int:
-    if settings.telegram_bot_token:
-        print(
-            "TELEGRAM_BOT_TOKEN is set, but this version has no Telegram channel yet; "
-            "starting the console instead.",
-            file=sys.stderr,
-        )
     print(f"trial-intake: console channel, database {settings.database}", file=sys.stderr)
     print(
         "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",

@@ -31,6 +31,27 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("TELEGRAM_BOT_TOKEN", "INTAKE_TELEGRAM_BOT_TOKEN"),
     )
+    telegram_api_root: str = Field(
+        default="https://api.telegram.org",
+        validation_alias=AliasChoices("TELEGRAM_API_ROOT", "INTAKE_TELEGRAM_API_ROOT"),
+        description="Any Bot API server: Telegram's, a self-hosted one, or a test fake.",
+    )
+    coordinator_chat_ids: str = Field(
+        default="",
+        description="Comma-separated Telegram chat ids (people or groups) that receive referrals.",
+    )
+    delivery_interval: float = Field(
+        default=5.0, description="Seconds between looks for referrals to deliver (also woken at once)."
+    )
+
+    @property
+    def coordinators(self) -> list[int]:
+        """The allowlisted coordinator chats; a malformed entry is a start-up error, not a silent skip."""
+        ids = [part.strip() for part in self.coordinator_chat_ids.split(",") if part.strip()]
+        try:
+            return [int(i) for i in ids]
+        except ValueError as error:
+            raise ValueError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
 
     @property
     def database(self) -> str:

@@ -24,5 +24,7 @@ def configure_logging(level: str) -> None:
         level=level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
-    # Alembic announces every migration at INFO; that is noise in a chat.
-    logging.getLogger("alembic").setLevel(max(logging.WARNING, logging.getLogger().level))
+    # Alembic announces every migration at INFO; that is noise in a chat. httpx logs every
+    # request URL at INFO, and a Bot API URL contains the bot's token.
+    for noisy in ("alembic", "httpx", "httpcore"):
+        logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))

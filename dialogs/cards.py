@@ -58,7 +58,7 @@ def referral_card(
         (t(OUTCOME), t(OUTCOMES.get(screening["outcome"], screening["outcome"] or "-"))),
         (t(UNCERTAIN), "; ".join(uncertain) or t(NONE)),
         (t(CONTACT), contact or t(NONE)),
-        (t(LANGUAGE), _language_name(screening["language"], locale)),
+        (t(LANGUAGE), language_name(screening["language"], locale)),
         (t(SOURCE), screening["source"] or "-"),
         (t(RECEIVED), format_datetime(received, "medium", tzinfo=ZoneInfo(timezone), locale=locale)),
     )
@@ -72,6 +72,6 @@ def referral_card(
     return Card(title=title, lines=lines, answers=tuple(shown), rtl=t.rtl)
 
 
-def _language_name(language: str | None, reader: str) -> str:
+def language_name(language: str | None, reader: str) -> str:
     """The person's language as the coordinator's locale names it ("英语", "Chinese (Simplified)")."""
     return Locale.parse(language).get_display_name(reader) or language if language else "-"

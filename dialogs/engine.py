@@ -123,6 +123,10 @@ class Reply:
     # What kind of answer is expected: a question kind, or "choice" for menus.
     expects: str | None = None
     rtl: bool = False
+    # The input was not used (not understood, a stale button…): channels keep the old buttons.
+    problem: bool = False
+    # The language it is written in, for what a channel adds itself (a button's label).
+    locale: str = SOURCE_LOCALE
 
 
 class Engine:
@@ -173,10 +177,18 @@ class _Turn:
         self.hint = locale
 
     def run(self, message: Input, dedupe_key: str | None) -> list[Reply]:
-        if dedupe_key and not self.records.claim_input(dedupe_key):
-            log.info("ignored a repeated input")
-            return []
+        repeated = bool(dedupe_key) and not self.records.claim_input(dedupe_key or "")
         participant = self.records.participant(self.address.channel, self.address.external_id)
+        if repeated:
+            # Seen before: change nothing. If a crash came between storing it and sending the
+            # replies, the person would otherwise wait forever: ask the current question again.
+            log.info("a repeated input changed nothing")
+            screening = self.records.latest_screening(participant.id or 0) if participant else None
+            if screening is None or screening.status != "active":
+                return []
+            conversation = Conversation(self.engine, self.records, participant, screening)
+            conversation.prompt()
+            return conversation.replies
         if participant is None:
             participant = self.records.add_participant(self.address.channel, self.address.external_id)
         screening = self.records.latest_screening(participant.id or 0)
@@ -275,7 +287,7 @@ class Conversation:
             self.screening.pending = None
             self.command(message)
         elif isinstance(message, Unsupported):
-            self.say(m.UNSUPPORTED)
+            self.say(m.EDITED if message.kind == "edit" else m.UNSUPPORTED, problem=True)
             self.prompt()
         elif isinstance(message, Start):
             self._record_source(message.source)
@@ -285,7 +297,7 @@ class Conversation:
                 self.screening.pending = None if pending == "language" else pending
             self.resume()
         elif isinstance(message, Choice) and message.prompt not in (None, self.current_prompt()):
-            self.say(m.MOVED_ON)
+            self.say(m.MOVED_ON, problem=True)
             self.prompt()
         elif pending:
             self.answer_pending(pending, message)
@@ -323,12 +335,12 @@ class Conversation:
         elif name == "back" and self.screening.status != "finished":
             self.screening.status = "active"
             if not self.fire("back"):
-                self.say(m.FIRST_QUESTION)
+                self.say(m.FIRST_QUESTION, problem=True)
                 self.prompt()
         elif name == "back":
             self.say(m.ALREADY_FINISHED)
         else:
-            self.say(m.UNKNOWN_COMMAND)
+            self.say(m.UNKNOWN_COMMAND, problem=True)
             self.say(m.HELP)
             self.prompt()
 
@@ -384,7 +396,7 @@ class Conversation:
     def _answer_question(self, question: Question, message: Choice | Text) -> None:
         value, problem = self.understand(question, message)
         if problem is not None:
-            self.say(*problem)
+            self.say(*problem, problem=True)
             self.prompt()
             return
         raw = message.text if isinstance(message, Text) else None
@@ -406,7 +418,7 @@ class Conversation:
     def _answer_summary(self, message: Choice | Text) -> None:
         choice = self._understand_options(message, self._summary_options())
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_CHOICE)
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True)
             self.prompt()
         else:
             self.fire(choice)
@@ -414,7 +426,7 @@ class Conversation:
     def _answer_correcting(self, message: Choice | Text) -> None:
         choice = self._understand_options(message, self._correcting_options())
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_CHOICE)
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True)
             self.prompt()
         elif choice == SUMMARY:
             self.fire("back")
@@ -424,7 +436,7 @@ class Conversation:
     def _answer_other_studies(self, message: Choice | Text) -> None:
         choice = self._understand_options(message, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO))
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_YES_NO)
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True)
             self.prompt()
             return
         self.records.record_consent(
@@ -529,7 +541,7 @@ class Conversation:
                 self.engine.translator(loc)(m.CHOOSE_LANGUAGE) for loc in self.engine.locales
             )
             options = tuple(Option(loc, display_name(loc)) for loc in self.engine.locales)
-            self.replies.append(Reply("\n".join(prompts), options, "_language", "choice"))
+            self._emit("\n".join(prompts), options, "_language", "choice")
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
             self._menu(text, self._pending_options(pending), f"_{pending}")
@@ -549,7 +561,7 @@ class Conversation:
         if question.help:
             text += "\n" + self.t(question.help)
         options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
-        self.replies.append(Reply(text, options, question.id, question.kind, self.t.rtl))
+        self._emit(text, options, question.id, question.kind)
 
     def question_text(self, question: Question) -> str:
         return self.t(self._variant(question.text))
@@ -575,13 +587,13 @@ class Conversation:
             self.t(c.explanation) for c in self.trial.criteria if c.id in reasons and c.explanation
         )
         lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
-        self.replies.append(Reply("\n".join(lines), rtl=self.t.rtl))
+        self._emit("\n".join(lines))
         self._menu(m.OTHER_STUDIES, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO), NOT_ELIGIBLE)
 
     def _menu(self, text: str, options: dict[str, str], prompt: str, translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
         body = self.t(text) if translate else text
-        self.replies.append(Reply(body, rendered, prompt, "choice", self.t.rtl))
+        self._emit(body, rendered, prompt, "choice")
 
     def _summary_options(self) -> dict[str, str]:
         return {"confirm": m.CONFIRM, "change": m.CHANGE}
@@ -606,8 +618,19 @@ class Conversation:
         option = question.option(str(value)) if question.choices else None
         return self.t(option.text) if option else str(value)
 
-    def say(self, text: str, params: dict[str, Any] | None = None) -> None:
-        self.replies.append(Reply(self.t(text, **(params or {})), rtl=self.t.rtl))
+    def say(self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False) -> None:
+        self._emit(self.t(text, **(params or {})), problem=problem)
+
+    def _emit(
+        self,
+        text: str,
+        options: tuple[Option, ...] = (),
+        prompt: str | None = None,
+        expects: str | None = None,
+        problem: bool = False,
+    ) -> None:
+        t = self.t
+        self.replies.append(Reply(text, options, prompt, expects, t.rtl, problem, t.locale))
 
     # Effects -------------------------------------------------------------------
 

@@ -18,6 +18,9 @@ UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
     "Sorry, I can only read text messages and button taps here. Please answer the question below."
 )
+EDITED = N_(
+    "Editing a message does not change an answer. To change one, send /back, or use the summary at the end."
+)
 MOVED_ON = N_("That question has moved on. Here is the current one.")
 FIRST_QUESTION = N_("This is the first question; there is nothing to go back to.")
 

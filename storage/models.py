@@ -128,6 +128,26 @@ class Referral(SQLModel, table=True):
     updated_at: datetime = _when()
 
 
+class Delivery(SQLModel, table=True):
+    """One referral to one coordinator chat: sent, waiting for its next attempt, or undeliverable."""
+
+    __tablename__ = "referral_delivery"
+    __table_args__ = (UniqueConstraint("referral_id", "chat_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: str = Field(
+        sa_column=Column(ForeignKey("referral.id", ondelete="CASCADE"), index=True, nullable=False)
+    )
+    chat_id: str = Field(max_length=64)
+    # pending (to send at next_attempt_at), sent, blocked (the chat blocked the bot), failed.
+    status: str = Field(default="pending", max_length=16, index=True)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    last_error: str | None = Field(default=None, max_length=64)
+    message_id: int | None = None
+    sent_at: datetime | None = _when(nullable=True)
+
+
 class AuditEvent(SQLModel, table=True):
     """Append-only: who did what to which record, never the personal data itself."""
 

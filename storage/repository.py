@@ -12,6 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
@@ -21,6 +22,7 @@ from storage.models import (
     Answer,
     AuditEvent,
     Consent,
+    Delivery,
     Participant,
     ProcessedInput,
     Referral,
@@ -180,11 +182,60 @@ class Records:
         self.session.add(referral)
         return referral
 
+    def referral(self, referral_id: str) -> Referral | None:
+        return self.session.get(Referral, referral_id)
+
     def referral_for(self, screening_id: int) -> Referral | None:
         return self.session.exec(select(Referral).where(Referral.screening_id == screening_id)).first()
 
     def referrals(self) -> list[Referral]:
         return list(self.session.exec(select(Referral).order_by(col(Referral.created_at))))
+
+    def set_referral_status(self, referral_id: str, status: str, actor: str) -> Referral | None:
+        """A coordinator's step on a referral (contacted, booked…), audited with who did it."""
+        referral = self.session.get(Referral, referral_id)
+        if referral is None or referral.status == "cancelled":
+            return None
+        previous, referral.status, referral.updated_at = referral.status, status, utcnow()
+        self.session.add(referral)
+        self.audit(actor, "referral_status", f"referral:{referral_id}", previous=previous, status=status)
+        return referral
+
+    # Deliveries: the outbox of referrals to coordinator chats ------------------
+
+    def plan_deliveries(self, chat_ids: list[str]) -> int:
+        """A delivery for every new referral and coordinator chat that has none yet."""
+        if not chat_ids:
+            return 0
+        planned = {
+            (d.referral_id, d.chat_id) for d in self.session.exec(select(Delivery))
+        }
+        added = 0
+        for referral in self.session.exec(select(Referral).where(Referral.status == "pending")):
+            for chat_id in chat_ids:
+                if (referral.id, chat_id) not in planned:
+                    self.session.add(Delivery(referral_id=referral.id, chat_id=chat_id))
+                    added += 1
+        self.session.flush()
+        return added
+
+    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+        query = (
+            select(Delivery)
+            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(limit)
+        )
+        return list(self.session.exec(query))
+
+    def delivery(self, delivery_id: int) -> Delivery | None:
+        return self.session.get(Delivery, delivery_id)
+
+    def deliveries(self, referral_id: str | None = None) -> list[Delivery]:
+        query = select(Delivery).order_by(col(Delivery.id))
+        if referral_id:
+            query = query.where(Delivery.referral_id == referral_id)
+        return list(self.session.exec(query))
 
     def audit(self, actor: str, action: str, subject: str, **detail: Any) -> None:
         self.session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
@@ -209,6 +260,15 @@ class Records:
                 .where(col(Referral.screening_id).in_(screening_ids))
                 .values(status="cancelled", updated_at=utcnow())
             )
+        # Deliveries not yet made are dropped: a withdrawn person is not referred.
+        self.session.exec(
+            delete(Delivery).where(
+                col(Delivery.referral_id).in_(
+                    select(Referral.id).where(col(Referral.screening_id).in_(screening_ids))
+                ),
+                Delivery.status == "pending",
+            )
+        )
         # The database cascades to screenings, answers and consents, and empties referrals.
         self.session.exec(delete(Participant).where(col(Participant.id) == participant.id))
         self.session.expunge_all()

@@ -316,9 +316,14 @@ def test_the_same_input_delivered_twice_has_one_effect(person: Person) -> None:
     person.start()
     person.send(Text("yes"), dedupe_key="u:1")
     assert person.prompt == "respondent"
-    assert person.send(Text("yes"), dedupe_key="u:1") == []
+    first = person.asking
+    replies = person.send(Text("yes"), dedupe_key="u:1")
+    assert replies == [first], "no effect; the current question again, in case it never arrived"
     assert person.stored()["answers"] == {"consent_storage": "yes"}
     assert person.stored()["state"] == "respondent"
+    screening_id = person.stored()["id"]
+    with person.engine.store.transaction() as records:
+        assert len(records.answer_history(screening_id)) == 1
 
 
 def test_finished_screening_explains_and_restart_begins_a_new_one(person: Person) -> None:

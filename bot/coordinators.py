@@ -1,0 +1,184 @@
+"""What the study team does on Telegram: list, export and count referrals, and record each call.
+
+Only the chats in INTAKE_COORDINATOR_CHAT_IDS may; anyone else who tries is
+refused and the attempt is audited. Every view, export and change is audited
+with who did it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+from collections.abc import Awaitable, Callable
+from datetime import date
+from typing import TypeVar
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+from telegram import Message, Update
+from telegram.constants import ParseMode
+from telegram.error import BadRequest
+from telegram.ext import (
+    Application,
+    ApplicationHandlerStop,
+    CallbackQueryHandler,
+    CommandHandler,
+    ContextTypes,
+)
+
+from bot import texts
+from bot.config import Settings
+from bot.referral_sender import ReferralSender
+from dialogs.cards import OUTCOMES
+from dialogs.engine import Engine
+from dialogs.i18n import translator
+from dialogs.reports import OPEN_STATUSES, REFERRAL_STEPS, funnel_text, referrals_csv
+from storage.models import utcnow
+from storage.repository import Records
+from storage.views import screening_view
+
+log = logging.getLogger(__name__)
+_STEPS = dict(REFERRAL_STEPS)
+T = TypeVar("T")
+PTBCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
+CoordinatorCommand = Callable[[Update, ContextTypes.DEFAULT_TYPE, Message], Awaitable[None]]
+
+
+class Coordinators:
+    def __init__(self, engine: Engine, settings: Settings, sender: ReferralSender) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.sender = sender
+        self.allowed = set(settings.coordinators)
+        self.locale = sender.locale
+
+    def register(self, application: Application) -> None:
+        # Group 0 runs before the patients' handler, and stops it for what it handles.
+        application.add_handler(CallbackQueryHandler(self.on_card_button, pattern=r"^ref:"), group=0)
+        for name, handler in (("referrals", self.list_open), ("export", self.export), ("stats", self.stats)):
+            application.add_handler(CommandHandler(name, self._guarded(name, handler)), group=0)
+
+    def _guarded(self, name: str, handler: CoordinatorCommand) -> PTBCallback:
+        async def guarded(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+            message = update.effective_message
+            if message is not None and self._allowed(update):
+                await handler(update, context, message)
+            elif message is not None:
+                await self._refuse(update, name)
+                await message.reply_text(translator(self.locale)(texts.STUDY_TEAM_ONLY))
+            raise ApplicationHandlerStop
+
+        return guarded
+
+    def _allowed(self, update: Update) -> bool:
+        chat, user = update.effective_chat, update.effective_user
+        return (chat is not None and chat.id in self.allowed) or (
+            user is not None and user.id in self.allowed
+        )
+
+    async def _refuse(self, update: Update, what: str) -> None:
+        actor = f"telegram:{update.effective_user.id if update.effective_user else '?'}"
+        log.warning("refused %s to %s: not an allowlisted coordinator chat", what, actor)
+        await asyncio.to_thread(self._audit, actor, "refused", what)
+
+    def _audit(self, actor: str, action: str, subject: str) -> None:
+        with self.engine.store.transaction() as records:
+            records.audit(actor, action, subject)
+
+    async def list_open(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        actor = _actor(update)
+
+        def lines(records: Records) -> list[str]:
+            t = translator(self.locale, (self.engine.trial.domain,))
+            rows = []
+            for referral in records.referrals():
+                if referral.status not in OPEN_STATUSES or referral.screening_id is None:
+                    continue
+                screening = records.screening(referral.screening_id)
+                if screening is None:
+                    continue
+                answers = screening_view(records, screening)["answers"]
+                contact = " ".join(
+                    str(answers[q.id])
+                    for q in self.engine.trial.questions
+                    if q.identifies and answers.get(q.id)
+                )
+                when = format_datetime(
+                    referral.created_at, "short", tzinfo=_zone(self.settings), locale=self.locale
+                )
+                rows.append(
+                    f"<code>{referral.id}</code> · {html.escape(t(OUTCOMES[referral.outcome]))} · "
+                    f"{html.escape(referral.status)} · {html.escape(contact)} · {html.escape(when)}"
+                )
+            records.audit(actor, "viewed_referrals", "referrals", count=len(rows))
+            return rows
+
+        rows = await asyncio.to_thread(self._read, lines)
+        text = "\n".join(rows) if rows else html.escape(translator(self.locale)(texts.NO_OPEN_REFERRALS))
+        await message.reply_text(text, parse_mode=ParseMode.HTML)
+
+    async def export(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        actor = _actor(update)
+
+        def build(records: Records) -> bytes:
+            content = referrals_csv(records, self.engine.trial, self.locale, self.settings.timezone)
+            records.audit(actor, "exported_referrals", "referrals", bytes=len(content))
+            return content
+
+        content = await asyncio.to_thread(self._read, build)
+        await message.reply_document(content, filename=f"referrals-{date.today():%Y%m%d}.csv")
+
+    async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
+        actor = _actor(update)
+
+        def build(records: Records) -> str:
+            records.audit(actor, "viewed_stats", "funnel")
+            return funnel_text(records, self.locale)
+
+        await message.reply_text(await asyncio.to_thread(self._read, build))
+
+    async def on_card_button(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        _, referral_id, step = [*(query.data or "").split(":", 2), "", ""][:3]
+        if not self._allowed(update):
+            await self._refuse(update, f"referral:{referral_id}")
+            await query.answer(translator(self.locale)(texts.STUDY_TEAM_ONLY), show_alert=True)
+            raise ApplicationHandlerStop
+        if step not in _STEPS:
+            await query.answer()
+            raise ApplicationHandlerStop
+        who = query.from_user.full_name or str(query.from_user.id)
+
+        def change(records: Records) -> str | None:
+            if records.set_referral_status(referral_id, step, _actor(update)) is None:
+                return None
+            t = translator(self.locale)
+            when = format_datetime(utcnow(), "short", tzinfo=_zone(self.settings), locale=self.locale)
+            status = t(texts.REFERRAL_STATUS, status=t(_STEPS[step]), who=who, when=when)
+            return self.sender.card_html(records, referral_id, status)
+
+        card = await asyncio.to_thread(self._read, change)
+        await query.answer()
+        if card is not None and isinstance(query.message, Message):
+            try:
+                await query.edit_message_text(
+                    card, parse_mode=ParseMode.HTML, reply_markup=self.sender.buttons(referral_id)
+                )
+            except BadRequest:
+                log.info("referral card %s unchanged", referral_id)
+        raise ApplicationHandlerStop
+
+    def _read(self, work: Callable[[Records], T]) -> T:
+        """Run `work` in one transaction (in a worker thread: the database is synchronous)."""
+        with self.engine.store.transaction() as records:
+            return work(records)
+
+
+def _actor(update: Update) -> str:
+    return f"telegram:{update.effective_user.id if update.effective_user else '?'}"
+
+
+def _zone(settings: Settings) -> ZoneInfo:
+    return ZoneInfo(settings.timezone)

@@ -1,0 +1,239 @@
+"""The Telegram channel: python-telegram-bot around the dialog engine, nothing more.
+
+Each update becomes one engine input (a tap, a text, a command, a shared
+contact, or something unusable), handled in a worker thread inside one
+database transaction; the replies are sent afterwards, in order. The update id
+is the input's key, so a redelivered update changes nothing.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from telegram import (
+    BotCommand,
+    BotCommandScopeChat,
+    InlineKeyboardButton,
+    InlineKeyboardMarkup,
+    KeyboardButton,
+    Message,
+    ReplyKeyboardMarkup,
+    Update,
+)
+from telegram.error import BadRequest, TelegramError
+from telegram.ext import (
+    AIORateLimiter,
+    Application,
+    ApplicationBuilder,
+    ContextTypes,
+    TypeHandler,
+)
+
+from bot import texts
+from bot.config import Settings
+from bot.coordinators import Coordinators
+from bot.referral_sender import ReferralSender
+from bot.update_processor import PerChatUpdateProcessor
+from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
+from dialogs.i18n import SOURCE_LOCALE, negotiate, translator
+
+log = logging.getLogger(__name__)
+CHANNEL = "telegram"
+# Everything a person can send that the dialog cannot use, by the Message attribute that carries it.
+_UNUSABLE = (
+    "sticker",
+    "photo",
+    "document",
+    "location",
+    "venue",
+    "video",
+    "video_note",
+    "voice",
+    "audio",
+    "animation",
+    "poll",
+    "dice",
+    "game",
+    "story",
+)
+
+
+def build_application(settings: Settings, engine: Engine) -> Application:
+    """The Application production runs and the tests drive: one factory for both."""
+    if not settings.telegram_bot_token:
+        raise ValueError("TELEGRAM_BOT_TOKEN is not set")
+    root = settings.telegram_api_root.rstrip("/")
+    application = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token)
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .concurrent_updates(PerChatUpdateProcessor())
+        .rate_limiter(AIORateLimiter(max_retries=3))
+        .post_init(_started)
+        .post_stop(_stopping)
+        .build()
+    )
+    sender = ReferralSender(engine, application.bot, settings)
+    coordinators = Coordinators(engine, settings, sender)
+    channel = TelegramChannel(engine, settings, sender)
+    application.bot_data.update(channel=channel, sender=sender, coordinators=coordinators)
+    coordinators.register(application)
+    application.add_handler(TypeHandler(Update, channel.on_update), group=1)
+    application.add_error_handler(_on_error)
+    return application
+
+
+async def _started(application: Application) -> None:
+    channel: TelegramChannel = application.bot_data["channel"]
+    await channel.register_commands(application)
+    application.bot_data["sender"].start()
+
+
+async def _stopping(application: Application) -> None:
+    await application.bot_data["sender"].stop()
+
+
+async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    # The exception's type only: its text can quote what a person sent.
+    log.error("update failed: %s", type(context.error).__name__, exc_info=context.error)
+
+
+class TelegramChannel:
+    def __init__(self, engine: Engine, settings: Settings, sender: ReferralSender) -> None:
+        self.engine = engine
+        self.settings = settings
+        self.sender = sender
+
+    async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        if update.callback_query is not None:
+            await self._on_tap(update, context)
+            return
+        message = update.message or update.edited_message
+        user = update.effective_user
+        if message is None or user is None or user.is_bot:
+            return
+        if message.chat.type != "private":
+            await self._point_to_private_chat(message, user.language_code, context)
+            return
+        replies = await self._handle(update, _to_input(update))
+        await self.send(context, message.chat.id, replies)
+
+    async def _handle(self, update: Update, message: Input) -> list[Reply]:
+        user = update.effective_user
+        assert user is not None
+        replies = await asyncio.to_thread(
+            self.engine.handle,
+            Address(CHANNEL, str(user.id)),
+            message,
+            locale=user.language_code,
+            dedupe_key=f"{CHANNEL}:{update.update_id}",
+        )
+        self.sender.wake()  # a referral may have been created
+        return replies
+
+    async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+        query = update.callback_query
+        assert query is not None
+        message = query.message if isinstance(query.message, Message) else None
+        prompt, sep, value = (query.data or "").partition(":")
+        if (
+            message is None
+            or message.chat.type != "private"
+            or message.chat.id != query.from_user.id
+            or not sep
+        ):
+            await query.answer()  # another's button, or data we never sent: change nothing
+            return
+        replies = await self._handle(update, Choice(value, prompt))
+        await query.answer()
+        if replies and not any(r.problem for r in replies):
+            label = (
+                next(
+                    (
+                        b.text
+                        for row in message.reply_markup.inline_keyboard
+                        for b in row
+                        if b.callback_data == query.data
+                    ),
+                    value,
+                )
+                if message.reply_markup
+                else value
+            )
+            chosen = translator(replies[0].locale)(texts.CHOSEN, answer=label)
+            try:
+                await query.edit_message_text(f"{message.text}\n\n✓ {chosen}", reply_markup=None)
+            except BadRequest:
+                log.info("could not mark the chosen answer (message too old or unchanged)")
+        await self.send(context, message.chat.id, replies)
+
+    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply]) -> None:
+        for reply in replies:
+            await context.bot.send_message(chat_id, reply.text, reply_markup=_markup(reply))
+
+    async def _point_to_private_chat(
+        self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE
+    ) -> None:
+        t = translator(negotiate(language_code, self.engine.locales) or self.engine.locales[0])
+        link = f"https://t.me/{context.bot.username}?start=group"
+        await message.reply_text(t(texts.PRIVATE_ONLY, link=link))
+
+    async def register_commands(self, application: Application) -> None:
+        """The command menu in every shipped language (Telegram keys it by two-letter code)."""
+        bot = application.bot
+        default = translator(SOURCE_LOCALE)
+        await bot.set_my_commands([BotCommand(c, default(d)) for c, d in texts.COMMANDS])
+        done: set[str] = set()
+        for locale in self.engine.locales:
+            code = locale.split("_")[0]
+            if code in done:
+                continue  # zh: the first Chinese in LINGUAS (Simplified) speaks for both scripts
+            done.add(code)
+            t = translator(locale)
+            await bot.set_my_commands([BotCommand(c, t(d)) for c, d in texts.COMMANDS], language_code=code)
+        coordinator = translator(negotiate(self.settings.coordinator_language, self.engine.locales) or "en")
+        menu = [BotCommand(c, coordinator(d)) for c, d in (*texts.COMMANDS, *texts.COORDINATOR_COMMANDS)]
+        for chat_id in self.settings.coordinators:
+            try:
+                await bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
+            except TelegramError as error:
+                log.warning("coordinator chat %s: no command menu (%s)", chat_id, type(error).__name__)
+
+
+def _to_input(update: Update) -> Input:
+    if update.edited_message is not None:
+        return Unsupported("edit")
+    message = update.message
+    assert message is not None
+    if message.contact is not None:
+        return Text(message.contact.phone_number, via="contact")
+    if message.text is not None:
+        text = message.text
+        if text.startswith("/") and len(text) > 1:
+            name, _, argument = text[1:].partition(" ")
+            name = name.split("@")[0].lower()  # /start@intake_bot in groups
+            if name == "start":
+                return Start(source=argument.strip() or None)
+            return Command(name, argument.strip() or None)
+        return Text(text)
+    kind = next((k for k in _UNUSABLE if getattr(message, k, None)), "other")
+    return Unsupported(kind)
+
+
+def _markup(reply: Reply) -> Any:
+    if reply.options:
+        return InlineKeyboardMarkup(
+            [
+                [InlineKeyboardButton(o.label, callback_data=f"{reply.prompt}:{o.value}")]
+                for o in reply.options
+            ]
+        )
+    if reply.expects == "phone":
+        share = translator(reply.locale)(texts.SHARE_PHONE)
+        return ReplyKeyboardMarkup(
+            [[KeyboardButton(share, request_contact=True)]], one_time_keyboard=True, resize_keyboard=True
+        )
+    return None

@@ -1,0 +1,26 @@
+"""Texts the channels add around the dialog: buttons, command descriptions, coordinator replies."""
+
+from dialogs.trial import N_
+
+SHARE_PHONE = N_("Share my phone number")
+PRIVATE_ONLY = N_("To protect your privacy I only talk about health in a private chat. Please open: {link}")
+CHOSEN = N_("Your answer: {answer}")
+STUDY_TEAM_ONLY = N_("This command is for the study team.")
+NO_OPEN_REFERRALS = N_("No open referrals.")
+REFERRAL_STATUS = N_("Status: {status} ({who}, {when})")
+
+# What each command does, as Telegram's command menu shows it (setMyCommands).
+COMMANDS = (
+    ("start", N_("Begin, or continue where you left off")),
+    ("back", N_("Go back one question")),
+    ("restart", N_("Start again from the first question")),
+    ("stop", N_("Pause; your answers are kept")),
+    ("language", N_("Change the language")),
+    ("help", N_("What I expect and how to use me")),
+    ("delete", N_("Erase everything you told me")),
+)
+COORDINATOR_COMMANDS = (
+    ("referrals", N_("Open referrals")),
+    ("export", N_("Referrals with answers, as CSV")),
+    ("stats", N_("Recruitment funnel by language and source")),
+)

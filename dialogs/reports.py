@@ -1,0 +1,114 @@
+"""What coordinators export and count: the referral CSV and the recruitment funnel."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections import Counter, defaultdict
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from dialogs.cards import OUTCOMES, language_name
+from dialogs.i18n import translator
+from dialogs.trial import N_, Trial
+from storage.repository import Records
+from storage.views import screening_view
+
+STATUS = N_("Status")
+FUNNEL = (
+    ("started", N_("Started")),
+    ("consented", N_("Consented")),
+    ("completed", N_("Completed")),
+    ("likely_eligible", N_("May be a candidate")),
+    ("needs_review", N_("Needs review")),
+    ("not_eligible", N_("Probably not eligible")),
+    ("referred", N_("Referred")),
+    ("contacted", N_("Contacted")),
+    ("enrolled", N_("Enrolled")),
+)
+# What a coordinator can record on a referral, in the order the card offers it.
+REFERRAL_STEPS = (
+    ("contacted", N_("Contacted")),
+    ("booked", N_("Screening visit booked")),
+    ("enrolled", N_("Enrolled")),
+    ("not_eligible_after_call", N_("Not eligible after the call")),
+    ("unreachable", N_("Unreachable")),
+)
+_REACHED = {"contacted", "booked", "enrolled", "not_eligible_after_call"}
+OPEN_STATUSES = ("pending", "contacted", "booked", "unreachable")
+# A spreadsheet runs a cell that starts with one of these as a formula.
+_FORMULA = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(cell: str) -> str:
+    return f"'{cell}" if cell.startswith(_FORMULA) else cell
+
+
+def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str) -> bytes:
+    """Every referral with its answers, headed and worded in the coordinator's language.
+
+    UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
+    """
+    t = translator(locale, (trial.domain,))
+    zone = ZoneInfo(timezone)
+    questions = [q for q in trial.questions if q.scope != "storage"]
+    header = ["referral", "received", t(STATUS), "outcome", "uncertain", "language", "source"]
+    header += [t(q.label) for q in questions]
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow([neutralise(h) for h in header])
+    for referral in records.referrals():
+        screening = records.screening(referral.screening_id) if referral.screening_id else None
+        view = screening_view(records, screening) if screening else None
+        answers = view["answers"] if view else {}
+        row = [
+            referral.id,
+            format_datetime(referral.created_at, "yyyy-MM-dd HH:mm", tzinfo=zone, locale=locale),
+            referral.status,
+            t(OUTCOMES.get(referral.outcome, referral.outcome)),
+            " ".join(view["uncertain"]) if view else "",
+            language_name(view["language"], locale) if view else "",
+            (view["source"] or "") if view else "",
+        ]
+        for question in questions:
+            value = answers.get(question.id)
+            option = question.option(str(value)) if value is not None else None
+            row.append(t(option.text) if option else "" if value is None else str(value))
+        writer.writerow([neutralise(str(cell)) for cell in row])
+    return buffer.getvalue().encode("utf-8-sig")
+
+
+def funnel(records: Records) -> dict[str, dict[str, Counter[str]]]:
+    """Counts per funnel step, by language and by source: {"language": {"zh_Hans": Counter}}."""
+    by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key in ("language", "source")}
+    for screening in records.screenings():
+        steps = {"started"}
+        consents = records.consents(screening.id or 0)
+        if any(c.scope == "storage" and c.granted for c in consents):
+            steps.add("consented")
+        if screening.status == "finished":
+            steps.add("completed")
+            steps.add(screening.outcome or "")
+        referral = records.referral_for(screening.id or 0)
+        if referral is not None and referral.status != "cancelled":
+            steps.add("referred")
+            if referral.status in _REACHED:
+                steps.add("contacted")
+            if referral.status == "enrolled":
+                steps.add("enrolled")
+        by["language"][screening.locale or "-"].update(steps)
+        by["source"][screening.source or "-"].update(steps)
+    return {k: dict(v) for k, v in by.items()}
+
+
+def funnel_text(records: Records, locale: str) -> str:
+    """The funnel as a small table per dimension, for a chat message."""
+    t = translator(locale)
+    lines = []
+    for dimension, groups in funnel(records).items():
+        lines.append(f"— {dimension} —")
+        for group, counts in sorted(groups.items()):
+            steps = ", ".join(f"{t(label)} {counts.get(step, 0)}" for step, label in FUNNEL)
+            lines.append(f"{group}: {steps}")
+    return "\n".join(lines) if lines else "-"

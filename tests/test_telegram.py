@@ -1,0 +1,341 @@
+"""The Telegram channel end to end: the production Application against a local fake Bot API."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import io
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlmodel import select
+
+from dialogs import messages as m
+from dialogs.engine import Engine
+from dialogs.i18n import translator
+from storage.models import Answer, AuditEvent, Delivery, Participant, Referral
+from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_harness import COORDINATOR, TelegramUser, running, settings_for
+
+PATIENT = 1001
+TAPS: dict[str, str] = {
+    **{q: str(v) for q, v in B1_VALUES.items()},
+    "contact_name": "Li Wei",
+    "contact_phone": "+8613812345678",
+}
+
+
+@pytest.fixture
+async def bot(tmp_path: Path) -> AsyncIterator[tuple[FakeTelegram, Engine]]:
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (_, engine):
+        yield tg, engine
+
+
+def _prompt(user: TelegramUser, engine: Engine) -> str | None:
+    """Which question the bot's last message asks: from its buttons, or by its English text."""
+    last = user.last
+    buttons = user.tg.buttons(last)
+    if buttons:
+        return buttons[0][1].split(":")[0]
+    t = translator("en", (engine.trial.domain,))
+    for question in engine.trial.questions:
+        texts = question.text.values() if isinstance(question.text, dict) else [question.text]
+        if any(last["text"].startswith(t(text)) for text in texts):
+            return question.id
+    return None
+
+
+async def screen(user: TelegramUser, engine: Engine, answers: dict[str, str], *, by: str) -> list[str]:
+    """Answer every question from `answers`, by taps (and the contact button) or by typing."""
+    asked: list[str] = []
+    while (prompt := _prompt(user, engine)) in answers or prompt == "summary":
+        if prompt == "summary":
+            await user.tap("confirm")
+            break
+        asked.append(prompt)
+        value = answers[prompt]
+        if by == "tap" and prompt == "contact_phone":
+            await user.send(lambda v=value: user.tg.send_contact(user.id, v))
+        elif by == "tap" and user.tg.buttons(user.last):
+            await user.tap(value)
+        else:
+            await user.say(value)
+    return asked
+
+
+def _rows(engine: Engine, table: type) -> list[Any]:
+    with engine.store.transaction() as records:
+        return list(records.session.exec(select(table)))
+
+
+async def test_by_taps_to_a_referral_that_the_coordinator_works(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    replies = await user.command("start", "poster_beijing")
+    assert replies[0]["text"].startswith("Hello! This is a short pre-screening")
+    assert [t for t, _ in tg.buttons(replies[-1])] == ["I agree", "I do not agree"]
+
+    await screen(user, engine, {**TAPS, "contact_name": "<b>Zhang</b> & Co_"}, by="tap")
+
+    consent = tg.messages_to(PATIENT)[1]
+    assert consent["text"].endswith("✓ Your answer: I agree"), "a tapped question shows the answer"
+    assert not tg.buttons(consent), "and loses its keyboard"
+    phone_prompt = next(msg for msg in user.messages if msg["text"].startswith("Which phone number"))
+    assert phone_prompt["reply_markup"]["keyboard"][0][0]["request_contact"] is True
+    assert user.messages[-2]["text"] == m.MAY_BE_CANDIDATE
+
+    [card] = await tg.wait_for_messages(COORDINATOR, 1)
+    (referral,) = _rows(engine, Referral)
+    sent = next(c for c in tg.calls_to("sendMessage") if c.params["chat_id"] == COORDINATOR)
+    assert sent.params["parse_mode"] == "HTML"
+    assert f"Referral {referral.id}" in card["text"]
+    assert "&lt;b&gt;Zhang&lt;/b&gt; &amp; Co_, +8613812345678" in card["text"], "escaped for HTML"
+    assert "<b>Source:</b> poster_beijing" in card["text"]
+
+    tg.tap(COORDINATOR, card["message_id"], f"ref:{referral.id}:contacted")
+    await tg.wait_for(lambda: "Status: Contacted" in tg.messages_to(COORDINATOR)[0]["text"], what="status")
+    (referral,) = _rows(engine, Referral)
+    assert referral.status == "contacted"
+    audit = [(e.actor, e.action) for e in _rows(engine, AuditEvent)]
+    assert (f"telegram:{COORDINATOR}", "referral_status") in audit
+
+
+async def test_typed_in_chinese_from_the_language_code(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT, language_code="zh-hans")
+    await user.command("start")
+    assert "预筛选" in user.messages[0]["text"]
+    for question, answer in LIKELY_B1_ZH.items():
+        await user.say(answer)
+        assert question  # every answer typed, none tapped
+    await user.tap("confirm")
+    assert "您可能符合这项研究的条件" in user.messages[-2]["text"]
+    await tg.wait_for_messages(COORDINATOR, 1)
+    assert {r.outcome for r in _rows(engine, Referral)} == {"likely_eligible"}
+
+
+async def test_not_eligible_is_never_referred(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    await screen(user, engine, {**LIKELY_B1, "diabetes": "yes"}, by="text")
+    assert "probably not a match" in user.messages[-2]["text"]
+    await user.tap("no")
+    await asyncio.sleep(0.5)
+    assert tg.messages_to(COORDINATOR) == [] and _rows(engine, Referral) == []
+
+
+@pytest.mark.parametrize("kind", ["sticker", "photo", "document", "location", "video", "voice", "edit"])
+async def test_unusable_messages_get_a_kind_reply_and_change_nothing(
+    bot: tuple[FakeTelegram, Engine], kind: str
+) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    await user.tap("yes")
+    before = [(a.question_id, a.value) for a in _rows(engine, Answer)]
+    pushes = {
+        "sticker": lambda: tg.send_sticker(PATIENT),
+        "photo": lambda: tg.send_photo(PATIENT),
+        "document": lambda: tg.send_document(PATIENT),
+        "location": lambda: tg.send_location(PATIENT),
+        "video": lambda: tg.send_video(PATIENT),
+        "voice": lambda: tg.send_voice(PATIENT, b"OggS fake"),
+        "edit": lambda: tg.edit_text(PATIENT, user.messages[0]["message_id"], "no"),
+    }
+    replies = await user.send(pushes[kind])
+    expected = m.EDITED if kind == "edit" else m.UNSUPPORTED
+    assert [r["text"] for r in replies][0] == expected
+    assert replies[-1]["text"] == "Are you answering for yourself, or for someone else?"
+    assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
+
+
+async def test_a_4000_character_message_and_a_command_at_the_wrong_time(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    replies = await user.say("yes " * 1000)
+    assert replies[0]["text"] == m.TOO_LONG_FOR_CHOICE
+    replies = await user.command("back")
+    assert replies[0]["text"] == m.FIRST_QUESTION
+    assert _rows(engine, Answer) == []
+
+
+async def test_old_forged_and_other_peoples_buttons_change_nothing(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    consent = user.last
+    await user.tap("yes", consent)
+    await user.tap("self")
+    before = [(a.question_id, a.value) for a in _rows(engine, Answer)]
+
+    replies = await user.send(lambda: tg.tap(PATIENT, consent["message_id"], "consent_storage:no"))
+    assert [r["text"] for r in replies][0] == m.MOVED_ON, "the old keyboard, replayed"
+    assert replies[-1]["text"].startswith("How old")
+    tg.tap(PATIENT, user.last["message_id"], "age:" + "9" * 60)  # forged, oversize
+    tg.tap(2002, user.last["message_id"], "age:42", chat_id=PATIENT)  # someone else's tap
+    tg.tap(PATIENT, user.last["message_id"], "garbage")  # not our format
+    await asyncio.sleep(0.6)
+    assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
+    assert _rows(engine, Participant)[0].external_id == str(PATIENT) and len(_rows(engine, Participant)) == 1
+
+
+async def test_in_a_group_it_asks_nothing_and_links_to_a_private_chat(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    tg, engine = bot
+    tg.send_text(PATIENT, "/start", chat_id=-500, chat_type="group")
+    [reply] = await tg.wait_for_messages(-500, 1)
+    assert "private chat" in reply["text"] and f"https://t.me/{tg.bot_username}?start=group" in reply["text"]
+    assert _rows(engine, Participant) == []
+
+
+async def test_a_redelivered_update_has_one_effect(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    update_id = tg.send_text(PATIENT, "yes")
+    await user.settled(len(user.messages))
+    await tg.wait_for(lambda: any(a.question_id == "consent_storage" for a in _rows(engine, Answer)))
+    tg.redeliver(update_id)
+    await asyncio.sleep(0.6)
+    assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [("consent_storage", "yes")]
+
+
+async def test_two_quick_messages_are_handled_in_order(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+    tg.send_text(PATIENT, "yes")
+    tg.send_text(PATIENT, "1")
+    tg.send_text(PATIENT, "42")
+    await tg.wait_for(lambda: len(_rows(engine, Answer)) == 3, what="three answers")
+    assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [
+        ("consent_storage", "yes"),
+        ("respondent", "self"),
+        ("age", 42),
+    ]
+
+
+async def test_commands_are_registered_in_every_language(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, _ = bot
+    assert [c["command"] for c in tg.commands_for(None)] == [
+        "start",
+        "back",
+        "restart",
+        "stop",
+        "language",
+        "help",
+        "delete",
+    ]
+    assert tg.commands_for("zh")[1]["description"] == translator("zh_Hans")("Go back one question")
+    for code in ("en", "ru", "es", "ar"):
+        assert len(tg.commands_for(code)) == 7
+    coordinator = tg.commands_for(None, {"type": "chat", "chat_id": COORDINATOR})
+    assert {"referrals", "export", "stats"} <= {c["command"] for c in coordinator}
+
+
+async def _referred(tg: FakeTelegram, engine: Engine, user_id: int, name: str = "Li Wei") -> None:
+    user = TelegramUser(tg, user_id)
+    await user.command("start", "qr_clinic")
+    await screen(user, engine, {**LIKELY_B1, "contact_name": name}, by="text")
+
+
+async def test_coordinator_lists_exports_and_counts(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    await _referred(tg, engine, PATIENT, name='=HYPERLINK("http://x")')
+    await tg.wait_for_messages(COORDINATOR, 1)
+    (referral,) = _rows(engine, Referral)
+
+    tg.send_command(COORDINATOR, "referrals")
+    listing = (await tg.wait_for_messages(COORDINATOR, 2))[-1]
+    assert referral.id in listing["text"] and "+8613812345678" in listing["text"]
+
+    tg.send_command(COORDINATOR, "export")
+    await tg.wait_for(lambda: tg.documents_to(COORDINATOR), what="the CSV")
+    [(filename, content)] = tg.documents_to(COORDINATOR)
+    rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert filename.startswith("referrals-") and rows[1][0] == referral.id
+    assert '\'=HYPERLINK("http://x")' in rows[1], "a formula is neutralised"
+    assert "'+8613812345678" in rows[1]
+
+    tg.send_command(COORDINATOR, "stats")
+    stats = (await tg.wait_for_messages(COORDINATOR, 4))[-1]["text"]
+    assert "qr_clinic: Started 1, Consented 1, Completed 1, May be a candidate 1" in stats
+    actions = [e.action for e in _rows(engine, AuditEvent)]
+    assert {"viewed_referrals", "exported_referrals", "viewed_stats"} <= set(actions)
+
+
+async def test_coordinator_commands_are_refused_to_others_and_audited(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    tg, engine = bot
+    for command in ("export", "referrals", "stats"):
+        tg.send_command(PATIENT, command)
+    await tg.wait_for_messages(PATIENT, 3)
+    assert {msg["text"] for msg in tg.messages_to(PATIENT)} == {"This command is for the study team."}
+    assert tg.documents_to(PATIENT) == []
+    refused = [(e.actor, e.subject) for e in _rows(engine, AuditEvent) if e.action == "refused"]
+    assert sorted(refused) == [(f"telegram:{PATIENT}", c) for c in ("export", "referrals", "stats")]
+
+
+async def test_delivery_waits_out_429_and_network_errors(bot: tuple[FakeTelegram, Engine]) -> None:
+    tg, engine = bot
+    tg.fail("sendMessage", "429", count=2, retry_after=1, chat_id=COORDINATOR)
+    tg.fail("sendMessage", "500", count=1, chat_id=COORDINATOR)
+    await _referred(tg, engine, PATIENT)
+    await tg.wait_for(
+        lambda: [d.status for d in _rows(engine, Delivery)] == ["sent"], timeout=20, what="sent"
+    )
+    [card] = tg.messages_to(COORDINATOR)
+    (referral,) = _rows(engine, Referral)
+    assert referral.id in card["text"]
+    tries = [c.at for c in tg.calls_to("sendMessage") if c.params["chat_id"] == COORDINATOR]
+    assert len(tries) == 4, "two 429s, a 500, then through"
+    assert tries[1] - tries[0] >= 1.0 and tries[2] - tries[1] >= 1.0, "retry_after (1 s) is waited out"
+
+
+async def test_a_send_that_timed_out_is_repeated_with_the_same_referral_id(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    tg, engine = bot
+    tg.fail("sendMessage", "drop", count=1, chat_id=COORDINATOR)  # it arrives; the bot hears nothing
+    await _referred(tg, engine, PATIENT)
+    await tg.wait_for(
+        lambda: _rows(engine, Delivery) and _rows(engine, Delivery)[0].status == "sent",
+        timeout=20,
+        what="the retry",
+    )
+    (referral,) = _rows(engine, Referral)
+    cards = tg.messages_to(COORDINATOR)
+    assert len(cards) == 2 and all(f"Referral {referral.id}" in c["text"] for c in cards)
+
+
+async def test_a_coordinator_who_blocked_the_bot_does_not_stop_the_others(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path, coordinator_chat_ids=f"{COORDINATOR}, 9002")
+        tg.blocked.add(9002)
+        async with running(settings) as (_, engine):
+            await _referred(tg, engine, PATIENT)
+            await tg.wait_for_messages(COORDINATOR, 1)
+            await tg.wait_for(lambda: {d.status for d in _rows(engine, Delivery)} == {"sent", "blocked"})
+            assert {r.status for r in _rows(engine, Referral)} == {"pending"}
+
+
+async def test_delete_erases_the_person_and_cancels_the_referral(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        tg.blocked.add(COORDINATOR)  # nothing delivered yet
+        async with running(settings_for(tg, tmp_path)) as (_, engine):
+            user = TelegramUser(tg, PATIENT)
+            await _referred(tg, engine, PATIENT)
+            await user.command("delete")
+            await user.tap("yes")
+            assert user.last["text"] == m.DELETED
+            assert _rows(engine, Participant) == [] and _rows(engine, Answer) == []
+            assert [r.status for r in _rows(engine, Referral)] == ["cancelled"]
