@@ -207,9 +207,7 @@ class Records:
         """A delivery for every new referral and coordinator chat that has none yet."""
         if not chat_ids:
             return 0
-        planned = {
-            (d.referral_id, d.chat_id) for d in self.session.exec(select(Delivery))
-        }
+        planned = {(d.referral_id, d.chat_id) for d in self.session.exec(select(Delivery))}
         added = 0
         for referral in self.session.exec(select(Referral).where(Referral.status == "pending")):
             for chat_id in chat_ids:

@@ -456,6 +456,10 @@ class FakeTelegram:
             raise ValueError(f"unknown fault kind {kind!r}")
         self._faults.setdefault(method, []).append(_Fault(kind, count, retry_after, chat_id))
 
+    def clear_faults(self) -> None:
+        """Forget every queued failure: Telegram is healthy again."""
+        self._faults.clear()
+
     # ----------------------------------------------------------------- HTTP
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:

@@ -148,7 +148,7 @@ async def test_unusable_messages_get_a_kind_reply_and_change_nothing(
     }
     replies = await user.send(pushes[kind])
     expected = m.EDITED if kind == "edit" else m.UNSUPPORTED
-    assert [r["text"] for r in replies][0] == expected
+    assert replies[0]["text"] == expected
     assert replies[-1]["text"] == "Are you answering for yourself, or for someone else?"
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
 
@@ -176,7 +176,7 @@ async def test_old_forged_and_other_peoples_buttons_change_nothing(bot: tuple[Fa
     before = [(a.question_id, a.value) for a in _rows(engine, Answer)]
 
     replies = await user.send(lambda: tg.tap(PATIENT, consent["message_id"], "consent_storage:no"))
-    assert [r["text"] for r in replies][0] == m.MOVED_ON, "the old keyboard, replayed"
+    assert replies[0]["text"] == m.MOVED_ON, "the old keyboard, replayed"
     assert replies[-1]["text"].startswith("How old")
     tg.tap(PATIENT, user.last["message_id"], "age:" + "9" * 60)  # forged, oversize
     tg.tap(2002, user.last["message_id"], "age:42", chat_id=PATIENT)  # someone else's tap

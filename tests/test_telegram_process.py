@@ -1,0 +1,108 @@
+"""The Telegram bot as a real process, killed with SIGKILL at the worst moments."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlmodel import select
+
+from bot.config import Settings
+from storage.database import make_engine
+from storage.models import Answer, Delivery, Referral
+from storage.repository import Store
+from tests.conftest import LIKELY_B1
+from tests.fake_telegram import FakeTelegram
+from tests.telegram_harness import COORDINATOR, TelegramUser
+
+ROOT = Path(__file__).resolve().parent.parent
+PATIENT = 1001
+
+
+@contextmanager
+def bot_process(tg: FakeTelegram, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
+    env |= {
+        "TELEGRAM_BOT_TOKEN": tg.token,
+        "TELEGRAM_API_ROOT": tg.root,
+        "INTAKE_DATA_DIR": str(data_dir),
+        "INTAKE_COORDINATOR_CHAT_IDS": str(COORDINATOR),
+        "INTAKE_COORDINATOR_LANGUAGE": "en",
+        "INTAKE_DELIVERY_INTERVAL": "0.2",
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "telegram"],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        yield process
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=10)
+
+
+def _rows(data_dir: Path, table: type) -> list[Any]:
+    store = Store(make_engine(Settings(_env_file=None, data_dir=data_dir).database))  # type: ignore[call-arg]
+    try:
+        with store.transaction() as records:
+            return list(records.session.exec(select(table)))
+    finally:
+        store.engine.dispose()
+
+
+async def test_killed_mid_conversation_every_acknowledged_answer_is_kept(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        user = TelegramUser(tg, PATIENT)
+        with bot_process(tg, tmp_path) as process:
+            await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
+            await user.command("start")
+            for question in ("consent_storage", "respondent", "age", "diagnosis"):
+                await user.say(LIKELY_B1[question])
+            assert user.last["text"] == "Have you had surgery for syringomyelia?"
+            process.send_signal(signal.SIGKILL)
+        acknowledged = [(a.question_id, a.value) for a in _rows(tmp_path, Answer)]
+        assert acknowledged == [
+            ("consent_storage", "yes"),
+            ("respondent", "self"),
+            ("age", 42),
+            ("diagnosis", "yes"),
+        ]
+
+        with bot_process(tg, tmp_path):
+            replies = await user.say("yes")  # the next answer, to the restarted bot
+            assert replies[-1]["text"] == "Was the surgery at least one year ago?"
+        assert [a.question_id for a in _rows(tmp_path, Answer)][-1] == "had_surgery"
+
+
+async def test_killed_between_the_outcome_and_the_delivery_the_referral_still_arrives(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        tg.fail("sendMessage", "500", count=1000, chat_id=COORDINATOR)  # Telegram down for coordinators
+        user = TelegramUser(tg, PATIENT)
+        with bot_process(tg, tmp_path) as process:
+            await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
+            await user.command("start")
+            for question, answer in LIKELY_B1.items():
+                assert question
+                await user.say(answer)
+            await user.tap("confirm")
+            await tg.wait_for(lambda: _rows(tmp_path, Referral), what="the referral committed")
+            process.send_signal(signal.SIGKILL)
+        (referral,) = _rows(tmp_path, Referral)
+        assert [d.status for d in _rows(tmp_path, Delivery)] in ([], ["pending"])
+        assert tg.messages_to(COORDINATOR) == []
+
+        tg.clear_faults()
+        with bot_process(tg, tmp_path):
+            [card] = await tg.wait_for_messages(COORDINATOR, 1, timeout=30)
+            assert f"Referral {referral.id}" in card["text"]
+            await tg.wait_for(lambda: [d.status for d in _rows(tmp_path, Delivery)] == ["sent"], what="sent")
