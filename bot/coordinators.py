@@ -30,7 +30,7 @@ from telegram.ext import (
 from bot import texts
 from bot.config import Settings
 from bot.referral_sender import ReferralSender
-from dialogs.cards import OUTCOMES
+from dialogs.cards import OUTCOMES, contact_of
 from dialogs.engine import Engine
 from dialogs.i18n import translator
 from dialogs.reports import OPEN_STATUSES, REFERRAL_STEPS, funnel_text, referrals_csv
@@ -98,14 +98,9 @@ class Coordinators:
                 screening = records.screening(referral.screening_id)
                 if screening is None:
                     continue
-                answers = screening_view(records, screening)["answers"]
-                contact = " ".join(
-                    str(answers[q.id])
-                    for q in self.engine.trial.questions
-                    if q.identifies and answers.get(q.id)
-                )
+                contact = contact_of(self.engine.trial, screening_view(records, screening)["answers"])
                 when = format_datetime(
-                    referral.created_at, "short", tzinfo=_zone(self.settings), locale=self.locale
+                    referral.created_at, "short", tzinfo=ZoneInfo(self.settings.timezone), locale=self.locale
                 )
                 rows.append(
                     f"<code>{referral.id}</code> · {html.escape(t(OUTCOMES[referral.outcome]))} · "
@@ -155,7 +150,9 @@ class Coordinators:
             if records.set_referral_status(referral_id, step, _actor(update)) is None:
                 return None
             t = translator(self.locale)
-            when = format_datetime(utcnow(), "short", tzinfo=_zone(self.settings), locale=self.locale)
+            when = format_datetime(
+                utcnow(), "short", tzinfo=ZoneInfo(self.settings.timezone), locale=self.locale
+            )
             status = t(texts.REFERRAL_STATUS, status=t(_STEPS[step]), who=who, when=when)
             return self.sender.card_html(records, referral_id, status)
 
@@ -178,7 +175,3 @@ class Coordinators:
 
 def _actor(update: Update) -> str:
     return f"telegram:{update.effective_user.id if update.effective_user else '?'}"
-
-
-def _zone(settings: Settings) -> ZoneInfo:
-    return ZoneInfo(settings.timezone)

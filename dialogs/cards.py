@@ -52,7 +52,7 @@ def referral_card(
     """A card for `screening` (as `storage.views.screening_view` gives it), in `locale`."""
     t = translator(locale, (trial.domain,))
     answers = screening["answers"]
-    contact = ", ".join(str(answers[q.id]) for q in trial.questions if q.identifies and answers.get(q.id))
+    contact = contact_of(trial, answers)
     uncertain = [f"{c.id} — {t(c.text)}" for c in trial.criteria if c.id in (screening["uncertain"] or [])]
     lines = (
         (t(OUTCOME), t(OUTCOMES.get(screening["outcome"], screening["outcome"] or "-"))),
@@ -70,6 +70,11 @@ def referral_card(
             shown.append((t(question.label), t(option.text) if option else str(value)))
     title = f"{t(REFERRAL, reference=referral_id)} · {trial.registry_id}"
     return Card(title=title, lines=lines, answers=tuple(shown), rtl=t.rtl)
+
+
+def contact_of(trial: Trial, answers: dict[str, Any]) -> str:
+    """How to reach the person: their answers to the questions that identify them."""
+    return ", ".join(str(answers[q.id]) for q in trial.questions if q.identifies and answers.get(q.id))
 
 
 def language_name(language: str | None, reader: str) -> str:
