@@ -36,6 +36,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TELEGRAM_API_ROOT", "INTAKE_TELEGRAM_API_ROOT"),
         description="Any Bot API server: Telegram's, a self-hosted one, or a test fake.",
     )
+    telegram_timeout: float = Field(
+        default=10.0, description="Seconds to wait for a Bot API answer before a request counts as timed out."
+    )
     coordinator_chat_ids: str = Field(
         default="",
         description="Comma-separated Telegram chat ids (people or groups) that receive referrals.",

@@ -70,6 +70,8 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .token(settings.telegram_bot_token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
+        .read_timeout(settings.telegram_timeout)
+        .write_timeout(settings.telegram_timeout)
         .concurrent_updates(PerChatUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_started)

@@ -317,6 +317,17 @@ async def test_a_send_that_timed_out_is_repeated_with_the_same_referral_id(
     assert len(cards) == 2 and all(f"Referral {referral.id}" in c["text"] for c in cards)
 
 
+async def test_a_send_that_timed_out_is_retried(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path, telegram_timeout=0.5)) as (_, engine):
+        tg.fail("sendMessage", "delay:2", count=1, chat_id=COORDINATOR)
+        await _referred(tg, engine, PATIENT)
+        await tg.wait_for(lambda: [d.status for d in _rows(engine, Delivery)] == ["sent"], timeout=20)
+        assert f"to chat {COORDINATOR}: TimedOut, will retry" in caplog.text
+        (referral,) = _rows(engine, Referral)
+        cards = tg.messages_to(COORDINATOR)
+        assert 1 <= len(cards) <= 2 and all(f"Referral {referral.id}" in c["text"] for c in cards)
+
+
 async def test_a_coordinator_who_blocked_the_bot_does_not_stop_the_others(tmp_path: Path) -> None:
     async with FakeTelegram() as tg:
         settings = settings_for(tg, tmp_path, coordinator_chat_ids=f"{COORDINATOR}, 9002")
