@@ -16,7 +16,8 @@ from pathlib import Path
 
 from bot.config import Settings
 from bot.console import chat
-from bot.wiring import build_engine, configure_logging
+from bot.logs import configure_logging
+from bot.wiring import build_engine
 from dialogs.cards import referral_card
 from dialogs.i18n import SOURCE_LOCALE, catalog_status, negotiate
 from dialogs.trial import TrialDefinitionError, load_trial
@@ -38,12 +39,13 @@ def main(argv: list[str] | None = None) -> int:
     cards.add_argument("--lang", help="the coordinator's language (default: INTAKE_COORDINATOR_LANGUAGE)")
     check = commands.add_parser("check-trial", help="validate a trial definition file")
     check.add_argument("file", type=Path)
+    commands.add_parser("audit", help="print the audit trail")
     i18n = commands.add_parser("i18n", help="translation catalogs")
     i18n.add_argument("action", choices=["status"])
     args = parser.parse_args(argv)
 
     settings = Settings()
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, secrets=[settings.telegram_bot_token or ""])
     try:
         if args.command == "check-trial":
             trial = load_trial(args.file)
@@ -52,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(trial.criteria)} criteria: OK"
             )
             return 0
+        if args.command == "audit":
+            return _audit(settings)
         if args.command == "i18n":
             return _i18n_status()
         if args.command == "referrals":
@@ -115,6 +119,18 @@ def _referrals(settings: Settings, lang: str | None) -> int:
                 engine.trial, view, referral.id, referral.created_at, locale, settings.timezone
             )
             print(card.plain() + "\n")
+    return 0
+
+
+def _audit(settings: Settings) -> int:
+    engine = build_engine(settings)
+    with engine.store.transaction() as records:
+        for event in records.audit_trail():
+            detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
+            print(
+                f"{event.at.isoformat(timespec='seconds')}  {event.actor:20} {event.action:20} "
+                f"{event.subject:24} {detail}"
+            )
     return 0
 
 

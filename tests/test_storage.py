@@ -5,9 +5,11 @@ from __future__ import annotations
 import threading
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from sqlalchemy import inspect, text
+from sqlalchemy.exc import DatabaseError
 from sqlmodel import SQLModel
 
 from dialogs.engine import Address, Engine, Start, Text
@@ -85,3 +87,19 @@ def test_fifty_people_answering_at_once_lose_nothing(trial: Trial, database_url:
         counts = {len(records.answers(s.id or 0)) for s in screenings}
     assert len(screenings) == 50
     assert states == {"mri_shrunk"} and counts == {6}, "six answers each; the redelivery changed nothing"
+
+
+@pytest.mark.parametrize("change", ["UPDATE audit_event SET action = 'nothing'", "DELETE FROM audit_event"])
+def test_the_audit_trail_cannot_be_changed_or_removed(engine: Engine, change: str) -> None:
+    person = Person(engine)
+    person.start()
+    with engine.store.transaction() as records:
+        before = [(e.id, e.action) for e in records.audit_trail()]
+    assert before, "starting a screening is audited"
+    with (
+        pytest.raises(DatabaseError, match="audit_event is append-only"),
+        engine.store.transaction() as records,
+    ):
+        records.session.exec(text(change))  # type: ignore[call-overload]
+    with engine.store.transaction() as records:
+        assert [(e.id, e.action) for e in records.audit_trail()] == before

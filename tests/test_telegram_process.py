@@ -26,7 +26,10 @@ PATIENT = 1001
 
 
 @contextmanager
-def bot_process(tg: FakeTelegram, data_dir: Path) -> Iterator[subprocess.Popen[bytes]]:
+def bot_process(
+    tg: FakeTelegram, data_dir: Path, log: Path | None = None, **env_extra: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`intake telegram` as its own process, its output appended to `log` (or discarded)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
     env |= {
         "TELEGRAM_BOT_TOKEN": tg.token,
@@ -35,20 +38,18 @@ def bot_process(tg: FakeTelegram, data_dir: Path) -> Iterator[subprocess.Popen[b
         "INTAKE_COORDINATOR_CHAT_IDS": str(COORDINATOR),
         "INTAKE_COORDINATOR_LANGUAGE": "en",
         "INTAKE_DELIVERY_INTERVAL": "0.2",
+        **env_extra,
     }
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "telegram"],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield process
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=10)
+    with (log or Path(os.devnull)).open("ab") as output:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "telegram"], env=env, cwd=ROOT, stdout=output, stderr=output
+        )
+        try:
+            yield process
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(timeout=10)
 
 
 def _rows(data_dir: Path, table: type) -> list[Any]:
@@ -106,3 +107,26 @@ async def test_killed_between_the_outcome_and_the_delivery_the_referral_still_ar
             [card] = await tg.wait_for_messages(COORDINATOR, 1, timeout=30)
             assert f"Referral {referral.id}" in card["text"]
             await tg.wait_for(lambda: [d.status for d in _rows(tmp_path, Delivery)] == ["sent"], what="sent")
+
+
+async def test_a_whole_screening_at_debug_logs_no_token_name_phone_or_answer(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    name, phone = "Zhangsan Secretname", "+86 139 8765 4321"
+    async with FakeTelegram() as tg:
+        user = TelegramUser(tg, PATIENT)
+        with bot_process(tg, tmp_path, log, INTAKE_LOG_LEVEL="DEBUG"):
+            await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
+            await user.command("start")
+            for answer in {
+                **LIKELY_B1,
+                "age": "forty two",
+                "contact_name": name,
+                "contact_phone": phone,
+            }.values():
+                await user.say(answer)
+            await user.tap("confirm")
+            await tg.wait_for_messages(COORDINATOR, 1)
+    text = log.read_text(encoding="utf-8")
+    assert "DEBUG" in text and "referral" in text, "the log was written, at DEBUG"
+    for secret in (tg.token, tg.token.split(":")[1], "Zhangsan", "Secretname", "8765", "forty two"):
+        assert secret not in text, f"{secret!r} leaked into the log"
