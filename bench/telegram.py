@@ -34,7 +34,9 @@ async def user(tg: FakeTelegram, user_id: int, answers: int, latencies: list[flo
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=40)
     parser.add_argument("--answers", type=int, default=6)
     parser.add_argument("--latency", type=float, default=0.05)
@@ -51,7 +53,9 @@ async def main() -> None:
     pct = statistics.quantiles(ms, n=100)
     print(f"users {args.users}, {updates} updates, Bot API latency {args.latency * 1000:.0f} ms")
     print(f"throughput   {updates / elapsed:.1f} updates/s ({elapsed:.1f} s)")
-    print(f"reply after  p50 {pct[49]:.0f} ms  p95 {pct[94]:.0f} ms  p99 {pct[98]:.0f} ms  max {ms[-1]:.0f} ms")
+    print(
+        f"reply after  p50 {pct[49]:.0f} ms  p95 {pct[94]:.0f} ms  p99 {pct[98]:.0f} ms  max {ms[-1]:.0f} ms"
+    )
 
 
 if __name__ == "__main__":

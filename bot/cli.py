@@ -14,6 +14,8 @@ import os
 import sys
 from pathlib import Path
 
+from sqlmodel import Session
+
 from bot.config import Settings
 from bot.console import chat
 from bot.logs import configure_logging
@@ -21,6 +23,9 @@ from bot.wiring import build_engine
 from dialogs.cards import referral_card
 from dialogs.i18n import SOURCE_LOCALE, catalog_status, negotiate
 from dialogs.trial import TrialDefinitionError, load_trial
+from storage.backup import BackupError, backup, restore
+from storage.database import make_engine, migrate
+from storage.models import AuditEvent
 from storage.views import all_screenings, screening_view
 
 
@@ -40,6 +45,11 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-trial", help="validate a trial definition file")
     check.add_argument("file", type=Path)
     commands.add_parser("audit", help="print the audit trail")
+    backup_parser = commands.add_parser("backup", help="copy the database consistently while the bot runs")
+    backup_parser.add_argument("file", type=Path)
+    restore_parser = commands.add_parser("restore", help="replace the database with a backup")
+    restore_parser.add_argument("file", type=Path)
+    restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
     i18n = commands.add_parser("i18n", help="translation catalogs")
     i18n.add_argument("action", choices=["status"])
     args = parser.parse_args(argv)
@@ -54,6 +64,10 @@ def main(argv: list[str] | None = None) -> int:
                 f"{len(trial.criteria)} criteria: OK"
             )
             return 0
+        if args.command in ("backup", "restore"):
+            return _backup_or_restore(
+                settings, args.command, args.file, confirmed=getattr(args, "yes", False)
+            )
         if args.command == "audit":
             return _audit(settings)
         if args.command == "i18n":
@@ -119,6 +133,30 @@ def _referrals(settings: Settings, lang: str | None) -> int:
                 engine.trial, view, referral.id, referral.created_at, locale, settings.timezone
             )
             print(card.plain() + "\n")
+    return 0
+
+
+def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirmed: bool) -> int:
+    database = make_engine(settings.database)
+    try:
+        if command == "backup":
+            backup(database, file)
+            print(f"backed up {settings.database} to {file}")
+        elif not confirmed:
+            print("error: restoring replaces everything stored now; add --yes", file=sys.stderr)
+            return 2
+        else:
+            restore(database, file)
+            migrate(database)  # a backup from an older version is brought up to date
+            with Session(database) as session:
+                session.add(AuditEvent(actor="operator", action="restored_backup", subject="database"))
+                session.commit()
+            print(f"restored {settings.database} from {file}")
+    except BackupError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    finally:
+        database.dispose()
     return 0
 
 

@@ -1,0 +1,88 @@
+"""Backups taken while people are answering, and restoring them."""
+
+from __future__ import annotations
+
+import threading
+from pathlib import Path
+
+import pytest
+
+from dialogs.engine import Address, Engine, Start, Text
+from dialogs.trial import Trial
+from storage.backup import BackupError, backup
+from storage.database import make_engine, migrate
+from storage.repository import Store
+from tests.conftest import LIKELY_B1, Person
+from tests.test_processes import intake, screenings
+
+
+def test_a_backup_under_concurrent_writes_is_a_consistent_snapshot(trial: Trial, tmp_path: Path) -> None:
+    database = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
+    migrate(database)
+    engine = Engine(trial, Store(database))
+    stop = threading.Event()
+
+    def keep_answering(n: int) -> None:
+        answers = list(LIKELY_B1.values())
+        while not stop.is_set():
+            address = Address("load", f"p{n}-{threading.get_ident()}-{len(answers)}")
+            engine.handle(address, Start(), locale="en")
+            for answer in answers[:6]:
+                engine.handle(address, Text(answer))
+            answers.append("x")
+
+    writers = [threading.Thread(target=keep_answering, args=(n,)) for n in range(3)]
+    for writer in writers:
+        writer.start()
+    try:
+        copies = [tmp_path / f"backup-{i}.db" for i in range(3)]
+        for copy in copies:
+            backup(database, copy)
+    finally:
+        stop.set()
+        for writer in writers:
+            writer.join()
+
+    for copy in copies:
+        restored = Engine(trial, Store(make_engine(f"sqlite:///{copy}")))
+        with restored.store.transaction() as records:
+            for screening in records.screenings():
+                # Consistent: each screening stands exactly where its answers put it.
+                answered = len(records.answers(screening.id or 0))
+                expected = list(LIKELY_B1)[answered] if answered < len(LIKELY_B1) else None
+                assert screening.state == expected, (screening.state, answered)
+        assert restored.store.engine.dialect.name == "sqlite"
+
+
+def test_backup_and_restore_through_the_cli(tmp_path: Path) -> None:
+    live, other = tmp_path / "live", tmp_path / "other"
+    answers = "".join(v + "\n" for v in LIKELY_B1.values()) + "1\n"
+    assert intake(live, "chat", "--lang", "en", stdin=answers).returncode == 0
+    result = intake(live, "backup", str(tmp_path / "intake-backup.db"))
+    assert result.returncode == 0, result.stderr
+    again = intake(live, "backup", str(tmp_path / "intake-backup.db"))
+    assert again.returncode == 2 and "exists" in again.stderr, "a backup never overwrites"
+
+    refused = intake(other, "restore", str(tmp_path / "intake-backup.db"))
+    assert refused.returncode == 2 and "--yes" in refused.stderr
+    assert intake(other, "restore", str(tmp_path / "intake-backup.db"), "--yes").returncode == 0
+    assert screenings(other) == screenings(live)
+    assert "restored_backup" in intake(other, "audit").stdout
+
+
+def test_a_damaged_backup_is_refused(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.db"
+    broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
+    result = intake(tmp_path / "data", "restore", str(broken), "--yes")
+    assert result.returncode == 2 and "error:" in result.stderr
+
+
+def test_postgresql_is_pointed_to_pg_dump(engine: Engine, database_url: str, tmp_path: Path) -> None:
+    if not database_url.startswith("postgresql"):
+        person = Person(engine)
+        person.start()
+        backup(engine.store.engine, tmp_path / "ok.db")
+        assert (tmp_path / "ok.db").stat().st_size > 0
+        return
+    with pytest.raises(BackupError, match="pg_dump"):
+        backup(engine.store.engine, tmp_path / "x.db")
