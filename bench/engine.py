@@ -19,6 +19,7 @@ from pathlib import Path
 
 from dialogs.engine import Address, Engine, Start, Text
 from dialogs.trial import find_trial
+from storage.crypto import new_key
 from storage.database import make_engine, migrate
 from storage.repository import Store
 
@@ -90,7 +91,7 @@ def main() -> None:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
         database = make_engine(url)
         migrate(database)
-        engine = Engine(find_trial("nct07295067"), Store(database))
+        engine = Engine(find_trial("nct07295067"), Store.open(database, [new_key()]))
         latencies, elapsed = run(engine, args.people, args.threads)
         with engine.store.transaction() as records:
             finished = sum(1 for s in records.screenings() if s.status == "finished")

@@ -1,9 +1,17 @@
 """The `intake` command.
 
-intake                      run the bot (the console, until a Telegram token is set)
-intake chat [--lang zh]     talk to the bot in this terminal (or pipe answers in)
-intake screenings [--json]  what is stored: every screening, its outcome and answers
-intake check-trial FILE     validate a trial definition file
+intake                        run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console
+intake telegram               run the Telegram channel (long polling)
+intake chat [--lang zh]       talk to the bot in this terminal (or pipe answers in)
+intake screenings [--json]    what is stored: every screening, its outcome and answers
+intake referrals [--lang]     referral cards, as coordinators read them
+intake check-trial FILE       validate a trial definition file
+intake i18n status            translation progress and medical review state per catalog
+intake audit                  the audit trail: who did what, when
+intake new-key                print a new encryption key
+intake rotate-keys            re-encrypt everything with the first key of INTAKE_ENCRYPTION_KEY
+intake backup FILE            a consistent copy of the database, while the bot runs
+intake restore FILE --yes     replace the database with a backup (stop the bot first)
 """
 
 from __future__ import annotations
@@ -24,6 +32,7 @@ from dialogs.cards import referral_card
 from dialogs.i18n import SOURCE_LOCALE, catalog_status, negotiate
 from dialogs.trial import TrialDefinitionError, load_trial
 from storage.backup import BackupError, backup, restore
+from storage.crypto import EncryptionKeyError, new_key
 from storage.database import make_engine, migrate
 from storage.models import AuditEvent
 from storage.views import all_screenings, screening_view
@@ -45,6 +54,8 @@ def main(argv: list[str] | None = None) -> int:
     check = commands.add_parser("check-trial", help="validate a trial definition file")
     check.add_argument("file", type=Path)
     commands.add_parser("audit", help="print the audit trail")
+    commands.add_parser("new-key", help="print a new encryption key")
+    commands.add_parser("rotate-keys", help="re-encrypt everything with the newest key")
     backup_parser = commands.add_parser("backup", help="copy the database consistently while the bot runs")
     backup_parser.add_argument("file", type=Path)
     restore_parser = commands.add_parser("restore", help="replace the database with a backup")
@@ -68,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
             return _backup_or_restore(
                 settings, args.command, args.file, confirmed=getattr(args, "yes", False)
             )
+        if args.command == "new-key":
+            print(new_key())
+            return 0
+        if args.command == "rotate-keys":
+            return _rotate_keys(settings)
         if args.command == "audit":
             return _audit(settings)
         if args.command == "i18n":
@@ -81,7 +97,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.command in (None, "run"):
             return _run(settings)
         return _chat(settings, args.lang, args.source, args.user)
-    except TrialDefinitionError as error:
+    except (TrialDefinitionError, EncryptionKeyError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
@@ -157,6 +173,15 @@ def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirme
         return 2
     finally:
         database.dispose()
+    return 0
+
+
+def _rotate_keys(settings: Settings) -> int:
+    engine = build_engine(settings)
+    resealed = engine.store.rotate_keys()
+    with engine.store.transaction() as records:
+        records.audit("operator", "rotated_keys", "database", fields=resealed)
+    print(f"re-encrypted {resealed} fields with the newest key; the older keys can now be removed")
     return 0
 
 

@@ -21,6 +21,11 @@ class Settings(BaseSettings):
         description="sqlite:///path/intake.db or postgresql+psycopg://user:pass@host/db; "
         "default: SQLite in the data directory.",
     )
+    encryption_key: str | None = Field(
+        default=None,
+        description="Fernet key(s), newest first, comma-separated; default: <data dir>/encryption.key, "
+        "created on first run.",
+    )
     trial: str = Field(default="nct07295067", description="The trial file (dialogs/trials/<trial>.yaml).")
     coordinator_language: str = Field(
         default="zh_Hans", description="The language of referral cards and coordinator views."

@@ -401,7 +401,10 @@ class Conversation:
             return
         raw = message.text if isinstance(message, Text) else None
         via = message.via if isinstance(message, Text) else "button"
-        self.records.record_answer(self.screening.id or 0, question.id, value, raw and clean(raw), via)
+        personal = question.identifies or question.kind == "text"
+        self.records.record_answer(
+            self.screening.id or 0, question.id, value, raw and clean(raw), via, personal=personal
+        )
         self.answers[question.id] = value
         if question.scope:
             self.records.record_consent(

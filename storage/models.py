@@ -56,7 +56,10 @@ class Participant(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
+    # A keyed hash of the channel's id for the person: found by it, never readable from it.
     external_id: str = Field(max_length=128)
+    # The channel's id itself, encrypted.
+    ref: str | None = None
     created_at: datetime = _when()
 
 
@@ -91,7 +94,11 @@ class Answer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     screening_id: int = _parent("screening", "CASCADE")
     question_id: str = Field(max_length=64)
-    value: Any = Field(sa_column=Column(JSON, nullable=False))
+    # Option values and numbers stay queryable for statistics; what identifies a person or
+    # was typed freely is in `sealed`, encrypted, and `value` is empty.
+    value: Any = Field(default=None, sa_column=Column(JSON, nullable=True))
+    sealed: str | None = None
+    # What the person sent, encrypted.
     raw: str | None = None
     via: str = Field(max_length=16)
     answered_at: datetime = _when()
@@ -126,6 +133,15 @@ class Referral(SQLModel, table=True):
     status: str = Field(default="pending", max_length=32, index=True)
     created_at: datetime = _when()
     updated_at: datetime = _when()
+
+
+class CryptoState(SQLModel, table=True):
+    """The lookup key for keyed hashes, encrypted under the configured key (one row)."""
+
+    __tablename__ = "crypto_state"
+
+    id: int | None = Field(default=None, primary_key=True)
+    sealed_lookup_key: str
 
 
 class Delivery(SQLModel, table=True):

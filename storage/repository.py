@@ -18,10 +18,12 @@ from typing import Any
 from sqlalchemy import Engine, delete, update
 from sqlmodel import Session, col, select
 
+from storage.crypto import Cipher, unlock
 from storage.models import (
     Answer,
     AuditEvent,
     Consent,
+    CryptoState,
     Delivery,
     Participant,
     ProcessedInput,
@@ -32,8 +34,9 @@ from storage.models import (
 
 
 class Store:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, cipher: Cipher) -> None:
         self.engine = engine
+        self.cipher = cipher
         # SQLite has one writer at a time, and its busy handler polls with sleeps:
         # under load one thread can starve for seconds while another keeps winning.
         # Threads of this process queue on a lock instead; other processes still
@@ -42,18 +45,54 @@ class Store:
             threading.Lock() if engine.dialect.name == "sqlite" else nullcontext()
         )
 
+    @classmethod
+    def open(cls, engine: Engine, keys: list[str]) -> Store:
+        """A store whose personal fields `keys` encrypt; raises EncryptionKeyError for the wrong keys."""
+        with Session(engine) as session:
+            state = session.get(CryptoState, 1)
+            cipher, sealed = unlock(keys, state.sealed_lookup_key if state else None)
+            if sealed is not None:
+                session.add(CryptoState(id=1, sealed_lookup_key=sealed))
+                session.commit()
+        return cls(engine, cipher)
+
+    @staticmethod
+    def is_encrypted(engine: Engine) -> bool:
+        """Whether this database already holds data under some key."""
+        with Session(engine) as session:
+            return session.get(CryptoState, 1) is not None
+
     @contextmanager
     def transaction(self) -> Iterator[Records]:
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
-            yield Records(session)
+            yield Records(session, self.cipher)
             session.commit()
+
+    def rotate_keys(self) -> int:
+        """Re-encrypt every sealed field with the newest key; return how many were resealed."""
+        count = 0
+        with self.transaction() as records:
+            reseal = self.cipher.reseal
+            for state in records.session.exec(select(CryptoState)):
+                state.sealed_lookup_key = reseal(state.sealed_lookup_key)
+                count += 1
+            for participant in records.session.exec(select(Participant)):
+                if participant.ref:
+                    participant.ref, count = reseal(participant.ref), count + 1
+            for answer in records.session.exec(select(Answer)):
+                if answer.sealed:
+                    answer.sealed, count = reseal(answer.sealed), count + 1
+                if answer.raw:
+                    answer.raw, count = reseal(answer.raw), count + 1
+        return count
 
 
 class Records:
     """Queries and changes within one transaction."""
 
-    def __init__(self, session: Session) -> None:
+    def __init__(self, session: Session, cipher: Cipher) -> None:
         self.session = session
+        self.cipher = cipher
 
     # Inputs -----------------------------------------------------------------
 
@@ -68,13 +107,18 @@ class Records:
 
     def participant(self, channel: str, external_id: str) -> Participant | None:
         query = select(Participant).where(
-            Participant.channel == channel, Participant.external_id == external_id
+            Participant.channel == channel,
+            Participant.external_id == self.cipher.lookup(f"{channel}:{external_id}"),
         )
         # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
         return self.session.exec(query.with_for_update()).first()
 
     def add_participant(self, channel: str, external_id: str) -> Participant:
-        participant = Participant(channel=channel, external_id=external_id)
+        participant = Participant(
+            channel=channel,
+            external_id=self.cipher.lookup(f"{channel}:{external_id}"),
+            ref=self.cipher.seal(external_id),
+        )
         self.session.add(participant)
         self.session.flush()
         return participant
@@ -111,7 +155,13 @@ class Records:
     def answers(self, screening_id: int) -> dict[str, Any]:
         """The current answer to each question, by question id."""
         query = select(Answer).where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
-        return {a.question_id: a.value for a in self.session.exec(query.order_by(col(Answer.id)))}
+        return {a.question_id: self.value_of(a) for a in self.session.exec(query.order_by(col(Answer.id)))}
+
+    def value_of(self, answer: Answer) -> Any:
+        return self.cipher.open(answer.sealed) if answer.sealed else answer.value
+
+    def raw_of(self, answer: Answer) -> str | None:
+        return self.cipher.open(answer.raw) if answer.raw else None
 
     def last_answered(self, screening_id: int) -> str | None:
         query = (
@@ -126,12 +176,22 @@ class Records:
         return list(self.session.exec(query))
 
     def record_answer(
-        self, screening_id: int, question_id: str, value: Any, raw: str | None, via: str
+        self, screening_id: int, question_id: str, value: Any, raw: str | None, via: str, *, personal: bool
     ) -> None:
-        """Store an answer; an earlier answer to the same question is kept, superseded."""
+        """Store an answer; an earlier answer to the same question is kept, superseded.
+
+        A `personal` value (a name, a phone, free text) is stored encrypted; so is `raw`.
+        """
         self._supersede(screening_id, Answer.question_id == question_id)
         self.session.add(
-            Answer(screening_id=screening_id, question_id=question_id, value=value, raw=raw, via=via)
+            Answer(
+                screening_id=screening_id,
+                question_id=question_id,
+                value=None if personal else value,
+                sealed=self.cipher.seal(value) if personal else None,
+                raw=self.cipher.seal(raw) if raw else None,
+                via=via,
+            )
         )
         self.session.flush()
 

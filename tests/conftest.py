@@ -15,6 +15,7 @@ from sqlalchemy.engine import make_url
 from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
 from dialogs.machine import SUMMARY
 from dialogs.trial import Trial, find_trial
+from storage.crypto import new_key
 from storage.database import make_engine, migrate
 from storage.repository import Store
 from storage.views import screening_view
@@ -24,6 +25,9 @@ from storage.views import screening_view
 def trial() -> Trial:
     return find_trial("nct07295067")
 
+
+# One key for the whole run, so that a test can reopen what another store wrote.
+TEST_KEY = new_key()
 
 # PostgreSQL tests run where INTAKE_TEST_POSTGRES_URL names a server and a role
 # that may create databases (CI starts one: see .ci/run); each test gets a new database.
@@ -51,7 +55,7 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
 def store(database_url: str) -> Iterator[Store]:
     engine = make_engine(database_url)
     migrate(engine)
-    yield Store(engine)
+    yield Store.open(engine, [TEST_KEY])
     engine.dispose()
 
 

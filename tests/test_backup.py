@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import threading
 from pathlib import Path
 
@@ -12,14 +13,14 @@ from dialogs.trial import Trial
 from storage.backup import BackupError, backup
 from storage.database import make_engine, migrate
 from storage.repository import Store
-from tests.conftest import LIKELY_B1, Person
+from tests.conftest import LIKELY_B1, TEST_KEY, Person
 from tests.test_processes import intake, screenings
 
 
 def test_a_backup_under_concurrent_writes_is_a_consistent_snapshot(trial: Trial, tmp_path: Path) -> None:
     database = make_engine(f"sqlite:///{tmp_path / 'live.db'}")
     migrate(database)
-    engine = Engine(trial, Store(database))
+    engine = Engine(trial, Store.open(database, [TEST_KEY]))
     stop = threading.Event()
 
     def keep_answering(n: int) -> None:
@@ -44,7 +45,7 @@ def test_a_backup_under_concurrent_writes_is_a_consistent_snapshot(trial: Trial,
             writer.join()
 
     for copy in copies:
-        restored = Engine(trial, Store(make_engine(f"sqlite:///{copy}")))
+        restored = Engine(trial, Store.open(make_engine(f"sqlite:///{copy}"), [TEST_KEY]))
         with restored.store.transaction() as records:
             for screening in records.screenings():
                 # Consistent: each screening stands exactly where its answers put it.
@@ -63,6 +64,9 @@ def test_backup_and_restore_through_the_cli(tmp_path: Path) -> None:
     again = intake(live, "backup", str(tmp_path / "intake-backup.db"))
     assert again.returncode == 2 and "exists" in again.stderr, "a backup never overwrites"
 
+    # The key travels separately from the backup; restoring elsewhere needs both.
+    other.mkdir()
+    shutil.copy(live / "encryption.key", other / "encryption.key")
     refused = intake(other, "restore", str(tmp_path / "intake-backup.db"))
     assert refused.returncode == 2 and "--yes" in refused.stderr
     assert intake(other, "restore", str(tmp_path / "intake-backup.db"), "--yes").returncode == 0

@@ -16,7 +16,7 @@ from dialogs.engine import Address, Engine, Start, Text
 from dialogs.trial import Trial
 from storage.database import downgrade, make_engine, migrate
 from storage.repository import Store
-from tests.conftest import LIKELY_B1, Person
+from tests.conftest import LIKELY_B1, TEST_KEY, Person
 
 
 def test_the_models_and_the_migrations_agree(database_url: str) -> None:
@@ -60,7 +60,7 @@ def test_fifty_people_answering_at_once_lose_nothing(trial: Trial, database_url:
     """Concurrent handlers: no "database is locked", no deadlock, every answer stored."""
     database = make_engine(database_url)
     migrate(database)
-    engine = Engine(trial, Store(database))
+    engine = Engine(trial, Store.open(database, [TEST_KEY]))
     errors: list[BaseException] = []
     answers = ["yes", "1", "42", "yes", "yes", "yes"]
 

@@ -183,7 +183,7 @@ async def test_old_forged_and_other_peoples_buttons_change_nothing(bot: tuple[Fa
     tg.tap(PATIENT, user.last["message_id"], "garbage")  # not our format
     await asyncio.sleep(0.6)
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
-    assert _rows(engine, Participant)[0].external_id == str(PATIENT) and len(_rows(engine, Participant)) == 1
+    assert len(_rows(engine, Participant)) == 1, "nobody else was registered by those taps"
 
 
 async def test_in_a_group_it_asks_nothing_and_links_to_a_private_chat(

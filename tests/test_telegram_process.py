@@ -14,9 +14,9 @@ from typing import Any
 from sqlmodel import select
 
 from bot.config import Settings
+from bot.wiring import open_store
 from storage.database import make_engine
 from storage.models import Answer, Delivery, Referral
-from storage.repository import Store
 from tests.conftest import LIKELY_B1
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import COORDINATOR, TelegramUser
@@ -53,7 +53,8 @@ def bot_process(
 
 
 def _rows(data_dir: Path, table: type) -> list[Any]:
-    store = Store(make_engine(Settings(_env_file=None, data_dir=data_dir).database))  # type: ignore[call-arg]
+    settings = Settings(_env_file=None, data_dir=data_dir)  # type: ignore[call-arg]
+    store = open_store(settings, make_engine(settings.database))
     try:
         with store.transaction() as records:
             return list(records.session.exec(select(table)))
