@@ -10,6 +10,8 @@ intake i18n status            translation progress and medical review state per 
 intake audit                  the audit trail: who did what, when
 intake new-key                print a new encryption key
 intake rotate-keys            re-encrypt everything with the first key of INTAKE_ENCRYPTION_KEY
+intake purge [--older-than 180d]  remove personal data past the retention period
+intake erase --screening N | --referral ID   erase one person and everything they told us
 intake backup FILE            a consistent copy of the database, while the bot runs
 intake restore FILE --yes     replace the database with a backup (stop the bot first)
 """
@@ -20,6 +22,7 @@ import argparse
 import json
 import os
 import sys
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlmodel import Session
@@ -55,6 +58,13 @@ def main(argv: list[str] | None = None) -> int:
     check.add_argument("file", type=Path)
     commands.add_parser("audit", help="print the audit trail")
     commands.add_parser("new-key", help="print a new encryption key")
+    purge = commands.add_parser("purge", help="remove personal data past the retention period")
+    purge.add_argument("--older-than", type=_days, help="e.g. 180d (default: INTAKE_RETENTION_DAYS)")
+    purge.add_argument("--idle", type=_days, help="close unfinished screenings idle this long (e.g. 30d)")
+    erase = commands.add_parser("erase", help="erase one person and everything they told us")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--screening", type=int, help="a screening id (intake screenings)")
+    who.add_argument("--referral", help="a referral id (as on the coordinator's card)")
     commands.add_parser("rotate-keys", help="re-encrypt everything with the newest key")
     backup_parser = commands.add_parser("backup", help="copy the database consistently while the bot runs")
     backup_parser.add_argument("file", type=Path)
@@ -79,6 +89,10 @@ def main(argv: list[str] | None = None) -> int:
             return _backup_or_restore(
                 settings, args.command, args.file, confirmed=getattr(args, "yes", False)
             )
+        if args.command == "purge":
+            return _purge(settings, args.older_than, args.idle)
+        if args.command == "erase":
+            return _erase(settings, args.screening, args.referral)
         if args.command == "new-key":
             print(new_key())
             return 0
@@ -173,6 +187,43 @@ def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirme
         return 2
     finally:
         database.dispose()
+    return 0
+
+
+def _days(text: str) -> int:
+    """`180d` or `180`: a number of days."""
+    number = text.removesuffix("d")
+    if not number.isdigit():
+        raise argparse.ArgumentTypeError(f"{text!r}: give a number of days, like 180d")
+    return int(number)
+
+
+def _purge(settings: Settings, older_than: int | None, idle: int | None) -> int:
+    engine = build_engine(settings)
+    now = datetime.now(UTC)
+    finished_before = now - timedelta(days=settings.retention_days if older_than is None else older_than)
+    idle_before = now - timedelta(days=settings.abandon_after_days if idle is None else idle)
+    with engine.store.transaction() as records:
+        purged = records.purge(finished_before, idle_before)
+        records.audit("operator", "purged", "screenings", count=len(purged))
+    print(f"removed the personal data of {len(purged)} screening(s)")
+    return 0
+
+
+def _erase(settings: Settings, screening_id: int | None, referral_id: str | None) -> int:
+    engine = build_engine(settings)
+    with engine.store.transaction() as records:
+        if referral_id is not None:
+            referral = records.referral(referral_id)
+            screening_id = referral.screening_id if referral else None
+        screening = records.screening(screening_id) if screening_id is not None else None
+        participant = records.participant_by_id(screening.participant_id) if screening else None
+        if participant is None:
+            print("error: no such person (already erased?)", file=sys.stderr)
+            return 2
+        erased = records.erase_participant(participant)
+        records.audit("operator", "participant_erased", "participant", screenings=erased)
+    print(f"erased one person and {erased} screening(s); their referrals are cancelled")
     return 0
 
 

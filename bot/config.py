@@ -31,6 +31,12 @@ class Settings(BaseSettings):
         default="zh_Hans", description="The language of referral cards and coordinator views."
     )
     timezone: str = Field(default="Asia/Shanghai", description="The time zone coordinators read times in.")
+    retention_days: int = Field(
+        default=180, description="Days a finished screening keeps its personal data (see `intake purge`)."
+    )
+    abandon_after_days: int = Field(
+        default=30, description="Days without activity after which an unfinished screening is closed."
+    )
     log_level: str = Field(default="WARNING", description="DEBUG, INFO, WARNING or ERROR.")
     telegram_bot_token: str | None = Field(
         default=None,

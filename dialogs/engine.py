@@ -192,7 +192,8 @@ class _Turn:
         if participant is None:
             participant = self.records.add_participant(self.address.channel, self.address.external_id)
         screening = self.records.latest_screening(participant.id or 0)
-        if screening is None or (screening.status == "finished" and _starts_over(message)):
+        purged = screening is not None and screening.purged_at is not None
+        if screening is None or purged or (screening.status == "finished" and _starts_over(message)):
             previous_locale = screening.locale if screening else None
             screening = self._start(participant, message, previous_locale)
             conversation = Conversation(self.engine, self.records, participant, screening)

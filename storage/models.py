@@ -84,6 +84,8 @@ class Screening(SQLModel, table=True):
     started_at: datetime = _when()
     updated_at: datetime = _when()
     finished_at: datetime | None = _when(nullable=True)
+    # When retention removed its personal data (it stays for statistics).
+    purged_at: datetime | None = _when(nullable=True)
 
 
 class Answer(SQLModel, table=True):

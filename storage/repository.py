@@ -113,6 +113,9 @@ class Records:
         # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
         return self.session.exec(query.with_for_update()).first()
 
+    def participant_by_id(self, participant_id: int) -> Participant | None:
+        return self.session.get(Participant, participant_id)
+
     def add_participant(self, channel: str, external_id: str) -> Participant:
         participant = Participant(
             channel=channel,
@@ -300,6 +303,47 @@ class Records:
 
     def audit_trail(self) -> list[AuditEvent]:
         return list(self.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
+
+    # Retention ---------------------------------------------------------------
+
+    def purge(self, finished_before: datetime, idle_before: datetime) -> list[int]:
+        """De-identify screenings past retention; return their ids.
+
+        Finished screenings older than `finished_before`, and unfinished ones untouched
+        since `idle_before` (closed as abandoned), lose everything personal: answers that
+        identify or were typed freely, every raw input, undelivered referral messages, and
+        the person's channel id once none of their screenings is kept whole. Option answers
+        and outcomes stay, for statistics.
+        """
+        due = select(Screening).where(
+            col(Screening.purged_at).is_(None),
+            ((Screening.status == "finished") & (col(Screening.finished_at) < finished_before))
+            | ((Screening.status != "finished") & (col(Screening.updated_at) < idle_before)),
+        )
+        now, purged = utcnow(), []
+        for screening in self.session.exec(due):
+            self.session.exec(
+                delete(Answer).where(Answer.screening_id == screening.id, col(Answer.sealed).is_not(None))
+            )
+            self.session.exec(update(Answer).where(Answer.screening_id == screening.id).values(raw=None))
+            referrals = select(Referral.id).where(Referral.screening_id == screening.id)
+            self.session.exec(
+                delete(Delivery).where(Delivery.status == "pending", col(Delivery.referral_id).in_(referrals))
+            )
+            if screening.status != "finished":
+                screening.status = "abandoned"
+            screening.pending, screening.purged_at = None, now
+            self.session.add(screening)
+            purged.append(screening.id or 0)
+        self.session.flush()
+        for participant in self.session.exec(select(Participant).where(col(Participant.ref).is_not(None))):
+            kept = select(Screening.id).where(
+                Screening.participant_id == participant.id, col(Screening.purged_at).is_(None)
+            )
+            if self.session.exec(kept).first() is None:
+                participant.ref, participant.external_id = None, f"purged:{participant.id}"
+                self.session.add(participant)
+        return purged
 
     # Erasure ----------------------------------------------------------------
 

@@ -1,0 +1,109 @@
+"""Retention and erasure: personal data leaves on schedule or on request, statistics stay."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlmodel import select
+
+from dialogs.engine import Engine
+from storage.models import Answer, AuditEvent, Delivery, Participant, Referral, Screening, utcnow
+from tests.conftest import LIKELY_B1, Person
+from tests.test_encryption import NAME, SECRETS, _screen, intake
+from tests.test_processes import screenings
+
+
+def _purge_all(engine: Engine) -> list[int]:
+    later = utcnow() + timedelta(seconds=1)
+    with engine.store.transaction() as records:
+        return records.purge(finished_before=later, idle_before=later)
+
+
+def test_purge_removes_personal_data_and_keeps_statistics(engine: Engine) -> None:
+    finished = Person(engine, "done")
+    finished.start()
+    finished.answer_all(LIKELY_B1)
+    with engine.store.transaction() as records:
+        records.plan_deliveries(["9001"])
+    idle = Person(engine, "idle")
+    idle.start()
+    idle.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent", "age")})
+
+    ids = sorted([finished.stored()["id"], idle.stored()["id"]])
+
+    assert sorted(_purge_all(engine)) == ids
+
+    with engine.store.transaction() as records:
+        answers = list(records.session.exec(select(Answer)))
+        assert all(a.raw is None and a.sealed is None for a in answers), "no typed text, nothing sealed"
+        kept = {a.question_id: a.value for a in answers if a.superseded_at is None and a.screening_id == 1}
+        assert kept["diabetes"] == "no" and kept["age"] == 42 and "contact_name" not in kept
+        assert {s.status for s in records.session.exec(select(Screening))} == {"finished", "abandoned"}
+        assert {s.outcome for s in records.session.exec(select(Screening))} == {"likely_eligible", None}
+        participants = list(records.session.exec(select(Participant)))
+        assert all(p.ref is None and p.external_id.startswith("purged:") for p in participants)
+        assert list(records.session.exec(select(Delivery))) == [], "a purged referral is not sent"
+        assert [r.outcome for r in records.session.exec(select(Referral))] == ["likely_eligible"]
+    assert _purge_all(engine) == [], "purging twice changes nothing"
+
+
+def test_recent_screenings_are_kept(engine: Engine) -> None:
+    person = Person(engine)
+    person.start()
+    person.answer_all(LIKELY_B1)
+    with engine.store.transaction() as records:
+        assert records.purge(utcnow() - timedelta(days=180), utcnow() - timedelta(days=30)) == []
+    assert person.stored()["answers"]["contact_name"] == "Li Wei"
+
+
+def test_a_person_returning_after_the_purge_starts_afresh(engine: Engine) -> None:
+    person = Person(engine, "back-later")
+    person.start()
+    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent")})
+    _purge_all(engine)
+    person.say("hello again")
+    assert person.prompt == "consent_storage"
+    assert person.stored()["answers"] == {}
+
+
+def test_intake_purge_and_its_audit(tmp_path: Path) -> None:
+    assert _screen(tmp_path).returncode == 0
+    kept = intake(tmp_path, "purge")
+    assert kept.returncode == 0 and "of 0 screening(s)" in kept.stdout, "inside the retention period"
+    result = intake(tmp_path, "purge", "--older-than", "0d")
+    assert result.returncode == 0 and "of 1 screening(s)" in result.stdout
+    (stored,) = screenings(tmp_path)
+    assert stored["outcome"] == "likely_eligible" and "contact_name" not in stored["answers"]
+    assert "purged" in intake(tmp_path, "audit").stdout
+    raw = b"".join(p.read_bytes() for p in tmp_path.glob("intake.db*"))
+    assert all(secret.encode() not in raw for secret in SECRETS)
+
+
+def test_intake_erase_by_referral(tmp_path: Path) -> None:
+    assert _screen(tmp_path).returncode == 0
+    (stored,) = screenings(tmp_path)
+    result = intake(tmp_path, "erase", "--referral", stored["referral"]["id"])
+    assert result.returncode == 0, result.stderr
+    assert screenings(tmp_path) == []
+    audit = intake(tmp_path, "audit").stdout
+    assert "operator" in audit and "participant_erased" in audit
+    assert NAME not in audit
+    again = intake(tmp_path, "erase", "--referral", stored["referral"]["id"])
+    assert again.returncode == 2 and "no such person" in again.stderr
+    assert intake(tmp_path, "backup", str(tmp_path / "after.db")).returncode == 0
+    backup = (tmp_path / "after.db").read_bytes()
+    assert b"kim.secret" not in backup and NAME.encode() not in backup
+
+
+def test_erasure_leaves_only_a_de_identified_audit_entry(engine: Engine) -> None:
+    person = Person(engine, "erase-me")
+    person.start()
+    person.answer_all(LIKELY_B1)
+    person.command("delete")
+    person.tap("yes")
+    with engine.store.transaction() as records:
+        events = list(records.session.exec(select(AuditEvent)))
+    erased = [e for e in events if e.action == "participant_erased"]
+    assert len(erased) == 1 and erased[0].detail == {"screenings": 1}
+    assert all("erase-me" not in f"{e.subject}{e.detail}" for e in events)
