@@ -221,6 +221,11 @@ class _Turn:
         return screening
 
 
+def _allowed_before_consent(message: Input) -> bool:
+    """What a person may do before agreeing to a new consent text: leave, read help, change language."""
+    return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop")
+
+
 def _starts_over(message: Input) -> bool:
     return isinstance(message, Start) or (isinstance(message, Command) and message.name == "restart")
 
@@ -284,7 +289,13 @@ class Conversation:
 
     def receive(self, message: Input) -> None:
         pending, status = self.screening.pending, self.screening.status
-        if isinstance(message, Command):
+        answering_a_menu = pending in ("consent", "delete", "language")
+        if not answering_a_menu and self._consent_outdated() and not _allowed_before_consent(message):
+            # The consent text has a new version: nothing goes on until the person agrees to it.
+            self.screening.pending = "consent"
+            self.say(m.CONSENT_CHANGED)
+            self.prompt()
+        elif isinstance(message, Command):
             self.screening.pending = None
             self.command(message)
         elif isinstance(message, Unsupported):
@@ -354,7 +365,39 @@ class Conversation:
         self.screening.status = "active"
         self.prompt()
 
+    def _consent_outdated(self) -> bool:
+        if self.screening.status not in ("active", "paused"):
+            return False
+        given = [c for c in self.records.consents(self.screening.id or 0) if c.scope == "storage"]
+        return bool(given) and given[-1].granted and given[-1].version != self.trial.consent_version
+
+    def _answer_reconsent(self, message: Choice | Text) -> None:
+        question = self.trial.questions[0]
+        choice = self._understand_options(message, {o.value: o.text for o in question.choices})
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True)
+            self.prompt()
+            return
+        self.records.record_consent(
+            self.screening.id or 0,
+            "storage",
+            self.trial.consent_version,
+            granted=choice == "yes",
+            locale=self.screening.locale or SOURCE_LOCALE,
+            text=self.question_text(question),
+        )
+        if choice != "yes":
+            self._erase()
+            self.say(m.DECLINED)
+            return
+        self.screening.pending, self.screening.status = None, "active"
+        self.say(m.WELCOME_BACK)
+        self.prompt()
+
     def answer_pending(self, pending: str, message: Choice | Text) -> None:
+        if pending == "consent":
+            self._answer_reconsent(message)
+            return
         if pending == "language":
             locale = self._understand_language(message)
             if locale is None:
@@ -546,6 +589,10 @@ class Conversation:
             )
             options = tuple(Option(loc, display_name(loc)) for loc in self.engine.locales)
             self._emit("\n".join(prompts), options, "_language", "choice")
+        elif pending == "consent":
+            question = self.trial.questions[0]
+            options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
+            self._emit(self.question_text(question), options, "_consent", "consent")
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
             self._menu(text, self._pending_options(pending), f"_{pending}")

@@ -7,6 +7,10 @@ concatenation, so a translation may move them anywhere in the sentence.
 from dialogs.trial import N_
 
 CHOOSE_LANGUAGE = N_("Please choose your language.")
+CONSENT_CHANGED = N_(
+    "What we tell you about how your answers are kept has changed since you last answered. "
+    "Please read it again: you can continue if you agree."
+)
 WELCOME_BACK = N_("Welcome back! Let's continue where you left off.")
 PAUSED = N_("Paused. Your answers so far are saved. Send /start or any message when you want to continue.")
 HELP = N_(
