@@ -33,7 +33,7 @@ from bot.referral_sender import ReferralSender
 from dialogs.cards import OUTCOMES, contact_of
 from dialogs.engine import Engine
 from dialogs.i18n import translator
-from dialogs.reports import OPEN_STATUSES, REFERRAL_STEPS, funnel_text, referrals_csv
+from dialogs.reports import EXPORTS, OPEN_STATUSES, REFERRAL_STEPS, funnel_text, referrals_csv
 from storage.models import utcnow
 from storage.repository import Records
 from storage.views import screening_view
@@ -116,13 +116,18 @@ class Coordinators:
     async def export(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
         actor = _actor(update)
 
+        kind = (context.args or ["contact"])[0].lower()
+        if kind not in EXPORTS:
+            await message.reply_text(f"/export {' | '.join(EXPORTS)}")
+            return
+
         def build(records: Records) -> bytes:
-            content = referrals_csv(records, self.engine.trial, self.locale, self.settings.timezone)
-            records.audit(actor, "exported_referrals", "referrals", bytes=len(content))
+            content = referrals_csv(records, self.engine.trial, self.locale, self.settings.timezone, kind)
+            records.audit(actor, "exported_referrals", "referrals", kind=kind, bytes=len(content))
             return content
 
         content = await asyncio.to_thread(self._read, build)
-        await message.reply_document(content, filename=f"referrals-{date.today():%Y%m%d}.csv")
+        await message.reply_document(content, filename=f"referrals-{kind}-{date.today():%Y%m%d}.csv")
 
     async def stats(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
         actor = _actor(update)

@@ -11,7 +11,7 @@ from babel.dates import format_datetime
 
 from dialogs.cards import OUTCOMES, language_name
 from dialogs.i18n import translator
-from dialogs.trial import N_, Trial
+from dialogs.trial import N_, Question, Trial
 from storage.repository import Records
 from storage.views import screening_view
 
@@ -45,38 +45,59 @@ def neutralise(cell: str) -> str:
     return f"'{cell}" if cell.startswith(_FORMULA) else cell
 
 
-def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str) -> bytes:
-    """Every referral with its answers, headed and worded in the coordinator's language.
+# What each export holds. The default is the least a coordinator needs to call someone back.
+EXPORTS = ("contact", "full", "deidentified")
+
+
+def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, kind: str = "contact") -> bytes:
+    """Referrals as CSV, headed and worded in the coordinator's language.
+
+    contact       who to call and why: outcome, what to check, language, source, name, phone
+    full          the above and every answer
+    deidentified  for statistics: every answer but those that identify or were typed freely,
+                  no referral id, and only the month received
 
     UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
     """
+    if kind not in EXPORTS:
+        raise ValueError(f"unknown export {kind!r}: {', '.join(EXPORTS)}")
     t = translator(locale, (trial.domain,))
     zone = ZoneInfo(timezone)
-    questions = [q for q in trial.questions if q.scope != "storage"]
-    header = ["referral", "received", t(STATUS), "outcome", "uncertain", "language", "source"]
-    header += [t(q.label) for q in questions]
+    questions = [q for q in trial.questions if q.scope != "storage" and _exported(q, kind)]
+    header = ["received", t(STATUS), "outcome", "uncertain", "language", "source"]
+    header = header if kind == "deidentified" else ["referral", *header]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow([neutralise(h) for h in header])
+    writer.writerow([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])
+    when = "yyyy-MM" if kind == "deidentified" else "yyyy-MM-dd HH:mm"
     for referral in records.referrals():
         screening = records.screening(referral.screening_id) if referral.screening_id else None
-        view = screening_view(records, screening) if screening else None
-        answers = view["answers"] if view else {}
+        if screening is None:
+            continue  # withdrawn: nothing left to export
+        view = screening_view(records, screening)
         row = [
-            referral.id,
-            format_datetime(referral.created_at, "yyyy-MM-dd HH:mm", tzinfo=zone, locale=locale),
+            format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
             referral.status,
             t(OUTCOMES.get(referral.outcome, referral.outcome)),
-            " ".join(view["uncertain"]) if view else "",
-            language_name(view["language"], locale) if view else "",
-            (view["source"] or "") if view else "",
+            " ".join(view["uncertain"]),
+            language_name(view["language"], locale),
+            view["source"] or "",
         ]
+        row = row if kind == "deidentified" else [referral.id, *row]
         for question in questions:
-            value = answers.get(question.id)
+            value = view["answers"].get(question.id)
             option = question.option(str(value)) if value is not None else None
             row.append(t(option.text) if option else "" if value is None else str(value))
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def _exported(question: Question, kind: str) -> bool:
+    if kind == "contact":
+        return question.identifies
+    if kind == "deidentified":
+        return not question.identifies and question.kind != "text"
+    return True
 
 
 def funnel(records: Records) -> dict[str, dict[str, Counter[str]]]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import csv
+import io
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -10,6 +13,7 @@ import pytest
 from dialogs.cards import referral_card
 from dialogs.engine import Engine
 from dialogs.i18n import catalog_status
+from dialogs.reports import referrals_csv
 from tests.conftest import LIKELY_B1, Person
 from tests.test_processes import intake
 
@@ -81,3 +85,42 @@ def test_i18n_status_sees_missing_and_fuzzy_messages(tmp_path: Path) -> None:
     assert (status.translated, status.fuzzy, status.missing) == (1, 1, 1)
     assert status.review == "reviewed by Dr A. Martin, 2026-11-20"
     assert status.shipped and not status.complete
+
+
+def _export(engine: Engine, kind: str) -> list[list[str]]:
+    with engine.store.transaction() as records:
+        content = referrals_csv(records, engine.trial, "en", "Asia/Shanghai", kind)
+    return list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+
+
+def test_the_default_export_is_only_what_it_takes_to_call_back(engine: Engine, referred: Person) -> None:
+    header, row = _export(engine, "contact")
+    assert header == [
+        "referral",
+        "received",
+        "Status",
+        "outcome",
+        "uncertain",
+        "language",
+        "source",
+        "Name",
+        "Phone",
+    ]
+    assert row[0] == referred.stored()["referral"]["id"]
+    assert row[-2:] == ["O'Brien <Ann> & Co", "'+8613812345678"], "the phone is neutralised (+)"
+    assert "Diabetes" not in header, "no health answers in a call list"
+
+
+def test_the_full_export_has_every_answer(engine: Engine, referred: Person) -> None:
+    header, row = _export(engine, "full")
+    assert {"Diabetes", "Age", "Name", "Phone"} <= set(header)
+    assert row[header.index("Diabetes")] == "No" and row[header.index("Age")] == "42"
+
+
+def test_the_deidentified_export_drops_identifiers_and_free_text(engine: Engine, referred: Person) -> None:
+    header, row = _export(engine, "deidentified")
+    assert "referral" not in header and "Name" not in header and "Phone" not in header
+    assert row[header.index("Diabetes")] == "No" and row[header.index("Age")] == "42"
+    assert re.fullmatch(r"\d{4}-\d{2}", row[0]), "only the month received"
+    joined = ",".join(row)
+    assert referred.stored()["referral"]["id"] not in joined and "O'Brien" not in joined

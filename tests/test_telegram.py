@@ -257,7 +257,7 @@ async def test_coordinator_lists_exports_and_counts(bot: tuple[FakeTelegram, Eng
     listing = (await tg.wait_for_messages(COORDINATOR, 2))[-1]
     assert referral.id in listing["text"] and "+8613812345678" in listing["text"]
 
-    tg.send_command(COORDINATOR, "export")
+    tg.send_command(COORDINATOR, "export", "full")
     await tg.wait_for(lambda: tg.documents_to(COORDINATOR), what="the CSV")
     [(filename, content)] = tg.documents_to(COORDINATOR)
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
