@@ -25,6 +25,7 @@ from storage.repository import Store
 
 ANSWERS = [
     "yes",
+    "yes",
     "1",
     "42",
     "yes",

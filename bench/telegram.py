@@ -20,7 +20,7 @@ from pathlib import Path
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import running, settings_for
 
-ANSWERS = ["yes", "1", "42", "yes", "yes", "yes", "yes", "yes", "no", "no"]
+ANSWERS = ["yes", "yes", "1", "42", "yes", "yes", "yes", "yes", "yes", "no"]
 
 
 async def user(tg: FakeTelegram, user_id: int, answers: int, latencies: list[float]) -> None:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import logging
 import re
 from dataclasses import dataclass
+from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
@@ -339,7 +340,7 @@ class Conversation:
             self.screening.pending = "delete"
             self.prompt()
         elif name == "restart":
-            if self.answers.keys() - {self.trial.questions[0].id}:
+            if self.answers.keys() - {q.id for q in self.trial.questions if q.scope}:
                 self.screening.pending = "restart"
                 self.prompt()
             else:
@@ -730,11 +731,13 @@ class Conversation:
         return ", ".join(p for p in (self.t(contact.name), contact.phone, contact.email) if p)
 
     def _restart(self) -> None:
-        first = self.trial.questions[0]
-        self.records.clear_answers(self.screening.id or 0, keep={first.id})
-        self.answers = {k: v for k, v in self.answers.items() if k == first.id}
+        consents = {q.id for q in self.trial.questions if q.scope}
+        self.records.clear_answers(self.screening.id or 0, keep=consents)
+        self.answers = {k: v for k, v in self.answers.items() if k in consents}
         self.editing = False
-        self.state = first.id
+        # Start again after the consents the dialog opens with: they stand.
+        opening = list(takewhile(lambda q: q.scope is not None, self.trial.questions))
+        self.state = opening[-1].id
         self.fire("answer")
 
     def _erase(self) -> None:

@@ -157,6 +157,7 @@ def person(engine: Engine) -> Person:
 
 B1_VALUES: dict[str, Any] = {
     "consent_storage": "yes",
+    "consent_contact": "yes",
     "respondent": "self",
     "age": 42,
     "diagnosis": "yes",
@@ -177,7 +178,6 @@ B1_VALUES: dict[str, Any] = {
     "pregnancy": "no",
     "serology": "no",
     "travel": "yes",
-    "consent_contact": "yes",
 }
 
 # Typed in English: the option number for "who is answering", then a name and a phone.
@@ -193,6 +193,7 @@ TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self"}
 # The same person, typing in Chinese: words, native numerals, and no buttons.
 LIKELY_B1_ZH: dict[str, str] = {
     "consent_storage": "同意",
+    "consent_contact": "可以",
     "respondent": "我自己",
     "age": "四十二",
     "diagnosis": "是的",
@@ -213,7 +214,6 @@ LIKELY_B1_ZH: dict[str, str] = {
     "pregnancy": "否",
     "serology": "没有",
     "travel": "可以",
-    "consent_contact": "可以",
     "contact_name": "李伟",
     "contact_phone": "138 1234 5678",
 }

@@ -40,7 +40,7 @@ def test_each_consent_is_kept_with_its_scope_version_language_and_text(engine: E
 def test_a_new_consent_version_asks_again_before_continuing(engine: Engine) -> None:
     person = Person(engine, "returning")
     person.start()
-    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent", "age")})
+    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "consent_contact", "respondent", "age")})
     person.command("stop")
 
     updated = Engine(engine.trial.model_copy(update={"consent_version": "2027-01-01"}), engine.store)
@@ -61,7 +61,7 @@ def test_a_new_consent_version_asks_again_before_continuing(engine: Engine) -> N
 def test_refusing_the_new_consent_version_erases(engine: Engine) -> None:
     person = Person(engine, "refuses")
     person.start()
-    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent")})
+    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "consent_contact", "respondent")})
     person.engine = Engine(engine.trial.model_copy(update={"consent_version": "2027-01-01"}), engine.store)
     person.say("hello")
     person.say("no")

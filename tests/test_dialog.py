@@ -82,7 +82,7 @@ def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
     assert stored["status"] == "finished" and stored["referral"] is None
     with person.engine.store.transaction() as records:
         consents = {c.scope: c.granted for c in records.session.exec(select(Consent))}
-    assert consents == {"storage": True, "future_studies": True}
+    assert consents == {"storage": True, "contact": True, "future_studies": True}
 
 
 @pytest.mark.parametrize(
@@ -106,7 +106,7 @@ def test_b2_branch_asks_about_spontaneous_resolution(person: Person) -> None:
 
 def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> None:
     person.start()
-    person.answer_some({"consent_storage": "yes", "respondent": "for my mother"})
+    person.answer_some({"consent_storage": "yes", "consent_contact": "yes", "respondent": "for my mother"})
     assert person.prompt == "age"
     assert person.asking is not None and person.asking.text.startswith("How old is the person")
     asked = person.answer_all({**LIKELY_B1, "respondent": "2", "can_communicate": "no"})
@@ -123,7 +123,9 @@ def test_diagnosis_no_is_decided_at_once(person: Person) -> None:
 
 def test_back_goes_to_the_previous_question_and_keeps_history(person: Person) -> None:
     person.start()
-    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age", "diagnosis")})
+    person.answer_some(
+        {k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age", "diagnosis")}
+    )
     assert person.prompt == "had_surgery"
     person.command("back")
     assert person.prompt == "diagnosis"
@@ -144,8 +146,8 @@ def test_back_at_the_first_question_says_so(person: Person) -> None:
     person.start()
     person.say("yes")
     person.command("back")
-    assert person.texts[0] == m.FIRST_QUESTION
-    assert person.prompt == "respondent"
+    assert person.texts[0] == m.FIRST_QUESTION, "the consent to store answers is not gone back to"
+    assert person.prompt == "consent_contact"
 
 
 def test_change_from_summary_recomputes_the_outcome(person: Person) -> None:
@@ -231,7 +233,7 @@ def test_invalid_answer_is_re_asked_and_changes_nothing(
 
 def test_a_tap_on_an_old_question_has_moved_on(person: Person) -> None:
     person.start()
-    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age")})
     before = person.stored()["answers"]
     person.tap("proxy", prompt="respondent")
     assert person.texts[0] == m.MOVED_ON and person.prompt == "diagnosis"
@@ -245,13 +247,13 @@ def test_unsupported_input_gets_a_kind_reply_and_the_question_again(person: Pers
     person.say("yes")
     for kind in ("sticker", "photo", "location", "document"):
         person.send_unsupported(kind)
-        assert person.texts[0] == m.UNSUPPORTED and person.prompt == "respondent"
+        assert person.texts[0] == m.UNSUPPORTED and person.prompt == "consent_contact"
     assert person.stored()["answers"] == {"consent_storage": "yes"}
 
 
 def test_stop_pauses_and_any_message_resumes(person: Person) -> None:
     person.start()
-    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age")})
     person.command("stop")
     assert person.texts == [m.PAUSED] and person.prompt is None
     assert person.stored()["status"] == "paused"
@@ -271,15 +273,15 @@ def test_help_and_unknown_commands_re_ask(person: Person) -> None:
 
 def test_restart_asks_first_and_clears_answers_but_not_consent(person: Person) -> None:
     person.start()
-    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "respondent", "age")})
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age")})
     person.command("restart")
     assert person.prompt == "_restart"
     person.say("no")
     assert person.prompt == "diagnosis" and person.stored()["answers"]["age"] == 42
     person.command("restart")
     person.say("yes")
-    assert person.prompt == "respondent"
-    assert person.stored()["answers"] == {"consent_storage": "yes"}
+    assert person.prompt == "respondent", "the consents stand; the questions start again"
+    assert person.stored()["answers"] == {"consent_storage": "yes", "consent_contact": "yes"}
 
 
 def test_declining_consent_keeps_nothing(person: Person) -> None:
@@ -315,12 +317,12 @@ def test_delete_after_confirmation_erases_and_cancels_the_referral(person: Perso
 def test_the_same_input_delivered_twice_has_one_effect(person: Person) -> None:
     person.start()
     person.send(Text("yes"), dedupe_key="u:1")
-    assert person.prompt == "respondent"
+    assert person.prompt == "consent_contact"
     first = person.asking
     replies = person.send(Text("yes"), dedupe_key="u:1")
     assert replies == [first], "no effect; the current question again, in case it never arrived"
     assert person.stored()["answers"] == {"consent_storage": "yes"}
-    assert person.stored()["state"] == "respondent"
+    assert person.stored()["state"] == "consent_contact"
     screening_id = person.stored()["id"]
     with person.engine.store.transaction() as records:
         assert len(records.answer_history(screening_id)) == 1
@@ -370,7 +372,7 @@ def test_two_people_do_not_share_answers(engine: Engine) -> None:
     bob.start()
     alice.say("yes")
     bob.say("no")
-    assert alice.prompt == "respondent"
+    assert alice.prompt == "consent_contact"
     assert alice.stored()["answers"] == {"consent_storage": "yes"}
     assert _count(alice, Participant) == 1, "bob declined and was erased"
 

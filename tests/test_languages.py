@@ -129,7 +129,7 @@ def test_switching_language_mid_screening_keeps_the_answers(engine: Engine) -> N
     person = Person(engine, "switcher", locale="ru")
     person.start()
     typed_ru = _typed("ru", BASE)
-    person.answer_some({q: typed_ru[q] for q in list(BASE)[:8]})
+    person.answer_some({q: typed_ru[q] for q in list(BASE)[:9]})
     before = person.stored()["answers"]
     person.command("language")
     assert person.prompt == "_language"

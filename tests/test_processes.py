@@ -66,6 +66,7 @@ def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_pat
     assert child.stdin and child.stdout
     _read_until(child.stdout, "Do you agree?")
     for answer, next_question in [
+        ("yes", "may the study team phone you"),
         ("yes", "answering for yourself"),
         ("1", "How old are you?"),
         ("42", "syringomyelia (a fluid"),
@@ -85,6 +86,7 @@ def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_pat
     assert stored["state"] == "had_surgery"
     assert stored["answers"] == {
         "consent_storage": "yes",
+        "consent_contact": "yes",
         "respondent": "self",
         "age": 42,
         "diagnosis": "yes",

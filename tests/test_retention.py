@@ -28,7 +28,7 @@ def test_purge_removes_personal_data_and_keeps_statistics(engine: Engine) -> Non
         records.plan_deliveries(["9001"])
     idle = Person(engine, "idle")
     idle.start()
-    idle.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent", "age")})
+    idle.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "consent_contact", "respondent", "age")})
 
     ids = sorted([finished.stored()["id"], idle.stored()["id"]])
 
@@ -60,7 +60,7 @@ def test_recent_screenings_are_kept(engine: Engine) -> None:
 def test_a_person_returning_after_the_purge_starts_afresh(engine: Engine) -> None:
     person = Person(engine, "back-later")
     person.start()
-    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "respondent")})
+    person.answer_some({q: LIKELY_B1[q] for q in ("consent_storage", "consent_contact", "respondent")})
     _purge_all(engine)
     person.say("hello again")
     assert person.prompt == "consent_storage"

@@ -149,7 +149,7 @@ async def test_unusable_messages_get_a_kind_reply_and_change_nothing(
     replies = await user.send(pushes[kind])
     expected = m.EDITED if kind == "edit" else m.UNSUPPORTED
     assert replies[0]["text"] == expected
-    assert replies[-1]["text"] == "Are you answering for yourself, or for someone else?"
+    assert replies[-1]["text"].startswith("Separately, if your answers suggest"), "the same question again"
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
 
 
@@ -172,6 +172,7 @@ async def test_old_forged_and_other_peoples_buttons_change_nothing(bot: tuple[Fa
     await user.command("start")
     consent = user.last
     await user.tap("yes", consent)
+    await user.tap("yes")
     await user.tap("self")
     before = [(a.question_id, a.value) for a in _rows(engine, Answer)]
 
@@ -212,12 +213,12 @@ async def test_two_quick_messages_are_handled_in_order(bot: tuple[FakeTelegram, 
     tg, engine = bot
     user = TelegramUser(tg, PATIENT)
     await user.command("start")
-    tg.send_text(PATIENT, "yes")
-    tg.send_text(PATIENT, "1")
-    tg.send_text(PATIENT, "42")
-    await tg.wait_for(lambda: len(_rows(engine, Answer)) == 3, what="three answers")
+    for text in ("yes", "no", "1", "42"):
+        tg.send_text(PATIENT, text)
+    await tg.wait_for(lambda: len(_rows(engine, Answer)) == 4, what="four answers")
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [
         ("consent_storage", "yes"),
+        ("consent_contact", "no"),
         ("respondent", "self"),
         ("age", 42),
     ]

@@ -68,13 +68,14 @@ async def test_killed_mid_conversation_every_acknowledged_answer_is_kept(tmp_pat
         with bot_process(tg, tmp_path) as process:
             await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
             await user.command("start")
-            for question in ("consent_storage", "respondent", "age", "diagnosis"):
+            for question in ("consent_storage", "consent_contact", "respondent", "age", "diagnosis"):
                 await user.say(LIKELY_B1[question])
             assert user.last["text"] == "Have you had surgery for syringomyelia?"
             process.send_signal(signal.SIGKILL)
         acknowledged = [(a.question_id, a.value) for a in _rows(tmp_path, Answer)]
         assert acknowledged == [
             ("consent_storage", "yes"),
+            ("consent_contact", "yes"),
             ("respondent", "self"),
             ("age", 42),
             ("diagnosis", "yes"),
