@@ -41,10 +41,20 @@ extract: $(VENV)/.installed
 	    --output locales/$$trial.pot dialogs/trials/$$trial.yaml; \
 	done
 
+# Merges new texts into every catalog; a new trial gets its catalog in every locale.
 update: extract
 	@for domain in $(DOMAINS); do \
-	  $(BIN)/pybabel update --input-file locales/$$domain.pot --output-dir locales \
-	    --domain $$domain --no-wrap --previous; \
+	  for folder in locales/*/LC_MESSAGES; do \
+	    locale=$$(basename $$(dirname $$folder)); \
+	    if [ -f $$folder/$$domain.po ]; then \
+	      $(BIN)/pybabel update --input-file locales/$$domain.pot --output-dir locales \
+	        --domain $$domain --locale $$locale --no-wrap --previous; \
+	    else \
+	      $(BIN)/pybabel init --input-file locales/$$domain.pot --output-dir locales \
+	        --domain $$domain --locale $$locale --no-wrap && \
+	      sed -i '1a # Medical review: pending' $$folder/$$domain.po; \
+	    fi; \
+	  done; \
 	done
 
 # A new language:  make locale LOCALE=ru
