@@ -34,7 +34,7 @@ catalogs: $(VENV)/.installed
 
 # Translator workflow: extract -> update -> (translate the .po files) -> catalogs.
 extract: $(VENV)/.installed
-	$(BIN)/pybabel extract --mapping babel.cfg --keywords N_ --add-comments TRANSLATORS: \
+	$(BIN)/pybabel extract --mapping babel.cfg --keywords N_ --keywords NP_:1,2 --add-comments TRANSLATORS: \
 	  --project trial-intake --no-wrap --output locales/intake.pot bot dialogs
 	@for trial in $(TRIALS); do \
 	  $(BIN)/pybabel extract --mapping babel-trials.cfg --project trial-intake --no-wrap \

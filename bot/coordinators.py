@@ -28,12 +28,21 @@ from telegram.ext import (
 )
 
 from bot import texts
+from bot.chunks import split_message
 from bot.config import Settings
 from bot.referral_sender import ReferralSender
 from dialogs.cards import OUTCOMES, contact_of
 from dialogs.engine import Engine
 from dialogs.i18n import translator
-from dialogs.reports import EXPORTS, OPEN_STATUSES, REFERRAL_STEPS, funnel_text, referrals_csv
+from dialogs.reports import (
+    EXPORTS,
+    OPEN_REFERRALS,
+    OPEN_STATUSES,
+    REFERRAL_STEPS,
+    funnel_text,
+    referrals_csv,
+    status_label,
+)
 from storage.models import utcnow
 from storage.repository import Records
 from storage.views import screening_view
@@ -88,9 +97,9 @@ class Coordinators:
 
     async def list_open(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
         actor = _actor(update)
+        t = translator(self.locale, (self.engine.trial.domain,))
 
         def lines(records: Records) -> list[str]:
-            t = translator(self.locale, (self.engine.trial.domain,))
             rows = []
             for referral in records.referrals():
                 if referral.status not in OPEN_STATUSES or referral.screening_id is None:
@@ -102,16 +111,15 @@ class Coordinators:
                 when = format_datetime(
                     referral.created_at, "short", tzinfo=ZoneInfo(self.settings.timezone), locale=self.locale
                 )
-                rows.append(
-                    f"<code>{referral.id}</code> · {html.escape(t(OUTCOMES[referral.outcome]))} · "
-                    f"{html.escape(referral.status)} · {html.escape(contact)} · {html.escape(when)}"
-                )
+                fields = (t(OUTCOMES[referral.outcome]), status_label(referral.status, t), contact, when)
+                rows.append(f"<code>{referral.id}</code> · " + " · ".join(html.escape(f) for f in fields))
             records.audit(actor, "viewed_referrals", "referrals", count=len(rows))
             return rows
 
         rows = await asyncio.to_thread(self._read, lines)
-        text = "\n".join(rows) if rows else html.escape(translator(self.locale)(texts.NO_OPEN_REFERRALS))
-        await message.reply_text(text, parse_mode=ParseMode.HTML)
+        heading = t.plural(OPEN_REFERRALS, len(rows)) if rows else t(texts.NO_OPEN_REFERRALS)
+        for chunk in split_message("\n".join([html.escape(heading), *rows])):
+            await message.reply_text(chunk, parse_mode=ParseMode.HTML)
 
     async def export(self, update: Update, context: ContextTypes.DEFAULT_TYPE, message: Message) -> None:
         actor = _actor(update)

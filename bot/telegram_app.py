@@ -13,6 +13,7 @@ import logging
 from typing import Any
 
 from telegram import (
+    Bot,
     BotCommand,
     BotCommandScopeChat,
     InlineKeyboardButton,
@@ -32,6 +33,7 @@ from telegram.ext import (
 )
 
 from bot import texts
+from bot.chunks import split_message
 from bot.config import Settings
 from bot.coordinators import Coordinators
 from bot.referral_sender import ReferralSender
@@ -121,7 +123,7 @@ class TelegramChannel:
             await self._point_to_private_chat(message, user.language_code, context)
             return
         replies = await self._handle(update, _to_input(update))
-        await self.send(context, message.chat.id, replies)
+        await self.send(context.bot, message.chat.id, replies)
 
     async def _handle(self, update: Update, message: Input) -> list[Reply]:
         user = update.effective_user
@@ -170,11 +172,15 @@ class TelegramChannel:
                 await query.edit_message_text(f"{message.text}\n\n✓ {chosen}", reply_markup=None)
             except BadRequest:
                 log.info("could not mark the chosen answer (message too old or unchanged)")
-        await self.send(context, message.chat.id, replies)
+        await self.send(context.bot, message.chat.id, replies)
 
-    async def send(self, context: ContextTypes.DEFAULT_TYPE, chat_id: int, replies: list[Reply]) -> None:
+    async def send(self, bot: Bot, chat_id: int, replies: list[Reply]) -> None:
+        """Send the replies in order; one too long for a message goes as several, its buttons last."""
         for reply in replies:
-            await context.bot.send_message(chat_id, reply.text, reply_markup=_markup(reply))
+            *before, last = split_message(reply.text)
+            for chunk in before:
+                await bot.send_message(chat_id, chunk)
+            await bot.send_message(chat_id, last, reply_markup=_markup(reply))
 
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE

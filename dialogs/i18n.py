@@ -44,7 +44,9 @@ class Translator:
     def __call__(self, message: str, **params: Any) -> str:
         return self._fill(self.catalog.gettext(message), params)
 
-    def plural(self, singular: str, plural: str, n: int, **params: Any) -> str:
+    def plural(self, message: tuple[str, str], n: int, **params: Any) -> str:
+        """The form of `message` (an `NP_` pair) that the locale's plural rule picks for `n`."""
+        singular, plural = message
         return self._fill(self.catalog.ngettext(singular, plural, n), {"n": n, **params})
 
     def _fill(self, text: str, params: dict[str, Any]) -> str:
@@ -183,6 +185,11 @@ class CatalogStatus:
         return self.fuzzy == 0 and self.missing == 0
 
 
+def forms(text: str | tuple[str, ...] | list[str]) -> tuple[str, ...]:
+    """A catalog entry's id or translation as a tuple: one item, or one per plural form."""
+    return (text,) if isinstance(text, str) else tuple(text)
+
+
 _REVIEW = re.compile(r"^#\s*Medical review:\s*(.+)$", re.MULTILINE)
 
 
@@ -200,7 +207,7 @@ def catalog_status(locales_dir: Path = LOCALES_DIR) -> list[CatalogStatus]:
             catalog = read_po(handle)
         messages = [m for m in catalog if m.id]
         fuzzy = sum(1 for m in messages if m.fuzzy)
-        missing = sum(1 for m in messages if not m.string)
+        missing = sum(1 for m in messages if not all(forms(m.string)))
         review = _REVIEW.search(catalog.header_comment or "")
         found.append(
             CatalogStatus(

@@ -9,13 +9,17 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from dialogs.cards import OUTCOMES, language_name
-from dialogs.i18n import translator
-from dialogs.trial import N_, Question, Trial
+from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, UNCERTAIN, language_name
+from dialogs.i18n import Translator, translator
+from dialogs.trial import N_, NP_, Question, Trial
 from storage.repository import Records
 from storage.views import screening_view
 
 STATUS = N_("Status")
+REFERRAL_ID = N_("Referral")
+OPEN_REFERRALS = NP_("{n} open referral:", "{n} open referrals:")
+BY_LANGUAGE = N_("By language")
+BY_SOURCE = N_("By source")
 FUNNEL = (
     ("started", N_("Started")),
     ("consented", N_("Consented")),
@@ -35,6 +39,8 @@ REFERRAL_STEPS = (
     ("not_eligible_after_call", N_("Not eligible after the call")),
     ("unreachable", N_("Unreachable")),
 )
+# Every status a referral can have, as coordinators read it.
+REFERRAL_STATUSES = {"pending": N_("New"), **dict(REFERRAL_STEPS), "cancelled": N_("Withdrawn")}
 _REACHED = {"contacted", "booked", "enrolled", "not_eligible_after_call"}
 OPEN_STATUSES = ("pending", "contacted", "booked", "unreachable")
 # A spreadsheet runs a cell that starts with one of these as a formula.
@@ -64,8 +70,8 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
     t = translator(locale, (trial.domain,))
     zone = ZoneInfo(timezone)
     questions = [q for q in trial.questions if q.scope != "storage" and _exported(q, kind)]
-    header = ["received", t(STATUS), "outcome", "uncertain", "language", "source"]
-    header = header if kind == "deidentified" else ["referral", *header]
+    header = [t(label) for label in (RECEIVED, STATUS, OUTCOME, UNCERTAIN, LANGUAGE, SOURCE)]
+    header = header if kind == "deidentified" else [t(REFERRAL_ID), *header]
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])
@@ -77,7 +83,7 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
         view = screening_view(records, screening)
         row = [
             format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
-            referral.status,
+            status_label(referral.status, t),
             t(OUTCOMES.get(referral.outcome, referral.outcome)),
             " ".join(view["uncertain"]),
             language_name(view["language"], locale),
@@ -90,6 +96,11 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
             row.append(t(option.text) if option else "" if value is None else str(value))
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
+
+
+def status_label(status: str, t: Translator) -> str:
+    """A referral's status in the coordinator's words (an unknown one as stored)."""
+    return t(REFERRAL_STATUSES[status]) if status in REFERRAL_STATUSES else status
 
 
 def _exported(question: Question, kind: str) -> bool:
@@ -128,8 +139,9 @@ def funnel_text(records: Records, locale: str) -> str:
     t = translator(locale)
     lines = []
     for dimension, groups in funnel(records).items():
-        lines.append(f"— {dimension} —")
+        lines.append(f"— {t(BY_LANGUAGE if dimension == 'language' else BY_SOURCE)} —")
         for group, counts in sorted(groups.items()):
+            name = language_name(group, locale) if dimension == "language" and group != "-" else group
             steps = ", ".join(f"{t(label)} {counts.get(step, 0)}" for step, label in FUNNEL)
-            lines.append(f"{group}: {steps}")
+            lines.append(f"{name}: {steps}")
     return "\n".join(lines) if lines else "-"

@@ -41,6 +41,11 @@ def N_(message: str) -> str:
     return message
 
 
+def NP_(singular: str, plural: str) -> tuple[str, str]:
+    """Mark a message with plural forms; `Translator.plural` picks the form for a count."""
+    return singular, plural
+
+
 # Built-in option sets: the values are what gets stored, whatever the language.
 YES_NO_OPTIONS = (("yes", N_("Yes")), ("no", N_("No")), (DONT_KNOW, N_("I don't know")))
 CONSENT_OPTIONS = (("yes", N_("I agree")), ("no", N_("I do not agree")))

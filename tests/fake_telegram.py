@@ -22,9 +22,10 @@ fetches with getUpdates) and read what the bot did (``messages_to``, ``calls``..
 (``fail``, ``latency``, ``blocked``) make Telegram rate-limit, refuse, fail or hang.
 
 What it does not do: webhooks, inline mode, parse_mode rendering (stored texts are the raw texts
-the bot sent), and concurrent getUpdates conflicts.  As on Telegram, an update re-queued with
-``redeliver`` is dropped by a getUpdates whose ``offset`` is past it: a running poller never sees
-it again, a restarted one (which polls without an offset first) does.
+the bot sent; HTML is parsed only to hold its visible length to the 4096 limit), and concurrent
+getUpdates conflicts.  As on Telegram, an update re-queued with ``redeliver`` is dropped by a
+getUpdates whose ``offset`` is past it: a running poller never sees it again, a restarted one
+(which polls without an offset first) does.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
+import html
 import itertools
 import json
 import re
@@ -106,6 +108,22 @@ class _File:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+def _visible_len(text: str, parse_mode: str | None) -> int:
+    """The length Telegram holds against its 4096 limit: of the text after entities are parsed."""
+    if parse_mode == "HTML":
+        text = html.unescape(re.sub(r"<[^>]*>", "", text))
+    return _utf16_len(text)
+
+
+def _check_text(params: dict[str, Any]) -> str:
+    text = params.get("text") or ""
+    if not text.strip():
+        raise ApiError(400, "Bad Request: message text is empty")
+    if _visible_len(text, params.get("parse_mode")) > 4096:
+        raise ApiError(400, "Bad Request: message is too long")
+    return text
 
 
 def _decode(params: dict[str, Any]) -> dict[str, Any]:
@@ -597,11 +615,7 @@ class FakeTelegram:
 
     async def _send_message(self, params: dict[str, Any], files: dict[str, _File]) -> Json:
         chat_id = self._chat_id(params)
-        text = params.get("text") or ""
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
-        if not params.get("parse_mode") and _utf16_len(text) > 4096:
-            raise ApiError(400, "Bad Request: message is too long")
+        text = _check_text(params)
         _check_markup(params.get("reply_markup"))
         content: Json = {"text": text}
         if params.get("entities"):
@@ -609,9 +623,7 @@ class FakeTelegram:
         return self._bot_message(chat_id, params, content)
 
     async def _edit_message_text(self, params: dict[str, Any], files: dict[str, _File]) -> Json:
-        text = params.get("text") or ""
-        if not text.strip():
-            raise ApiError(400, "Bad Request: message text is empty")
+        text = _check_text(params)
         return self._edit(params, text=text)
 
     async def _edit_message_reply_markup(self, params: dict[str, Any], files: dict[str, _File]) -> Json:

@@ -96,19 +96,31 @@ def _export(engine: Engine, kind: str) -> list[list[str]]:
 def test_the_default_export_is_only_what_it_takes_to_call_back(engine: Engine, referred: Person) -> None:
     header, row = _export(engine, "contact")
     assert header == [
-        "referral",
-        "received",
+        "Referral",
+        "Received",
         "Status",
-        "outcome",
-        "uncertain",
-        "language",
-        "source",
+        "Outcome",
+        "To check",
+        "Language",
+        "Source",
         "Name",
         "Phone",
     ]
+    assert row[2] == "New", "the status in words"
     assert row[0] == referred.stored()["referral"]["id"]
     assert row[-2:] == ["O'Brien <Ann> & Co", "'+8613812345678"], "the phone is neutralised (+)"
     assert "Diabetes" not in header, "no health answers in a call list"
+
+
+def test_the_export_is_worded_in_the_coordinators_language(engine: Engine, referred: Person) -> None:
+    referral_id = referred.stored()["referral"]["id"]
+    with engine.store.transaction() as records:
+        records.set_referral_status(referral_id, "booked", "test")
+        content = referrals_csv(records, engine.trial, "zh_Hans", "Asia/Shanghai", "full")
+    header, row = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
+    assert header[:7] == ["转介编号", "收到时间", "状态", "结果", "待核实", "语言", "来源"]
+    assert row[header.index("状态")] == "已预约筛选访视"
+    assert row[header.index("语言")] == "中文 (简体)" and row[header.index("糖尿病")] == "否"
 
 
 def test_the_full_export_has_every_answer(engine: Engine, referred: Person) -> None:
@@ -119,7 +131,7 @@ def test_the_full_export_has_every_answer(engine: Engine, referred: Person) -> N
 
 def test_the_deidentified_export_drops_identifiers_and_free_text(engine: Engine, referred: Person) -> None:
     header, row = _export(engine, "deidentified")
-    assert "referral" not in header and "Name" not in header and "Phone" not in header
+    assert "Referral" not in header and "Name" not in header and "Phone" not in header
     assert row[header.index("Diabetes")] == "No" and row[header.index("Age")] == "42"
     assert re.fullmatch(r"\d{4}-\d{2}", row[0]), "only the month received"
     joined = ",".join(row)

@@ -279,6 +279,16 @@ async def test_fault_403_500_400_and_blocked(tg: FakeTelegram, bot: Bot) -> None
     assert tg.messages_to(USER) == [] and len(tg.calls_to("sendMessage")) == 5
 
 
+async def test_the_4096_limit_counts_visible_text(tg: FakeTelegram, bot: Bot) -> None:
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(USER, "я" * 4097)
+    with pytest.raises(BadRequest, match=r"(?i)message is too long"):
+        await bot.send_message(USER, "<b>" + "&amp;" * 4097 + "</b>", parse_mode="HTML")
+    await bot.send_message(USER, "<b>" + "&amp;" * 4096 + "</b>", parse_mode="HTML")  # 4096 visible
+    await bot.send_message(USER, "😀" * 2048)  # an emoji counts two
+    assert len(tg.messages_to(USER)) == 2
+
+
 async def test_fault_drop(tg: FakeTelegram, bot: Bot) -> None:
     tg.fail("sendMessage", "drop")
     with pytest.raises(NetworkError) as caught:

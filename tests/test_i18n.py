@@ -11,7 +11,8 @@ from babel.messages.pofile import read_po
 
 from dialogs import messages as m
 from dialogs.extract import extract as extract_trial
-from dialogs.i18n import LOCALES_DIR, negotiate, shipped_locales, translator
+from dialogs.i18n import LOCALES_DIR, forms, negotiate, shipped_locales, translator
+from dialogs.reports import OPEN_REFERRALS
 from dialogs.trial import TRIALS_DIR, available_trials
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,7 +32,9 @@ def _source_messages(domain: str) -> set[str]:
         found: set[str] = set()
         for folder in ("bot", "dialogs"):
             for _, _, message, _, _ in extract_from_dir(
-                ROOT / folder, method_map=[("**.py", "python")], keywords={"_": None, "N_": None}
+                ROOT / folder,
+                method_map=[("**.py", "python")],
+                keywords={"_": None, "N_": None, "NP_": (1, 2)},
             ):
                 found.add(message)
         return found
@@ -48,13 +51,36 @@ def test_the_first_locales_are_shipped() -> None:
 def test_every_message_is_translated_and_keeps_its_placeholders(locale: str, domain: str) -> None:
     catalog = _catalog(locale, domain)
     messages = [m for m in catalog if m.id]
-    assert [m.id for m in messages if not m.string] == [], "missing translations"
+    assert [m.id for m in messages if not all(forms(m.string))] == [], "missing translations"
     assert [m.id for m in messages if m.fuzzy] == [], "fuzzy translations"
     for message in messages:
-        assert sorted(_PLACEHOLDER.findall(message.id)) == sorted(_PLACEHOLDER.findall(message.string)), (
-            f"placeholders differ in {message.id!r}"
-        )
+        wanted = sorted(_PLACEHOLDER.findall(forms(message.id)[-1]))
+        translated = forms(message.string)
+        for form in translated:
+            found = sorted(_PLACEHOLDER.findall(form))
+            if len(translated) > 1:
+                # A plural form may say its count in words ("إحالتان", two referrals) instead of {n}.
+                found, wanted = _without_count(found), _without_count(wanted)
+            assert found == wanted, f"placeholders differ in {message.id!r}"
     assert _source_messages(domain) <= {m.id for m in messages}, "run `make update`: catalogs are behind"
+
+
+def _without_count(placeholders: list[str]) -> list[str]:
+    return [p for p in placeholders if p != "{n}"]
+
+
+@pytest.mark.parametrize(
+    ("locale", "counts"),
+    [
+        ("en", {1: "1 open referral:", 2: "2 open referrals:"}),
+        ("zh_Hans", {1: "1 条待处理的转介：", 30: "30 条待处理的转介："}),
+        ("ru", {1: "1 открытое направление:", 3: "3 открытых направления:", 11: "11 открытых направлений:"}),
+        ("ar", {1: "إحالة مفتوحة واحدة:", 2: "إحالتان مفتوحتان:", 5: "\u20685\u2069 إحالات مفتوحة:"}),
+    ],
+)
+def test_counts_take_the_plural_form_of_the_language(locale: str, counts: dict[int, str]) -> None:
+    t = translator(locale)
+    assert {n: t.plural(OPEN_REFERRALS, n) for n in counts} == counts
 
 
 def test_options_are_looked_up_in_the_trial_then_the_bot_domain() -> None:

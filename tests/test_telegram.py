@@ -13,10 +13,10 @@ import pytest
 from sqlmodel import select
 
 from dialogs import messages as m
-from dialogs.engine import Engine
+from dialogs.engine import Engine, Option, Reply
 from dialogs.i18n import translator
 from storage.models import Answer, AuditEvent, Delivery, Participant, Referral
-from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH
+from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH, Person
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import COORDINATOR, TelegramUser, running, settings_for
 
@@ -197,6 +197,20 @@ async def test_in_a_group_it_asks_nothing_and_links_to_a_private_chat(
     assert _rows(engine, Participant) == []
 
 
+async def test_a_reply_too_long_for_one_message_goes_as_several_with_its_buttons_last(
+    tmp_path: Path,
+) -> None:
+    # A trial with many questions can make a summary longer than Telegram's 4096 characters.
+    lines = [f"• Question {i}: an answer of some length, to fill the summary" for i in range(120)]
+    reply = Reply("\n".join(lines), (Option("confirm", "Send it"),), prompt="summary")
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (application, _):
+        await application.bot_data["channel"].send(application.bot, PATIENT, [reply])
+        sent = tg.messages_to(PATIENT)
+    assert len(sent) == 2
+    assert "\n".join(msg["text"] for msg in sent).split("\n") == lines, "nothing lost, in order"
+    assert not tg.buttons(sent[0]) and tg.buttons(sent[1]) == [("Send it", "summary:confirm")]
+
+
 async def test_a_redelivered_update_has_one_effect(bot: tuple[FakeTelegram, Engine]) -> None:
     tg, engine = bot
     user = TelegramUser(tg, PATIENT)
@@ -271,6 +285,37 @@ async def test_coordinator_lists_exports_and_counts(bot: tuple[FakeTelegram, Eng
     assert "qr_clinic: Started 1, Consented 1, Completed 1, May be a candidate 1" in stats
     actions = [e.action for e in _rows(engine, AuditEvent)]
     assert {"viewed_referrals", "exported_referrals", "viewed_stats"} <= set(actions)
+
+
+async def test_a_long_list_of_referrals_comes_in_several_messages_in_the_coordinators_language(
+    tmp_path: Path,
+) -> None:
+    people = 30
+    async with (
+        FakeTelegram() as tg,
+        running(settings_for(tg, tmp_path, coordinator_language="ru")) as (_, engine),
+    ):
+        for i in range(people):
+            person = Person(engine, f"p{i}")
+            await asyncio.to_thread(person.start)
+            await asyncio.to_thread(person.answer_all, {**LIKELY_B1, "contact_name": f"{i:02} " + "Я" * 97})
+        await tg.wait_for_messages(COORDINATOR, people, timeout=30)  # the cards
+        with engine.store.transaction() as records:
+            records.set_referral_status(records.referrals()[0].id, "contacted", "test")
+
+        tg.send_command(COORDINATOR, "referrals")
+        await tg.wait_for(
+            lambda: (
+                sum(msg["text"].count("Я" * 97) for msg in tg.messages_to(COORDINATOR)[people:]) == people
+            ),
+            what="every open referral listed",
+        )
+        listing = tg.messages_to(COORDINATOR)[people:]
+        assert len(listing) > 1, "too long for one Telegram message: sent as several"
+        assert listing[0]["text"].startswith("30 открытых направлений:"), "a Russian plural form"
+        text = "\n".join(msg["text"] for msg in listing)
+        assert text.count("· Новое ·") == people - 1 and text.count("· Связались ·") == 1, text
+        assert all(f"{i:02} " + "Я" * 97 in text for i in range(people))
 
 
 async def test_coordinator_commands_are_refused_to_others_and_audited(
