@@ -19,12 +19,14 @@ intake restore FILE --yes     replace the database with a backup (stop the bot f
 from __future__ import annotations
 
 import argparse
+import getpass
 import json
 import os
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlmodel import Session
 
 from bot.config import Settings
@@ -153,6 +155,7 @@ def _referrals(settings: Settings, lang: str | None) -> int:
     engine = build_engine(settings)
     locale = negotiate(lang or settings.coordinator_language, engine.locales) or SOURCE_LOCALE
     with engine.store.transaction() as records:
+        records.audit(_operator(), "viewed_referrals", "referrals", via="cli")
         for referral in records.referrals():
             screening = records.screening(referral.screening_id) if referral.screening_id else None
             if screening is None:
@@ -171,6 +174,7 @@ def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirme
     try:
         if command == "backup":
             backup(database, file)
+            _audit_database(database, "backed_up", "database", file=str(file))
             print(f"backed up {settings.database} to {file}")
         elif not confirmed:
             print("error: restoring replaces everything stored now; add --yes", file=sys.stderr)
@@ -178,9 +182,7 @@ def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirme
         else:
             restore(database, file)
             migrate(database)  # a backup from an older version is brought up to date
-            with Session(database) as session:
-                session.add(AuditEvent(actor="operator", action="restored_backup", subject="database"))
-                session.commit()
+            _audit_database(database, "restored_backup", "database", file=str(file))
             print(f"restored {settings.database} from {file}")
     except BackupError as error:
         print(f"error: {error}", file=sys.stderr)
@@ -188,6 +190,21 @@ def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirme
     finally:
         database.dispose()
     return 0
+
+
+def _operator() -> str:
+    """Who runs this command, for the audit trail: the login name on this machine."""
+    try:
+        return f"operator:{getpass.getuser()}"[:64]
+    except OSError:  # no login name (a container with no passwd entry)
+        return f"operator:uid-{os.getuid()}"
+
+
+def _audit_database(database: SQLAlchemyEngine, action: str, subject: str, **detail: str) -> None:
+    """An audit row for what works on the database file itself, without the encryption key."""
+    with Session(database) as session:
+        session.add(AuditEvent(actor=_operator(), action=action, subject=subject, detail=detail))
+        session.commit()
 
 
 def _days(text: str) -> int:
@@ -205,7 +222,7 @@ def _purge(settings: Settings, older_than: int | None, idle: int | None) -> int:
     idle_before = now - timedelta(days=settings.abandon_after_days if idle is None else idle)
     with engine.store.transaction() as records:
         purged = records.purge(finished_before, idle_before)
-        records.audit("operator", "purged", "screenings", count=len(purged))
+        records.audit(_operator(), "purged", "screenings", count=len(purged))
     print(f"removed the personal data of {len(purged)} screening(s)")
     return 0
 
@@ -222,7 +239,7 @@ def _erase(settings: Settings, screening_id: int | None, referral_id: str | None
             print("error: no such person (already erased?)", file=sys.stderr)
             return 2
         erased = records.erase_participant(participant)
-        records.audit("operator", "participant_erased", "participant", screenings=erased)
+        records.audit(_operator(), "participant_erased", "participant", screenings=erased)
     print(f"erased one person and {erased} screening(s); their referrals are cancelled")
     return 0
 
@@ -231,7 +248,7 @@ def _rotate_keys(settings: Settings) -> int:
     engine = build_engine(settings)
     resealed = engine.store.rotate_keys()
     with engine.store.transaction() as records:
-        records.audit("operator", "rotated_keys", "database", fields=resealed)
+        records.audit(_operator(), "rotated_keys", "database", fields=resealed)
     print(f"re-encrypted {resealed} fields with the newest key; the older keys can now be removed")
     return 0
 
@@ -239,6 +256,7 @@ def _rotate_keys(settings: Settings) -> int:
 def _audit(settings: Settings) -> int:
     engine = build_engine(settings)
     with engine.store.transaction() as records:
+        records.audit(_operator(), "viewed_audit", "audit")
         for event in records.audit_trail():
             detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
             print(
@@ -266,6 +284,7 @@ def _screenings(settings: Settings, *, as_json: bool) -> int:
     engine = build_engine(settings)
     with engine.store.transaction() as records:
         rows = all_screenings(records)
+        records.audit(_operator(), "viewed_screenings", "screenings", count=len(rows))
     if as_json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

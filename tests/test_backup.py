@@ -74,6 +74,19 @@ def test_backup_and_restore_through_the_cli(tmp_path: Path) -> None:
     assert "restored_backup" in intake(other, "audit").stdout
 
 
+def test_operator_commands_are_audited_with_the_login_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("LOGNAME", "ops_anna")  # getpass.getuser() reads it first
+    answers = "".join(v + "\n" for v in LIKELY_B1.values()) + "1\n"
+    assert intake(tmp_path, "chat", "--lang", "en", stdin=answers).returncode == 0
+    for command in (["screenings", "--json"], ["referrals"], ["backup", str(tmp_path / "b.db")], ["audit"]):
+        assert intake(tmp_path, *command).returncode == 0
+    trail = [line.split()[1:3] for line in intake(tmp_path, "audit").stdout.splitlines()]
+    operator = [action for actor, action in trail if actor == "operator:ops_anna"]
+    assert operator == ["viewed_screenings", "viewed_referrals", "backed_up", "viewed_audit", "viewed_audit"]
+
+
 def test_a_damaged_backup_is_refused(tmp_path: Path) -> None:
     broken = tmp_path / "broken.db"
     broken.write_bytes(b"SQLite format 3\x00" + b"\xff" * 4096)
