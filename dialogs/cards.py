@@ -15,9 +15,10 @@ from zoneinfo import ZoneInfo
 
 from babel import Locale
 from babel.dates import format_datetime
+from babel.numbers import format_decimal
 
-from dialogs.i18n import translator
-from dialogs.trial import N_, Trial
+from dialogs.i18n import Translator, translator
+from dialogs.trial import N_, Question, Trial
 
 OUTCOMES = {
     "likely_eligible": N_("May be a candidate"),
@@ -65,11 +66,19 @@ def referral_card(
     shown = []
     for question in trial.questions:
         if question.id in answers and question.scope != "storage" and not question.identifies:
-            value = answers[question.id]
-            option = question.option(str(value))
-            shown.append((t(question.label), t(option.text) if option else str(value)))
+            shown.append((t(question.label), answer_text(question, answers[question.id], t)))
     title = f"{t(REFERRAL, reference=referral_id)} · {trial.registry_id}"
     return Card(title=title, lines=lines, answers=tuple(shown), rtl=t.rtl)
+
+
+def answer_text(question: Question, value: Any, t: Translator) -> str:
+    """A stored answer as the reader's locale words it: an option's text, a number the locale's way."""
+    option = question.option(str(value)) if question.choices else None
+    if option is not None:
+        return t(option.text)
+    if question.kind == "number" and isinstance(value, int | float):
+        return format_decimal(value, locale=t.locale)
+    return str(value)
 
 
 def contact_of(trial: Trial, answers: dict[str, Any]) -> str:

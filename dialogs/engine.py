@@ -23,6 +23,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from transitions import EventData, MachineError
 
 from dialogs import messages as m
+from dialogs.cards import answer_text
 from dialogs.conditions import DONT_KNOW
 from dialogs.eligibility import Assessment, Outcome, assess
 from dialogs.i18n import (
@@ -629,7 +630,7 @@ class Conversation:
         for question in self._asked():
             if question.scope != "storage":
                 lines.append(
-                    f"• {self.t(question.label)}: {self.display(question, self.answers[question.id])}"
+                    f"• {self.t(question.label)}: {answer_text(question, self.answers[question.id], self.t)}"
                 )
         self._menu("\n".join(lines), self._summary_options(), SUMMARY, translate=False)
 
@@ -665,10 +666,6 @@ class Conversation:
 
     def _asked(self) -> list[Question]:
         return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]
-
-    def display(self, question: Question, value: Any) -> str:
-        option = question.option(str(value)) if question.choices else None
-        return self.t(option.text) if option else str(value)
 
     def say(self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False) -> None:
         self._emit(self.t(text, **(params or {})), problem=problem)

@@ -9,7 +9,16 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, UNCERTAIN, language_name
+from dialogs.cards import (
+    LANGUAGE,
+    OUTCOME,
+    OUTCOMES,
+    RECEIVED,
+    SOURCE,
+    UNCERTAIN,
+    answer_text,
+    language_name,
+)
 from dialogs.i18n import Translator, translator
 from dialogs.trial import N_, NP_, Question, Trial
 from storage.repository import Records
@@ -92,8 +101,7 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
         row = row if kind == "deidentified" else [referral.id, *row]
         for question in questions:
             value = view["answers"].get(question.id)
-            option = question.option(str(value)) if value is not None else None
-            row.append(t(option.text) if option else "" if value is None else str(value))
+            row.append("" if value is None else answer_text(question, value, t))
         writer.writerow([neutralise(str(cell)) for cell in row])
     return buffer.getvalue().encode("utf-8-sig")
 

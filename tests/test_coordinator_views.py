@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
-from dialogs.cards import referral_card
+from dialogs.cards import answer_text, referral_card
 from dialogs.engine import Engine
-from dialogs.i18n import catalog_status
+from dialogs.i18n import catalog_status, translator
 from dialogs.reports import referrals_csv
+from dialogs.trial import Trial
 from tests.conftest import LIKELY_B1, Person
 from tests.test_processes import intake
 
@@ -52,6 +53,14 @@ def test_the_card_follows_the_coordinators_locale(engine: Engine, referred: Pers
     ru = referral_card(engine.trial, stored, "r1", RECEIVED, "ru", "Europe/Moscow")
     assert "25 нояб. 2026\u202fг., 16:40:00" in ru.plain()
     assert not zh.rtl and not ru.rtl
+
+
+def test_answers_are_worded_and_numbers_written_the_readers_way(trial: Trial) -> None:
+    age, serology = trial.question("age"), trial.question("serology")
+    assert answer_text(age, 1234, translator("en")) == "1,234"
+    assert answer_text(age, 1234, translator("ru")) == "1\xa0234"
+    assert answer_text(age, 42, translator("ar")) == "42"
+    assert answer_text(serology, "dont_know", translator("zh_Hans", (trial.domain,))) == "不确定，或从没查过"
 
 
 def test_intake_referrals_prints_the_cards(tmp_path: Path) -> None:
