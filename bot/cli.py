@@ -132,6 +132,12 @@ def _telegram(settings: Settings) -> int:
         f"{len(settings.coordinators)} coordinator chat(s)",
         file=sys.stderr,
     )
+    if not settings.coordinators:
+        print(
+            "warning: INTAKE_COORDINATOR_CHAT_IDS is empty: referrals are stored but sent to nobody "
+            "(read them with `intake referrals`)",
+            file=sys.stderr,
+        )
     build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 

@@ -132,3 +132,11 @@ async def test_a_whole_screening_at_debug_logs_no_token_name_phone_or_answer(tmp
     assert "DEBUG" in text and "referral" in text, "the log was written, at DEBUG"
     for secret in (tg.token, tg.token.split(":")[1], "Zhangsan", "Secretname", "8765", "forty two"):
         assert secret not in text, f"{secret!r} leaked into the log"
+
+
+async def test_without_coordinator_chats_the_start_warns_that_referrals_reach_nobody(tmp_path: Path) -> None:
+    log = tmp_path / "bot.log"
+    async with FakeTelegram() as tg:
+        with bot_process(tg, tmp_path / "data", log, INTAKE_COORDINATOR_CHAT_IDS=""):
+            await tg.wait_for(lambda: bool(tg.calls_to("getUpdates")), timeout=30, what="polling")
+    assert "INTAKE_COORDINATOR_CHAT_IDS is empty: referrals are stored but sent to nobody" in log.read_text()
