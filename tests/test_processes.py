@@ -107,7 +107,7 @@ B1_ORDER = [q for q in LIKELY_B1]
         (LIKELY_B1, B1_ORDER, "likely_eligible", [], []),
         ({**LIKELY_B1, "serology": "not sure"}, B1_ORDER, "needs_review", [], ["E10"]),
         # After age 61 decides it, the next "yes" answers "tell me about other studies?".
-        ({**LIKELY_B1, "age": "sixty one"}, [*B1_ORDER[:3], "diagnosis"], "not_eligible", ["A"], []),
+        ({**LIKELY_B1, "age": "sixty one"}, [*B1_ORDER[:4], "diagnosis"], "not_eligible", ["A"], []),
     ],
     ids=["likely", "review", "not-eligible"],
 )
@@ -126,6 +126,7 @@ def test_piped_english_conversation_reaches_each_outcome(
     (stored,) = screenings(tmp_path)
     assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
     assert stored["language"] == "en" and stored["source"] == "clinic_flyer"
+    assert stored["answers"]["age"] == (61 if outcome == "not_eligible" else 42)
     assert "may be a candidate" in result.stdout or outcome == "not_eligible"
     assert "You are eligible" not in result.stdout
 
@@ -149,10 +150,40 @@ def test_check_trial_names_the_problem(tmp_path: Path) -> None:
     assert ok.returncode == 0 and "NCT07295067" in ok.stdout
 
 
-def test_piped_chinese_conversation(tmp_path: Path) -> None:
-    result = intake(tmp_path, "chat", "--lang", "zh", stdin=_piped(LIKELY_B1_ZH, B1_ORDER))
+@pytest.mark.parametrize(
+    ("persona", "order", "outcome", "reasons", "uncertain", "said"),
+    [
+        (LIKELY_B1_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
+        ({**LIKELY_B1_ZH, "serology": "不清楚"}, B1_ORDER, "needs_review", [], ["E10"], "需要和您进一步核实"),
+        # 六十一 decides it; the next answer (可以) says yes to news of other studies.
+        (
+            {**LIKELY_B1_ZH, "age": "六十一"},
+            [*B1_ORDER[:4], "travel"],
+            "not_eligible",
+            ["A"],
+            [],
+            "这项研究只招募18至60岁的人",
+        ),
+    ],
+    ids=["likely", "review", "not-eligible"],
+)
+def test_piped_chinese_conversation_reaches_each_outcome(
+    tmp_path: Path,
+    persona: dict[str, str],
+    order: list[str],
+    outcome: str,
+    reasons: list[str],
+    uncertain: list[str],
+    said: str,
+) -> None:
+    result = intake(tmp_path, "chat", "--lang", "zh", stdin=_piped(persona, order))
     assert result.returncode == 0, result.stderr
-    assert "您可能符合这项研究的条件" in result.stdout
+    assert said in result.stdout
     (stored,) = screenings(tmp_path)
-    assert stored["language"] == "zh_Hans" and stored["outcome"] == "likely_eligible"
-    assert stored["answers"]["contact_name"] == "李伟"
+    assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
+    assert stored["language"] == "zh_Hans"
+    assert stored["answers"]["age"] == (61 if outcome == "not_eligible" else 42)
+    if outcome == "not_eligible":
+        assert "contact_name" not in stored["answers"] and "diagnosis" not in stored["answers"]
+    else:
+        assert stored["answers"]["contact_name"] == "李伟"
