@@ -161,7 +161,7 @@ def _referrals(settings: Settings, lang: str | None) -> int:
     engine = build_engine(settings)
     locale = negotiate(lang or settings.coordinator_language, engine.locales) or SOURCE_LOCALE
     with engine.store.transaction() as records:
-        records.audit(_operator(), "viewed_referrals", "referrals", via="cli")
+        records.audit(_operator(), "viewed_referrals", "referrals")
         for referral in records.referrals():
             screening = records.screening(referral.screening_id) if referral.screening_id else None
             if screening is None:

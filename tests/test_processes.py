@@ -101,34 +101,78 @@ def _piped(persona: dict[str, str], order: list[str]) -> str:
 B1_ORDER = [q for q in LIKELY_B1]
 
 
+# Each language reaches each outcome: (language, answers, the questions answered in order,
+# outcome, reasons, uncertain criteria, what the person reads at the end). After an age of 61
+# decides it, the next answer ("yes", 可以) says yes to news of other studies.
+PIPED = {
+    "en-likely": ("en", LIKELY_B1, B1_ORDER, "likely_eligible", [], [], "you may be a candidate"),
+    "en-review": (
+        "en",
+        {**LIKELY_B1, "serology": "not sure"},
+        B1_ORDER,
+        "needs_review",
+        [],
+        ["E10"],
+        "You may be a candidate",
+    ),
+    "en-not-eligible": (
+        "en",
+        {**LIKELY_B1, "age": "sixty one"},
+        [*B1_ORDER[:4], "diagnosis"],
+        "not_eligible",
+        ["A"],
+        [],
+        "The study is for people aged 18 to 60.",
+    ),
+    "zh-likely": ("zh", LIKELY_B1_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
+    "zh-review": (
+        "zh",
+        {**LIKELY_B1_ZH, "serology": "不清楚"},
+        B1_ORDER,
+        "needs_review",
+        [],
+        ["E10"],
+        "需要和您进一步核实",
+    ),
+    "zh-not-eligible": (
+        "zh",
+        {**LIKELY_B1_ZH, "age": "六十一"},
+        [*B1_ORDER[:4], "travel"],
+        "not_eligible",
+        ["A"],
+        [],
+        "这项研究只招募18至60岁的人",
+    ),
+}
+
+
 @pytest.mark.parametrize(
-    ("persona", "order", "outcome", "reasons", "uncertain"),
-    [
-        (LIKELY_B1, B1_ORDER, "likely_eligible", [], []),
-        ({**LIKELY_B1, "serology": "not sure"}, B1_ORDER, "needs_review", [], ["E10"]),
-        # After age 61 decides it, the next "yes" answers "tell me about other studies?".
-        ({**LIKELY_B1, "age": "sixty one"}, [*B1_ORDER[:4], "diagnosis"], "not_eligible", ["A"], []),
-    ],
-    ids=["likely", "review", "not-eligible"],
+    ("lang", "persona", "order", "outcome", "reasons", "uncertain", "said"), PIPED.values(), ids=PIPED
 )
-def test_piped_english_conversation_reaches_each_outcome(
+def test_piped_conversation_reaches_each_outcome(
     tmp_path: Path,
+    lang: str,
     persona: dict[str, str],
     order: list[str],
     outcome: str,
     reasons: list[str],
     uncertain: list[str],
+    said: str,
 ) -> None:
     result = intake(
-        tmp_path, "chat", "--lang", "en", "--source", "clinic_flyer", stdin=_piped(persona, order)
+        tmp_path, "chat", "--lang", lang, "--source", "clinic_flyer", stdin=_piped(persona, order)
     )
     assert result.returncode == 0, result.stderr
+    assert said in result.stdout
+    assert "You are eligible" not in result.stdout and "您符合条件" not in result.stdout
     (stored,) = screenings(tmp_path)
     assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
-    assert stored["language"] == "en" and stored["source"] == "clinic_flyer"
+    assert stored["language"] == {"en": "en", "zh": "zh_Hans"}[lang] and stored["source"] == "clinic_flyer"
     assert stored["answers"]["age"] == (61 if outcome == "not_eligible" else 42)
-    assert "may be a candidate" in result.stdout or outcome == "not_eligible"
-    assert "You are eligible" not in result.stdout
+    if outcome == "not_eligible":
+        assert "contact_name" not in stored["answers"] and "diagnosis" not in stored["answers"]
+    else:
+        assert stored["answers"]["contact_name"] == persona["contact_name"]
 
 
 def test_the_run_command_starts_the_console_on_embedded_sqlite(tmp_path: Path) -> None:
@@ -148,42 +192,3 @@ def test_check_trial_names_the_problem(tmp_path: Path) -> None:
     assert f"{bad}: question `age`: `min` must be below `max`" in result.stderr
     ok = intake(tmp_path, "check-trial", str(ROOT / "dialogs/trials/nct07295067.yaml"))
     assert ok.returncode == 0 and "NCT07295067" in ok.stdout
-
-
-@pytest.mark.parametrize(
-    ("persona", "order", "outcome", "reasons", "uncertain", "said"),
-    [
-        (LIKELY_B1_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
-        ({**LIKELY_B1_ZH, "serology": "不清楚"}, B1_ORDER, "needs_review", [], ["E10"], "需要和您进一步核实"),
-        # 六十一 decides it; the next answer (可以) says yes to news of other studies.
-        (
-            {**LIKELY_B1_ZH, "age": "六十一"},
-            [*B1_ORDER[:4], "travel"],
-            "not_eligible",
-            ["A"],
-            [],
-            "这项研究只招募18至60岁的人",
-        ),
-    ],
-    ids=["likely", "review", "not-eligible"],
-)
-def test_piped_chinese_conversation_reaches_each_outcome(
-    tmp_path: Path,
-    persona: dict[str, str],
-    order: list[str],
-    outcome: str,
-    reasons: list[str],
-    uncertain: list[str],
-    said: str,
-) -> None:
-    result = intake(tmp_path, "chat", "--lang", "zh", stdin=_piped(persona, order))
-    assert result.returncode == 0, result.stderr
-    assert said in result.stdout
-    (stored,) = screenings(tmp_path)
-    assert (stored["outcome"], stored["reasons"], stored["uncertain"]) == (outcome, reasons, uncertain)
-    assert stored["language"] == "zh_Hans"
-    assert stored["answers"]["age"] == (61 if outcome == "not_eligible" else 42)
-    if outcome == "not_eligible":
-        assert "contact_name" not in stored["answers"] and "diagnosis" not in stored["answers"]
-    else:
-        assert stored["answers"]["contact_name"] == "李伟"
