@@ -21,6 +21,7 @@ from telegram import (
     KeyboardButton,
     Message,
     ReplyKeyboardMarkup,
+    ReplyKeyboardRemove,
     Update,
 )
 from telegram.error import BadRequest, TelegramError
@@ -176,11 +177,16 @@ class TelegramChannel:
 
     async def send(self, bot: Bot, chat_id: int, replies: list[Reply]) -> None:
         """Send the replies in order; one too long for a message goes as several, its buttons last."""
+        asks_phone = any(reply.expects == "phone" for reply in replies)
         for reply in replies:
             *before, last = split_message(reply.text)
             for chunk in before:
                 await bot.send_message(chat_id, chunk)
-            await bot.send_message(chat_id, last, reply_markup=_markup(reply))
+            markup = _markup(reply)
+            if markup is None and not asks_phone:
+                # The share-phone keyboard hides itself only when tapped; a typed number leaves it up.
+                markup = ReplyKeyboardRemove()
+            await bot.send_message(chat_id, last, reply_markup=markup)
 
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE

@@ -111,8 +111,11 @@ async def test_typed_in_chinese_from_the_language_code(bot: tuple[FakeTelegram, 
     for question, answer in LIKELY_B1_ZH.items():
         await user.say(answer)
         assert question  # every answer typed, none tapped
+    phone_prompt = next(msg for msg in reversed(user.messages) if "keyboard" in msg.get("reply_markup", {}))
+    assert "电话" in phone_prompt["text"], "the share-phone keyboard came with the phone question"
     await user.tap("confirm")
     assert "您可能符合这项研究的条件" in user.messages[-2]["text"]
+    assert user.last["reply_markup"] == {"remove_keyboard": True}, "the number was typed: keyboard taken away"
     await tg.wait_for_messages(COORDINATOR, 1)
     assert {r.outcome for r in _rows(engine, Referral)} == {"likely_eligible"}
 
