@@ -80,6 +80,21 @@ def main(argv: list[str] | None = None) -> int:
     settings = Settings()
     configure_logging(settings.log_level, secrets=[settings.telegram_bot_token or ""])
     try:
+        return _command(args, settings)
+    except KeyboardInterrupt:
+        print("\nstopped (what was answered is kept)", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`intake screenings --json | head -1`): nothing more to say.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
+    except UnicodeDecodeError:
+        print("error: the input is not UTF-8 text; set your terminal to UTF-8 and try again", file=sys.stderr)
+        return 2
+
+
+def _command(args: argparse.Namespace, settings: Settings) -> int:
+    try:
         if args.command == "check-trial":
             trial = load_trial(args.file)
             print(
@@ -295,9 +310,11 @@ def _screenings(settings: Settings, *, as_json: bool) -> int:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0
+    heading = ("id", "trial", "language", "source", "status", "state", "outcome", "criteria")
+    print("{:>5}  {:11}  {:8} {:16} {:9} {:22} {:16} {}".format(*heading))
     for row in rows:
         print(
-            f"{row['id']:>5}  {row['trial']}  {row['language'] or '-':8} {row['source'] or '-':16} "
+            f"{row['id']:>5}  {row['trial']:11}  {row['language'] or '-':8} {row['source'] or '-':16} "
             f"{row['status']:9} {row['state']:22} {row['outcome'] or '-':16} "
             f"{','.join(row['reasons'] or row['uncertain']) or '-'}"
         )

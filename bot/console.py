@@ -3,6 +3,7 @@
 Questions are printed with numbered options; a person types a number, an
 option's words, or a free answer ("yes", "not sure", "42", 是的). Lines that
 start with "/" are commands (/back, /restart, /stop, /help, /language, /delete).
+What the engine says is taken from its outbox and marked sent once printed.
 """
 
 from __future__ import annotations
@@ -11,15 +12,9 @@ import getpass
 from collections.abc import Iterable
 from typing import TextIO
 
-from dialogs.engine import Address, Command, Engine, Input, Reply, Start, Text
-
-
-def parse_line(line: str) -> Input:
-    stripped = line.strip()
-    if stripped.startswith("/") and len(stripped) > 1:
-        name, _, argument = stripped[1:].partition(" ")
-        return Command(name.lower(), argument.strip() or None)
-    return Text(line)
+from bot import texts
+from dialogs.engine import Address, Engine, Reply, Start, parse_text
+from dialogs.i18n import translator
 
 
 def render(replies: Iterable[Reply], out: TextIO) -> None:
@@ -27,8 +22,18 @@ def render(replies: Iterable[Reply], out: TextIO) -> None:
         out.write(reply.text + "\n")
         for number, option in enumerate(reply.options, start=1):
             out.write(f"  {number}. {option.label}\n")
+        if reply.hint:
+            out.write(translator(reply.locale)(texts.HOW_TO_ANSWER_CONSOLE) + "\n")
         out.write("\n")
     out.flush()
+
+
+def deliver(engine: Engine, address: Address, out: TextIO) -> str | None:
+    """Print everything waiting for the person, mark it sent; return the language it was in."""
+    replies = engine.outbox(address)
+    render(replies, out)
+    engine.sent(address, replies)
+    return replies[-1].locale if replies else None
 
 
 def chat(
@@ -45,10 +50,13 @@ def chat(
 
     `locale` is a language the person chose (it also switches a screening under
     way); `hint` is only a guess for a new one, such as the terminal's $LANG.
+    After each reply the language it was written in becomes the hint, so that
+    someone who chose Chinese and then erased their data is still answered in Chinese.
     """
     address = Address("console", user or getpass.getuser())
     interactive = stdin.isatty()
-    render(engine.handle(address, Start(source=source, locale=locale), locale=hint), stdout)
+    engine.handle(address, Start(source=source, locale=locale), locale=hint)
+    hint = deliver(engine, address, stdout) or hint
     while True:
         if interactive:
             stdout.write("> ")
@@ -58,4 +66,5 @@ def chat(
             break
         if not interactive:
             stdout.write(f"> {line.rstrip()}\n")
-        render(engine.handle(address, parse_line(line.rstrip("\n"))), stdout)
+        engine.handle(address, parse_text(line.rstrip("\n")), locale=hint)
+        hint = deliver(engine, address, stdout) or hint

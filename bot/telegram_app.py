@@ -2,13 +2,17 @@
 
 Each update becomes one engine input (a tap, a text, a command, a shared
 contact, or something unusable), handled in a worker thread inside one
-database transaction; the replies are sent afterwards, in order. The update id
-is the input's key, so a redelivered update changes nothing.
+database transaction; then the person's outbox is sent, in order, each reply
+marked sent as it goes. A reply that fails (a 5xx, a timeout, a crash) stays in
+the outbox and is sent again by a background loop or with the person's next
+update, under the same per-chat lock. The update id is the input's key, so a
+redelivered update changes nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -24,7 +28,7 @@ from telegram import (
     ReplyKeyboardRemove,
     Update,
 )
-from telegram.error import BadRequest, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -39,7 +43,7 @@ from bot.config import Settings
 from bot.coordinators import Coordinators
 from bot.referral_sender import ReferralSender
 from bot.update_processor import PerChatUpdateProcessor
-from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
+from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, negotiate, translator
 
 log = logging.getLogger(__name__)
@@ -75,7 +79,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .base_file_url(f"{root}/file/bot")
         .read_timeout(settings.telegram_timeout)
         .write_timeout(settings.telegram_timeout)
-        .concurrent_updates(PerChatUpdateProcessor())
+        .concurrent_updates(processor := PerChatUpdateProcessor())
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_started)
         .post_stop(_stopping)
@@ -83,7 +87,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
     )
     sender = ReferralSender(engine, application.bot, settings)
     coordinators = Coordinators(engine, settings, sender)
-    channel = TelegramChannel(engine, settings, sender)
+    channel = TelegramChannel(engine, settings, sender, processor)
     application.bot_data.update(channel=channel, sender=sender, coordinators=coordinators)
     coordinators.register(application)
     application.add_handler(TypeHandler(Update, channel.on_update), group=1)
@@ -95,10 +99,12 @@ async def _started(application: Application) -> None:
     channel: TelegramChannel = application.bot_data["channel"]
     await channel.register_commands(application)
     application.bot_data["sender"].start()
+    channel.start(application.bot)
 
 
 async def _stopping(application: Application) -> None:
     await application.bot_data["sender"].stop()
+    await application.bot_data["channel"].stop()
 
 
 async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -107,10 +113,36 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 class TelegramChannel:
-    def __init__(self, engine: Engine, settings: Settings, sender: ReferralSender) -> None:
+    def __init__(
+        self, engine: Engine, settings: Settings, sender: ReferralSender, chats: PerChatUpdateProcessor
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.sender = sender
+        self.chats = chats
+        self._resender: asyncio.Task[None] | None = None
+
+    def start(self, bot: Bot) -> None:
+        """Send again, in the background, what failed before (also what a crash left unsent)."""
+        if self._resender is None:
+            self._resender = asyncio.create_task(self._resend(bot), name="reply-resender")
+
+    async def stop(self) -> None:
+        if self._resender is not None:
+            self._resender.cancel()
+            await asyncio.gather(self._resender, return_exceptions=True)
+            self._resender = None
+
+    async def _resend(self, bot: Bot) -> None:
+        while True:
+            try:
+                for address in await asyncio.to_thread(self.engine.due, CHANNEL):
+                    async with self.chats.chat(int(address.external_id)):
+                        await self.deliver(bot, int(address.external_id))
+            except Exception:  # keep going whatever one round ran into
+                log.exception("resending replies failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.sleep(self.settings.delivery_interval)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:
@@ -123,8 +155,8 @@ class TelegramChannel:
         if message.chat.type != "private":
             await self._point_to_private_chat(message, user.language_code, context)
             return
-        replies = await self._handle(update, _to_input(update))
-        await self.send(context.bot, message.chat.id, replies)
+        await self._handle(update, _to_input(update))
+        await self.deliver(context.bot, message.chat.id)
 
     async def _handle(self, update: Update, message: Input) -> list[Reply]:
         user = update.effective_user
@@ -153,7 +185,8 @@ class TelegramChannel:
             await query.answer()  # another's button, or data we never sent: change nothing
             return
         replies = await self._handle(update, Choice(value, prompt))
-        await query.answer()
+        with contextlib.suppress(TelegramError):
+            await query.answer()  # only stops the button's spinner: never worth losing the replies over
         if replies and not any(r.problem for r in replies):
             label = (
                 next(
@@ -171,22 +204,50 @@ class TelegramChannel:
             chosen = translator(replies[0].locale)(texts.CHOSEN, answer=label)
             try:
                 await query.edit_message_text(f"{message.text}\n\n✓ {chosen}", reply_markup=None)
-            except BadRequest:
+            except TelegramError:
                 log.info("could not mark the chosen answer (message too old or unchanged)")
-        await self.send(context.bot, message.chat.id, replies)
+        await self.deliver(context.bot, message.chat.id)
 
-    async def send(self, bot: Bot, chat_id: int, replies: list[Reply]) -> None:
-        """Send the replies in order; one too long for a message goes as several, its buttons last."""
+    async def deliver(self, bot: Bot, chat_id: int) -> None:
+        """Send what waits in the person's outbox, in order, each marked sent once Telegram has it.
+
+        A network error, a timeout or a rate limit leaves the rest for later (the
+        background loop, or the person's next message); a reply Telegram refuses
+        for good is dropped; a person who blocked the bot gets nothing more.
+        """
+        address = Address(CHANNEL, str(chat_id))
+        replies = await asyncio.to_thread(self.engine.outbox, address)
         asks_phone = any(reply.expects == "phone" for reply in replies)
         for reply in replies:
-            *before, last = split_message(reply.text)
-            for chunk in before:
-                await bot.send_message(chat_id, chunk)
-            markup = _markup(reply)
-            if markup is None and not asks_phone:
-                # The share-phone keyboard hides itself only when tapped; a typed number leaves it up.
-                markup = ReplyKeyboardRemove()
-            await bot.send_message(chat_id, last, reply_markup=markup)
+            try:
+                await self._send(bot, chat_id, reply, asks_phone)
+            except Forbidden:
+                log.info("a person blocked the bot: their replies are dropped")
+                await asyncio.to_thread(self.engine.unreachable, address)
+                return
+            except BadRequest as error:
+                log.error("Telegram refused a reply: %s", type(error).__name__)
+                await asyncio.to_thread(self.engine.undeliverable, address, reply)
+                continue
+            except (NetworkError, RetryAfter) as error:  # TimedOut too: it may have arrived; a repeat is fine
+                log.warning("a reply could not be sent (%s): it will be sent again", type(error).__name__)
+                await asyncio.to_thread(self.engine.postpone, address, 1.0)
+                return
+            await asyncio.to_thread(self.engine.sent, address, [reply])
+
+    async def _send(self, bot: Bot, chat_id: int, reply: Reply, asks_phone: bool) -> None:
+        """One reply; one too long for a message goes as several, its buttons last."""
+        text = reply.text
+        if reply.hint:
+            text += "\n\n" + translator(reply.locale)(texts.HOW_TO_ANSWER_TELEGRAM)
+        *before, last = split_message(text)
+        for chunk in before:
+            await bot.send_message(chat_id, chunk)
+        markup = _markup(reply)
+        if markup is None and not asks_phone:
+            # The share-phone keyboard hides itself only when tapped; a typed number leaves it up.
+            markup = ReplyKeyboardRemove()
+        await bot.send_message(chat_id, last, reply_markup=markup)
 
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE
@@ -225,14 +286,7 @@ def _to_input(update: Update) -> Input:
     if message.contact is not None:
         return Text(message.contact.phone_number, via="contact")
     if message.text is not None:
-        text = message.text
-        if text.startswith("/") and len(text) > 1:
-            name, _, argument = text[1:].partition(" ")
-            name = name.split("@")[0].lower()  # /start@intake_bot in groups
-            if name == "start":
-                return Start(source=argument.strip() or None)
-            return Command(name, argument.strip() or None)
-        return Text(text)
+        return parse_text(message.text)
     kind = next((k for k in _UNUSABLE if getattr(message, k, None)), "other")
     return Unsupported(kind)
 

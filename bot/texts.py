@@ -5,6 +5,9 @@ from dialogs.trial import N_
 SHARE_PHONE = N_("Share my phone number")
 PRIVATE_ONLY = N_("To protect your privacy I only talk about health in a private chat. Please open: {link}")
 CHOSEN = N_("Your answer: {answer}")
+# How to answer on each channel, said after help and after an answer that could not be used.
+HOW_TO_ANSWER_CONSOLE = N_("Type the number of an answer, or answer in your own words.")
+HOW_TO_ANSWER_TELEGRAM = N_("Tap a button, or type your answer.")
 STUDY_TEAM_ONLY = N_("This command is for the study team.")
 NO_OPEN_REFERRALS = N_("No open referrals.")
 REFERRAL_STATUS = N_("Status: {status} ({who}, {when})")

@@ -4,13 +4,15 @@ python-telegram-bot processes updates one at a time by default (a slow database
 or Bot API round trip then holds up every other person), or fully concurrently
 (two quick messages of one person could then overtake each other). This
 processor keeps a lock per chat: each chat's updates run in arrival order,
-while other chats proceed.
+while other chats proceed. Whatever else talks to a chat (resending replies
+that failed) takes the same lock, through `chat`.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
+from collections.abc import AsyncIterator, Awaitable
+from contextlib import asynccontextmanager
 from typing import Any
 
 from telegram import Update
@@ -28,11 +30,17 @@ class PerChatUpdateProcessor(BaseUpdateProcessor):
         if key is None:
             await coroutine
             return
+        async with self.chat(key):
+            await coroutine
+
+    @asynccontextmanager
+    async def chat(self, key: int) -> AsyncIterator[None]:
+        """Hold chat `key` for one piece of work; others for the same chat wait their turn."""
         lock = self._locks.setdefault(key, asyncio.Lock())
         self._users[key] = self._users.get(key, 0) + 1
         try:
             async with lock:
-                await coroutine
+                yield
         finally:
             # Forget a chat's lock once nobody waits on it, so memory stays flat.
             self._users[key] -= 1

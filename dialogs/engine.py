@@ -1,20 +1,32 @@
 """The dialog engine: one input in, replies out, all in one transaction.
 
 Channels (console, Telegram, web) turn what a person sends into an input —
-`Start`, `Choice`, `Text`, `Command` or `Unsupported` — and render the
+`Start`, `Choice`, `Text`, `Command` or `Unsupported` — and deliver the
 `Reply`s that come back. Nothing about the dialog lives in a channel.
 
 Every input is handled inside one database transaction, committed before
-`handle` returns: the channel sends the next question only after the answer
-it follows is stored, so a process killed at any point resumes at the right
-question with nothing lost.
+`handle` returns. The replies are written in that same transaction to an
+outbox: a channel sends what `outbox` holds and reports it with `sent`, so a
+reply lost to a network error or a crash is sent again, never forgotten.
+
+Two rules hold every answer to what the person meant:
+
+- An answer belongs to the question the person saw. Each question put to a
+  person is a prompt with its own id (`<screening>.<sequence>`); buttons carry
+  it, and a typed answer applies only once the current prompt is known to have
+  reached the person (`sent`). Anything else changes nothing and gets the
+  current question again.
+- Nothing is stored on a guess. A tap, an option's number or label, or an
+  exact answer word is stored at once; anything the bot had to interpret
+  ("she does not", "我今年42岁") is read back, and stored when confirmed.
 """
 
 from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import asdict, dataclass, replace
 from itertools import takewhile
 from pathlib import Path
 from typing import Any
@@ -39,17 +51,26 @@ from dialogs.i18n import (
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY, build_machine
 from dialogs.trial import Question, Trial
 from dialogs.trial import Text as TrialText
-from dialogs.understanding import all_lexicons, clean, match_phrase, normalize, parse_number, parse_phone
+from dialogs.understanding import (
+    MAX_OPTION_ANSWER,
+    Certainty,
+    Reading,
+    all_lexicons,
+    clean,
+    match_phrase,
+    normalize,
+    parse_phone,
+    read_number,
+    read_options,
+)
 from storage.models import Participant, Screening, utcnow
 from storage.repository import Records, Store
 
 log = logging.getLogger(__name__)
 
-COMMANDS = ("start", "back", "restart", "stop", "help", "language", "delete")
 # Campaign codes travel in links (Telegram deep links allow these characters only).
 _SOURCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-# Longer than any answer to a question with options; refuse rather than guess.
-_MAX_OPTION_ANSWER = 200
+_VALUES = ("yes", "no", DONT_KNOW)
 
 
 # Inputs ---------------------------------------------------------------------
@@ -70,14 +91,16 @@ class Start:
 
 @dataclass(frozen=True)
 class Choice:
-    """A tapped option; `prompt` is the prompt its button belonged to, when known."""
+    """A tapped option, with the prompt its button belonged to."""
 
     value: str
-    prompt: str | None = None
+    prompt: str
 
 
 @dataclass(frozen=True)
 class Text:
+    """Something typed, or a transcript (`via="voice"`: always read back before it is stored)."""
+
     text: str
     via: str = "text"
 
@@ -96,6 +119,22 @@ class Unsupported:
 
 
 Input = Start | Choice | Text | Command | Unsupported
+
+
+def parse_text(text: str) -> Input:
+    """A typed line as an input: "/name argument" is a command (/start: a Start), anything else text.
+
+    The one command parser of every channel, so that /start behaves the same
+    everywhere. "/start@intake_bot" (Telegram groups) is /start.
+    """
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) == 1:
+        return Text(text)
+    name, _, argument = stripped[1:].partition(" ")
+    name = name.split("@")[0].lower()
+    if name == "start":
+        return Start(source=argument.strip() or None)
+    return Command(name, argument.strip() or None)
 
 
 @dataclass(frozen=True)
@@ -119,16 +158,31 @@ class Option:
 class Reply:
     text: str
     options: tuple[Option, ...] = ()
-    # The prompt this reply asks (a question id, or the dialog's own prompt);
-    # channels tie buttons to it so that taps on old buttons are recognised.
+    # The prompt this reply asks, "<screening>.<sequence>"; buttons carry it back.
     prompt: str | None = None
+    # What it asks: a question id, a dialog state ("summary") or a menu ("_confirm", "_delete").
+    asks: str | None = None
     # What kind of answer is expected: a question kind, or "choice" for menus.
     expects: str | None = None
-    rtl: bool = False
     # The input was not used (not understood, a stale button…): channels keep the old buttons.
     problem: bool = False
+    # The channel should say how to answer on it ("tap a button, or type…") after this text.
+    hint: bool = False
     # The language it is written in, for what a channel adds itself (a button's label).
     locale: str = SOURCE_LOCALE
+    # Its row in the outbox until it is sent.
+    id: int | None = None
+
+    def to_data(self) -> dict[str, Any]:
+        data = asdict(self)
+        del data["id"]
+        data["options"] = [[o.value, o.label] for o in self.options]
+        return data
+
+    @classmethod
+    def from_data(cls, data: Mapping[str, Any], id: int | None = None) -> Reply:
+        options = tuple(Option(v, label) for v, label in data.get("options", ()))
+        return cls(**{**data, "options": options, "id": id})
 
 
 class Engine:
@@ -151,22 +205,66 @@ class Engine:
         locale: str | None = None,
         dedupe_key: str | None = None,
     ) -> list[Reply]:
-        """Handle one input from `address` and return the replies to send.
+        """Handle one input from `address`; return the replies it added to the outbox.
 
         `locale` is what the channel knows of the person's language (e.g.
         Telegram's language_code); `dedupe_key` identifies the input so that
-        a redelivery of it has no effect and gets no reply.
+        a redelivery of it has no effect (what it said is still in the outbox
+        if it was never sent).
         """
         for attempt in range(3):
             try:
                 with self.store.transaction() as records:
-                    return _Turn(self, records, address, locale).run(message, dedupe_key)
+                    replies = _Turn(self, records, address, locale).run(message, dedupe_key)
+                    return [
+                        replace(
+                            r,
+                            id=records.add_reply(address.channel, address.external_id, r.to_data(), r.prompt),
+                        )
+                        for r in replies
+                    ]
             except (IntegrityError, OperationalError):
                 # Two first messages racing to create a person, or a duplicate
                 # delivered concurrently: the retry sees the winner's rows.
                 if attempt == 2:
                     raise
         raise AssertionError("unreachable")
+
+    # The outbox ----------------------------------------------------------------
+
+    def outbox(self, address: Address) -> list[Reply]:
+        """The person's replies not yet sent, oldest first."""
+        with self.store.transaction() as records:
+            rows = records.unsent_replies(address.channel, address.external_id)
+        return [Reply.from_data(data, id) for id, data in rows]
+
+    def sent(self, address: Address, replies: Iterable[Reply]) -> None:
+        """These replies reached the person: forget them, and note the prompts they asked."""
+        ids = [r.id for r in replies if r.id is not None]
+        if ids:
+            with self.store.transaction() as records:
+                records.replies_sent(address.channel, address.external_id, ids)
+
+    def postpone(self, address: Address, delay_seconds: float) -> None:
+        """Sending to the person failed: their replies are due again later, backing off."""
+        with self.store.transaction() as records:
+            records.postpone_replies(address.channel, address.external_id, delay_seconds)
+
+    def unreachable(self, address: Address) -> None:
+        """The person cannot be reached (they blocked the bot): drop what waits for them."""
+        with self.store.transaction() as records:
+            dropped = records.drop_replies(address.channel, address.external_id)
+        log.info("%s replies dropped for an unreachable person", dropped)
+
+    def undeliverable(self, address: Address, reply: Reply) -> None:
+        """The channel refused this reply for good: drop it (its prompt never reached the person)."""
+        with self.store.transaction() as records:
+            records.drop_replies(address.channel, address.external_id, ids=[reply.id or 0])
+
+    def due(self, channel: str) -> list[Address]:
+        """People of `channel` with replies due to be sent (again)."""
+        with self.store.transaction() as records:
+            return [Address(channel, to) for to in records.recipients_due(channel, utcnow())]
 
 
 class _Turn:
@@ -179,48 +277,48 @@ class _Turn:
         self.hint = locale
 
     def run(self, message: Input, dedupe_key: str | None) -> list[Reply]:
-        repeated = bool(dedupe_key) and not self.records.claim_input(dedupe_key or "")
-        participant = self.records.participant(self.address.channel, self.address.external_id)
-        if repeated:
-            # Seen before: change nothing. If a crash came between storing it and sending the
-            # replies, the person would otherwise wait forever: ask the current question again.
+        if dedupe_key and not self.records.claim_input(dedupe_key):
+            # Seen before: change nothing. Whatever it caused and was not sent is still in the outbox.
             log.info("a repeated input changed nothing")
-            screening = self.records.latest_screening(participant.id or 0) if participant else None
-            if screening is None or screening.status != "active":
-                return []
-            conversation = Conversation(self.engine, self.records, participant, screening)
-            conversation.prompt()
-            return conversation.replies
+            return []
+        participant = self.records.participant(self.address.channel, self.address.external_id)
         if participant is None:
             participant = self.records.add_participant(self.address.channel, self.address.external_id)
         screening = self.records.latest_screening(participant.id or 0)
-        purged = screening is not None and screening.purged_at is not None
-        if screening is None or purged or (screening.status == "finished" and _starts_over(message)):
+        if screening is None or screening.purged_at is not None:
             previous_locale = screening.locale if screening else None
-            screening = self._start(participant, message, previous_locale)
-            conversation = Conversation(self.engine, self.records, participant, screening)
+            screening = _start(self.engine, self.records, participant, message, self.hint, previous_locale)
+            conversation = Conversation(self.engine, self.records, self.address, participant, screening)
+            conversation.hint = self.hint
             conversation.greet()
         else:
-            conversation = Conversation(self.engine, self.records, participant, screening)
+            conversation = Conversation(self.engine, self.records, self.address, participant, screening)
+            conversation.hint = self.hint
             conversation.receive(message)
         return conversation.close()
 
-    def _start(self, participant: Participant, message: Input, previous_locale: str | None) -> Screening:
-        source = message.source if isinstance(message, Start) else None
-        chosen = message.locale if isinstance(message, Start) else None
-        locales = self.engine.locales
-        screening = self.records.add_screening(
-            participant.id or 0,
-            self.engine.trial.registry_id,
-            state=self.engine.trial.questions[0].id,
-            locale=negotiate(chosen, locales) or negotiate(self.hint, locales) or previous_locale,
-            source=source if source and _SOURCE.match(source) else None,
-        )
-        self.records.audit(
-            "participant", "screening_started", f"screening:{screening.id}", source=screening.source
-        )
-        log.info("screening %s started", screening.id)
-        return screening
+
+def _start(
+    engine: Engine,
+    records: Records,
+    participant: Participant,
+    message: Input,
+    hint: str | None,
+    previous_locale: str | None,
+) -> Screening:
+    source = message.source if isinstance(message, Start) else None
+    chosen = message.locale if isinstance(message, Start) else None
+    locales = engine.locales
+    screening = records.add_screening(
+        participant.id or 0,
+        engine.trial.registry_id,
+        state=engine.trial.questions[0].id,
+        locale=negotiate(chosen, locales) or negotiate(hint, locales) or previous_locale,
+        source=source if source and _SOURCE.match(source) else None,
+    )
+    records.audit("participant", "screening_started", f"screening:{screening.id}", source=screening.source)
+    log.info("screening %s started", screening.id)
+    return screening
 
 
 def _allowed_before_consent(message: Input) -> bool:
@@ -228,19 +326,23 @@ def _allowed_before_consent(message: Input) -> bool:
     return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop")
 
 
-def _starts_over(message: Input) -> bool:
-    return isinstance(message, Start) or (isinstance(message, Command) and message.name == "restart")
-
-
 class Conversation:
     """A person's screening while one input is handled; the state machine's model."""
 
     def __init__(
-        self, engine: Engine, records: Records, participant: Participant, screening: Screening
+        self,
+        engine: Engine,
+        records: Records,
+        address: Address,
+        participant: Participant,
+        screening: Screening,
     ) -> None:
         self.engine = engine
         self.trial = engine.trial
         self.records = records
+        self.address = address
+        # The channel's idea of the person's language, for replies before they have chosen one.
+        self.hint: str | None = None
         self.participant = participant
         self.screening = screening
         self.state = screening.state
@@ -251,7 +353,8 @@ class Conversation:
 
     @property
     def t(self) -> Translator:
-        return self.engine.translator(self.screening.locale or SOURCE_LOCALE)
+        locale = self.screening.locale or negotiate(self.hint, self.engine.locales) or SOURCE_LOCALE
+        return self.engine.translator(locale)
 
     # What the machine asks of its model ------------------------------------
 
@@ -290,15 +393,16 @@ class Conversation:
         self.prompt()
 
     def receive(self, message: Input) -> None:
-        pending, status = self.screening.pending, self.screening.status
+        pending = self.screening.pending
         answering_a_menu = pending in ("consent", "delete", "language")
         if not answering_a_menu and self._consent_outdated() and not _allowed_before_consent(message):
             # The consent text has a new version: nothing goes on until the person agrees to it.
-            self.screening.pending = "consent"
+            self._set_pending("consent")
             self.say(m.CONSENT_CHANGED)
             self.prompt()
         elif isinstance(message, Command):
-            self.screening.pending = None
+            if not (pending == "language" and self.screening.locale is None):
+                self._set_pending(None)  # a command leaves a menu; the first language menu stays
             self.command(message)
         elif isinstance(message, Unsupported):
             self.say(m.EDITED if message.kind == "edit" else m.UNSUPPORTED, problem=True)
@@ -306,66 +410,97 @@ class Conversation:
         elif isinstance(message, Start):
             self._record_source(message.source)
             chosen = negotiate(message.locale, self.engine.locales)
+            if self.screening.locale is None:
+                chosen = chosen or negotiate(self.hint, self.engine.locales)
             if chosen:
                 self.screening.locale = chosen
-                self.screening.pending = None if pending == "language" else pending
+                if pending == "language":
+                    self._set_pending(None)
             self.resume()
-        elif isinstance(message, Choice) and message.prompt not in (None, self.current_prompt()):
-            self.say(m.MOVED_ON, problem=True)
-            self.prompt()
+        elif self._stale(message):
+            return
         elif pending:
             self.answer_pending(pending, message)
-        elif status == "finished":
-            self.say(m.ALREADY_FINISHED)
-        elif status == "paused" and not isinstance(message, Choice):
+        elif self.screening.status == "finished":
+            self.where_they_stand()
+        elif self.screening.status == "paused" and isinstance(message, Text):
             self.resume()
         else:
             self.screening.status = "active"
             self.answer(message)
 
+    def _stale(self, message: Choice | Text) -> bool:
+        """Whether `message` answers a prompt other than the current one: then ask the current one."""
+        screening = self.screening
+        if isinstance(message, Choice):
+            if message.prompt == self.prompt_id():
+                screening.delivered_seq = screening.prompt_seq  # its button proves it arrived
+                return False
+            log.info("screening %s: a tap for another prompt changed nothing", screening.id)
+            self.say(m.MOVED_ON, problem=True)
+        else:
+            if screening.delivered_seq >= screening.prompt_seq:
+                return False
+            # The current question never reached the person: what they typed answers an
+            # earlier one. Its unsent copy is dropped, and it is asked again below.
+            log.info("screening %s: an answer to an undelivered prompt changed nothing", screening.id)
+            self.records.drop_replies(self.address.channel, self.address.external_id, prompts_only=True)
+            self.say(m.UNDELIVERED, problem=True)
+        self.prompt()
+        return True
+
     def command(self, command: Command) -> None:
         name = command.name
-        if name == "start":
-            self._record_source(command.argument)
-            self.resume()
-        elif name == "help":
-            self.say(m.HELP)
+        finished = self.screening.status == "finished"
+        if name == "help":
+            self.say(m.HELP, hint=True)
             self.prompt()
         elif name == "stop":
-            self.screening.status = "paused" if self.screening.status != "finished" else "finished"
+            if not finished:
+                self.screening.status = "paused"
             self.say(m.PAUSED)
         elif name == "language":
-            self.screening.pending = "language"
+            self._set_pending("language")
             self.prompt()
         elif name == "delete":
-            self.screening.pending = "delete"
+            self._set_pending("delete")
             self.prompt()
         elif name == "restart":
-            if self.answers.keys() - {q.id for q in self.trial.questions if q.scope}:
-                self.screening.pending = "restart"
-                self.prompt()
-            else:
-                self.prompt()
-        elif name == "back" and self.screening.status != "finished":
+            if finished or self.answers.keys() - {q.id for q in self.trial.questions if q.scope}:
+                self._set_pending("restart")
+            self.prompt()
+        elif name == "back" and not finished:
             self.screening.status = "active"
             if not self.fire("back"):
                 self.say(m.FIRST_QUESTION, problem=True)
                 self.prompt()
         elif name == "back":
-            self.say(m.ALREADY_FINISHED)
+            self.where_they_stand()
         else:
             self.say(m.UNKNOWN_COMMAND, problem=True)
-            self.say(m.HELP)
+            self.say(m.HELP, hint=True)
             self.prompt()
 
     def resume(self) -> None:
         if self.screening.status == "finished":
-            self.say(m.ALREADY_FINISHED)
+            self.where_they_stand()
             return
         if self.screening.status == "paused" or self.answers:
             self.say(m.WELCOME_BACK)
         self.screening.status = "active"
         self.prompt()
+
+    def where_they_stand(self) -> None:
+        """A finished screening: its outcome in the person's words, and the reference if referred."""
+        referral = self.records.referral_for(self.screening.id or 0)
+        outcome = self.screening.outcome
+        if referral is not None and referral.status not in ("cancelled", "replaced"):
+            self.say(m.FINISHED_REFERRED, {"reference": referral.id})
+        elif outcome in (Outcome.LIKELY_ELIGIBLE.value, Outcome.NEEDS_REVIEW.value):
+            self.say(m.FINISHED_CONTACT_THEM, {"contact": self._trial_contact()})
+        else:
+            self.say(m.FINISHED_NOT_A_MATCH)
+        self.say(m.FINISHED_OPTIONS)
 
     def _consent_outdated(self) -> bool:
         if self.screening.status not in ("active", "paused"):
@@ -375,48 +510,50 @@ class Conversation:
 
     def _answer_reconsent(self, message: Choice | Text) -> None:
         question = self.trial.questions[0]
-        choice = self._understand_options(message, {o.value: o.text for o in question.choices})
+        choice = self.read_menu(message, {o.value: o.text for o in question.choices})
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True)
+            self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
             return
-        self.records.record_consent(
-            self.screening.id or 0,
-            "storage",
-            self.trial.consent_version,
-            granted=choice == "yes",
-            locale=self.screening.locale or SOURCE_LOCALE,
-            text=self.question_text(question),
-        )
+        self._record_consent(question, choice)
         if choice != "yes":
             self._erase()
             self.say(m.DECLINED)
             return
-        self.screening.pending, self.screening.status = None, "active"
+        self._set_pending(None)
+        self.screening.status = "active"
         self.say(m.WELCOME_BACK)
         self.prompt()
 
     def answer_pending(self, pending: str, message: Choice | Text) -> None:
         if pending == "consent":
             self._answer_reconsent(message)
-            return
-        if pending == "language":
-            locale = self._understand_language(message)
-            if locale is None:
-                self.prompt()
-                return
-            first_contact = not self.answers and self.state == self.trial.questions[0].id
-            self.screening.locale = locale
-            self.screening.pending = None
-            if first_contact:
-                self.say(self.trial.intro)
+        elif pending == "language":
+            self._answer_language(message)
+        elif pending == "confirm":
+            self._answer_read_back(message)
+        else:
+            self._answer_delete_or_restart(pending, message)
+
+    def _answer_language(self, message: Choice | Text) -> None:
+        locale = self._understand_language(message)
+        if locale is None:
             self.prompt()
             return
-        choice = self._understand_options(message, self._pending_options(pending))
+        first_contact = not self.answers and self.state == self.trial.questions[0].id
+        self.screening.locale = locale
+        self._set_pending(None)
+        if first_contact:
+            self.say(self.trial.intro)
+        self.prompt()
+
+    def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:
+        choice = self.read_menu(message, self._pending_options(pending), self._yes_no_words())
         if choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
             return
-        self.screening.pending = None
+        self._set_pending(None)
         if choice == "no":
             if pending == "delete":
                 self.say(m.NOT_DELETED)
@@ -424,6 +561,8 @@ class Conversation:
         elif pending == "delete":
             self._erase()
             self.say(m.DELETED)
+        elif self.screening.status == "finished":
+            self._start_again()
         else:
             self._restart()
 
@@ -437,45 +576,91 @@ class Conversation:
         elif self.state in self.trial.question_index:
             self._answer_question(self.trial.question(self.state), message)
         else:
-            self.say(m.ALREADY_FINISHED)
+            self.where_they_stand()
 
     def _answer_question(self, question: Question, message: Choice | Text) -> None:
-        value, problem = self.understand(question, message)
-        if problem is not None:
-            self.say(*problem, problem=True)
+        reading, problem = self.read(question, message)
+        if problem[0] == m.TOO_LONG_FOR_CHOICE:
+            self.say(m.TOO_LONG_FOR_CHOICE, problem=True)
             self.prompt()
-            return
+        elif question.kind == "consent" and not reading.sure:
+            # Consent only from a button or a clear yes or no: never from "not sure" or a question.
+            self.say(m.CONSENT_UNCLEAR, problem=True)
+            self.prompt()
+        elif reading.certainty is Certainty.UNSURE:
+            self.say(m.HEDGED_NUMBER if question.kind == "number" else m.HEDGED, problem=True)
+            self.prompt()
+        elif reading.value is None:
+            self.say(*problem, problem=True, hint=question.kind in ("yes_no", "choice"))
+            self.prompt()
+        elif reading.sure:
+            self._store(question, reading.value, message)
+        else:
+            assert isinstance(message, Text)
+            self.records.hold_answer(
+                self.screening,
+                {"question": question.id, "value": reading.value, "raw": message.text, "via": message.via},
+            )
+            self._set_pending("confirm", keep_held=True)
+            self.prompt()
+
+    def _store(self, question: Question, value: Any, message: Choice | Text, read_back: bool = False) -> None:
         raw = message.text if isinstance(message, Text) else None
         via = message.via if isinstance(message, Text) else "button"
+        self._record(question, value, raw, via, read_back)
+
+    def _record(self, question: Question, value: Any, raw: str | None, via: str, read_back: bool) -> None:
         personal = question.identifies or question.kind == "text"
         self.records.record_answer(
-            self.screening.id or 0, question.id, value, raw and clean(raw), via, personal=personal
+            self.screening.id or 0,
+            question.id,
+            value,
+            raw and clean(raw),
+            via,
+            personal=personal,
+            read_back=read_back,
         )
         self.answers[question.id] = value
         if question.scope:
-            self.records.record_consent(
-                self.screening.id or 0,
-                question.scope,
-                self.trial.consent_version,
-                granted=value == "yes",
-                locale=self.screening.locale or SOURCE_LOCALE,
-                text=self.question_text(question),
-            )
+            self._record_consent(question, value)
         self._retract_inapplicable()
         self.fire("answer")
 
+    def _answer_read_back(self, message: Choice | Text) -> None:
+        held = self.records.held_answer(self.screening)
+        choice = self.read_menu(message, self._read_back_options(), self._yes_no_words(confirm=True))
+        if held is None or held["question"] != self.state:
+            self._set_pending(None)
+            self.prompt()
+        elif choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
+            self.prompt()
+        elif choice == "yes":
+            self._set_pending(None)
+            question = self.trial.question(held["question"])
+            self._record(question, held["value"], held["raw"], held["via"], read_back=True)
+        else:
+            self._set_pending(None)
+            self.say(m.ANSWER_AGAIN)
+            self.prompt()
+
     def _answer_summary(self, message: Choice | Text) -> None:
-        choice = self._understand_options(message, self._summary_options())
+        lexicon = self.engine.lexicon
+        words = {
+            "confirm": (*lexicon.confirm, *lexicon.exact.get("yes", ())),
+            "change": lexicon.exact.get("no", ()),
+        }
+        choice = self.read_menu(message, self._summary_options(), words)
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True)
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
         else:
             self.fire(choice)
 
     def _answer_correcting(self, message: Choice | Text) -> None:
-        choice = self._understand_options(message, self._correcting_options())
+        choice = self.read_menu(message, self._correcting_options())
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True)
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
         elif choice == SUMMARY:
             self.fire("back")
@@ -483,9 +668,10 @@ class Conversation:
             self.fire("pick", target=choice)
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
-        choice = self._understand_options(message, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO))
+        options = self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
+        choice = self.read_menu(message, options, self._yes_no_words())
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True)
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
             return
         self.records.record_consent(
@@ -501,60 +687,91 @@ class Conversation:
 
     # Understanding -----------------------------------------------------------
 
-    def understand(
-        self, question: Question, message: Choice | Text
-    ) -> tuple[Any, tuple[str, dict[str, Any]] | None]:
-        """The value to store for `message`, or the problem to tell the person about."""
+    def read(self, question: Question, message: Choice | Text) -> tuple[Reading, tuple[str, dict[str, Any]]]:
+        """What `message` means as an answer to `question`, and what to say if it cannot be used."""
         if question.kind in ("yes_no", "consent", "choice"):
+            problem = m.NOT_UNDERSTOOD_CHOICE if question.kind == "choice" else m.NOT_UNDERSTOOD_YES_NO
+            if isinstance(message, Text) and len(message.text) > MAX_OPTION_ANSWER:
+                problem = m.TOO_LONG_FOR_CHOICE
             options = {o.value: o.text for o in question.choices}
-            keywords = {
-                o.value: [normalize(k) for k in (*o.keywords.split("|"), *self.t(o.keywords).split("|"))]
-                for o in question.choices
-                if o.keywords
-            }
-            value = self._understand_options(message, options, keywords)
-            if value is None:
-                problem = m.NOT_UNDERSTOOD_CHOICE if question.kind == "choice" else m.NOT_UNDERSTOOD_YES_NO
-                if isinstance(message, Text) and len(message.text) > _MAX_OPTION_ANSWER:
-                    problem = m.TOO_LONG_FOR_CHOICE
-                return None, (problem, {})
-            return value, None
-        text = message.value if isinstance(message, Choice) else message.text
+            keywords = {o.value: self._keywords(o.keywords) for o in question.choices if o.keywords}
+            return self._voice(message, self.read_options(message, options, keywords)), (problem, {})
+        if isinstance(message, Choice):
+            return Reading(), (m.NOT_UNDERSTOOD_CHOICE, {})
+        text = message.text
         if question.kind == "number":
-            number = parse_number(text, self.engine.lexicon) if len(text) <= _MAX_OPTION_ANSWER else None
-            if number is None or not (question.min or 0) <= number <= (question.max or 0):
-                bounds = {"min": question.min, "max": question.max, "example": 42}
-                return None, (m.NOT_UNDERSTOOD_NUMBER, bounds)
-            return number, None
+            bounds = {"min": question.min, "max": question.max, "example": 42}
+            reading = read_number(text, self.engine.lexicon)
+            if reading.value is not None and not (question.min or 0) <= reading.value <= (question.max or 0):
+                reading = Reading()
+            return self._voice(message, reading), (m.NOT_UNDERSTOOD_NUMBER, bounds)
         if question.kind == "phone":
             phone = parse_phone(text) if len(text) <= 40 else None
-            return (phone, None) if phone else (None, (m.NOT_UNDERSTOOD_PHONE, {}))
+            return self._voice(message, Reading(phone, Certainty.SURE if phone else Certainty.UNCLEAR)), (
+                m.NOT_UNDERSTOOD_PHONE,
+                {},
+            )
         cleaned = clean(text)
         if not cleaned:
-            return None, (m.TEXT_EMPTY, {})
+            return Reading(), (m.TEXT_EMPTY, {})
         if len(cleaned) > question.max_length:
-            return None, (m.TEXT_TOO_LONG, {"max": question.max_length})
-        return cleaned, None
+            return Reading(), (m.TEXT_TOO_LONG, {"max": question.max_length})
+        return self._voice(message, Reading(cleaned, Certainty.SURE)), (m.TEXT_EMPTY, {})
 
-    def _understand_options(
-        self, message: Choice | Text, options: dict[str, str], keywords: dict[str, list[str]] | None = None
-    ) -> str | None:
-        """Which option a tap or a typed answer means, or None."""
-        keywords = keywords or {}
+    @staticmethod
+    def _voice(message: Choice | Text, reading: Reading) -> Reading:
+        """A transcript may be misheard: even an exact one is read back."""
+        if isinstance(message, Text) and message.via == "voice" and reading.sure:
+            return replace(reading, certainty=Certainty.READ_BACK)
+        return reading
+
+    def _keywords(self, keywords: str) -> list[str]:
+        return [normalize(k) for k in (*keywords.split("|"), *self.t(keywords).split("|")) if k.strip()]
+
+    def read_options(
+        self,
+        message: Choice | Text,
+        options: Mapping[str, str],
+        keywords: Mapping[str, Iterable[str]] | None = None,
+    ) -> Reading:
+        """Which of `options` (value: label) a tap or a typed answer means, and how sure that is.
+
+        Exact: a tap, the option's number, its label (in English or the person's
+        language), one of `keywords` on its own, or the language's plain word for
+        yes, no or "I don't know" where that is an option.
+        """
         if isinstance(message, Choice):
-            return message.value if message.value in options else None
-        text = message.text
-        if len(text) > _MAX_OPTION_ANSWER:
-            return None
-        stripped = normalize(text)
-        if stripped.isdigit() and 1 <= int(stripped) <= len(options):
-            return list(options)[int(stripped) - 1]
-        phrases: dict[str, list[str]] = {}
-        for value, label in options.items():
-            phrases[value] = [normalize(label), normalize(self.t(label))]
-            phrases[value] += self.engine.lexicon.phrases.get(value, ())
-            phrases[value] += keywords.get(value, [])
-        return match_phrase(text, phrases)
+            return Reading(message.value, Certainty.SURE) if message.value in options else Reading()
+        lexicon = self.engine.lexicon
+        keywords = keywords or {}
+        exact: dict[str, list[str]] = {}
+        for number, (value, label) in enumerate(options.items(), start=1):
+            exact[value] = [str(number), normalize(label), normalize(self.t(label)), *keywords.get(value, ())]
+            exact[value] += lexicon.exact.get(value, ())
+        phrases = {value: [*exact[value], *lexicon.phrases.get(value, ())] for value in options}
+        # Yes, no and "I don't know" are recognised where they are no option, so that they are
+        # not taken for one ("I don't know" is not "no").
+        for value in _VALUES:
+            phrases.setdefault(value, list(lexicon.phrases.get(value, ())))
+        reading = read_options(message.text, exact, phrases, lexicon)
+        if reading.value is not None and reading.value not in options:
+            return Reading(certainty=Certainty.UNSURE if reading.value == DONT_KNOW else Certainty.UNCLEAR)
+        return reading
+
+    def read_menu(
+        self,
+        message: Choice | Text,
+        options: Mapping[str, str],
+        words: Mapping[str, Iterable[str]] | None = None,
+    ) -> str | None:
+        """The option of a menu (summary, delete, restart…) meant for certain, or None: menus never guess."""
+        reading = self.read_options(message, options, words)
+        return reading.value if reading.sure else None
+
+    def _yes_no_words(self, confirm: bool = False) -> dict[str, tuple[str, ...]]:
+        lexicon = self.engine.lexicon
+        yes = (*lexicon.exact.get("yes", ()), *(lexicon.confirm if confirm else ()))
+        return {"yes": yes, "no": lexicon.exact.get("no", ())}
 
     def _understand_language(self, message: Choice | Text) -> str | None:
         locales = self.engine.locales
@@ -578,7 +795,10 @@ class Conversation:
 
     # Prompts -----------------------------------------------------------------
 
-    def current_prompt(self) -> str:
+    def prompt_id(self) -> str:
+        return f"{self.screening.id}.{self.screening.prompt_seq}"
+
+    def _prompt_key(self) -> str:
         pending = self.screening.pending
         return f"_{pending}" if pending else self.state
 
@@ -590,31 +810,44 @@ class Conversation:
                 self.engine.translator(loc)(m.CHOOSE_LANGUAGE) for loc in self.engine.locales
             )
             options = tuple(Option(loc, display_name(loc)) for loc in self.engine.locales)
-            self._emit("\n".join(prompts), options, "_language", "choice")
+            self._ask_with("\n".join(prompts), options, "choice")
         elif pending == "consent":
             question = self.trial.questions[0]
             options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
-            self._emit(self.question_text(question), options, "_consent", "consent")
+            self._ask_with(self.question_text(question), options, "consent")
+        elif pending == "confirm":
+            self._read_back()
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
-            self._menu(text, self._pending_options(pending), f"_{pending}")
+            self._menu(text, self._pending_options(pending))
+        elif self.screening.status == "finished":
+            self.where_they_stand()
         elif self.state in self.trial.question_index:
             self._ask(self.trial.question(self.state))
         elif self.state == SUMMARY:
             self._summary()
         elif self.state == CORRECTING:
-            self._menu(m.WHICH_ANSWER, self._correcting_options(), CORRECTING)
+            self._menu(m.WHICH_ANSWER, self._correcting_options())
         elif self.state == NOT_ELIGIBLE:
             self._not_eligible()
-        elif self.screening.status == "finished":
-            self.say(m.ALREADY_FINISHED)
 
     def _ask(self, question: Question) -> None:
         text = self.question_text(question)
         if question.help:
             text += "\n" + self.t(question.help)
         options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
-        self._emit(text, options, question.id, question.kind)
+        self._ask_with(text, options, question.kind)
+
+    def _read_back(self) -> None:
+        held = self.records.held_answer(self.screening) or {}
+        question = self.trial.question_index.get(held.get("question", ""))
+        if question is None:
+            self._set_pending(None)
+            self.prompt()
+            return
+        heard = m.HEARD_BACK if held.get("via") == "voice" else m.READ_BACK
+        text = self.t(heard, said=clean(held["raw"]), answer=answer_text(question, held["value"], self.t))
+        self._menu(text, self._read_back_options(), translate=False)
 
     def question_text(self, question: Question) -> str:
         return self.t(self._variant(question.text))
@@ -626,13 +859,15 @@ class Conversation:
         return text.get(chosen, next(iter(text.values())))
 
     def _summary(self) -> None:
-        lines = [self.t(m.SUMMARY_INTRO)]
+        t = self.t
+        colon = t(m.LABEL_SEPARATOR)
+        lines = [t(m.SUMMARY_INTRO)]
         for question in self._asked():
             if question.scope != "storage":
                 lines.append(
-                    f"• {self.t(question.label)}: {answer_text(question, self.answers[question.id], self.t)}"
+                    f"• {t(question.label)}{colon}{answer_text(question, self.answers[question.id], t)}"
                 )
-        self._menu("\n".join(lines), self._summary_options(), SUMMARY, translate=False)
+        self._menu("\n".join(lines), self._summary_options(), translate=False)
 
     def _not_eligible(self) -> None:
         reasons = self.screening.reasons or []
@@ -640,13 +875,21 @@ class Conversation:
             self.t(c.explanation) for c in self.trial.criteria if c.id in reasons and c.explanation
         )
         lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
-        self._emit("\n".join(lines))
-        self._menu(m.OTHER_STUDIES, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO), NOT_ELIGIBLE)
+        self._emit(Reply("\n".join(lines)))
+        self._menu(m.OTHER_STUDIES, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO))
 
-    def _menu(self, text: str, options: dict[str, str], prompt: str, translate: bool = True) -> None:
+    def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
-        body = self.t(text) if translate else text
-        self._emit(body, rendered, prompt, "choice")
+        self._ask_with(self.t(text) if translate else text, rendered, "choice")
+
+    def _ask_with(self, text: str, options: tuple[Option, ...], expects: str) -> None:
+        """Put a prompt to the person. A new prompt gets the next sequence number; asking the
+        same one again (after a problem, in another language) keeps it, so its buttons stay good."""
+        screening = self.screening
+        key = self._prompt_key()
+        if key != screening.prompt_key:
+            screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
+        self._emit(Reply(text, options, self.prompt_id(), key, expects))
 
     def _summary_options(self) -> dict[str, str]:
         return {"confirm": m.CONFIRM, "change": m.CHANGE}
@@ -654,6 +897,9 @@ class Conversation:
     def _correcting_options(self) -> dict[str, str]:
         options = {q.id: q.label for q in self._asked() if q.scope != "storage"}
         return {**options, SUMMARY: m.BACK_TO_SUMMARY}
+
+    def _read_back_options(self) -> dict[str, str]:
+        return self._yes_no(m.READ_BACK_YES, m.READ_BACK_NO)
 
     def _pending_options(self, pending: str) -> dict[str, str]:
         if pending == "delete":
@@ -667,27 +913,36 @@ class Conversation:
     def _asked(self) -> list[Question]:
         return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]
 
-    def say(self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False) -> None:
-        self._emit(self.t(text, **(params or {})), problem=problem)
-
-    def _emit(
-        self,
-        text: str,
-        options: tuple[Option, ...] = (),
-        prompt: str | None = None,
-        expects: str | None = None,
-        problem: bool = False,
+    def say(
+        self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False, hint: bool = False
     ) -> None:
-        t = self.t
-        self.replies.append(Reply(text, options, prompt, expects, t.rtl, problem, t.locale))
+        self._emit(Reply(self.t(text, **(params or {})), problem=problem, hint=hint))
+
+    def _emit(self, reply: Reply) -> None:
+        self.replies.append(replace(reply, locale=self.t.locale))
 
     # Effects -------------------------------------------------------------------
+
+    def _set_pending(self, pending: str | None, keep_held: bool = False) -> None:
+        self.screening.pending = pending
+        if not keep_held:
+            self.screening.pending_answer = None
 
     def fire(self, event: str, **kwargs: Any) -> bool:
         try:
             return bool(self.engine.machine.events[event].trigger(self, **kwargs))
         except MachineError:
             return False
+
+    def _record_consent(self, question: Question, value: Any) -> None:
+        self.records.record_consent(
+            self.screening.id or 0,
+            question.scope or "storage",
+            self.trial.consent_version,
+            granted=value == "yes",
+            locale=self.screening.locale or SOURCE_LOCALE,
+            text=self.question_text(question),
+        )
 
     def _retract_inapplicable(self) -> None:
         """Drop answers to questions that a changed answer has made irrelevant."""
@@ -718,7 +973,13 @@ class Conversation:
         contact = self.trial.consent_question("contact")
         if contact is not None and self.answers.get(contact.id) == "yes":
             referral = self.records.add_referral(screening)
-            self.records.audit("system", "referral_created", f"referral:{referral.id}", outcome=outcome.value)
+            self.records.audit(
+                "system",
+                "referral_created",
+                f"referral:{referral.id}",
+                outcome=outcome.value,
+                replaces=referral.replaces,
+            )
             self.say(m.WILL_CONTACT, {"reference": referral.id})
         else:
             self.say(m.CONTACT_THEM, {"contact": self._trial_contact()})
@@ -727,14 +988,42 @@ class Conversation:
         contact = self.trial.contact
         return ", ".join(p for p in (self.t(contact.name), contact.phone, contact.email) if p)
 
+    def _opening_consents(self) -> list[Question]:
+        return list(takewhile(lambda q: q.scope is not None, self.trial.questions))
+
     def _restart(self) -> None:
         consents = {q.id for q in self.trial.questions if q.scope}
         self.records.clear_answers(self.screening.id or 0, keep=consents)
         self.answers = {k: v for k, v in self.answers.items() if k in consents}
         self.editing = False
         # Start again after the consents the dialog opens with: they stand.
-        opening = list(takewhile(lambda q: q.scope is not None, self.trial.questions))
-        self.state = opening[-1].id
+        self.state = self._opening_consents()[-1].id
+        self.fire("answer")
+
+    def _start_again(self) -> None:
+        """A finished screening is kept as it was; a new one starts, with the consents carried over."""
+        previous = self.screening
+        self.close()
+        screening = self.records.add_screening(
+            self.participant.id or 0,
+            previous.trial_id,
+            state=self.trial.questions[0].id,
+            locale=previous.locale,
+            source=previous.source,
+        )
+        self.records.audit(
+            "participant",
+            "screening_started",
+            f"screening:{screening.id}",
+            replaces=f"screening:{previous.id}",
+        )
+        self.screening, self.answers, self.editing = screening, {}, False
+        for question in self._opening_consents():
+            value = self.records.answers(previous.id or 0).get(question.id)
+            self.records.record_answer(screening.id or 0, question.id, value, None, "carried", personal=False)
+            self.answers[question.id] = value
+            self._record_consent(question, value)
+        self.state = self._opening_consents()[-1].id
         self.fire("answer")
 
     def _erase(self) -> None:
@@ -767,4 +1056,5 @@ __all__ = [
     "Start",
     "Text",
     "Unsupported",
+    "parse_text",
 ]

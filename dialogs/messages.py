@@ -14,7 +14,7 @@ CONSENT_CHANGED = N_(
 WELCOME_BACK = N_("Welcome back! Let's continue where you left off.")
 PAUSED = N_("Paused. Your answers so far are saved. Send /start or any message when you want to continue.")
 HELP = N_(
-    "I ask the study's pre-screening questions one at a time. Tap a button or type your answer.\n"
+    "I ask the study's pre-screening questions one at a time.\n"
     "/back goes back one question, /restart starts again, /stop pauses (your answers are kept), "
     "/language changes the language, /delete erases everything you told us."
 )
@@ -26,12 +26,29 @@ EDITED = N_(
     "Editing a message does not change an answer. To change one, send /back, or use the summary at the end."
 )
 MOVED_ON = N_("That question has moved on. Here is the current one.")
+UNDELIVERED = N_(
+    "Sorry, my last message may not have reached you, so I have not used your answer. "
+    "Here is the question to answer now:"
+)
 FIRST_QUESTION = N_("This is the first question; there is nothing to go back to.")
 
-NOT_UNDERSTOOD_CHOICE = N_("Sorry, I didn't understand. Please tap one of the buttons, or type its number.")
-NOT_UNDERSTOOD_YES_NO = N_(
-    "Sorry, I didn't understand. Please tap a button, or answer yes, no or I don't know."
+NOT_UNDERSTOOD_CHOICE = N_("Sorry, I didn't understand. Please choose one of the answers.")
+NOT_UNDERSTOOD_YES_NO = N_("Sorry, I didn't understand. Please answer yes, no or I don't know.")
+HEDGED = N_(
+    "It sounds as if you are not sure. Please choose the answer that fits best. "
+    "If you don't know, that is a fine answer: the study team will check it with you."
 )
+HEDGED_NUMBER = N_("I need one exact number here. If you are not sure, give your best single number.")
+CONSENT_UNCLEAR = N_(
+    "Nothing is recorded until you choose one of the two answers. Your answers are used only for "
+    "this pre-screening, only the study team can see them, and you can have everything deleted at "
+    "any time with /delete. If you have questions, the study team will gladly answer them."
+)
+READ_BACK = N_('You wrote: "{said}"\nI understood: {answer}\nIs that right?')
+HEARD_BACK = N_('I heard: "{said}"\nI understood: {answer}\nIs that right?')
+READ_BACK_YES = N_("Yes, that's right")
+READ_BACK_NO = N_("No, let me answer again")
+ANSWER_AGAIN = N_("All right. Please answer again:")
 NOT_UNDERSTOOD_NUMBER = N_("Please type a whole number between {min} and {max}, for example {example}.")
 NOT_UNDERSTOOD_PHONE = N_(
     "That does not look like a phone number. Please type the number in digits, for example +86 138 0000 0000."
@@ -41,6 +58,8 @@ TEXT_TOO_LONG = N_("That is too long. Please answer in at most {max} characters.
 TOO_LONG_FOR_CHOICE = N_("That message is too long for this question.")
 
 SUMMARY_INTRO = N_("Here is what you told us. Please check it:")
+# TRANSLATORS: what stands between a label and its value in the summary ("Age: 42"), spaces included.
+LABEL_SEPARATOR = N_(": ")
 CONFIRM = N_("That's correct, send it")
 CHANGE = N_("Change an answer")
 WHICH_ANSWER = N_("Which answer would you like to change?")
@@ -68,14 +87,25 @@ WILL_CONTACT = N_("The study team will contact you. Your reference is {reference
 CONTACT_THEM = N_("If you would like to talk to the study team, you can contact: {contact}.")
 
 DECLINED = N_("No problem. Nothing you told us has been kept. If you change your mind, send /start.")
-ALREADY_FINISHED = N_(
-    "You have finished this pre-screening. Send /restart to answer again, or /delete to erase your data."
+FINISHED_REFERRED = N_(
+    "You have finished this pre-screening, and the study team will contact you. "
+    "Your reference is {reference}."
 )
+FINISHED_CONTACT_THEM = N_(
+    "You have finished this pre-screening. If you would like to talk to the study team, "
+    "you can contact: {contact}."
+)
+FINISHED_NOT_A_MATCH = N_(
+    "You have finished this pre-screening. From your answers, this study is probably not a match."
+)
+FINISHED_OPTIONS = N_("Send /restart to answer again, or /delete to erase your data.")
 CONFIRM_DELETE = N_("Do you want us to delete everything you have told us? This cannot be undone.")
 DELETE_YES = N_("Yes, delete my data")
 DELETE_NO = N_("No, keep it")
 DELETED = N_("Your data has been deleted. Thank you for your time. Send /start if you want to begin again.")
 NOT_DELETED = N_("Nothing was deleted.")
-CONFIRM_RESTART = N_("Start again from the first question? Your answers so far will be cleared.")
+CONFIRM_RESTART = N_(
+    "Start again from the first question? Your answers so far will be cleared; what you agreed to stays."
+)
 RESTART_YES = N_("Yes, start again")
 RESTART_NO = N_("No, continue")

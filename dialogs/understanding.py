@@ -13,8 +13,10 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from functools import cache, cached_property, lru_cache
 from pathlib import Path
+from typing import Any
 
 import yaml
 
@@ -26,17 +28,58 @@ _CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff]")
 _UNSAFE = re.compile(r"[\u0000-\u0008\u000b-\u001f\u007f\u202a-\u202e\u2066-\u2069]")
 # A minus or a decimal part makes it something other than a whole number of years.
 # Only a minus that starts a word is a sign: "42-43" is two numbers, 我今年42岁 one.
+# Longer than any answer to a question with options; refuse rather than guess.
+MAX_OPTION_ANSWER = 200
 _DIGITS = re.compile(r"(?:(?<![\w])-)?\d+(?:[.,]\d+)?")
+
+
+class Certainty(StrEnum):
+    """How sure the bot is of what a person meant: only SURE is stored without asking."""
+
+    SURE = "sure"  # a tap, an option's number or label, an exact answer word: stored at once
+    READ_BACK = "read_back"  # understood, but interpreted: read back and stored once confirmed
+    UNSURE = "unsure"  # the person hedged ("I think so", 好像有): offer the options, propose nothing
+    UNCLEAR = "unclear"  # nothing found, or two answers at once: ask again
+
+
+@dataclass(frozen=True)
+class Reading:
+    """What an answer seems to mean, and how sure that is. `value` is None unless SURE or READ_BACK."""
+
+    value: Any = None
+    certainty: Certainty = Certainty.UNCLEAR
+    # Why a number was refused: "whole" (a decimal or a fraction), else None.
+    reason: str | None = None
+
+    @property
+    def sure(self) -> bool:
+        return self.certainty is Certainty.SURE
 
 
 @dataclass(frozen=True)
 class Lexicon:
-    """Phrases per stored value (yes/no/dont_know), and number words."""
+    """One or more languages' ways of answering: phrases per stored value, cues, number words."""
 
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Whole answers that mean a value for certain ("yes", "没有", "нет"): stored without a read-back.
+    exact: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Words that turn a "yes" phrase around ("she does" + "not").
+    negators: tuple[str, ...] = ()
+    # Words of someone unsure ("I think", 好像, наверное): the bot offers the options instead of guessing.
+    hedges: tuple[str, ...] = ()
+    # Whole answers that confirm a summary or a read-back ("that's right", 信息无误,提交).
+    confirm: tuple[str, ...] = ()
     numbers: Mapping[str, int] = field(default_factory=dict)
     multipliers: Mapping[str, int] = field(default_factory=dict)
     fillers: tuple[str, ...] = ()
+    # Tens that may follow a unit, as in Arabic "اثنان وأربعون" (2 and 40).
+    tens_after_units: frozenset[str] = frozenset()
+    # "years old", 岁, лет: words a number may come with and still be exact.
+    units: tuple[str, ...] = ()
+    # "about", 多, около: a number that is not one number.
+    approximations: tuple[str, ...] = ()
+    # "half", 半: not a whole number.
+    fractions: tuple[str, ...] = ()
 
     @cached_property
     def number_patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str]]:
@@ -47,25 +90,51 @@ class Lexicon:
         return (re.compile("|".join(_word(w) for w in words)) if words else None), gap
 
     def merged(self, other: Lexicon) -> Lexicon:
-        keys = set(self.phrases) | set(other.phrases)
+        def both(
+            a: Mapping[str, tuple[str, ...]], b: Mapping[str, tuple[str, ...]]
+        ) -> dict[str, tuple[str, ...]]:
+            return {k: (*a.get(k, ()), *b.get(k, ())) for k in set(a) | set(b)}
+
         return Lexicon(
-            phrases={k: (*self.phrases.get(k, ()), *other.phrases.get(k, ())) for k in keys},
+            phrases=both(self.phrases, other.phrases),
+            exact=both(self.exact, other.exact),
+            negators=(*self.negators, *other.negators),
+            hedges=(*self.hedges, *other.hedges),
+            confirm=(*self.confirm, *other.confirm),
             numbers={**self.numbers, **other.numbers},
             multipliers={**self.multipliers, **other.multipliers},
             fillers=(*self.fillers, *other.fillers),
+            tens_after_units=self.tens_after_units | other.tens_after_units,
+            units=(*self.units, *other.units),
+            approximations=(*self.approximations, *other.approximations),
+            fractions=(*self.fractions, *other.fractions),
         )
+
+
+_VALUES = ("yes", "no", DONT_KNOW)
 
 
 def load_lexicon(path: Path) -> Lexicon:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     numbers = data.get("numbers") or {}
+    exact = data.get("exact") or {}
+
+    def words(items: Any) -> tuple[str, ...]:
+        return tuple(normalize(str(p)) for p in items or ())
+
     return Lexicon(
-        phrases={
-            key: tuple(normalize(str(p)) for p in data.get(key) or ()) for key in ("yes", "no", DONT_KNOW)
-        },
+        phrases={key: words(data.get(key)) + words(exact.get(key)) for key in _VALUES},
+        exact={key: words(exact.get(key)) for key in _VALUES},
+        negators=words(data.get("negators")),
+        hedges=words(data.get("hedges")),
+        confirm=words(data.get("confirm")),
         numbers={normalize(str(k)): int(v) for k, v in (numbers.get("values") or {}).items()},
         multipliers={normalize(str(k)): int(v) for k, v in (numbers.get("multipliers") or {}).items()},
-        fillers=tuple(normalize(str(f)) for f in numbers.get("fillers") or ()),
+        fillers=words(numbers.get("fillers")),
+        tens_after_units=frozenset(words(numbers.get("tens_after_units"))),
+        units=words(numbers.get("units")),
+        approximations=words(numbers.get("approximations")),
+        fractions=words(numbers.get("fractions")),
     )
 
 
@@ -134,20 +203,120 @@ def _word(phrase: str) -> str:
     return rf"(?<![\w']){re.escape(phrase)}(?![\w'])"
 
 
-def parse_number(text: str, lexicon: Lexicon) -> int | None:
-    """The one whole number in `text`, in digits of any script or in words; else None."""
-    numerals = _DIGITS.findall(unicodedata.normalize("NFKC", clean(text)))
-    if any(not n.isdigit() for n in numerals):
-        return None  # "42.5", "-5": not a whole number of anything the bot asks
-    found = {int(n) for n in numerals} | set(_number_words(normalize(text), lexicon))
-    return found.pop() if len(found) == 1 else None
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    phrase: str
+    values: frozenset[str]
 
 
-def _number_words(text: str, lexicon: Lexicon) -> list[int]:
+def _spans(text: str, phrases: Mapping[str, Iterable[str]]) -> list[_Span]:
+    """The phrases found in `text`, longest first, none overlapping another."""
+    frozen = tuple((key, tuple(options)) for key, options in phrases.items())
+    pattern, owners = _matcher(frozen)
+    if pattern is None:
+        return []
+    found = sorted(
+        ((m.start(), m.group(1)) for m in pattern.finditer(text)), key=lambda f: (-len(f[1]), f[0])
+    )
+    kept: list[_Span] = []
+    for start, phrase in found:
+        end = start + len(phrase)
+        if all(end <= s.start or start >= s.end for s in kept):
+            kept.append(_Span(start, end, phrase, frozenset(owners[phrase])))
+    return sorted(kept, key=lambda s: s.start)
+
+
+def _found(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
+    """Where any of `words` occurs in `text` (whole words, or anywhere in CJK)."""
+    pattern, _ = _matcher((("", tuple(words)),))
+    if pattern is None:
+        return []
+    return [(m.start(), m.start() + len(m.group(1))) for m in pattern.finditer(text)]
+
+
+def read_options(
+    text: str,
+    exact: Mapping[str, Iterable[str]],
+    phrases: Mapping[str, Iterable[str]],
+    lexicon: Lexicon,
+) -> Reading:
+    """Which option a typed answer means, and how sure that is.
+
+    `exact` holds, per option value, the whole answers that mean it for certain
+    (its label, its number, the language's plain yes/no words); `phrases` the
+    words that suggest it within a longer answer. Everything that is not exact is
+    at best read back: a "yes" phrase with a negation outside it is turned round
+    ("she does" + "not"), a hedge ("I think", 好像) offers the options, and two
+    different answers in one message, or a number where none belongs, are unclear.
+    Values in `phrases` that are not in `exact` (e.g. "I don't know" at a consent)
+    are recognised so that they are not mistaken for another answer.
+    """
+    folded = normalize(text)
+    if not folded or len(text) > MAX_OPTION_ANSWER:
+        return Reading()
+    owners = {value for value, answers in exact.items() if folded in {normalize(a) for a in answers}}
+    if len(owners) == 1:
+        return Reading(owners.pop(), Certainty.SURE)
+    plain = unicodedata.normalize("NFKC", text)
+    if _found(folded, lexicon.hedges) or re.search(r"[?¿؟]", plain):
+        return Reading(certainty=Certainty.UNSURE)  # unsure, or asking something back
+    if re.search(r"\d", plain):
+        return Reading()  # "he is 42" at a yes/no question answers something else
+    spans = _spans(folded, phrases)
+    negations = _found(folded, lexicon.negators)
+    particles = set(lexicon.exact.get("yes", ()))
+    values = set()
+    for span in spans:
+        meant = set(span.values)
+        negated = any(end <= span.start or start >= span.end for start, end in negations)
+        if meant == {"yes"} and negated and span.phrase not in particles:
+            meant = {"no"}
+        values |= meant
+    if len(values) != 1:
+        return Reading()
+    return Reading(values.pop(), Certainty.READ_BACK)
+
+
+def read_number(text: str, lexicon: Lexicon) -> Reading:
+    """The one whole number in `text`, in digits of any script or in words, and how sure that is.
+
+    Digits or number words alone (with a unit such as "years" or 岁) are exact; with
+    other words around them they are read back. Two numbers, an approximation
+    ("about forty", 四十多), a decimal or a fraction, and ill-formed number words
+    ("twenty twenty") are never turned into one number.
+    """
+    if len(text) > MAX_OPTION_ANSWER:
+        return Reading()
+    plain = unicodedata.normalize("NFKC", clean(text))
+    folded = normalize(text)
+    if _found(folded, lexicon.approximations):
+        return Reading(certainty=Certainty.UNSURE)
+    numerals = _DIGITS.findall(plain)
+    if any(not n.isdigit() for n in numerals) or _found(folded, lexicon.fractions):
+        return Reading(reason="whole")
+    words = _number_words(folded, lexicon)
+    if words is None:
+        return Reading()
+    found = {int(n) for n in numerals} | set(words)
+    if len(found) != 1:
+        return Reading()
+    rest = re.sub(r"\d+", " ", folded)
+    for start, end in sorted(_found(rest, (*lexicon.numbers, *lexicon.multipliers, *lexicon.units)))[::-1]:
+        rest = rest[:start] + " " + rest[end:]
+    bare = lexicon.number_patterns[1].match(rest) is not None
+    return Reading(found.pop(), Certainty.SURE if bare else Certainty.READ_BACK)
+
+
+def _number_words(text: str, lexicon: Lexicon) -> list[int] | None:
+    """The numbers spelled out in `text`; None if a run of number words is not a number."""
     pattern, gap = lexicon.number_patterns
     if pattern is None:
         return []
-    values, run, end = [], [], None
+    values: list[int] = []
+    run: list[str] = []
+    end: int | None = None
     for match in pattern.finditer(text):
         if run and end is not None and not gap.match(text[end : match.start()]):
             values.append(_combine(run, lexicon))
@@ -156,19 +325,48 @@ def _number_words(text: str, lexicon: Lexicon) -> list[int]:
         end = match.end()
     if run:
         values.append(_combine(run, lexicon))
-    return values
+    return None if -1 in values else values
 
 
 def _combine(words: list[str], lexicon: Lexicon) -> int:
-    # Works for "forty two", "one hundred and five", 四十二, 一百零五, сорок два.
-    section, last = 0, 0
+    """The value of a run of number words, or -1 if it is not one well-formed number.
+
+    Works for "forty two", "one hundred and five", "forty two thousand", 四十二,
+    一百零五, сорок два. Within a part, each word must be below the place of the one
+    before (40 then 2, not 20 then 20); 十 and "hundred" multiply what precedes them,
+    "thousand" everything so far.
+    """
+    total, section, last, previous = 0, 0, 0, None
     for word in words:
         if word in lexicon.multipliers:
-            section += (last or 1) * lexicon.multipliers[word]
-            last = 0
-        else:
-            last += lexicon.numbers[word]
-    return section + last
+            factor = lexicon.multipliers[word]
+            if factor >= 1000:
+                total, section, last = (total + section + last) * factor, 0, 0
+            else:
+                section += (last or 1) * factor
+                last = 0
+            previous = None
+            continue
+        value = lexicon.numbers[word]
+        # Arabic says the units first: "اثنان وأربعون" is 2 and 40.
+        inverted = (
+            word in lexicon.tens_after_units and previous is not None and previous < 10 and last == previous
+        )
+        if previous is not None and not inverted and (value >= _place(previous) or previous == value == 0):
+            return -1
+        last += value
+        previous = value
+    return total + section + last
+
+
+def _place(value: int) -> int:
+    """The place a following number word must stay below: 10 after forty, 100 after a hundred."""
+    if value == 0:
+        return 10
+    place = 1
+    while value % (place * 10) == 0:
+        place *= 10
+    return place
 
 
 def parse_phone(text: str) -> str | None:

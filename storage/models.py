@@ -52,7 +52,8 @@ class Participant(SQLModel, table=True):
     """A person as a channel knows them (a Telegram user, a console user, a web session)."""
 
     __tablename__ = "participant"
-    __table_args__ = (UniqueConstraint("channel", "external_id"),)
+    # AUTOINCREMENT on SQLite: an erased person's id is never given to someone else.
+    __table_args__ = (UniqueConstraint("channel", "external_id"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
     channel: str = Field(max_length=32)
@@ -67,6 +68,8 @@ class Screening(SQLModel, table=True):
     """One pass through a trial's pre-screening questions."""
 
     __tablename__ = "screening"
+    # Never reused after an erasure, so the audit trail and old buttons name one screening only.
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     participant_id: int = _parent("participant", "CASCADE")
@@ -78,6 +81,15 @@ class Screening(SQLModel, table=True):
     status: str = Field(default="active", max_length=16, index=True)
     editing: bool = False
     pending: str | None = Field(default=None, max_length=16)
+    # An interpreted answer waiting for the person's "that's right" (question, value, what
+    # they wrote), encrypted; stored as an answer only once confirmed.
+    pending_answer: str | None = None
+    # The prompt last put to the person: its key (a question id, or "_confirm" and the like),
+    # its sequence number within the screening, and the highest sequence number known to
+    # have reached them. A typed answer belongs to the delivered prompt, a tap to its own.
+    prompt_key: str | None = Field(default=None, max_length=64)
+    prompt_seq: int = 0
+    delivered_seq: int = 0
     outcome: str | None = Field(default=None, max_length=32)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     uncertain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -103,6 +115,8 @@ class Answer(SQLModel, table=True):
     # What the person sent, encrypted.
     raw: str | None = None
     via: str = Field(max_length=16)
+    # Interpreted from free words and confirmed by the person after a read-back.
+    read_back: bool = False
     answered_at: datetime = _when()
     superseded_at: datetime | None = _when(nullable=True)
 
@@ -128,6 +142,8 @@ class Referral(SQLModel, table=True):
     __tablename__ = "referral"
 
     id: str = Field(primary_key=True, max_length=32)
+    # The same person's earlier referral for this trial that this one replaces (a redone screening).
+    replaces: str | None = Field(default=None, max_length=32)
     # Kept (emptied) when a person erases their data, so the study team sees it was withdrawn.
     screening_id: int | None = _parent("screening", "SET NULL", nullable=True)
     trial_id: str = Field(max_length=64)
@@ -177,6 +193,31 @@ class AuditEvent(SQLModel, table=True):
     action: str = Field(max_length=64)
     subject: str = Field(max_length=64)
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class OutgoingReply(SQLModel, table=True):
+    """A reply to a person, written with the change it reports and deleted once sent.
+
+    The outbox of replies: if sending fails or the process dies, the reply is sent
+    again later, so a question is never lost between the database and the person.
+    """
+
+    __tablename__ = "outgoing_reply"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    channel: str = Field(max_length=32)
+    # The person, as the keyed hash `Participant.external_id` holds: not a foreign key, since
+    # the last words to someone who has just had their data erased must still go out.
+    recipient: str = Field(max_length=128, index=True)
+    # {"to": the channel's id for the person, "reply": text, options, prompt…}, encrypted:
+    # a summary carries answers.
+    sealed: str
+    # The prompt it asks ("<screening>.<sequence>"), delivered once this row is sent.
+    prompt: str | None = Field(default=None, max_length=64)
+    attempts: int = 0
+    next_attempt_at: datetime = _when()
+    created_at: datetime = _when()
 
 
 class ProcessedInput(SQLModel, table=True):

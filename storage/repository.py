@@ -12,7 +12,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, update
@@ -25,6 +25,7 @@ from storage.models import (
     Consent,
     CryptoState,
     Delivery,
+    OutgoingReply,
     Participant,
     ProcessedInput,
     Referral,
@@ -79,6 +80,11 @@ class Store:
             for participant in records.session.exec(select(Participant)):
                 if participant.ref:
                     participant.ref, count = reseal(participant.ref), count + 1
+            for screening in records.session.exec(select(Screening)):
+                if screening.pending_answer:
+                    screening.pending_answer, count = reseal(screening.pending_answer), count + 1
+            for reply in records.session.exec(select(OutgoingReply)):
+                reply.sealed, count = reseal(reply.sealed), count + 1
             for answer in records.session.exec(select(Answer)):
                 if answer.sealed:
                     answer.sealed, count = reseal(answer.sealed), count + 1
@@ -163,9 +169,6 @@ class Records:
     def value_of(self, answer: Answer) -> Any:
         return self.cipher.open(answer.sealed) if answer.sealed else answer.value
 
-    def raw_of(self, answer: Answer) -> str | None:
-        return self.cipher.open(answer.raw) if answer.raw else None
-
     def last_answered(self, screening_id: int) -> str | None:
         query = (
             select(Answer.question_id)
@@ -179,7 +182,15 @@ class Records:
         return list(self.session.exec(query))
 
     def record_answer(
-        self, screening_id: int, question_id: str, value: Any, raw: str | None, via: str, *, personal: bool
+        self,
+        screening_id: int,
+        question_id: str,
+        value: Any,
+        raw: str | None,
+        via: str,
+        *,
+        personal: bool,
+        read_back: bool = False,
     ) -> None:
         """Store an answer; an earlier answer to the same question is kept, superseded.
 
@@ -194,9 +205,17 @@ class Records:
                 sealed=self.cipher.seal(value) if personal else None,
                 raw=self.cipher.seal(raw) if raw else None,
                 via=via,
+                read_back=read_back,
             )
         )
         self.session.flush()
+
+    def hold_answer(self, screening: Screening, held: dict[str, Any]) -> None:
+        """Keep an interpreted answer, encrypted, until the person confirms it."""
+        screening.pending_answer = self.cipher.seal(held)
+
+    def held_answer(self, screening: Screening) -> dict[str, Any] | None:
+        return self.cipher.open(screening.pending_answer) if screening.pending_answer else None
 
     def clear_answers(self, screening_id: int, keep: set[str]) -> None:
         """Supersede every current answer but those to `keep` (a restart)."""
@@ -235,13 +254,27 @@ class Records:
         return list(self.session.exec(query))
 
     def add_referral(self, screening: Screening) -> Referral:
+        """A referral for a finished screening; it replaces the person's open one for the trial, if any."""
         assert screening.id is not None and screening.outcome is not None
+        earlier = self.session.exec(
+            select(Referral)
+            .join(Screening, col(Referral.screening_id) == Screening.id)
+            .where(
+                Screening.participant_id == screening.participant_id,
+                Referral.trial_id == screening.trial_id,
+                col(Referral.status).not_in(("cancelled", "replaced")),
+            )
+        ).first()
         referral = Referral(
             id=uuid.uuid4().hex[:12],
             screening_id=screening.id,
             trial_id=screening.trial_id,
             outcome=screening.outcome,
+            replaces=earlier.id if earlier else None,
         )
+        if earlier is not None:
+            earlier.status, earlier.updated_at = "replaced", utcnow()
+            self.session.add(earlier)
         self.session.add(referral)
         return referral
 
@@ -263,6 +296,79 @@ class Records:
         self.session.add(referral)
         self.audit(actor, "referral_status", f"referral:{referral_id}", previous=previous, status=status)
         return referral
+
+    # Replies: the outbox of what the bot says to people --------------------------
+
+    def add_reply(self, channel: str, external_id: str, reply: dict[str, Any], prompt: str | None) -> int:
+        row = OutgoingReply(
+            channel=channel,
+            recipient=self.cipher.lookup(f"{channel}:{external_id}"),
+            sealed=self.cipher.seal({"to": external_id, "reply": reply}),
+            prompt=prompt,
+            # The channel sends it at once; the resending loop leaves it to the channel until then.
+            next_attempt_at=utcnow() + timedelta(seconds=2),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row.id or 0
+
+    def unsent_replies(self, channel: str, external_id: str) -> list[tuple[int, dict[str, Any]]]:
+        """A person's replies not yet sent, oldest first, as (id, reply)."""
+        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        query = (
+            select(OutgoingReply).where(OutgoingReply.recipient == recipient).order_by(col(OutgoingReply.id))
+        )
+        return [(row.id or 0, self.cipher.open(row.sealed)["reply"]) for row in self.session.exec(query)]
+
+    def recipients_due(self, channel: str, now: datetime, limit: int = 100) -> list[str]:
+        """The channel ids of people with a reply due to be sent (again)."""
+        query = (
+            select(OutgoingReply)
+            .where(OutgoingReply.channel == channel, OutgoingReply.next_attempt_at <= now)
+            .order_by(col(OutgoingReply.id))
+            .limit(limit)
+        )
+        return list(dict.fromkeys(self.cipher.open(row.sealed)["to"] for row in self.session.exec(query)))
+
+    def replies_sent(self, channel: str, external_id: str, ids: list[int]) -> None:
+        """Forget sent replies; the prompts they carried have now reached the person."""
+        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        rows = self.session.exec(
+            select(OutgoingReply).where(OutgoingReply.recipient == recipient, col(OutgoingReply.id).in_(ids))
+        )
+        participant = self.participant(channel, external_id)
+        for row in rows:
+            if row.prompt and participant is not None:
+                self._delivered(participant.id or 0, row.prompt)
+            self.session.delete(row)
+        self.session.flush()
+
+    def _delivered(self, participant_id: int, prompt: str) -> None:
+        screening_id, _, sequence = prompt.partition(".")
+        screening = self.session.get(Screening, int(screening_id))
+        if screening is not None and screening.participant_id == participant_id:
+            screening.delivered_seq = max(screening.delivered_seq, int(sequence))
+            self.session.add(screening)
+
+    def postpone_replies(self, channel: str, external_id: str, delay_seconds: float) -> None:
+        """Sending failed: try this person's replies again later, backing off each time."""
+        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        for row in self.session.exec(select(OutgoingReply).where(OutgoingReply.recipient == recipient)):
+            row.attempts += 1
+            row.next_attempt_at = utcnow() + timedelta(seconds=min(delay_seconds * 2**row.attempts, 300))
+            self.session.add(row)
+
+    def drop_replies(
+        self, channel: str, external_id: str, *, prompts_only: bool = False, ids: list[int] | None = None
+    ) -> int:
+        """Forget a person's unsent replies: all (unreachable), the questions among them, or `ids`."""
+        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        query = delete(OutgoingReply).where(OutgoingReply.recipient == recipient)
+        if prompts_only:
+            query = query.where(col(OutgoingReply.prompt).is_not(None))
+        if ids is not None:
+            query = query.where(col(OutgoingReply.id).in_(ids))
+        return self.session.exec(query).rowcount or 0  # type: ignore[attr-defined]
 
     # Deliveries: the outbox of referrals to coordinator chats ------------------
 
@@ -332,7 +438,7 @@ class Records:
             )
             if screening.status != "finished":
                 screening.status = "abandoned"
-            screening.pending, screening.purged_at = None, now
+            screening.pending, screening.pending_answer, screening.purged_at = None, None, now
             self.session.add(screening)
             purged.append(screening.id or 0)
         self.session.flush()
@@ -341,6 +447,9 @@ class Records:
                 Screening.participant_id == participant.id, col(Screening.purged_at).is_(None)
             )
             if self.session.exec(kept).first() is None:
+                self.session.exec(
+                    delete(OutgoingReply).where(OutgoingReply.recipient == participant.external_id)
+                )
                 participant.ref, participant.external_id = None, f"purged:{participant.id}"
                 self.session.add(participant)
         return purged
@@ -371,6 +480,8 @@ class Records:
                 Delivery.status == "pending",
             )
         )
+        # Unsent replies may quote answers (a summary): they go too.
+        self.session.exec(delete(OutgoingReply).where(OutgoingReply.recipient == participant.external_id))
         # The database cascades to screenings, answers and consents, and empties referrals.
         self.session.exec(delete(Participant).where(col(Participant.id) == participant.id))
         self.session.expunge_all()

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
-from dialogs.engine import Address, Choice, Command, Engine, Input, Reply, Start, Text, Unsupported
+from dialogs.engine import Address, Choice, Engine, Input, Reply, Start, Text, Unsupported, parse_text
 from dialogs.machine import SUMMARY
 from dialogs.trial import Trial, find_trial
 from storage.crypto import new_key
@@ -73,10 +73,14 @@ class Person:
         self.locale = locale
         self.replies: list[Reply] = []
         self.transcript: list[Reply] = []
+        self.read_backs = 0
 
-    def send(self, message: Input, dedupe_key: str | None = None) -> list[Reply]:
+    def send(self, message: Input, dedupe_key: str | None = None, *, delivered: bool = True) -> list[Reply]:
+        """Send `message`; the replies reach the person (as a channel reports) unless `delivered` is False."""
         self.replies = self.engine.handle(self.address, message, locale=self.locale, dedupe_key=dedupe_key)
         self.transcript += self.replies
+        if delivered:
+            self.engine.sent(self.address, self.engine.outbox(self.address))
         return self.replies
 
     def start(self, source: str | None = None) -> list[Reply]:
@@ -86,10 +90,12 @@ class Person:
         return self.send(Text(text))
 
     def tap(self, value: str, prompt: str | None = None) -> list[Reply]:
-        return self.send(Choice(value, prompt if prompt is not None else self.prompt))
+        asked = self.asking.prompt if self.asking else None
+        return self.send(Choice(value, prompt if prompt is not None else asked or ""))
 
     def command(self, name: str, argument: str | None = None) -> list[Reply]:
-        return self.send(Command(name, argument))
+        """Type a command, as a channel parses it (/start becomes a Start)."""
+        return self.send(parse_text(f"/{name}" + (f" {argument}" if argument else "")))
 
     def send_unsupported(self, kind: str) -> list[Reply]:
         return self.send(Unsupported(kind))
@@ -101,7 +107,8 @@ class Person:
 
     @property
     def prompt(self) -> str | None:
-        return self.asking.prompt if self.asking else None
+        """What the bot waits for: a question id, "summary", or a menu such as "_confirm"."""
+        return self.asking.asks if self.asking else None
 
     @property
     def texts(self) -> list[str]:
@@ -126,6 +133,14 @@ class Person:
             assert self.prompt != question, f"{question!r} was asked again: {self.texts}"
         return asked
 
+    def confirm_read_back(self) -> bool:
+        """If the bot read an answer back ("I understood: No. Is that right?"), say it is right."""
+        if self.prompt != "_confirm":
+            return False
+        self.read_backs += 1
+        self.tap("yes")
+        return True
+
     def answer_all(self, answers: Mapping[str, str], *, by: str = "text", confirm: bool = True) -> list[str]:
         """Answer every question the bot asks from `answers`; return the question ids asked.
 
@@ -141,6 +156,7 @@ class Person:
                 self.tap(answers[question])
             else:
                 self.say(answers[question])
+            self.confirm_read_back()
             assert self.prompt != question, f"{question!r} was asked again: {self.texts}"
         if confirm and self.prompt == SUMMARY:
             self.tap("confirm")
@@ -164,7 +180,7 @@ B1_VALUES: dict[str, Any] = {
     "had_surgery": "yes",
     "surgery_year_ago": "yes",
     "mri_shrunk": "yes",
-    "symptoms_not_improved": "yes",
+    "symptoms_course": "same",
     "diabetes": "no",
     "heart_disease": "no",
     "liver_kidney": "no",
@@ -200,7 +216,7 @@ LIKELY_B1_ZH: dict[str, str] = {
     "had_surgery": "做过",
     "surgery_year_ago": "对",
     "mri_shrunk": "是的",
-    "symptoms_not_improved": "是",
+    "symptoms_course": "没有好转",
     "diabetes": "没有",
     "heart_disease": "没有",
     "liver_kidney": "不是",

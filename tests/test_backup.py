@@ -27,9 +27,9 @@ def test_a_backup_under_concurrent_writes_is_a_consistent_snapshot(trial: Trial,
         answers = list(LIKELY_B1.values())
         while not stop.is_set():
             address = Address("load", f"p{n}-{threading.get_ident()}-{len(answers)}")
-            engine.handle(address, Start(), locale="en")
-            for answer in answers[:6]:
-                engine.handle(address, Text(answer))
+            for message in (Start(), *(Text(answer) for answer in answers[:6])):
+                engine.handle(address, message, locale="en")
+                engine.sent(address, engine.outbox(address))
             answers.append("x")
 
     writers = [threading.Thread(target=keep_answering, args=(n,)) for n in range(3)]

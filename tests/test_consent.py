@@ -22,7 +22,7 @@ def test_no_health_answer_is_taken_before_consent(engine: Engine) -> None:
     person.send(Choice("yes", "diabetes"))  # a forged tap on a health question
     assert person.texts[0] == m.MOVED_ON and person.prompt == "consent_storage"
     person.send(Text("42"))
-    assert person.texts[0] == m.NOT_UNDERSTOOD_YES_NO and person.prompt == "consent_storage"
+    assert person.texts[0] == m.CONSENT_UNCLEAR and person.prompt == "consent_storage"
     assert _rows(engine, Answer) == [] and _rows(engine, Consent) == []
 
 

@@ -107,6 +107,12 @@ def test_b2_branch_asks_about_spontaneous_resolution(person: Person) -> None:
 def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> None:
     person.start()
     person.answer_some({"consent_storage": "yes", "consent_contact": "yes", "respondent": "for my mother"})
+    assert person.prompt == "_confirm", "interpreted, so read back first"
+    assert person.texts[0] == m.READ_BACK.format(
+        said="for my mother", answer="For someone else (as a relative or carer)"
+    )
+    assert "respondent" not in person.stored()["answers"]
+    person.tap("yes")
     assert person.prompt == "age"
     assert person.asking is not None and person.asking.text.startswith("How old is the person")
     asked = person.answer_all({**LIKELY_B1, "respondent": "2", "can_communicate": "no"})
@@ -207,7 +213,11 @@ INVALID = [
     ("contact_name", "x" * 101, m.TEXT_TOO_LONG.format(max=100)),
     ("contact_phone", "call me maybe", m.NOT_UNDERSTOOD_PHONE),
     ("contact_phone", "123", m.NOT_UNDERSTOOD_PHONE),
-    ("consent_contact", "whatever", m.NOT_UNDERSTOOD_YES_NO),
+    ("consent_contact", "whatever", m.CONSENT_UNCLEAR),
+    ("consent_contact", "not sure", m.CONSENT_UNCLEAR),
+    ("age", "about forty", m.HEDGED_NUMBER),
+    ("age", "forty two thousand", m.NOT_UNDERSTOOD_NUMBER.format(min=1, max=120, example=42)),
+    ("diagnosis", "I think so", m.HEDGED),
 ]
 
 
@@ -233,11 +243,13 @@ def test_invalid_answer_is_re_asked_and_changes_nothing(
 
 def test_a_tap_on_an_old_question_has_moved_on(person: Person) -> None:
     person.start()
-    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age")})
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent")})
+    respondent = next(r.prompt for r in person.transcript if r.asks == "respondent")
+    person.say("42")
     before = person.stored()["answers"]
-    person.tap("proxy", prompt="respondent")
+    person.tap("proxy", prompt=respondent)
     assert person.texts[0] == m.MOVED_ON and person.prompt == "diagnosis"
-    person.tap("maybe", prompt="diagnosis")  # forged value for the current question
+    person.tap("maybe")  # a forged value for the current question
     assert person.texts[0] == m.NOT_UNDERSTOOD_YES_NO and person.prompt == "diagnosis"
     assert person.stored()["answers"] == before
 
@@ -318,9 +330,8 @@ def test_the_same_input_delivered_twice_has_one_effect(person: Person) -> None:
     person.start()
     person.send(Text("yes"), dedupe_key="u:1")
     assert person.prompt == "consent_contact"
-    first = person.asking
     replies = person.send(Text("yes"), dedupe_key="u:1")
-    assert replies == [first], "no effect; the current question again, in case it never arrived"
+    assert replies == [], "no effect, and nothing new to say: what it caused was delivered"
     assert person.stored()["answers"] == {"consent_storage": "yes"}
     assert person.stored()["state"] == "consent_contact"
     screening_id = person.stored()["id"]
@@ -328,22 +339,39 @@ def test_the_same_input_delivered_twice_has_one_effect(person: Person) -> None:
         assert len(records.answer_history(screening_id)) == 1
 
 
-def test_finished_screening_explains_and_restart_begins_a_new_one(person: Person) -> None:
+def test_finished_screening_says_where_they_stand_and_restart_asks_first(person: Person) -> None:
     person.start()
     person.answer_all(LIKELY_B1)
-    first = person.stored()["id"]
-    person.say("hello?")
-    assert person.texts == [m.ALREADY_FINISHED]
+    first = person.stored()
+    reference = first["referral"]["id"]
+    for again in (lambda: person.say("hello?"), person.start, lambda: person.command("back")):
+        again()
+        assert person.texts == [m.FINISHED_REFERRED.format(reference=reference), m.FINISHED_OPTIONS]
+        assert person.stored()["id"] == first["id"], "no second screening started silently"
     person.command("restart")
-    assert person.prompt == "consent_storage"
-    assert person.stored()["id"] != first and person.stored()["answers"] == {}
+    assert person.prompt == "_restart"
+    person.tap("no")
+    assert person.stored()["id"] == first["id"]
+    person.command("restart")
+    person.tap("yes")
+    again = person.stored()
+    assert again["id"] != first["id"]
+    assert again["answers"] == {"consent_storage": "yes", "consent_contact": "yes"}, "consent is kept"
+    assert person.prompt == "respondent"
+    person.answer_all({**LIKELY_B1, "age": "59"})
+    second = person.stored()
+    assert second["referral"]["id"] != reference
+    with person.engine.store.transaction() as records:
+        old, new = records.referral(reference), records.referral(second["referral"]["id"])
+        assert old is not None and new is not None
+        assert (old.status, new.replaces) == ("replaced", reference), "one open referral per person"
 
 
 def test_unknown_language_shows_a_menu_in_each_language(engine: Engine) -> None:
     person = Person(engine, locale=None)
     person.start()
     menu = person.asking
-    assert menu is not None and menu.prompt == "_language"
+    assert menu is not None and menu.asks == "_language"
     assert [o.label for o in menu.options] == [
         "中文 (简体)",
         "English",

@@ -183,8 +183,8 @@ def test_several_reasons_follow_the_trials_order(
         pytest.param(b2_answers(diagnosis="no"), ("B1", "B2"), id="no-diagnosis-B2-persona"),
         pytest.param(b1_answers(surgery_year_ago="no"), ("B1", "B2"), id="surgery-too-recent"),
         pytest.param(b1_answers(mri_shrunk="no"), ("B1", "B2"), id="syrinx-not-shrunk"),
-        pytest.param(b1_answers(symptoms_not_improved="no"), ("B1", "B2"), id="symptoms-improved-B1"),
-        pytest.param(b2_answers(symptoms_not_improved="no"), ("B1", "B2"), id="symptoms-improved-B2"),
+        pytest.param(b1_answers(symptoms_course="improved"), ("B1", "B2"), id="symptoms-improved-B1"),
+        pytest.param(b2_answers(symptoms_course="improved"), ("B1", "B2"), id="symptoms-improved-B2"),
         pytest.param(b2_answers(mri_resolved="no"), ("B1", "B2"), id="syrinx-not-resolved"),
         pytest.param(b1_answers(age=17, diagnosis="no"), ("A", "B1", "B2"), id="too-young-and-no-diagnosis"),
         pytest.param(b2_answers(age=61, mri_resolved="no"), ("A", "B1", "B2"), id="too-old-and-not-resolved"),
@@ -225,10 +225,10 @@ def test_e8_for_a_relative_needs_can_communicate(trial: Trial) -> None:
         ),
         pytest.param(b1_answers(mri_shrunk="dont_know"), ("B1",), ("mri_shrunk",), id="mri_shrunk"),
         pytest.param(
-            b1_answers(symptoms_not_improved="dont_know"),
+            b1_answers(symptoms_course="dont_know"),
             ("B1",),
-            ("symptoms_not_improved",),
-            id="symptoms_not_improved",
+            ("symptoms_course",),
+            id="symptoms_course",
         ),
         # With had_surgery "no", B1 is already false, so only B2 is open.
         pytest.param(b2_answers(diagnosis="dont_know"), ("B2",), ("diagnosis",), id="B2-diagnosis"),
@@ -237,10 +237,10 @@ def test_e8_for_a_relative_needs_can_communicate(trial: Trial) -> None:
         ),
         pytest.param(b2_answers(mri_resolved="dont_know"), ("B2",), ("mri_resolved",), id="B2-mri_resolved"),
         pytest.param(
-            b2_answers(symptoms_not_improved="dont_know"),
+            b2_answers(symptoms_course="dont_know"),
             ("B2",),
-            ("symptoms_not_improved",),
-            id="B2-symptoms_not_improved",
+            ("symptoms_course",),
+            id="B2-symptoms_course",
         ),
         # Exclusions.
         pytest.param(b1_answers(diabetes="dont_know"), ("E1",), ("diabetes",), id="diabetes"),

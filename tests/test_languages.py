@@ -12,7 +12,7 @@ from babel.messages.frontend import parse_mapping_cfg
 from dialogs.engine import Engine
 from dialogs.extract import extract as extract_trial
 from dialogs.i18n import shipped_locales, translator
-from dialogs.understanding import all_lexicons, match_phrase, parse_number
+from dialogs.understanding import all_lexicons, match_phrase, read_number
 from tests.conftest import B1_VALUES, Person
 
 # How a person answers in each language: their own words and numerals, no option numbers.
@@ -24,6 +24,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "forty two",
         "self": "myself",
         "proxy": "for my mother",
+        "same": "about the same",
         "name": "Li Wei",
     },
     "zh_Hans": {
@@ -33,6 +34,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "四十二",
         "self": "我自己",
         "proxy": "帮我妈妈填",
+        "same": "没有好转",
         "name": "李伟",
     },
     "zh_Hant": {
@@ -42,6 +44,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "我今年四十二歲",
         "self": "係我自己",
         "proxy": "幫我媽媽答",
+        "same": "冇好轉",
         "name": "陳大文",
     },
     "ru": {
@@ -51,6 +54,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "сорок два",
         "self": "за себя",
         "proxy": "за другого человека",
+        "same": "без изменений",
         "name": "Анна Петрова",
     },
     "es": {
@@ -60,6 +64,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "cuarenta y dos",
         "self": "para mí",
         "proxy": "para otra persona",
+        "same": "sigue igual",
         "name": "María López",
     },
     "ar": {
@@ -69,6 +74,7 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "اثنان وأربعون",
         "self": "لنفسي",
         "proxy": "عن شخص آخر",
+        "same": "لم تتحسن",
         "name": "ليلى حسن",
     },
 }
@@ -80,7 +86,7 @@ PERSONAS = {
     "pregnant": ({**BASE, "pregnancy": "yes"}, "not_eligible", ["E9"], []),
     "relative": ({**BASE, "respondent": "proxy", "can_communicate": "no"}, "not_eligible", ["E8"], []),
 }
-TAPS = {"yes": "yes", "no": "no", "dk": "dont_know", "self": "self", "proxy": "proxy"}
+TAPS = {"yes": "yes", "no": "no", "dk": "dont_know", "self": "self", "proxy": "proxy", "same": "same"}
 LOCALES = shipped_locales()
 
 
@@ -221,7 +227,7 @@ def test_yes_no_dont_know_in_every_language(text: str, value: str) -> None:
     ],
 )
 def test_forty_two_in_every_language(text: str) -> None:
-    assert parse_number(text, all_lexicons()) == 42
+    assert read_number(text, all_lexicons()).value == 42
 
 
 def test_trial_files_extract_through_the_registered_babel_extractor() -> None:

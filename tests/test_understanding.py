@@ -8,14 +8,16 @@ import pytest
 
 from dialogs.i18n import LOCALES_DIR
 from dialogs.understanding import (
+    Certainty,
     Lexicon,
+    Reading,
     all_lexicons,
     clean,
     load_lexicon,
     match_phrase,
     normalize,
-    parse_number,
     parse_phone,
+    read_number,
 )
 
 
@@ -99,56 +101,77 @@ def test_match_phrase_ignores_empty_phrases() -> None:
 # --- numbers -----------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [
-        pytest.param("42", 42, id="digits"),
-        pytest.param(" 42 ", 42, id="spaces"),
-        pytest.param("I'm 42 years old", 42, id="sentence"),
-        pytest.param("我今年42岁", 42, id="chinese-sentence"),
-        pytest.param("42岁", 42, id="digits-then-chinese"),
-        pytest.param("四十二", 42, id="四十二"),
-        pytest.param("三十五", 35, id="三十五"),
-        pytest.param("十八", 18, id="十八"),
-        pytest.param("六十", 60, id="六十"),
-        pytest.param("一百零五", 105, id="一百零五"),
-        pytest.param("我今年四十二岁", 42, id="chinese-words-in-sentence"),
-        pytest.param("forty two", 42, id="forty-two-words"),
-        pytest.param("forty-two", 42, id="forty-two-hyphen"),
-        pytest.param("Forty Two", 42, id="forty-two-capitals"),
-        pytest.param("sixty one", 61, id="sixty-one"),
-        pytest.param("eighteen", 18, id="eighteen"),
-        pytest.param("one hundred and five", 105, id="one-hundred-and-five"),
-        pytest.param("a hundred", 100, id="a-hundred"),
-        pytest.param("٤٢", 42, id="arabic-indic-digits"),
-        pytest.param("４２", 42, id="full-width-digits"),
-        pytest.param("0", 0, id="zero"),
-    ],
-)
-def test_parse_number(lexicon: Lexicon, text: str, expected: int) -> None:
-    assert parse_number(text, lexicon) == expected
+SURE, READ_BACK, UNSURE, UNCLEAR = Certainty.SURE, Certainty.READ_BACK, Certainty.UNSURE, Certainty.UNCLEAR
 
 
 @pytest.mark.parametrize(
-    "text",
+    ("text", "expected", "certainty"),
     [
-        pytest.param("42.5", id="decimal"),
-        pytest.param("42,5", id="decimal-comma"),
-        pytest.param("42 or 43", id="two-numbers"),
-        pytest.param("-5", id="negative"),
-        pytest.param("forty or fifty", id="two-number-words"),
-        pytest.param("abc", id="letters"),
-        pytest.param("", id="empty"),
-        pytest.param("不知道", id="dont-know"),
+        pytest.param("42", 42, SURE, id="digits"),
+        pytest.param(" 42 ", 42, SURE, id="spaces"),
+        pytest.param("42 years old", 42, SURE, id="with-unit"),
+        pytest.param("I'm 42 years old", 42, READ_BACK, id="sentence"),
+        pytest.param("我今年42岁", 42, READ_BACK, id="chinese-sentence"),
+        pytest.param("42岁", 42, SURE, id="digits-then-chinese-unit"),
+        pytest.param("四十二", 42, SURE, id="四十二"),
+        pytest.param("三十五", 35, SURE, id="三十五"),
+        pytest.param("十八", 18, SURE, id="十八"),
+        pytest.param("六十", 60, SURE, id="六十"),
+        pytest.param("一百零五", 105, SURE, id="一百零五"),
+        pytest.param("我今年四十二岁", 42, READ_BACK, id="chinese-words-in-sentence"),
+        pytest.param("forty two", 42, SURE, id="forty-two-words"),
+        pytest.param("forty-two", 42, SURE, id="forty-two-hyphen"),
+        pytest.param("Forty Two", 42, SURE, id="forty-two-capitals"),
+        pytest.param("sixty one", 61, SURE, id="sixty-one"),
+        pytest.param("eighteen", 18, SURE, id="eighteen"),
+        pytest.param("one hundred and five", 105, SURE, id="one-hundred-and-five"),
+        pytest.param("a hundred", 100, SURE, id="a-hundred"),
+        pytest.param("forty two thousand", 42000, SURE, id="thousand-is-not-dropped"),
+        pytest.param("сорок два года", 42, SURE, id="russian-with-unit"),
+        pytest.param("cuarenta y dos", 42, SURE, id="spanish"),
+        pytest.param("اثنان وأربعون", 42, SURE, id="arabic-units-first"),
+        pytest.param("٤٢", 42, SURE, id="arabic-indic-digits"),
+        pytest.param("４２", 42, SURE, id="full-width-digits"),
+        pytest.param("0", 0, SURE, id="zero"),
     ],
 )
-def test_parse_number_rejects(lexicon: Lexicon, text: str) -> None:
-    assert parse_number(text, lexicon) is None
+def test_read_number(lexicon: Lexicon, text: str, expected: int, certainty: Certainty) -> None:
+    assert read_number(text, lexicon) == Reading(expected, certainty)
 
 
-def test_parse_number_with_an_empty_lexicon_reads_only_digits() -> None:
-    assert parse_number("42", Lexicon()) == 42
-    assert parse_number("forty two", Lexicon()) is None
+@pytest.mark.parametrize(
+    ("text", "certainty"),
+    [
+        pytest.param("42.5", UNCLEAR, id="decimal"),
+        pytest.param("42,5", UNCLEAR, id="decimal-comma"),
+        pytest.param("forty-two and a half", UNCLEAR, id="decimal-in-words"),
+        pytest.param("四十二点五", UNCLEAR, id="decimal-in-chinese"),
+        pytest.param("42 or 43", UNCLEAR, id="two-numbers"),
+        pytest.param("-5", UNCLEAR, id="negative"),
+        pytest.param("forty or fifty", UNCLEAR, id="two-number-words"),
+        pytest.param("twenty-twenty", UNCLEAR, id="ill-formed-words"),
+        pytest.param("forty two forty two", UNCLEAR, id="repeated-words"),
+        pytest.param("四二", UNCLEAR, id="ill-formed-chinese"),
+        pytest.param("about forty", UNSURE, id="about"),
+        pytest.param("forty-ish", UNSURE, id="ish"),
+        pytest.param("四十多岁", UNSURE, id="四十多岁"),
+        pytest.param("около сорока", UNSURE, id="около"),
+        pytest.param("unos cuarenta", UNSURE, id="unos"),
+        pytest.param("abc", UNCLEAR, id="letters"),
+        pytest.param("", UNCLEAR, id="empty"),
+        pytest.param("不知道", UNCLEAR, id="dont-know"),
+    ],
+)
+def test_read_number_never_makes_one_number_of_an_unclear_answer(
+    lexicon: Lexicon, text: str, certainty: Certainty
+) -> None:
+    reading = read_number(text, lexicon)
+    assert reading.value is None and reading.certainty is certainty
+
+
+def test_read_number_with_an_empty_lexicon_reads_only_digits() -> None:
+    assert read_number("42", Lexicon()).value == 42
+    assert read_number("forty two", Lexicon()).value is None
 
 
 # --- phones ------------------------------------------------------------------------------------------
@@ -236,7 +259,7 @@ def test_load_english_lexicon() -> None:
     assert "don't know" in english.phrases["dont_know"]
     assert english.numbers["forty"] == 40
     assert english.numbers["fourty"] == 40
-    assert english.multipliers == {"hundred": 100}
+    assert english.multipliers == {"hundred": 100, "thousand": 1000, "million": 1000000}
     assert english.fillers == ("and", "a")
 
 
@@ -247,7 +270,7 @@ def test_load_chinese_lexicon() -> None:
     assert "不知道" in chinese.phrases["dont_know"]
     assert chinese.numbers["四"] == 4
     assert chinese.numbers["两"] == 2
-    assert chinese.multipliers == {"十": 10, "拾": 10, "百": 100, "佰": 100}
+    assert chinese.multipliers == {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "万": 10000}
     assert chinese.fillers == ()
 
 
@@ -267,7 +290,8 @@ def test_load_lexicon_normalizes_phrases(tmp_path: Path) -> None:
 def test_load_empty_lexicon(tmp_path: Path) -> None:
     path = tmp_path / "answers.yaml"
     path.write_text("", encoding="utf-8")
-    assert load_lexicon(path) == Lexicon(phrases={"yes": (), "no": (), "dont_know": ()})
+    empty = {"yes": (), "no": (), "dont_know": ()}
+    assert load_lexicon(path) == Lexicon(phrases=empty, exact=empty)
 
 
 def test_all_lexicons_merges_english_and_chinese(lexicon: Lexicon) -> None:
