@@ -35,6 +35,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from transitions import EventData, MachineError
 
 from dialogs import messages as m
+from dialogs.answers import AnswerReader
 from dialogs.cards import answer_text
 from dialogs.conditions import DONT_KNOW
 from dialogs.eligibility import Assessment, Outcome, assess
@@ -43,26 +44,15 @@ from dialogs.i18n import (
     SOURCE_LOCALE,
     Translator,
     display_name,
-    names_of,
     negotiate,
     shipped_locales,
     translator,
 )
+from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported, parse_text
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY, build_machine
 from dialogs.trial import Question, Trial
 from dialogs.trial import Text as TrialText
-from dialogs.understanding import (
-    MAX_OPTION_ANSWER,
-    Certainty,
-    Reading,
-    all_lexicons,
-    clean,
-    match_phrase,
-    normalize,
-    parse_phone,
-    read_number,
-    read_options,
-)
+from dialogs.understanding import Certainty, all_lexicons, clean
 from storage.models import Participant, Screening, utcnow
 from storage.repository import Records, Store
 
@@ -70,79 +60,6 @@ log = logging.getLogger(__name__)
 
 # Campaign codes travel in links (Telegram deep links allow these characters only).
 _SOURCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-_VALUES = ("yes", "no", DONT_KNOW)
-
-
-# Inputs ---------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Start:
-    """The person opened the conversation, possibly from a campaign link.
-
-    `locale` is a language the person chose explicitly (a command-line flag, a
-    web page's picker); unlike the channel's hint, it also switches a screening
-    already under way.
-    """
-
-    source: str | None = None
-    locale: str | None = None
-
-
-@dataclass(frozen=True)
-class Choice:
-    """A tapped option, with the prompt its button belonged to."""
-
-    value: str
-    prompt: str
-
-
-@dataclass(frozen=True)
-class Text:
-    """Something typed, or a transcript (`via="voice"`: always read back before it is stored)."""
-
-    text: str
-    via: str = "text"
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    argument: str | None = None
-
-
-@dataclass(frozen=True)
-class Unsupported:
-    """Something the bot cannot use: a sticker, a photo, a file, a location…"""
-
-    kind: str
-
-
-Input = Start | Choice | Text | Command | Unsupported
-
-
-def parse_text(text: str) -> Input:
-    """A typed line as an input: "/name argument" is a command (/start: a Start), anything else text.
-
-    The one command parser of every channel, so that /start behaves the same
-    everywhere. "/start@intake_bot" (Telegram groups) is /start.
-    """
-    stripped = text.strip()
-    if not stripped.startswith("/") or len(stripped) == 1:
-        return Text(text)
-    name, _, argument = stripped[1:].partition(" ")
-    name = name.split("@")[0].lower()
-    if name == "start":
-        return Start(source=argument.strip() or None)
-    return Command(name, argument.strip() or None)
-
-
-@dataclass(frozen=True)
-class Address:
-    """Who is speaking, as a channel knows them."""
-
-    channel: str
-    external_id: str
 
 
 # Replies --------------------------------------------------------------------
@@ -356,6 +273,10 @@ class Conversation:
         locale = self.screening.locale or negotiate(self.hint, self.engine.locales) or SOURCE_LOCALE
         return self.engine.translator(locale)
 
+    @property
+    def reader(self) -> AnswerReader:
+        return AnswerReader(self.engine.lexicon, self.t, self.engine.locales)
+
     # What the machine asks of its model ------------------------------------
 
     def askable(self, question: Question) -> bool:
@@ -510,7 +431,7 @@ class Conversation:
 
     def _answer_reconsent(self, message: Choice | Text) -> None:
         question = self.trial.questions[0]
-        choice = self.read_menu(message, {o.value: o.text for o in question.choices})
+        choice = self.reader.read_menu(message, {o.value: o.text for o in question.choices})
         if choice is None:
             self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
@@ -536,7 +457,7 @@ class Conversation:
             self._answer_delete_or_restart(pending, message)
 
     def _answer_language(self, message: Choice | Text) -> None:
-        locale = self._understand_language(message)
+        locale = self.reader.language(message)
         if locale is None:
             self.prompt()
             return
@@ -548,7 +469,7 @@ class Conversation:
         self.prompt()
 
     def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:
-        choice = self.read_menu(message, self._pending_options(pending), self._yes_no_words())
+        choice = self.reader.read_menu(message, self._pending_options(pending), self.reader.yes_no_words())
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -579,7 +500,7 @@ class Conversation:
             self.where_they_stand()
 
     def _answer_question(self, question: Question, message: Choice | Text) -> None:
-        reading, problem = self.read(question, message)
+        reading, problem = self.reader.read(question, message)
         if problem[0] == m.TOO_LONG_FOR_CHOICE:
             self.say(m.TOO_LONG_FOR_CHOICE, problem=True)
             self.prompt()
@@ -628,7 +549,9 @@ class Conversation:
 
     def _answer_read_back(self, message: Choice | Text) -> None:
         held = self.records.held_answer(self.screening)
-        choice = self.read_menu(message, self._read_back_options(), self._yes_no_words(confirm=True))
+        choice = self.reader.read_menu(
+            message, self._read_back_options(), self.reader.yes_no_words(confirm=True)
+        )
         if held is None or held["question"] != self.state:
             self._set_pending(None)
             self.prompt()
@@ -645,12 +568,7 @@ class Conversation:
             self.prompt()
 
     def _answer_summary(self, message: Choice | Text) -> None:
-        lexicon = self.engine.lexicon
-        words = {
-            "confirm": (*lexicon.confirm, *lexicon.exact.get("yes", ())),
-            "change": lexicon.exact.get("no", ()),
-        }
-        choice = self.read_menu(message, self._summary_options(), words)
+        choice = self.reader.read_menu(message, self._summary_options(), self.reader.summary_words())
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -658,7 +576,7 @@ class Conversation:
             self.fire(choice)
 
     def _answer_correcting(self, message: Choice | Text) -> None:
-        choice = self.read_menu(message, self._correcting_options())
+        choice = self.reader.read_menu(message, self._correcting_options())
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -669,7 +587,7 @@ class Conversation:
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
         options = self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
-        choice = self.read_menu(message, options, self._yes_no_words())
+        choice = self.reader.read_menu(message, options, self.reader.yes_no_words())
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
@@ -684,114 +602,6 @@ class Conversation:
         )
         self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
         self.fire("answer")
-
-    # Understanding -----------------------------------------------------------
-
-    def read(self, question: Question, message: Choice | Text) -> tuple[Reading, tuple[str, dict[str, Any]]]:
-        """What `message` means as an answer to `question`, and what to say if it cannot be used."""
-        if question.kind in ("yes_no", "consent", "choice"):
-            problem = m.NOT_UNDERSTOOD_CHOICE if question.kind == "choice" else m.NOT_UNDERSTOOD_YES_NO
-            if isinstance(message, Text) and len(message.text) > MAX_OPTION_ANSWER:
-                problem = m.TOO_LONG_FOR_CHOICE
-            options = {o.value: o.text for o in question.choices}
-            keywords = {o.value: self._keywords(o.keywords) for o in question.choices if o.keywords}
-            return self._voice(message, self.read_options(message, options, keywords)), (problem, {})
-        if isinstance(message, Choice):
-            return Reading(), (m.NOT_UNDERSTOOD_CHOICE, {})
-        text = message.text
-        if question.kind == "number":
-            bounds = {"min": question.min, "max": question.max, "example": 42}
-            reading = read_number(text, self.engine.lexicon)
-            if reading.value is not None and not (question.min or 0) <= reading.value <= (question.max or 0):
-                reading = Reading()
-            return self._voice(message, reading), (m.NOT_UNDERSTOOD_NUMBER, bounds)
-        if question.kind == "phone":
-            phone = parse_phone(text) if len(text) <= 40 else None
-            return self._voice(message, Reading(phone, Certainty.SURE if phone else Certainty.UNCLEAR)), (
-                m.NOT_UNDERSTOOD_PHONE,
-                {},
-            )
-        cleaned = clean(text)
-        if not cleaned:
-            return Reading(), (m.TEXT_EMPTY, {})
-        if len(cleaned) > question.max_length:
-            return Reading(), (m.TEXT_TOO_LONG, {"max": question.max_length})
-        return self._voice(message, Reading(cleaned, Certainty.SURE)), (m.TEXT_EMPTY, {})
-
-    @staticmethod
-    def _voice(message: Choice | Text, reading: Reading) -> Reading:
-        """A transcript may be misheard: even an exact one is read back."""
-        if isinstance(message, Text) and message.via == "voice" and reading.sure:
-            return replace(reading, certainty=Certainty.READ_BACK)
-        return reading
-
-    def _keywords(self, keywords: str) -> list[str]:
-        return [normalize(k) for k in (*keywords.split("|"), *self.t(keywords).split("|")) if k.strip()]
-
-    def read_options(
-        self,
-        message: Choice | Text,
-        options: Mapping[str, str],
-        keywords: Mapping[str, Iterable[str]] | None = None,
-    ) -> Reading:
-        """Which of `options` (value: label) a tap or a typed answer means, and how sure that is.
-
-        Exact: a tap, the option's number, its label (in English or the person's
-        language), one of `keywords` on its own, or the language's plain word for
-        yes, no or "I don't know" where that is an option.
-        """
-        if isinstance(message, Choice):
-            return Reading(message.value, Certainty.SURE) if message.value in options else Reading()
-        lexicon = self.engine.lexicon
-        keywords = keywords or {}
-        exact: dict[str, list[str]] = {}
-        for number, (value, label) in enumerate(options.items(), start=1):
-            exact[value] = [str(number), normalize(label), normalize(self.t(label)), *keywords.get(value, ())]
-            exact[value] += lexicon.exact.get(value, ())
-        phrases = {value: [*exact[value], *lexicon.phrases.get(value, ())] for value in options}
-        # Yes, no and "I don't know" are recognised where they are no option, so that they are
-        # not taken for one ("I don't know" is not "no").
-        for value in _VALUES:
-            phrases.setdefault(value, list(lexicon.phrases.get(value, ())))
-        reading = read_options(message.text, exact, phrases, lexicon)
-        if reading.value is not None and reading.value not in options:
-            return Reading(certainty=Certainty.UNSURE if reading.value == DONT_KNOW else Certainty.UNCLEAR)
-        return reading
-
-    def read_menu(
-        self,
-        message: Choice | Text,
-        options: Mapping[str, str],
-        words: Mapping[str, Iterable[str]] | None = None,
-    ) -> str | None:
-        """The option of a menu (summary, delete, restart…) meant for certain, or None: menus never guess."""
-        reading = self.read_options(message, options, words)
-        return reading.value if reading.sure else None
-
-    def _yes_no_words(self, confirm: bool = False) -> dict[str, tuple[str, ...]]:
-        lexicon = self.engine.lexicon
-        yes = (*lexicon.exact.get("yes", ()), *(lexicon.confirm if confirm else ()))
-        return {"yes": yes, "no": lexicon.exact.get("no", ())}
-
-    def _understand_language(self, message: Choice | Text) -> str | None:
-        locales = self.engine.locales
-        if isinstance(message, Choice):
-            return message.value if message.value in locales else None
-        stripped = normalize(message.text)
-        if stripped.isdigit() and 1 <= int(stripped) <= len(locales):
-            return locales[int(stripped) - 1]
-        # Each locale scores the length of all its names found ("繁體" + "中文" beats "中文");
-        # a tie goes to the earlier menu entry.
-        scores = [
-            (sum(len(n) for n in names_of(locale, locales) if self._names(message.text, n)), -index, locale)
-            for index, locale in enumerate(locales)
-        ]
-        best = max(scores)
-        return best[2] if best[0] else negotiate(message.text.strip(), locales)
-
-    @staticmethod
-    def _names(text: str, name: str) -> bool:
-        return match_phrase(text, {name: [normalize(name)]}) == name
 
     # Prompts -----------------------------------------------------------------
 

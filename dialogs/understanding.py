@@ -248,8 +248,9 @@ def read_options(
     (its label, its number, the language's plain yes/no words); `phrases` the
     words that suggest it within a longer answer. Everything that is not exact is
     at best read back: a "yes" phrase with a negation outside it is turned round
-    ("she does" + "not"), a hedge ("I think", 好像) offers the options, and two
-    different answers in one message, or a number where none belongs, are unclear.
+    ("she does" + "not"); a hedge ("I think", 好像) offers the options; a negated
+    option of a choice ("not worse"), two different answers in one message, or a
+    number where none belongs, are unclear.
     Values in `phrases` that are not in `exact` (e.g. "I don't know" at a consent)
     are recognised so that they are not mistaken for another answer.
     """
@@ -270,9 +271,14 @@ def read_options(
     values = set()
     for span in spans:
         meant = set(span.values)
-        negated = any(end <= span.start or start >= span.end for start, end in negations)
-        if meant == {"yes"} and negated and span.phrase not in particles:
-            meant = {"no"}
+        if meant == {"yes"} and span.phrase not in particles:
+            # Any negation outside it turns it round, even one inside a "no" phrase ("I have" + "never").
+            if any(end <= span.start or start >= span.end for start, end in negations):
+                meant = {"no"}
+        elif not meant & set(_VALUES) and any(
+            all(end <= other.start or start >= other.end for other in spans) for start, end in negations
+        ):
+            return Reading()  # "not worse": not this option, but which one is meant?
         values |= meant
     if len(values) != 1:
         return Reading()
