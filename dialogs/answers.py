@@ -36,12 +36,19 @@ Problem = tuple[str, dict[str, Any]]
 
 
 class AnswerReader:
-    """Reads answers in one person's language (`t`), with every shipped language's words (`lexicon`)."""
+    """Reads answers in one person's language (`t`), with every shipped language's words.
 
-    def __init__(self, lexicon: Lexicon, t: Translator, locales: list[str]) -> None:
+    `lexicon` holds every language's ways of answering, `everyone` a translator per
+    shipped language, so a trial's option keywords are recognised in any of them.
+    """
+
+    def __init__(
+        self, lexicon: Lexicon, t: Translator, locales: list[str], everyone: tuple[Translator, ...] = ()
+    ) -> None:
         self.lexicon = lexicon
         self.t = t
         self.locales = locales
+        self.everyone = everyone or (t,)
 
     def read(self, question: Question, message: Choice | Text) -> tuple[Reading, Problem]:
         """What `message` means as an answer to `question`, and what to say if it cannot be used."""
@@ -82,7 +89,8 @@ class AnswerReader:
         return reading
 
     def _keywords(self, keywords: str) -> list[str]:
-        return [normalize(k) for k in (*keywords.split("|"), *self.t(keywords).split("|")) if k.strip()]
+        translated = {keywords, *(t(keywords) for t in self.everyone)}
+        return [normalize(k) for text in translated for k in text.split("|") if k.strip()]
 
     def read_options(
         self,

@@ -64,7 +64,9 @@ def load_corpus(locale: str, locales_dir: Path = LOCALES_DIR) -> list[Case]:
 
 def read_case(trial: Trial, case: Case, locales_dir: Path = LOCALES_DIR) -> Reading:
     """How the engine reads `case` typed at its question, in a conversation in its language."""
+    locales = shipped_locales(locales_dir)
     t = translator(case.locale, (trial.domain,), locales_dir)
-    reader = AnswerReader(all_lexicons(locales_dir), t, shipped_locales(locales_dir))
+    everyone = tuple(translator(locale, (trial.domain,), locales_dir) for locale in locales)
+    reader = AnswerReader(all_lexicons(locales_dir), t, locales, everyone)
     reading, _ = reader.read(trial.question(CORPUS_QUESTIONS[case.kind]), Text(case.text))
     return reading

@@ -110,6 +110,8 @@ class Engine:
         self.machine = build_machine(trial)
         self.locales = shipped_locales(locales_dir)
         self.lexicon = all_lexicons(locales_dir)
+        # Every language's words for the trial's options, so "没有好转" is understood in any chat.
+        self.translators = tuple(self.translator(locale) for locale in self.locales)
 
     def translator(self, locale: str) -> Translator:
         return translator(locale, (self.trial.domain,), self.locales_dir)
@@ -275,7 +277,7 @@ class Conversation:
 
     @property
     def reader(self) -> AnswerReader:
-        return AnswerReader(self.engine.lexicon, self.t, self.engine.locales)
+        return AnswerReader(self.engine.lexicon, self.t, self.engine.locales, self.engine.translators)
 
     # What the machine asks of its model ------------------------------------
 

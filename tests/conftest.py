@@ -130,6 +130,7 @@ class Person:
             question = self.prompt
             asked.append(question)
             self.say(answers[question])
+            self.confirm_read_back()
             assert self.prompt != question, f"{question!r} was asked again: {self.texts}"
         return asked
 
@@ -200,11 +201,12 @@ B1_VALUES: dict[str, Any] = {
 LIKELY_B1: dict[str, str] = {
     **{question: str(value) for question, value in B1_VALUES.items()},
     "respondent": "1",
+    "symptoms_course": "about the same",
     "contact_name": "Li Wei",
     "contact_phone": "+86 138 1234 5678",
 }
 
-TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self"}
+TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "symptoms_course": "same"}
 
 # The same person, typing in Chinese: words, native numerals, and no buttons.
 LIKELY_B1_ZH: dict[str, str] = {

@@ -106,7 +106,8 @@ def test_b2_branch_asks_about_spontaneous_resolution(person: Person) -> None:
 
 def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> None:
     person.start()
-    person.answer_some({"consent_storage": "yes", "consent_contact": "yes", "respondent": "for my mother"})
+    person.answer_some({"consent_storage": "yes", "consent_contact": "yes"})
+    person.say("for my mother")
     assert person.prompt == "_confirm", "interpreted, so read back first"
     assert person.texts[0] == m.READ_BACK.format(
         said="for my mother", answer="For someone else (as a relative or carer)"

@@ -99,6 +99,9 @@ def _piped(persona: dict[str, str], order: list[str]) -> str:
 
 # The questions a B1 persona is asked, in order (mri_resolved and can_communicate are skipped).
 B1_ORDER = [q for q in LIKELY_B1]
+# Typed in Chinese, two answers are the bot's interpretation ("我自己" is "for myself", "没有好转"
+# is "about the same"): it reads them back, and the person confirms with 对.
+PIPED_ZH = {**LIKELY_B1_ZH, "respondent": "我自己\n对", "symptoms_course": "没有好转\n对"}
 
 
 # Each language reaches each outcome: (language, answers, the questions answered in order,
@@ -124,10 +127,10 @@ PIPED = {
         [],
         "The study is for people aged 18 to 60.",
     ),
-    "zh-likely": ("zh", LIKELY_B1_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
+    "zh-likely": ("zh", PIPED_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
     "zh-review": (
         "zh",
-        {**LIKELY_B1_ZH, "serology": "不清楚"},
+        {**PIPED_ZH, "serology": "不清楚"},
         B1_ORDER,
         "needs_review",
         [],
@@ -136,7 +139,7 @@ PIPED = {
     ),
     "zh-not-eligible": (
         "zh",
-        {**LIKELY_B1_ZH, "age": "六十一"},
+        {**PIPED_ZH, "age": "六十一"},
         [*B1_ORDER[:4], "travel"],
         "not_eligible",
         ["A"],

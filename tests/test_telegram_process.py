@@ -94,8 +94,7 @@ async def test_killed_between_the_outcome_and_the_delivery_the_referral_still_ar
         with bot_process(tg, tmp_path) as process:
             await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
             await user.command("start")
-            for question, answer in LIKELY_B1.items():
-                assert question
+            for answer in LIKELY_B1.values():
                 await user.say(answer)
             await user.tap("confirm")
             await tg.wait_for(lambda: _rows(tmp_path, Referral), what="the referral committed")
