@@ -355,7 +355,8 @@ class Records:
         recipient = self.cipher.lookup(f"{channel}:{external_id}")
         for row in self.session.exec(select(OutgoingReply).where(OutgoingReply.recipient == recipient)):
             row.attempts += 1
-            row.next_attempt_at = utcnow() + timedelta(seconds=min(delay_seconds * 2**row.attempts, 300))
+            # Someone is waiting for this: back off, but never beyond half a minute.
+            row.next_attempt_at = utcnow() + timedelta(seconds=min(delay_seconds * 2**row.attempts, 30))
             self.session.add(row)
 
     def drop_replies(

@@ -254,6 +254,51 @@ async def test_two_quick_messages_are_handled_in_order(bot: tuple[FakeTelegram, 
     ]
 
 
+UP_TO_DIABETES = {q: LIKELY_B1[q] for q in list(LIKELY_B1)[: list(LIKELY_B1).index("diabetes")]}
+HEART = "Has a doctor told you that you have heart disease?"
+
+
+def _answered(engine: Engine) -> dict[str, object]:
+    return {a.question_id: a.value for a in _rows(engine, Answer) if a.superseded_at is None}
+
+
+async def _lose_the_next_question(tg: FakeTelegram, engine: Engine, user: TelegramUser, fault: str) -> None:
+    """Answer up to diabetes, then answer it while the next question (heart disease) fails to go out."""
+    await user.command("start")
+    await screen(user, engine, UP_TO_DIABETES, by="text")
+    assert user.last["text"] == "Do you have diabetes?"
+    tg.fail("sendMessage", fault, chat_id=PATIENT)
+    attempts = len(tg.calls_to("sendMessage"))
+    tg.send_text(PATIENT, "no")
+    await tg.wait_for(lambda: len(tg.calls_to("sendMessage")) > attempts, what="the lost question")
+    await tg.wait_for(lambda: _answered(engine).get("diabetes") == "no", what="diabetes stored")
+
+
+@pytest.mark.parametrize("fault", ["500", "delay:2"], ids=["bot-api-500", "timed-out"])
+async def test_an_answer_typed_again_after_a_lost_question_never_lands_on_it(
+    tmp_path: Path, fault: str
+) -> None:
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path, telegram_timeout=0.5)) as (_, engine):
+        user = TelegramUser(tg, PATIENT)
+        await _lose_the_next_question(tg, engine, user, fault)
+        # The person saw nothing (or Telegram did deliver it, but the bot could not know) and types again.
+        replies = await user.say("no")
+        assert [r["text"] for r in replies] == [m.UNDELIVERED, HEART]
+        assert "heart_disease" not in _answered(engine), "not stored against a question not known to arrive"
+        await user.say("no")
+        assert _answered(engine)["heart_disease"] == "no"
+
+
+async def test_a_lost_question_is_sent_again_by_itself(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path, telegram_timeout=0.5)) as (_, engine):
+        user = TelegramUser(tg, PATIENT)
+        await _lose_the_next_question(tg, engine, user, "500")
+        await tg.wait_for(lambda: user.last["text"] == HEART, timeout=15, what="the question resent")
+        assert [msg["text"] for msg in user.messages].count(HEART) == 1
+        await user.say("no")
+        assert _answered(engine)["heart_disease"] == "no", "once it arrived, the answer is taken"
+
+
 async def test_commands_are_registered_in_every_language(bot: tuple[FakeTelegram, Engine]) -> None:
     tg, _ = bot
     assert [c["command"] for c in tg.commands_for(None)] == [

@@ -15,6 +15,7 @@ from sqlmodel import select
 
 from bot.config import Settings
 from bot.wiring import open_store
+from dialogs import messages as m
 from storage.database import make_engine
 from storage.models import Answer, Delivery, Referral
 from tests.conftest import LIKELY_B1
@@ -85,6 +86,45 @@ async def test_killed_mid_conversation_every_acknowledged_answer_is_kept(tmp_pat
             replies = await user.say("yes")  # the next answer, to the restarted bot
             assert replies[-1]["text"] == "Was the surgery at least one year ago?"
         assert [a.question_id for a in _rows(tmp_path, Answer)][-1] == "had_surgery"
+
+
+async def test_killed_after_an_answer_the_lost_question_is_sent_and_a_retyped_answer_does_not_land_on_it(
+    tmp_path: Path,
+) -> None:
+    heart = "Has a doctor told you that you have heart disease?"
+    order = list(LIKELY_B1)
+    async with FakeTelegram() as tg:
+        user = TelegramUser(tg, PATIENT)
+        with bot_process(tg, tmp_path) as process:
+            await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
+            await user.command("start")
+            for question in order[: order.index("diabetes")]:
+                await user.say(LIKELY_B1[question])
+            assert user.last["text"] == "Do you have diabetes?"
+            tg.fail("sendMessage", "500", count=1000, chat_id=PATIENT)  # the patient's replies are lost
+            tg.send_text(PATIENT, "no")
+            await tg.wait_for(lambda: _current(tmp_path).get("diabetes") == "no", what="the answer committed")
+            process.send_signal(signal.SIGKILL)  # after the commit, before any reply got out
+
+        with bot_process(tg, tmp_path):
+            attempts = len(tg.calls_to("sendMessage"))
+            tg.send_text(PATIENT, "no")  # having seen nothing, the person types it again
+            await tg.wait_for(
+                lambda: any(
+                    c.params.get("text") == m.UNDELIVERED for c in tg.calls_to("sendMessage")[attempts:]
+                ),
+                timeout=30,
+                what="the retyped answer handled",
+            )
+            assert "heart_disease" not in _current(tmp_path), "never stored against an undelivered question"
+            tg.clear_faults()
+            await tg.wait_for(lambda: user.last["text"] == heart, timeout=30, what="the question sent again")
+            await user.say("no")
+            assert _current(tmp_path)["heart_disease"] == "no"
+
+
+def _current(data_dir: Path) -> dict[str, Any]:
+    return {a.question_id: a.value for a in _rows(data_dir, Answer) if a.superseded_at is None}
 
 
 async def test_killed_between_the_outcome_and_the_delivery_the_referral_still_arrives(tmp_path: Path) -> None:
