@@ -30,7 +30,7 @@ from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlmodel import Session
 
 from bot.config import Settings
-from bot.console import chat
+from bot.console import Utf8Lines, chat
 from bot.logs import configure_logging
 from bot.wiring import build_engine
 from dialogs.cards import referral_card
@@ -168,7 +168,15 @@ def _run(settings: Settings) -> int:
 
 def _chat(settings: Settings, lang: str | None, source: str | None, user: str | None) -> int:
     engine = build_engine(settings)
-    chat(engine, sys.stdin, sys.stdout, user=user, locale=lang, hint=os.environ.get("LANG"), source=source)
+    chat(
+        engine,
+        Utf8Lines(sys.stdin.buffer),
+        sys.stdout,
+        user=user,
+        locale=lang,
+        hint=os.environ.get("LANG"),
+        source=source,
+    )
     return 0
 
 

@@ -10,11 +10,30 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Iterable
-from typing import TextIO
+from typing import BinaryIO, Protocol, TextIO
 
 from bot import texts
 from dialogs.engine import Address, Engine, Reply, Start, parse_text
 from dialogs.i18n import translator
+
+
+class Lines(Protocol):
+    def readline(self) -> str: ...
+    def isatty(self) -> bool: ...
+
+
+class Utf8Lines:
+    """A byte stream's lines, each decoded on its own: an undecodable line raises
+    UnicodeDecodeError only when it is reached, after every good line before it was handled."""
+
+    def __init__(self, stream: BinaryIO) -> None:
+        self.stream = stream
+
+    def readline(self) -> str:
+        return self.stream.readline().decode("utf-8")
+
+    def isatty(self) -> bool:
+        return self.stream.isatty()
 
 
 def render(replies: Iterable[Reply], out: TextIO) -> None:
@@ -38,7 +57,7 @@ def deliver(engine: Engine, address: Address, out: TextIO) -> str | None:
 
 def chat(
     engine: Engine,
-    stdin: TextIO,
+    stdin: Lines,
     stdout: TextIO,
     *,
     user: str | None = None,

@@ -32,6 +32,7 @@ CONTACT = N_("Contact")
 LANGUAGE = N_("Language")
 SOURCE = N_("Source")
 RECEIVED = N_("Received")
+REPLACES = N_("Replaces referral")
 NONE = N_("none")
 
 
@@ -63,6 +64,9 @@ def referral_card(
         (t(SOURCE), screening["source"] or "-"),
         (t(RECEIVED), format_datetime(received, "medium", tzinfo=ZoneInfo(timezone), locale=locale)),
     )
+    if screening["referral"] and screening["referral"].get("replaces"):
+        # The same person screened again: one referral per person and trial, the old one closed.
+        lines += ((t(REPLACES), screening["referral"]["replaces"]),)
     shown = []
     for question in trial.questions:
         if question.id in answers and question.scope != "storage" and not question.identifies:

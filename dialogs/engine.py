@@ -798,7 +798,8 @@ class Conversation:
 
     def _trial_contact(self) -> str:
         contact = self.trial.contact
-        return ", ".join(p for p in (self.t(contact.name), contact.phone, contact.email) if p)
+        address = self.t(contact.address) if contact.address else None
+        return ", ".join(p for p in (self.t(contact.name), address, contact.phone, contact.email) if p)
 
     def _opening_consents(self) -> list[Question]:
         return list(takewhile(lambda q: q.scope is not None, self.trial.questions))

@@ -30,7 +30,8 @@ def extract(
         yield from _texts(fields.get(name), f"trial {name}")
     contact = fields.get("contact")
     if isinstance(contact, yaml.MappingNode):
-        yield from _texts(_mapping(contact).get("name"), "trial contact name")
+        for field in ("name", "address"):
+            yield from _texts(_mapping(contact).get(field), f"trial contact {field}")
     yield from _items(fields.get("questions"), "question", _QUESTION_FIELDS, options=True)
     yield from _items(fields.get("criteria"), "criterion", _CRITERION_FIELDS, options=False)
 

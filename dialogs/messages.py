@@ -20,7 +20,7 @@ HELP = N_(
 )
 UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
-    "Sorry, I can only read text messages and button taps here. Please answer the question below."
+    "Sorry, I can only read written answers and chosen options here. Please answer the question below."
 )
 EDITED = N_(
     "Editing a message does not change an answer. To change one, send /back, or use the summary at the end."

@@ -49,7 +49,12 @@ REFERRAL_STEPS = (
     ("unreachable", N_("Unreachable")),
 )
 # Every status a referral can have, as coordinators read it.
-REFERRAL_STATUSES = {"pending": N_("New"), **dict(REFERRAL_STEPS), "cancelled": N_("Withdrawn")}
+REFERRAL_STATUSES = {
+    "pending": N_("New"),
+    **dict(REFERRAL_STEPS),
+    "cancelled": N_("Withdrawn"),
+    "replaced": N_("Replaced by a newer referral"),
+}
 _REACHED = {"contacted", "booked", "enrolled", "not_eligible_after_call"}
 OPEN_STATUSES = ("pending", "contacted", "booked", "unreachable")
 # A spreadsheet runs a cell that starts with one of these as a formula.

@@ -133,7 +133,11 @@ class Criterion(_Strict):
 
 
 class Contact(_Strict):
+    """How people reach the study team themselves (told to those who would rather not be called)."""
+
     name: str
+    # Where to go or write to, translated like any text.
+    address: str | None = None
     phone: str | None = None
     email: str | None = None
 

@@ -22,7 +22,9 @@ def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
         "reasons": list(screening.reasons),
         "uncertain": list(screening.uncertain),
         "answers": records.answers(screening.id or 0),
-        "referral": {"id": referral.id, "status": referral.status} if referral else None,
+        "referral": {"id": referral.id, "status": referral.status, "replaces": referral.replaces}
+        if referral
+        else None,
         "started_at": screening.started_at.isoformat(),
         "finished_at": screening.finished_at.isoformat() if screening.finished_at else None,
     }

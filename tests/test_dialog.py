@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 from sqlmodel import select
 
 from dialogs import messages as m
+from dialogs.cards import referral_card
 from dialogs.engine import Engine, Text
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
 from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening
+from storage.views import screening_view
 from tests.conftest import LIKELY_B1, LIKELY_B1_ZH, TAPS_B1, Person
 
 
@@ -63,6 +67,7 @@ def test_no_contact_consent_means_no_referral_but_the_study_contact(person: Pers
     stored = person.stored()
     assert stored["outcome"] == "likely_eligible" and stored["referral"] is None
     assert "Study coordinator, Xuanwu Hospital" in person.texts[-1]
+    assert "45 Changchun Street" in person.texts[-1], "told where to reach the study"
 
 
 def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
@@ -297,6 +302,28 @@ def test_restart_asks_first_and_clears_answers_but_not_consent(person: Person) -
     assert person.stored()["answers"] == {"consent_storage": "yes", "consent_contact": "yes"}
 
 
+def test_an_erased_persons_screening_id_is_never_given_to_anyone_else(engine: Engine) -> None:
+    first = Person(engine, "first")
+    first.start()
+    first.say("yes")
+    erased = first.stored()["id"]
+    first.command("delete")
+    first.tap("yes")
+    second = Person(engine, "second")
+    second.start()
+    second.say("yes")
+    assert second.stored()["id"] > erased, "the audit trail names one person per screening id"
+
+
+def test_a_command_at_the_first_language_menu_keeps_the_menu(engine: Engine) -> None:
+    person = Person(engine, "menu", locale=None)
+    person.start()
+    person.command("help")
+    assert person.texts[0] == m.HELP and person.prompt == "_language"
+    person.say("español")
+    assert person.stored()["language"] == "es"
+
+
 def test_declining_consent_keeps_nothing(person: Person) -> None:
     person.start()
     person.tap("no")
@@ -366,6 +393,9 @@ def test_finished_screening_says_where_they_stand_and_restart_asks_first(person:
         old, new = records.referral(reference), records.referral(second["referral"]["id"])
         assert old is not None and new is not None
         assert (old.status, new.replaces) == ("replaced", reference), "one open referral per person"
+        view = screening_view(records, records.screening(second["id"]) or Screening())
+    card = referral_card(person.engine.trial, view, second["referral"]["id"], datetime.now(UTC), "en", "UTC")
+    assert ("Replaces referral", reference) in card.lines, "the coordinator sees it replaces the first"
 
 
 def test_unknown_language_shows_a_menu_in_each_language(engine: Engine) -> None:

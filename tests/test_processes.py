@@ -195,3 +195,84 @@ def test_check_trial_names_the_problem(tmp_path: Path) -> None:
     assert f"{bad}: question `age`: `min` must be below `max`" in result.stderr
     ok = intake(tmp_path, "check-trial", str(ROOT / "dialogs/trials/nct07295067.yaml"))
     assert ok.returncode == 0 and "NCT07295067" in ok.stdout
+
+
+# --- what people hit at the command line ---------------------------------------------------------------
+
+
+def test_the_readmes_piped_example_works_as_printed(tmp_path: Path) -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    line = next(line for line in readme.splitlines() if line.startswith("printf ") and "intake chat" in line)
+    command = line.split("#")[0].strip().replace(".venv/bin/intake", f"{sys.executable} -m bot")
+    result = subprocess.run(
+        command, shell=True, capture_output=True, text=True, env=_env(tmp_path), cwd=ROOT, timeout=60
+    )
+    assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
+    (stored,) = screenings(tmp_path)
+    assert stored["answers"] == {
+        "consent_storage": "yes",
+        "consent_contact": "yes",
+        "respondent": "self",
+        "age": 42,
+    }
+
+
+def test_input_that_is_not_utf8_is_a_clear_error_and_keeps_what_was_answered(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "bot", "chat", "--lang", "en"],
+        input=b"yes\n\xff\xfe broken\n",
+        capture_output=True,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 2
+    assert b"not UTF-8" in result.stderr and b"Traceback" not in result.stderr
+    assert screenings(tmp_path)[0]["answers"] == {"consent_storage": "yes"}
+
+
+def test_ctrl_c_leaves_quietly_and_keeps_the_answers(tmp_path: Path) -> None:
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=_env(tmp_path),
+        cwd=ROOT,
+    )
+    assert child.stdin is not None and child.stdout is not None
+    _read_until(child.stdout, "Do you agree?")
+    child.stdin.write("yes\n")
+    child.stdin.flush()
+    _read_until(child.stdout, "may the study team phone you")
+    child.send_signal(signal.SIGINT)
+    _, stderr = child.communicate(timeout=30)
+    assert child.returncode == 130 and "Traceback" not in stderr and "stopped" in stderr
+    assert screenings(tmp_path)[0]["answers"] == {"consent_storage": "yes"}
+
+
+def test_screenings_has_headings_and_a_closed_pipe_is_no_error(tmp_path: Path) -> None:
+    assert intake(tmp_path, "chat", "--lang", "en", stdin="yes\n").returncode == 0
+    listing = intake(tmp_path, "screenings")
+    assert listing.stdout.splitlines()[0].split()[:3] == ["id", "trial", "language"]
+    piped = subprocess.run(
+        f"{sys.executable} -m bot screenings --json | head -1",
+        shell=True,
+        capture_output=True,
+        text=True,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        timeout=60,
+    )
+    assert piped.stdout == "[\n" and "Traceback" not in piped.stderr, piped.stderr
+
+
+def test_the_chosen_language_stays_after_declining(tmp_path: Path) -> None:
+    # No --lang and a terminal that says nothing useful: the menu; 中文 is chosen, consent declined,
+    # and the conversation begun again is still in Chinese.
+    result = intake(tmp_path, "chat", stdin="中文\n不同意\n/start\n")
+    assert result.returncode == 0, result.stderr
+    after = result.stdout.split("> /start")[1]
+    assert "您好" in after and "Please choose your language." not in after
