@@ -42,6 +42,19 @@ def screenings(data_dir: Path) -> list[dict[str, Any]]:
     return json.loads(result.stdout)
 
 
+def _chat_process(data_dir: Path, stderr: int) -> subprocess.Popen[str]:
+    """`intake chat` in English as kim, talked to through pipes."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=stderr,
+        text=True,
+        env=_env(data_dir),
+        cwd=ROOT,
+    )
+
+
 def _read_until(stream: IO[str], marker: str, timeout: float = 30) -> str:
     """Read the child's output until `marker` appears (the child flushes after every reply)."""
     seen, deadline = "", time.monotonic() + timeout
@@ -54,15 +67,7 @@ def _read_until(stream: IO[str], marker: str, timeout: float = 30) -> str:
 
 
 def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_path: Path) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.DEVNULL,
-        text=True,
-        env=_env(tmp_path),
-        cwd=ROOT,
-    )
+    child = _chat_process(tmp_path, stderr=subprocess.DEVNULL)
     assert child.stdin and child.stdout
     _read_until(child.stdout, "Do you agree?")
     for answer, next_question in [
@@ -233,15 +238,7 @@ def test_input_that_is_not_utf8_is_a_clear_error_and_keeps_what_was_answered(tmp
 
 
 def test_ctrl_c_leaves_quietly_and_keeps_the_answers(tmp_path: Path) -> None:
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bot", "chat", "--lang", "en", "--user", "kim"],
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        env=_env(tmp_path),
-        cwd=ROOT,
-    )
+    child = _chat_process(tmp_path, stderr=subprocess.PIPE)
     assert child.stdin is not None and child.stdout is not None
     _read_until(child.stdout, "Do you agree?")
     child.stdin.write("yes\n")
