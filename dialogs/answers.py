@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
+from functools import lru_cache
 from typing import Any
 
 from dialogs import messages as m
@@ -32,6 +33,15 @@ from dialogs.understanding import (
 )
 
 _VALUES = ("yes", "no", DONT_KNOW)
+
+
+@lru_cache(maxsize=1024)
+def _keyword_phrases(keywords: str, translators: tuple[Translator, ...]) -> tuple[str, ...]:
+    """An option's other words ("a|b|c"), in English and every language, normalized for matching."""
+    translated = dict.fromkeys((keywords, *(t(keywords) for t in translators)))
+    return tuple(dict.fromkeys(normalize(k) for text in translated for k in text.split("|") if k.strip()))
+
+
 Problem = tuple[str, dict[str, Any]]
 
 
@@ -88,9 +98,8 @@ class AnswerReader:
             return replace(reading, certainty=Certainty.READ_BACK)
         return reading
 
-    def _keywords(self, keywords: str) -> list[str]:
-        translated = {keywords, *(t(keywords) for t in self.everyone)}
-        return [normalize(k) for text in translated for k in text.split("|") if k.strip()]
+    def _keywords(self, keywords: str) -> tuple[str, ...]:
+        return _keyword_phrases(keywords, self.everyone)
 
     def read_options(
         self,

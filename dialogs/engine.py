@@ -135,13 +135,9 @@ class Engine:
             try:
                 with self.store.transaction() as records:
                     replies = _Turn(self, records, address, locale).run(message, dedupe_key)
-                    return [
-                        replace(
-                            r,
-                            id=records.add_reply(address.channel, address.external_id, r.to_data(), r.prompt),
-                        )
-                        for r in replies
-                    ]
+                    queued = [(reply.to_data(), reply.prompt) for reply in replies]
+                    ids = records.add_replies(address.channel, address.external_id, queued)
+                    return [replace(reply, id=id) for reply, id in zip(replies, ids, strict=True)]
             except (IntegrityError, OperationalError):
                 # Two first messages racing to create a person, or a duplicate
                 # delivered concurrently: the retry sees the winner's rows.

@@ -244,7 +244,7 @@ def read_options(
 ) -> Reading:
     """Which option a typed answer means, and how sure that is.
 
-    `exact` holds, per option value, the whole answers that mean it for certain
+    `exact` holds, per option value, the whole answers (normalized) that mean it for certain
     (its label, its number, the language's plain yes/no words); `phrases` the
     words that suggest it within a longer answer. Everything that is not exact is
     at best read back: a "yes" phrase with a negation outside it is turned round
@@ -257,7 +257,7 @@ def read_options(
     folded = normalize(text)
     if not folded or len(text) > MAX_OPTION_ANSWER:
         return Reading()
-    owners = {value for value, answers in exact.items() if folded in {normalize(a) for a in answers}}
+    owners = {value for value, answers in exact.items() if folded in answers}
     if len(owners) == 1:
         return Reading(owners.pop(), Certainty.SURE)
     plain = unicodedata.normalize("NFKC", text)

@@ -299,18 +299,26 @@ class Records:
 
     # Replies: the outbox of what the bot says to people --------------------------
 
-    def add_reply(self, channel: str, external_id: str, reply: dict[str, Any], prompt: str | None) -> int:
-        row = OutgoingReply(
-            channel=channel,
-            recipient=self.cipher.lookup(f"{channel}:{external_id}"),
-            sealed=self.cipher.seal({"to": external_id, "reply": reply}),
-            prompt=prompt,
-            # The channel sends it at once; the resending loop leaves it to the channel until then.
-            next_attempt_at=utcnow() + timedelta(seconds=2),
-        )
-        self.session.add(row)
+    def add_replies(
+        self, channel: str, external_id: str, replies: list[tuple[dict[str, Any], str | None]]
+    ) -> list[int]:
+        """Put (reply, prompt) pairs in the person's outbox, in order; return their ids."""
+        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        # The channel sends them at once; the resending loop leaves them to it until then.
+        due = utcnow() + timedelta(seconds=2)
+        rows = [
+            OutgoingReply(
+                channel=channel,
+                recipient=recipient,
+                sealed=self.cipher.seal({"to": external_id, "reply": reply}),
+                prompt=prompt,
+                next_attempt_at=due,
+            )
+            for reply, prompt in replies
+        ]
+        self.session.add_all(rows)
         self.session.flush()
-        return row.id or 0
+        return [row.id or 0 for row in rows]
 
     def unsent_replies(self, channel: str, external_id: str) -> list[tuple[int, dict[str, Any]]]:
         """A person's replies not yet sent, oldest first, as (id, reply)."""
@@ -333,22 +341,30 @@ class Records:
     def replies_sent(self, channel: str, external_id: str, ids: list[int]) -> None:
         """Forget sent replies; the prompts they carried have now reached the person."""
         recipient = self.cipher.lookup(f"{channel}:{external_id}")
-        rows = self.session.exec(
-            select(OutgoingReply).where(OutgoingReply.recipient == recipient, col(OutgoingReply.id).in_(ids))
+        sent = self.session.exec(
+            delete(OutgoingReply)
+            .where(OutgoingReply.recipient == recipient, col(OutgoingReply.id).in_(ids))
+            .returning(OutgoingReply.prompt)
         )
-        participant = self.participant(channel, external_id)
-        for row in rows:
-            if row.prompt and participant is not None:
-                self._delivered(participant.id or 0, row.prompt)
-            self.session.delete(row)
-        self.session.flush()
-
-    def _delivered(self, participant_id: int, prompt: str) -> None:
-        screening_id, _, sequence = prompt.partition(".")
-        screening = self.session.get(Screening, int(screening_id))
-        if screening is not None and screening.participant_id == participant_id:
-            screening.delivered_seq = max(screening.delivered_seq, int(sequence))
-            self.session.add(screening)
+        delivered: dict[int, int] = {}
+        for (prompt,) in sent:
+            if prompt:
+                screening_id, _, sequence = prompt.partition(".")
+                delivered[int(screening_id)] = max(delivered.get(int(screening_id), 0), int(sequence))
+        mine = select(Participant.id).where(
+            Participant.channel == channel, Participant.external_id == recipient
+        )
+        for screening_id, sequence in delivered.items():
+            # Only the person's own screening, and never backwards (a late resend of an old prompt).
+            self.session.exec(
+                update(Screening)
+                .where(
+                    col(Screening.id) == screening_id,
+                    col(Screening.participant_id).in_(mine),
+                    col(Screening.delivered_seq) < sequence,
+                )
+                .values(delivered_seq=sequence)
+            )
 
     def postpone_replies(self, channel: str, external_id: str, delay_seconds: float) -> None:
         """Sending failed: try this person's replies again later, backing off each time."""
