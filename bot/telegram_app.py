@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from dataclasses import replace
 from typing import Any
 
 from telegram import (
@@ -220,7 +221,7 @@ class TelegramChannel:
         asks_phone = any(reply.expects == "phone" for reply in replies)
         for reply in replies:
             try:
-                await self._send(bot, chat_id, reply, asks_phone)
+                position = await self._send(bot, chat_id, reply, asks_phone)
             except Forbidden:
                 log.info("a person blocked the bot: their replies are dropped")
                 await asyncio.to_thread(self.engine.unreachable, address)
@@ -233,10 +234,11 @@ class TelegramChannel:
                 log.warning("a reply could not be sent (%s): it will be sent again", type(error).__name__)
                 await asyncio.to_thread(self.engine.postpone, address, 1.0)
                 return
-            await asyncio.to_thread(self.engine.sent, address, [reply])
+            await asyncio.to_thread(self.engine.sent, address, [reply], position)
 
-    async def _send(self, bot: Bot, chat_id: int, reply: Reply, asks_phone: bool) -> None:
-        """One reply; one too long for a message goes as several, its buttons last."""
+    async def _send(self, bot: Bot, chat_id: int, reply: Reply, asks_phone: bool) -> int:
+        """One reply; one too long for a message goes as several, its buttons last. Returns the
+        message id of the last, which orders it among the person's messages."""
         text = reply.text
         if reply.hint:
             text += "\n\n" + translator(reply.locale)(texts.HOW_TO_ANSWER_TELEGRAM)
@@ -247,7 +249,7 @@ class TelegramChannel:
         if markup is None and not asks_phone:
             # The share-phone keyboard hides itself only when tapped; a typed number leaves it up.
             markup = ReplyKeyboardRemove()
-        await bot.send_message(chat_id, last, reply_markup=markup)
+        return (await bot.send_message(chat_id, last, reply_markup=markup)).message_id
 
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE
@@ -284,9 +286,10 @@ def _to_input(update: Update) -> Input:
     message = update.message
     assert message is not None
     if message.contact is not None:
-        return Text(message.contact.phone_number, via="contact")
+        return Text(message.contact.phone_number, via="contact", position=message.message_id)
     if message.text is not None:
-        return parse_text(message.text)
+        parsed = parse_text(message.text)
+        return replace(parsed, position=message.message_id) if isinstance(parsed, Text) else parsed
     kind = next((k for k in _UNUSABLE if getattr(message, k, None)), "other")
     return Unsupported(kind)
 

@@ -153,12 +153,16 @@ class Engine:
             rows = records.unsent_replies(address.channel, address.external_id)
         return [Reply.from_data(data, id) for id, data in rows]
 
-    def sent(self, address: Address, replies: Iterable[Reply]) -> None:
-        """These replies reached the person: forget them, and note the prompts they asked."""
+    def sent(self, address: Address, replies: Iterable[Reply], position: int | None = None) -> None:
+        """These replies reached the person: forget them, and note the prompts they asked.
+
+        `position` is where the last of them stands in the conversation, where the channel
+        numbers messages (Telegram's message_id).
+        """
         ids = [r.id for r in replies if r.id is not None]
         if ids:
             with self.store.transaction() as records:
-                records.replies_sent(address.channel, address.external_id, ids)
+                records.replies_sent(address.channel, address.external_id, ids, position)
 
     def postpone(self, address: Address, delay_seconds: float) -> None:
         """Sending to the person failed: their replies are due again later, backing off."""
@@ -234,6 +238,15 @@ def _start(
     records.audit("participant", "screening_started", f"screening:{screening.id}", source=screening.source)
     log.info("screening %s started", screening.id)
     return screening
+
+
+def _typed_before(message: Text, screening: Screening) -> bool:
+    """Whether `message` was sent before the current prompt reached the person (where the channel
+    numbers messages): typed again while the bot was down, say, and handled only once it was back
+    and had asked the next question."""
+    if message.position is None or screening.delivered_position is None:
+        return False
+    return message.position < screening.delivered_position
 
 
 def _allowed_before_consent(message: Input) -> bool:
@@ -357,14 +370,17 @@ class Conversation:
                 return False
             log.info("screening %s: a tap for another prompt changed nothing", screening.id)
             self.say(m.MOVED_ON, problem=True)
-        else:
-            if screening.delivered_seq >= screening.prompt_seq:
-                return False
+        elif screening.delivered_seq < screening.prompt_seq:
             # The current question never reached the person: what they typed answers an
             # earlier one. Its unsent copy is dropped, and it is asked again below.
             log.info("screening %s: an answer to an undelivered prompt changed nothing", screening.id)
             self.records.drop_replies(self.address.channel, self.address.external_id, prompts_only=True)
             self.say(m.UNDELIVERED, problem=True)
+        elif _typed_before(message, screening):
+            log.info("screening %s: an answer typed before its prompt arrived changed nothing", screening.id)
+            self.say(m.CROSSED, problem=True)
+        else:
+            return False
         self.prompt()
         return True
 

@@ -32,6 +32,10 @@ class Text:
 
     text: str
     via: str = "text"
+    # Its place in the conversation, where the channel numbers messages (Telegram's message_id,
+    # one sequence for both sides of a private chat): something sent before the current
+    # question reached the person cannot answer it.
+    position: int | None = None
 
 
 @dataclass(frozen=True)

@@ -26,6 +26,10 @@ EDITED = N_(
     "Editing a message does not change an answer. To change one, send /back, or use the summary at the end."
 )
 MOVED_ON = N_("That question has moved on. Here is the current one.")
+CROSSED = N_(
+    "Your message was sent before this question reached you, so I have not used it as the answer. "
+    "Here is the question:"
+)
 UNDELIVERED = N_(
     "Sorry, my last message may not have reached you, so I have not used your answer. "
     "Here is the question to answer now:"

@@ -90,6 +90,8 @@ class Screening(SQLModel, table=True):
     prompt_key: str | None = Field(default=None, max_length=64)
     prompt_seq: int = 0
     delivered_seq: int = 0
+    # Where the delivered prompt stands in the conversation, if the channel numbers messages.
+    delivered_position: int | None = None
     outcome: str | None = Field(default=None, max_length=32)
     reasons: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     uncertain: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))

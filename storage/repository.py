@@ -338,8 +338,10 @@ class Records:
         )
         return list(dict.fromkeys(self.cipher.open(row.sealed)["to"] for row in self.session.exec(query)))
 
-    def replies_sent(self, channel: str, external_id: str, ids: list[int]) -> None:
-        """Forget sent replies; the prompts they carried have now reached the person."""
+    def replies_sent(
+        self, channel: str, external_id: str, ids: list[int], position: int | None = None
+    ) -> None:
+        """Forget sent replies; the prompts they carried have now reached the person, at `position`."""
         recipient = self.cipher.lookup(f"{channel}:{external_id}")
         sent = self.session.exec(
             delete(OutgoingReply)
@@ -363,7 +365,7 @@ class Records:
                     col(Screening.participant_id).in_(mine),
                     col(Screening.delivered_seq) < sequence,
                 )
-                .values(delivered_seq=sequence)
+                .values(delivered_seq=sequence, delivered_position=position)
             )
 
     def postpone_replies(self, channel: str, external_id: str, delay_seconds: float) -> None:

@@ -422,6 +422,11 @@ class FakeTelegram:
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
 
+    def messages_from(self, chat_id: int) -> list[Json]:
+        """What users wrote in chat ``chat_id``, in order."""
+        mine = [message for (chat, _), message in self._user_messages.items() if chat == chat_id]
+        return copy.deepcopy(sorted(mine, key=lambda message: message["message_id"]))
+
     def messages_to(self, chat_id: int) -> list[Json]:
         """The bot's messages in the chat, in order, as stored (current text, decoded reply_markup of
         any kind; Telegram itself only echoes inline keyboards)."""

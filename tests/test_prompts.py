@@ -55,6 +55,20 @@ def test_an_answer_typed_again_after_a_lost_question_does_not_land_on_it(person:
     assert _answers(person)["heart_disease"] == "no", "once delivered, the answer is taken"
 
 
+def test_an_answer_sent_before_its_question_arrived_does_not_land_on_it(person: Person) -> None:
+    person.start()
+    person.answer_some({k: v for k, v in UP_TO_DIABETES.items() if k != "symptoms_course"})
+    person.send(Text("about the same", position=40), delivered=False)
+    # The bot was down; the person typed it again (message 41) before the next question came back
+    # as message 42. Handled only now, message 41 must not answer it.
+    person.engine.sent(person.address, person.engine.outbox(person.address), position=42)
+    person.send(Text("about the same", position=41))
+    assert person.texts[0] == m.CROSSED and person.prompt == "diabetes"
+    assert "diabetes" not in _answers(person)
+    person.send(Text("no", position=44))
+    assert _answers(person)["diabetes"] == "no"
+
+
 def test_a_tapped_button_proves_its_question_arrived(person: Person) -> None:
     _at_diabetes(person)
     person.send(Text("no"), delivered=False)

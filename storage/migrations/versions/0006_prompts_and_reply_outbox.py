@@ -60,6 +60,7 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("prompt_key", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=True))
         batch_op.add_column(sa.Column("prompt_seq", sa.Integer(), nullable=False, server_default="0"))
         batch_op.add_column(sa.Column("delivered_seq", sa.Integer(), nullable=False, server_default="0"))
+        batch_op.add_column(sa.Column("delivered_position", sa.Integer(), nullable=True))
     _never_reuse_ids("participant", True)
     _never_reuse_ids("screening", True)
 
@@ -68,6 +69,7 @@ def downgrade() -> None:
     _never_reuse_ids("screening", False)
     _never_reuse_ids("participant", False)
     with op.batch_alter_table("screening", schema=None) as batch_op:
+        batch_op.drop_column("delivered_position")
         batch_op.drop_column("delivered_seq")
         batch_op.drop_column("prompt_seq")
         batch_op.drop_column("prompt_key")
