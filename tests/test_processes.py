@@ -36,6 +36,13 @@ def intake(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedP
     )
 
 
+def _shell(command: str, data_dir: Path) -> subprocess.CompletedProcess[str]:
+    """A command line as a person types it into a shell, pipes and all."""
+    return subprocess.run(
+        command, shell=True, capture_output=True, text=True, env=_env(data_dir), cwd=ROOT, timeout=60
+    )
+
+
 def screenings(data_dir: Path) -> list[dict[str, Any]]:
     result = intake(data_dir, "screenings", "--json")
     assert result.returncode == 0, result.stderr
@@ -209,9 +216,7 @@ def test_the_readmes_piped_example_works_as_printed(tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     line = next(line for line in readme.splitlines() if line.startswith("printf ") and "intake chat" in line)
     command = line.split("#")[0].strip().replace(".venv/bin/intake", f"{sys.executable} -m bot")
-    result = subprocess.run(
-        command, shell=True, capture_output=True, text=True, env=_env(tmp_path), cwd=ROOT, timeout=60
-    )
+    result = _shell(command, tmp_path)
     assert result.returncode == 0 and "Traceback" not in result.stderr, result.stderr
     (stored,) = screenings(tmp_path)
     assert stored["answers"] == {
@@ -254,15 +259,7 @@ def test_screenings_has_headings_and_a_closed_pipe_is_no_error(tmp_path: Path) -
     assert intake(tmp_path, "chat", "--lang", "en", stdin="yes\n").returncode == 0
     listing = intake(tmp_path, "screenings")
     assert listing.stdout.splitlines()[0].split()[:3] == ["id", "trial", "language"]
-    piped = subprocess.run(
-        f"{sys.executable} -m bot screenings --json | head -1",
-        shell=True,
-        capture_output=True,
-        text=True,
-        env=_env(tmp_path),
-        cwd=ROOT,
-        timeout=60,
-    )
+    piped = _shell(f"{sys.executable} -m bot screenings --json | head -1", tmp_path)
     assert piped.stdout == "[\n" and "Traceback" not in piped.stderr, piped.stderr
 
 
