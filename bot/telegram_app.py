@@ -142,8 +142,7 @@ class TelegramChannel:
                         await self.deliver(bot, int(address.external_id))
             except Exception:  # keep going whatever one round ran into
                 log.exception("resending replies failed")
-            with contextlib.suppress(TimeoutError):
-                await asyncio.sleep(self.settings.delivery_interval)
+            await asyncio.sleep(self.settings.delivery_interval)
 
     async def on_update(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if update.callback_query is not None:

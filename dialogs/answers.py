@@ -20,6 +20,7 @@ from dialogs.i18n import Translator, names_of, negotiate
 from dialogs.inputs import Choice, Text
 from dialogs.trial import Question
 from dialogs.understanding import (
+    ANSWER_VALUES,
     MAX_OPTION_ANSWER,
     Certainty,
     Lexicon,
@@ -31,8 +32,6 @@ from dialogs.understanding import (
     read_number,
     read_options,
 )
-
-_VALUES = ("yes", "no", DONT_KNOW)
 
 
 @lru_cache(maxsize=1024)
@@ -128,7 +127,7 @@ class AnswerReader:
         }
         # Yes, no and "I don't know" are recognised where they are no option, so that they are
         # not taken for one ("I don't know" is not "no").
-        for value in _VALUES:
+        for value in ANSWER_VALUES:
             phrases.setdefault(value, list(lexicon.phrases.get(value, ())))
         reading = read_options(message.text, exact, phrases, lexicon)
         if reading.value is not None and reading.value not in options:
@@ -153,10 +152,9 @@ class AnswerReader:
             "change": lexicon.exact.get("no", ()),
         }
 
-    def yes_no_words(self, confirm: bool = False) -> dict[str, tuple[str, ...]]:
-        lexicon = self.lexicon
-        yes = (*lexicon.exact.get("yes", ()), *(lexicon.confirm if confirm else ()))
-        return {"yes": yes, "no": lexicon.exact.get("no", ())}
+    def confirm_words(self) -> dict[str, tuple[str, ...]]:
+        """Whole answers that confirm a read-back ("that's right", 没错), beside the plain yes words."""
+        return {"yes": self.lexicon.confirm}
 
     def language(self, message: Choice | Text) -> str | None:
         locales = self.locales

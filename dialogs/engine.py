@@ -207,12 +207,14 @@ class _Turn:
         if screening is None or screening.purged_at is not None:
             previous_locale = screening.locale if screening else None
             screening = _start(self.engine, self.records, participant, message, self.hint, previous_locale)
-            conversation = Conversation(self.engine, self.records, self.address, participant, screening)
-            conversation.hint = self.hint
+            conversation = Conversation(
+                self.engine, self.records, self.address, participant, screening, self.hint
+            )
             conversation.greet()
         else:
-            conversation = Conversation(self.engine, self.records, self.address, participant, screening)
-            conversation.hint = self.hint
+            conversation = Conversation(
+                self.engine, self.records, self.address, participant, screening, self.hint
+            )
             conversation.receive(message)
         return conversation.close()
 
@@ -226,16 +228,29 @@ def _start(
     previous_locale: str | None,
 ) -> Screening:
     source = message.source if isinstance(message, Start) else None
+    source = source if source and _SOURCE.match(source) else None
     chosen = message.locale if isinstance(message, Start) else None
-    locales = engine.locales
+    locale = negotiate(chosen, engine.locales) or negotiate(hint, engine.locales) or previous_locale
+    return _new_screening(engine, records, participant, locale, source, {"source": source})
+
+
+def _new_screening(
+    engine: Engine,
+    records: Records,
+    participant: Participant,
+    locale: str | None,
+    source: str | None,
+    audited: dict[str, str | None],
+) -> Screening:
+    """A screening at the trial's first question, audited with `audited`."""
     screening = records.add_screening(
         participant.id or 0,
         engine.trial.registry_id,
         state=engine.trial.questions[0].id,
-        locale=negotiate(chosen, locales) or negotiate(hint, locales) or previous_locale,
-        source=source if source and _SOURCE.match(source) else None,
+        locale=locale,
+        source=source,
     )
-    records.audit("participant", "screening_started", f"screening:{screening.id}", source=screening.source)
+    records.audit("participant", "screening_started", f"screening:{screening.id}", **audited)
     log.info("screening %s started", screening.id)
     return screening
 
@@ -264,13 +279,14 @@ class Conversation:
         address: Address,
         participant: Participant,
         screening: Screening,
+        hint: str | None = None,
     ) -> None:
         self.engine = engine
         self.trial = engine.trial
         self.records = records
         self.address = address
         # The channel's idea of the person's language, for replies before they have chosen one.
-        self.hint: str | None = None
+        self.hint = hint
         self.participant = participant
         self.screening = screening
         self.state = screening.state
@@ -483,7 +499,7 @@ class Conversation:
         self.prompt()
 
     def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:
-        choice = self.reader.read_menu(message, self._pending_options(pending), self.reader.yes_no_words())
+        choice = self.reader.read_menu(message, self._pending_options(pending))
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -539,10 +555,11 @@ class Conversation:
             self._set_pending("confirm", keep_held=True)
             self.prompt()
 
-    def _store(self, question: Question, value: Any, message: Choice | Text, read_back: bool = False) -> None:
+    def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
+        """An answer meant for certain: stored as it came."""
         raw = message.text if isinstance(message, Text) else None
         via = message.via if isinstance(message, Text) else "button"
-        self._record(question, value, raw, via, read_back)
+        self._record(question, value, raw, via, read_back=False)
 
     def _record(self, question: Question, value: Any, raw: str | None, via: str, read_back: bool) -> None:
         personal = question.identifies or question.kind == "text"
@@ -563,9 +580,7 @@ class Conversation:
 
     def _answer_read_back(self, message: Choice | Text) -> None:
         held = self.records.held_answer(self.screening)
-        choice = self.reader.read_menu(
-            message, self._read_back_options(), self.reader.yes_no_words(confirm=True)
-        )
+        choice = self.reader.read_menu(message, self._read_back_options(), self.reader.confirm_words())
         if held is None or held["question"] != self.state:
             self._set_pending(None)
             self.prompt()
@@ -601,7 +616,7 @@ class Conversation:
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
         options = self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
-        choice = self.reader.read_menu(message, options, self.reader.yes_no_words())
+        choice = self.reader.read_menu(message, options)
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
@@ -827,28 +842,26 @@ class Conversation:
 
     def _start_again(self) -> None:
         """A finished screening is kept as it was; a new one starts, with the consents carried over."""
-        previous = self.screening
+        previous, previous_answers = self.screening, self.answers
         self.close()
-        screening = self.records.add_screening(
-            self.participant.id or 0,
-            previous.trial_id,
-            state=self.trial.questions[0].id,
-            locale=previous.locale,
-            source=previous.source,
+        self.screening = _new_screening(
+            self.engine,
+            self.records,
+            self.participant,
+            previous.locale,
+            previous.source,
+            {"replaces": f"screening:{previous.id}"},
         )
-        self.records.audit(
-            "participant",
-            "screening_started",
-            f"screening:{screening.id}",
-            replaces=f"screening:{previous.id}",
-        )
-        self.screening, self.answers, self.editing = screening, {}, False
-        for question in self._opening_consents():
-            value = self.records.answers(previous.id or 0).get(question.id)
-            self.records.record_answer(screening.id or 0, question.id, value, None, "carried", personal=False)
+        self.answers, self.editing = {}, False
+        opening = self._opening_consents()
+        for question in opening:
+            value = previous_answers.get(question.id)
+            self.records.record_answer(
+                self.screening.id or 0, question.id, value, None, "carried", personal=False
+            )
             self.answers[question.id] = value
             self._record_consent(question, value)
-        self.state = self._opening_consents()[-1].id
+        self.state = opening[-1].id
         self.fire("answer")
 
     def _erase(self) -> None:

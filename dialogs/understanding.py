@@ -48,8 +48,6 @@ class Reading:
 
     value: Any = None
     certainty: Certainty = Certainty.UNCLEAR
-    # Why a number was refused: "whole" (a decimal or a fraction), else None.
-    reason: str | None = None
 
     @property
     def sure(self) -> bool:
@@ -111,7 +109,8 @@ class Lexicon:
         )
 
 
-_VALUES = ("yes", "no", DONT_KNOW)
+# The values every language has words for.
+ANSWER_VALUES = ("yes", "no", DONT_KNOW)
 
 
 def load_lexicon(path: Path) -> Lexicon:
@@ -123,8 +122,8 @@ def load_lexicon(path: Path) -> Lexicon:
         return tuple(normalize(str(p)) for p in items or ())
 
     return Lexicon(
-        phrases={key: words(data.get(key)) + words(exact.get(key)) for key in _VALUES},
-        exact={key: words(exact.get(key)) for key in _VALUES},
+        phrases={key: words(data.get(key)) + words(exact.get(key)) for key in ANSWER_VALUES},
+        exact={key: words(exact.get(key)) for key in ANSWER_VALUES},
         negators=words(data.get("negators")),
         hedges=words(data.get("hedges")),
         confirm=words(data.get("confirm")),
@@ -275,7 +274,7 @@ def read_options(
             # Any negation outside it turns it round, even one inside a "no" phrase ("I have" + "never").
             if any(end <= span.start or start >= span.end for start, end in negations):
                 meant = {"no"}
-        elif not meant & set(_VALUES) and any(
+        elif not meant & set(ANSWER_VALUES) and any(
             all(end <= other.start or start >= other.end for other in spans) for start, end in negations
         ):
             return Reading()  # "not worse": not this option, but which one is meant?
@@ -301,7 +300,7 @@ def read_number(text: str, lexicon: Lexicon) -> Reading:
         return Reading(certainty=Certainty.UNSURE)
     numerals = _DIGITS.findall(plain)
     if any(not n.isdigit() for n in numerals) or _found(folded, lexicon.fractions):
-        return Reading(reason="whole")
+        return Reading()  # not a whole number
     words = _number_words(folded, lexicon)
     if words is None:
         return Reading()

@@ -111,10 +111,14 @@ class Records:
 
     # Participants and screenings --------------------------------------------
 
+    def person_key(self, channel: str, external_id: str) -> str:
+        """The keyed hash a person is found by (`Participant.external_id`, `OutgoingReply.recipient`)."""
+        return self.cipher.lookup(f"{channel}:{external_id}")
+
     def participant(self, channel: str, external_id: str) -> Participant | None:
         query = select(Participant).where(
             Participant.channel == channel,
-            Participant.external_id == self.cipher.lookup(f"{channel}:{external_id}"),
+            Participant.external_id == self.person_key(channel, external_id),
         )
         # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
         return self.session.exec(query.with_for_update()).first()
@@ -125,7 +129,7 @@ class Records:
     def add_participant(self, channel: str, external_id: str) -> Participant:
         participant = Participant(
             channel=channel,
-            external_id=self.cipher.lookup(f"{channel}:{external_id}"),
+            external_id=self.person_key(channel, external_id),
             ref=self.cipher.seal(external_id),
         )
         self.session.add(participant)
@@ -303,7 +307,7 @@ class Records:
         self, channel: str, external_id: str, replies: list[tuple[dict[str, Any], str | None]]
     ) -> list[int]:
         """Put (reply, prompt) pairs in the person's outbox, in order; return their ids."""
-        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        recipient = self.person_key(channel, external_id)
         # The channel sends them at once; the resending loop leaves them to it until then.
         due = utcnow() + timedelta(seconds=2)
         rows = [
@@ -322,7 +326,7 @@ class Records:
 
     def unsent_replies(self, channel: str, external_id: str) -> list[tuple[int, dict[str, Any]]]:
         """A person's replies not yet sent, oldest first, as (id, reply)."""
-        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        recipient = self.person_key(channel, external_id)
         query = (
             select(OutgoingReply).where(OutgoingReply.recipient == recipient).order_by(col(OutgoingReply.id))
         )
@@ -342,7 +346,7 @@ class Records:
         self, channel: str, external_id: str, ids: list[int], position: int | None = None
     ) -> None:
         """Forget sent replies; the prompts they carried have now reached the person, at `position`."""
-        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        recipient = self.person_key(channel, external_id)
         sent = self.session.exec(
             delete(OutgoingReply)
             .where(OutgoingReply.recipient == recipient, col(OutgoingReply.id).in_(ids))
@@ -370,7 +374,7 @@ class Records:
 
     def postpone_replies(self, channel: str, external_id: str, delay_seconds: float) -> None:
         """Sending failed: try this person's replies again later, backing off each time."""
-        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        recipient = self.person_key(channel, external_id)
         for row in self.session.exec(select(OutgoingReply).where(OutgoingReply.recipient == recipient)):
             row.attempts += 1
             # Someone is waiting for this: back off, but never beyond half a minute.
@@ -381,7 +385,7 @@ class Records:
         self, channel: str, external_id: str, *, prompts_only: bool = False, ids: list[int] | None = None
     ) -> int:
         """Forget a person's unsent replies: all (unreachable), the questions among them, or `ids`."""
-        recipient = self.cipher.lookup(f"{channel}:{external_id}")
+        recipient = self.person_key(channel, external_id)
         query = delete(OutgoingReply).where(OutgoingReply.recipient == recipient)
         if prompts_only:
             query = query.where(col(OutgoingReply.prompt).is_not(None))
