@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -14,7 +15,7 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.telegram_app import build_application
 from bot.wiring import build_engine
-from dialogs.engine import Engine
+from dialogs.engine import Address, Engine
 from tests.fake_telegram import FakeTelegram
 
 COORDINATOR = 9001
@@ -33,10 +34,16 @@ def settings_for(tg: FakeTelegram, data_dir: Path, **overrides: Any) -> Settings
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
+# The engine of the bot running against each fake Bot API (by its root URL), so that a user can
+# tell when everything the bot had to say has been sent: its outbox for them is empty.
+_ENGINES: dict[str, Engine] = {}
+
+
 @asynccontextmanager
 async def running(settings: Settings) -> AsyncIterator[tuple[Application, Engine]]:
     """The application from the production factory, started and stopped as run_polling does."""
     engine = build_engine(settings)
+    _ENGINES[settings.telegram_api_root] = engine
     application = build_application(settings, engine)
     await application.initialize()
     if application.post_init:
@@ -52,6 +59,7 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Application, Engine
         if application.post_stop:
             await application.post_stop(application)
         await application.shutdown()
+        _ENGINES.pop(settings.telegram_api_root, None)
 
 
 class TelegramUser:
@@ -76,12 +84,21 @@ class TelegramUser:
         return await self.settled(before)
 
     async def settled(self, before: int) -> list[dict[str, Any]]:
-        """The new messages, once the bot has stopped sending for a moment."""
+        """The new messages, once the bot has stopped sending for a moment and, where the bot runs
+        in this process, has nothing left in its outbox for this user (a slow machine can leave
+        more than a moment between two replies to one message)."""
         count = -1
-        while count != len(self.messages):
+        deadline = time.monotonic() + 10
+        while count != len(self.messages) or (await self._replies_waiting() and time.monotonic() < deadline):
             count = len(self.messages)
             await asyncio.sleep(0.12)
         return self.messages[before:]
+
+    async def _replies_waiting(self) -> bool:
+        engine = _ENGINES.get(self.tg.root)
+        if engine is None:
+            return False  # the bot is another process: the pause is all there is to go by
+        return bool(await asyncio.to_thread(engine.outbox, Address("telegram", str(self.id))))
 
     async def say(self, text: str) -> list[dict[str, Any]]:
         return await self._replies(
