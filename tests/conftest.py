@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ProgrammingError
 
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Start, Text, Unsupported, parse_text
 from dialogs.machine import SUMMARY
@@ -46,9 +48,22 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
     yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
-    with admin.connect() as connection:
-        connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+    _drop_database(admin, name)
     admin.dispose()
+
+
+def _drop_database(admin: Any, name: str) -> None:
+    """Drop a test database. An autovacuum worker can be in it for a moment, and a role that is no
+    superuser cannot end that session (FORCE is refused): try again once it has gone."""
+    for attempt in range(20):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE "{name}" WITH (FORCE)')
+            return
+        except ProgrammingError:
+            if attempt == 19:
+                raise
+            time.sleep(0.25)
 
 
 @pytest.fixture
