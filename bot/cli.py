@@ -2,6 +2,9 @@
 
 intake                        run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console
 intake telegram               run the Telegram channel (long polling)
+intake deliver                deliver notifications to the study team, for a deployment without a channel
+intake deliveries             notifications not delivered yet, and why (exit 1 when one is failing)
+intake migrate                bring the database schema up to date (the long-running commands do it at start)
 intake chat [--lang zh]       talk to the bot in this terminal (or pipe answers in)
 intake screenings [--json]    what is stored: every screening, its outcome and answers
 intake referrals [--lang]     referral cards, as coordinators read them
@@ -13,74 +16,59 @@ intake rotate-keys            re-encrypt everything with the first key of INTAKE
 intake purge [--older-than 180d]  remove personal data past the retention period
 intake erase --screening N | --referral ID   erase one person and everything they told us
 intake backup FILE            a consistent copy of the database, while the bot runs
-intake restore FILE --yes     replace the database with a backup (stop the bot first)
+intake restore FILE --yes     replace the database with a backup (refused while the bot runs)
+
+Operator commands read and change data only: they never migrate the schema, and
+need no trial file unless they print cards.
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import getpass
 import json
 import os
 import sys
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine as SQLAlchemyEngine
-from sqlmodel import Session
+from sqlalchemy import inspect
+from sqlmodel import Session, select
 
 from bot.config import Settings
 from bot.console import Utf8Lines, chat
+from bot.destinations import DestinationError
 from bot.logs import configure_logging
-from bot.wiring import build_engine
-from dialogs.cards import referral_card
-from dialogs.i18n import SOURCE_LOCALE, catalog_status, negotiate
-from dialogs.trial import TrialDefinitionError, load_trial
+from bot.notifications import CardMaker, Planner
+from bot.wiring import build_engine, build_notifier, card_maker, in_background, open_store
+from dialogs.effects import ReferralClosed
+from dialogs.i18n import catalog_status, negotiate, shipped_locales
+from dialogs.trial import TrialDefinitionError, find_trial, load_trial
 from storage.backup import BackupError, backup, restore
 from storage.crypto import EncryptionKeyError, new_key
-from storage.database import make_engine, migrate
-from storage.models import AuditEvent
-from storage.views import all_screenings, screening_view
+from storage.database import (
+    DatabaseInUse,
+    SchemaError,
+    in_use,
+    make_engine,
+    migrate,
+    require_current_schema,
+    shown_url,
+)
+from storage.models import AuditEvent, Participant
+from storage.repository import Erasure, Records, Store
+from storage.views import all_screenings, referral_views
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="intake", description="Clinical trial pre-screening bot.")
-    commands = parser.add_subparsers(dest="command")
-    commands.add_parser("run", help="run the bot (the default)")
-    commands.add_parser("telegram", help="run the Telegram channel (long polling)")
-    chat_parser = commands.add_parser("chat", help="talk to the bot in this terminal")
-    chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
-    chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
-    chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
-    listing = commands.add_parser("screenings", help="list stored screenings")
-    listing.add_argument("--json", action="store_true", help="print JSON")
-    cards = commands.add_parser("referrals", help="referral cards, as coordinators read them")
-    cards.add_argument("--lang", help="the coordinator's language (default: INTAKE_COORDINATOR_LANGUAGE)")
-    check = commands.add_parser("check-trial", help="validate a trial definition file")
-    check.add_argument("file", type=Path)
-    commands.add_parser("audit", help="print the audit trail")
-    commands.add_parser("new-key", help="print a new encryption key")
-    purge = commands.add_parser("purge", help="remove personal data past the retention period")
-    purge.add_argument("--older-than", type=_days, help="e.g. 180d (default: INTAKE_RETENTION_DAYS)")
-    purge.add_argument("--idle", type=_days, help="close unfinished screenings idle this long (e.g. 30d)")
-    erase = commands.add_parser("erase", help="erase one person and everything they told us")
-    who = erase.add_mutually_exclusive_group(required=True)
-    who.add_argument("--screening", type=int, help="a screening id (intake screenings)")
-    who.add_argument("--referral", help="a referral id (as on the coordinator's card)")
-    commands.add_parser("rotate-keys", help="re-encrypt everything with the newest key")
-    backup_parser = commands.add_parser("backup", help="copy the database consistently while the bot runs")
-    backup_parser.add_argument("file", type=Path)
-    restore_parser = commands.add_parser("restore", help="replace the database with a backup")
-    restore_parser.add_argument("file", type=Path)
-    restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
-    i18n = commands.add_parser("i18n", help="translation catalogs")
-    i18n.add_argument("action", choices=["status"])
-    args = parser.parse_args(argv)
-
+    args = _parser().parse_args(argv)
     settings = Settings()
     configure_logging(settings.log_level, secrets=[settings.telegram_bot_token or ""])
     try:
-        return _command(args, settings)
+        return int(args.run(settings, args))
     except KeyboardInterrupt:
         print("\nstopped (what was answered is kept)", file=sys.stderr)
         return 130
@@ -91,49 +79,106 @@ def main(argv: list[str] | None = None) -> int:
     except UnicodeDecodeError:
         print("error: the input is not UTF-8 text; set your terminal to UTF-8 and try again", file=sys.stderr)
         return 2
-
-
-def _command(args: argparse.Namespace, settings: Settings) -> int:
-    try:
-        if args.command == "check-trial":
-            trial = load_trial(args.file)
-            print(
-                f"{args.file}: {trial.registry_id}, {len(trial.questions)} questions, "
-                f"{len(trial.criteria)} criteria: OK"
-            )
-            return 0
-        if args.command in ("backup", "restore"):
-            return _backup_or_restore(
-                settings, args.command, args.file, confirmed=getattr(args, "yes", False)
-            )
-        if args.command == "purge":
-            return _purge(settings, args.older_than, args.idle)
-        if args.command == "erase":
-            return _erase(settings, args.screening, args.referral)
-        if args.command == "new-key":
-            print(new_key())
-            return 0
-        if args.command == "rotate-keys":
-            return _rotate_keys(settings)
-        if args.command == "audit":
-            return _audit(settings)
-        if args.command == "i18n":
-            return _i18n_status()
-        if args.command == "referrals":
-            return _referrals(settings, args.lang)
-        if args.command == "screenings":
-            return _screenings(settings, as_json=args.json)
-        if args.command == "telegram" or (args.command in (None, "run") and settings.telegram_bot_token):
-            return _telegram(settings)
-        if args.command in (None, "run"):
-            return _run(settings)
-        return _chat(settings, args.lang, args.source, args.user)
-    except (TrialDefinitionError, EncryptionKeyError) as error:
+    except (
+        TrialDefinitionError,
+        EncryptionKeyError,
+        SchemaError,
+        DatabaseInUse,
+        DestinationError,
+        BackupError,
+    ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
-def _telegram(settings: Settings) -> int:
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="intake", description="Clinical trial pre-screening bot.")
+    parser.set_defaults(run=_run)
+    commands = parser.add_subparsers(dest="command")
+
+    def command(name: str, run: Command, help: str) -> argparse.ArgumentParser:
+        sub = commands.add_parser(name, help=help)
+        sub.set_defaults(run=run)
+        return sub
+
+    command("run", _run, "run the bot (the default)")
+    command("telegram", _telegram, "run the Telegram channel (long polling)")
+    chat_parser = command("chat", _chat, "talk to the bot in this terminal")
+    chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
+    chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
+    chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
+    command("deliver", _deliver, "deliver notifications to the study team (without a channel)")
+    command("deliveries", _deliveries, "notifications not delivered yet, and why")
+    command("migrate", _migrate, "bring the database schema up to date")
+    listing = command("screenings", _screenings, "list stored screenings")
+    listing.add_argument("--json", action="store_true", help="print JSON")
+    cards = command("referrals", _referrals, "referral cards, as coordinators read them")
+    cards.add_argument("--lang", help="the coordinator's language (default: INTAKE_COORDINATOR_LANGUAGE)")
+    check = command("check-trial", _check_trial, "validate a trial definition file")
+    check.add_argument("file", type=Path)
+    command("audit", _audit, "print the audit trail")
+    command("new-key", _new_key, "print a new encryption key")
+    purge = command("purge", _purge, "remove personal data past the retention period")
+    purge.add_argument("--older-than", type=_days, help="e.g. 180d (default: INTAKE_RETENTION_DAYS)")
+    purge.add_argument("--idle", type=_days, help="close unfinished screenings idle this long (e.g. 30d)")
+    erase = command("erase", _erase, "erase one person and everything they told us")
+    who = erase.add_mutually_exclusive_group(required=True)
+    who.add_argument("--screening", type=int, help="a screening id (intake screenings)")
+    who.add_argument("--referral", help="a referral id (as on the coordinator's card)")
+    command("rotate-keys", _rotate_keys, "re-encrypt everything with the newest key")
+    backup_parser = command("backup", _backup, "copy the database consistently while the bot runs")
+    backup_parser.add_argument("file", type=Path)
+    restore_parser = command("restore", _restore, "replace the database with a backup (stop the bot first)")
+    restore_parser.add_argument("file", type=Path)
+    restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
+    i18n = command("i18n", _i18n_status, "translation catalogs")
+    i18n.add_argument("action", choices=["status"])
+    return parser
+
+
+Command = Callable[[Settings, argparse.Namespace], int]
+
+
+# Long-running: they bring the schema up to date, and mark the database in use. ----
+
+
+def _run(settings: Settings, args: argparse.Namespace) -> int:
+    if settings.telegram_bot_token:
+        return _telegram(settings, args)
+    print(f"trial-intake: console channel, database {shown_url(settings.database)}", file=sys.stderr)
+    print(
+        "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
+        file=sys.stderr,
+    )
+    return _converse(settings, None, None, None)
+
+
+def _chat(settings: Settings, args: argparse.Namespace) -> int:
+    return _converse(settings, args.lang, args.source, args.user)
+
+
+def _converse(settings: Settings, lang: str | None, source: str | None, user: str | None) -> int:
+    engine = build_engine(settings)
+    with in_use(engine.store.engine):
+        notifier = build_notifier(settings, engine, None)
+        stop = in_background(notifier)
+        try:
+            chat(
+                engine,
+                Utf8Lines(sys.stdin.buffer),
+                sys.stdout,
+                user=user,
+                locale=lang,
+                hint=os.environ.get("LANG"),
+                source=source,
+                after_turn=notifier.wake,
+            )
+        finally:
+            stop()
+    return 0
+
+
+def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     from telegram import Update
 
     from bot.telegram_app import build_application
@@ -142,83 +187,165 @@ def _telegram(settings: Settings) -> int:
         print("error: TELEGRAM_BOT_TOKEN is not set (see the README: Telegram)", file=sys.stderr)
         return 2
     engine = build_engine(settings)
+    destinations = settings.destinations
     print(
-        f"trial-intake: Telegram channel via {settings.telegram_api_root}, database {settings.database}, "
-        f"{len(settings.coordinators)} coordinator chat(s)",
+        f"trial-intake: Telegram channel via {settings.telegram_api_root}, database "
+        f"{shown_url(settings.database)}, {len(settings.coordinators)} coordinator chat(s), "
+        f"{len(destinations)} notification destination(s)",
         file=sys.stderr,
     )
-    if not settings.coordinators:
+    if not destinations:
         print(
-            "warning: INTAKE_COORDINATOR_CHAT_IDS is empty: referrals are stored but sent to nobody "
-            "(read them with `intake referrals`)",
+            "warning: no notification destinations (INTAKE_NOTIFY, INTAKE_COORDINATOR_CHAT_IDS): referrals "
+            "are stored but announced to nobody (read them with `intake referrals`)",
             file=sys.stderr,
         )
-    build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
+    with in_use(engine.store.engine):
+        build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
     return 0
 
 
-def _run(settings: Settings) -> int:
-    print(f"trial-intake: console channel, database {settings.database}", file=sys.stderr)
+def _deliver(settings: Settings, args: argparse.Namespace) -> int:
+    engine = build_engine(settings)
     print(
-        "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
+        f"trial-intake: delivering notifications to {len(settings.destinations)} destination(s), "
+        f"database {shown_url(settings.database)}",
         file=sys.stderr,
     )
-    return _chat(settings, None, None, None)
+
+    async def deliver() -> None:
+        if not settings.telegram_bot_token:
+            await build_notifier(settings, engine, None).run()
+            return
+        from telegram import Bot
+
+        root = settings.telegram_api_root.rstrip("/")
+        async with Bot(settings.telegram_bot_token, base_url=f"{root}/bot") as bot:
+            await build_notifier(settings, engine, bot).run()
+
+    with in_use(engine.store.engine):
+        asyncio.run(deliver())
+    return 0
 
 
-def _chat(settings: Settings, lang: str | None, source: str | None, user: str | None) -> int:
-    engine = build_engine(settings)
-    chat(
-        engine,
-        Utf8Lines(sys.stdin.buffer),
-        sys.stdout,
-        user=user,
-        locale=lang,
-        hint=os.environ.get("LANG"),
-        source=source,
+def _migrate(settings: Settings, args: argparse.Namespace) -> int:
+    database = make_engine(settings.database)
+    migrate(database)
+    print(f"{shown_url(database)}: the schema is up to date")
+    return 0
+
+
+# Operator commands: they read and change data, never the schema, and need no trial file. --
+
+
+def _store(settings: Settings) -> Store:
+    database = make_engine(settings.database)
+    require_current_schema(database)
+    return open_store(settings, database)
+
+
+def _referrals(settings: Settings, args: argparse.Namespace) -> int:
+    cards = card_maker(settings, find_trial(settings.trial))
+    if args.lang:
+        cards = CardMaker(cards.trial, negotiate(args.lang, shipped_locales()) or "en", settings.timezone)
+    with _store(settings).transaction() as records:
+        records.audit(_operator(), "viewed_referrals", "referrals")
+        for referral, _ in referral_views(records):
+            card = cards.card(records, referral.id)
+            print((card.plain() if card else f"{referral.id}: {referral.status}") + "\n")
+    return 0
+
+
+def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
+    """What has not arrived yet, and why; exits 1 when something is failing (for monitoring)."""
+    with _store(settings).transaction() as records:
+        waiting = records.notifications(("pending", "failing"))
+        records.audit(_operator(), "viewed_deliveries", "notifications", count=len(waiting))
+    if not waiting:
+        print("every notification has been delivered")
+        return 0
+    print(
+        f"{'id':>5}  {'status':8} {'kind':8} {'referral':12} {'tries':>5}  {'next try':20} "
+        "destination: problem"
+    )
+    for n in waiting:
+        print(
+            f"{n.id:>5}  {n.status:8} {n.kind:8} {n.referral_id or '-':12} {n.attempts:>5}  "
+            f"{n.next_attempt_at.isoformat(timespec='seconds'):20} {n.destination}: {n.last_error or '-'}"
+        )
+    return 1 if any(n.status == "failing" for n in waiting) else 0
+
+
+def _check_trial(settings: Settings, args: argparse.Namespace) -> int:
+    trial = load_trial(args.file)
+    print(
+        f"{args.file}: {trial.registry_id}, {len(trial.questions)} questions, "
+        f"{len(trial.criteria)} criteria: OK"
     )
     return 0
 
 
-def _referrals(settings: Settings, lang: str | None) -> int:
-    engine = build_engine(settings)
-    locale = negotiate(lang or settings.coordinator_language, engine.locales) or SOURCE_LOCALE
-    with engine.store.transaction() as records:
-        records.audit(_operator(), "viewed_referrals", "referrals")
-        for referral in records.referrals():
-            screening = records.screening(referral.screening_id) if referral.screening_id else None
-            if screening is None:
-                print(f"{referral.id}: {referral.status}\n")
-                continue
-            view = screening_view(records, screening)
-            card = referral_card(
-                engine.trial, view, referral.id, referral.created_at, locale, settings.timezone
-            )
-            print(card.plain() + "\n")
+def _new_key(settings: Settings, args: argparse.Namespace) -> int:
+    print(new_key())
     return 0
 
 
-def _backup_or_restore(settings: Settings, command: str, file: Path, *, confirmed: bool) -> int:
+def _backup(settings: Settings, args: argparse.Namespace) -> int:
     database = make_engine(settings.database)
     try:
-        if command == "backup":
-            backup(database, file)
-            _audit_database(database, "backed_up", "database", file=str(file))
-            print(f"backed up {settings.database} to {file}")
-        elif not confirmed:
-            print("error: restoring replaces everything stored now; add --yes", file=sys.stderr)
-            return 2
-        else:
-            restore(database, file)
-            migrate(database)  # a backup from an older version is brought up to date
-            _audit_database(database, "restored_backup", "database", file=str(file))
-            print(f"restored {settings.database} from {file}")
-    except BackupError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+        backup(database, args.file)
+        _audit_database(database, "backed_up", "database", file=str(args.file))
     finally:
         database.dispose()
+    print(f"backed up {shown_url(database)} to {args.file}")
     return 0
+
+
+def _restore(settings: Settings, args: argparse.Namespace) -> int:
+    if not args.yes:
+        print("error: restoring replaces everything stored now; add --yes", file=sys.stderr)
+        return 2
+    database = make_engine(settings.database)
+    try:
+        with in_use(database, exclusive=True):
+            erased = _erased_participants(database)
+            restore(database, args.file)
+            migrate(database)  # a backup from an older version is brought up to date
+            reapplied = _erase_again(settings, database, erased)
+            _audit_database(
+                database, "restored_backup", "database", file=str(args.file), erased_again=reapplied
+            )
+    finally:
+        database.dispose()
+    print(f"restored {shown_url(database)} from {args.file}")
+    if reapplied:
+        print(f"erased again {reapplied} person(s) who had asked for it after the backup was taken")
+    return 0
+
+
+def _erased_participants(database: SQLAlchemyEngine) -> list[int]:
+    """Who has been erased, by participant id (never reused), as the audit trail records it."""
+    if not inspect(database).has_table("audit_event"):
+        return []  # restoring into an empty database
+    with Session(database) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == "participant_erased"))
+        return sorted({int(e.detail["participant"]) for e in events if e.detail.get("participant")})
+
+
+def _erase_again(settings: Settings, database: SQLAlchemyEngine, erased: list[int]) -> int:
+    """Erase, in a restored database, the people who had been erased since the backup."""
+    if not erased:
+        return 0
+    store = open_store(settings, database)
+    planner = Planner(settings.destinations)
+    count = 0
+    with store.transaction() as records:
+        for participant_id in erased:
+            participant = records.participant_by_id(participant_id)
+            if participant is not None:
+                _erase_person(records, planner, participant, actor=_operator(), again=True)
+                count += 1
+    return count
 
 
 def _operator() -> str:
@@ -229,7 +356,7 @@ def _operator() -> str:
         return f"operator:uid-{os.getuid()}"
 
 
-def _audit_database(database: SQLAlchemyEngine, action: str, subject: str, **detail: str) -> None:
+def _audit_database(database: SQLAlchemyEngine, action: str, subject: str, **detail: object) -> None:
     """An audit row for what works on the database file itself, without the encryption key."""
     with Session(database) as session:
         session.add(AuditEvent(actor=_operator(), action=action, subject=subject, detail=detail))
@@ -244,47 +371,62 @@ def _days(text: str) -> int:
     return int(number)
 
 
-def _purge(settings: Settings, older_than: int | None, idle: int | None) -> int:
-    engine = build_engine(settings)
+def _purge(settings: Settings, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
-    finished_before = now - timedelta(days=settings.retention_days if older_than is None else older_than)
-    idle_before = now - timedelta(days=settings.abandon_after_days if idle is None else idle)
-    with engine.store.transaction() as records:
-        purged = records.purge(finished_before, idle_before)
+    older_than = settings.retention_days if args.older_than is None else args.older_than
+    idle = settings.abandon_after_days if args.idle is None else args.idle
+    with _store(settings).transaction() as records:
+        purged = records.purge(now - timedelta(days=older_than), now - timedelta(days=idle))
         records.audit(_operator(), "purged", "screenings", count=len(purged))
     print(f"removed the personal data of {len(purged)} screening(s)")
     return 0
 
 
-def _erase(settings: Settings, screening_id: int | None, referral_id: str | None) -> int:
-    engine = build_engine(settings)
-    with engine.store.transaction() as records:
-        if referral_id is not None:
-            referral = records.referral(referral_id)
+def _erase(settings: Settings, args: argparse.Namespace) -> int:
+    planner = Planner(settings.destinations)
+    with _store(settings).transaction() as records:
+        screening_id = args.screening
+        if args.referral is not None:
+            referral = records.referral(args.referral)
             screening_id = referral.screening_id if referral else None
         screening = records.screening(screening_id) if screening_id is not None else None
         participant = records.participant_by_id(screening.participant_id) if screening else None
         if participant is None:
             print("error: no such person (already erased?)", file=sys.stderr)
             return 2
-        erased = records.erase_participant(participant)
-        records.audit(_operator(), "participant_erased", "participant", screenings=erased)
-    print(f"erased one person and {erased} screening(s); their referrals are cancelled")
+        erasure = _erase_person(records, planner, participant, actor=_operator())
+    print(f"erased one person and {erasure.screenings} screening(s); their referrals are withdrawn")
     return 0
 
 
-def _rotate_keys(settings: Settings) -> int:
-    engine = build_engine(settings)
-    resealed = engine.store.rotate_keys()
-    with engine.store.transaction() as records:
+def _erase_person(
+    records: Records, planner: Planner, participant: Participant, *, actor: str, again: bool = False
+) -> Erasure:
+    """Erase a person for an operator; whoever was told of their referrals hears it is withdrawn."""
+    erasure = records.erase_participant(participant)
+    records.audit(
+        actor,
+        "participant_erased",
+        "participant",
+        participant=erasure.participant,
+        screenings=erasure.screenings,
+        **({"again_after_restore": True} if again else {}),
+    )
+    planner.plan(records, [ReferralClosed(referral, "withdrawn") for referral in erasure.withdrawn])
+    return erasure
+
+
+def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
+    store = _store(settings)
+    resealed = store.rotate_keys()
+    with store.transaction() as records:
         records.audit(_operator(), "rotated_keys", "database", fields=resealed)
     print(f"re-encrypted {resealed} fields with the newest key; the older keys can now be removed")
     return 0
 
 
-def _audit(settings: Settings) -> int:
-    engine = build_engine(settings)
-    with engine.store.transaction() as records:
+def _audit(settings: Settings, args: argparse.Namespace) -> int:
+    with _store(settings).transaction() as records:
         records.audit(_operator(), "viewed_audit", "audit")
         for event in records.audit_trail():
             detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
@@ -295,7 +437,7 @@ def _audit(settings: Settings) -> int:
     return 0
 
 
-def _i18n_status() -> int:
+def _i18n_status(settings: Settings, args: argparse.Namespace) -> int:
     """Print each catalog's progress; fail if a shipped locale is incomplete."""
     rows = catalog_status()
     print(f"{'locale':8} {'domain':12} {'shipped':7} {'done':>5} {'fuzzy':>5} {'missing':>7}  medical review")
@@ -309,12 +451,11 @@ def _i18n_status() -> int:
     return 0 if all(row.complete for row in rows if row.shipped) else 1
 
 
-def _screenings(settings: Settings, *, as_json: bool) -> int:
-    engine = build_engine(settings)
-    with engine.store.transaction() as records:
+def _screenings(settings: Settings, args: argparse.Namespace) -> int:
+    with _store(settings).transaction() as records:
         rows = all_screenings(records)
         records.audit(_operator(), "viewed_screenings", "screenings", count=len(rows))
-    if as_json:
+    if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")
         return 0

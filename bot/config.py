@@ -11,6 +11,8 @@ from pathlib import Path
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from bot.destinations import Destination, DestinationError, SmtpSettings, parse_destinations
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
@@ -55,8 +57,29 @@ class Settings(BaseSettings):
         description="Comma-separated Telegram chat ids (people or groups) that receive referrals.",
     )
     delivery_interval: float = Field(
-        default=5.0, description="Seconds between looks for referrals to deliver (also woken at once)."
+        default=5.0, description="Seconds between looks for notifications to deliver (also woken at once)."
     )
+    notify: str = Field(
+        default="",
+        description="Where referrals are announced: telegram:<chat id>, mailto:<address> or wecom+https://… "
+        "(a WeCom group robot), each optionally #card or #notice; default: telegram:<id>#card for every "
+        "coordinator chat.",
+    )
+    alert_to: str = Field(
+        default="", description="Where the operator hears that a notification keeps failing (same format)."
+    )
+    failing_retry_interval: float = Field(
+        default=3600.0, description="Seconds between tries of a notification its destination refused."
+    )
+    public_url: str | None = Field(
+        default=None, description="The bot's public address (https://…), for links in notices."
+    )
+    smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
+    smtp_port: int = Field(default=587, description="Its port.")
+    smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")
+    smtp_user: str | None = Field(default=None, description="The SMTP login, if the server wants one.")
+    smtp_password: str | None = Field(default=None, description="Its password.")
+    smtp_from: str = Field(default="trial-intake@localhost", description="The notices' From address.")
 
     @property
     def coordinators(self) -> list[int]:
@@ -66,6 +89,32 @@ class Settings(BaseSettings):
             return [int(i) for i in ids]
         except ValueError as error:
             raise ValueError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+
+    @property
+    def destinations(self) -> list[Destination]:
+        """Where referrals are announced (a malformed entry is a start-up error)."""
+        if self.notify.strip():
+            return parse_destinations(self.notify, "INTAKE_NOTIFY")
+        return parse_destinations(" ".join(f"telegram:{c}#card" for c in self.coordinators), "")
+
+    @property
+    def alert_destinations(self) -> list[Destination]:
+        return parse_destinations(self.alert_to, "INTAKE_ALERT_TO")
+
+    @property
+    def smtp(self) -> SmtpSettings | None:
+        if not self.smtp_host:
+            return None
+        if self.smtp_security not in ("starttls", "ssl", "none"):
+            raise DestinationError("INTAKE_SMTP_SECURITY: use starttls, ssl or none")
+        return SmtpSettings(
+            self.smtp_host,
+            self.smtp_port,
+            self.smtp_security,
+            self.smtp_user,
+            self.smtp_password,
+            self.smtp_from,
+        )
 
     @property
     def database(self) -> str:

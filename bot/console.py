@@ -9,7 +9,7 @@ What the engine says is taken from its outbox and marked sent once printed.
 from __future__ import annotations
 
 import getpass
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import BinaryIO, Protocol, TextIO
 
 from bot import texts
@@ -64,6 +64,7 @@ def chat(
     locale: str | None = None,
     hint: str | None = None,
     source: str | None = None,
+    after_turn: Callable[[], None] = lambda: None,
 ) -> None:
     """Run one person's conversation until the input ends.
 
@@ -71,6 +72,7 @@ def chat(
     way); `hint` is only a guess for a new one, such as the terminal's $LANG.
     After each reply the language it was written in becomes the hint, so that
     someone who chose Chinese and then erased their data is still answered in Chinese.
+    `after_turn` runs after each input (the notifier looks for new referrals).
     """
     address = Address("console", user or getpass.getuser())
     interactive = stdin.isatty()
@@ -86,4 +88,5 @@ def chat(
         if not interactive:
             stdout.write(f"> {line.rstrip()}\n")
         engine.handle(address, parse_text(line.rstrip("\n")), locale=hint)
+        after_turn()
         hint = deliver(engine, address, stdout) or hint

@@ -1,8 +1,10 @@
 """What the study team does on Telegram: list, export and count referrals, and record each call.
 
-Only the chats in INTAKE_COORDINATOR_CHAT_IDS may; anyone else who tries is
-refused and the attempt is audited. Every view, export and change is audited
-with who did it.
+Only the chats in INTAKE_COORDINATOR_CHAT_IDS may, or an allowlisted person in
+their private chat with the bot: never a group that is not allowlisted, even
+for an allowlisted person, since everything said there reaches all its members.
+Anyone else who tries is refused and the attempt is audited. Every view, export
+and change is audited with who did it.
 """
 
 from __future__ import annotations
@@ -30,7 +32,8 @@ from telegram.ext import (
 from bot import texts
 from bot.chunks import split_message
 from bot.config import Settings
-from bot.referral_sender import ReferralSender
+from bot.destinations import render_html, status_buttons
+from bot.notifications import CardMaker
 from dialogs.cards import OUTCOMES, contact_of
 from dialogs.engine import Engine
 from dialogs.i18n import translator
@@ -45,7 +48,7 @@ from dialogs.reports import (
 )
 from storage.models import utcnow
 from storage.repository import Records
-from storage.views import screening_view
+from storage.views import referral_views
 
 log = logging.getLogger(__name__)
 _STEPS = dict(REFERRAL_STEPS)
@@ -55,12 +58,12 @@ CoordinatorCommand = Callable[[Update, ContextTypes.DEFAULT_TYPE, Message], Awai
 
 
 class Coordinators:
-    def __init__(self, engine: Engine, settings: Settings, sender: ReferralSender) -> None:
+    def __init__(self, engine: Engine, settings: Settings, cards: CardMaker) -> None:
         self.engine = engine
         self.settings = settings
-        self.sender = sender
+        self.cards = cards
         self.allowed = set(settings.coordinators)
-        self.locale = sender.locale
+        self.locale = cards.locale
 
     def register(self, application: Application) -> None:
         # Group 0 runs before the patients' handler, and stops it for what it handles.
@@ -82,9 +85,10 @@ class Coordinators:
 
     def _allowed(self, update: Update) -> bool:
         chat, user = update.effective_chat, update.effective_user
-        return (chat is not None and chat.id in self.allowed) or (
-            user is not None and user.id in self.allowed
-        )
+        if chat is None:
+            return False
+        private_with_a_coordinator = chat.type == "private" and user is not None and user.id in self.allowed
+        return chat.id in self.allowed or private_with_a_coordinator
 
     async def _refuse(self, update: Update, what: str) -> None:
         actor = f"telegram:{update.effective_user.id if update.effective_user else '?'}"
@@ -101,13 +105,10 @@ class Coordinators:
 
         def lines(records: Records) -> list[str]:
             rows = []
-            for referral in records.referrals():
-                if referral.status not in OPEN_STATUSES or referral.screening_id is None:
+            for referral, view in referral_views(records):
+                if referral.status not in OPEN_STATUSES or view is None:
                     continue
-                screening = records.screening(referral.screening_id)
-                if screening is None:
-                    continue
-                contact = contact_of(self.engine.trial, screening_view(records, screening)["answers"])
+                contact = contact_of(self.engine.trial, view["answers"])
                 when = format_datetime(
                     referral.created_at, "short", tzinfo=ZoneInfo(self.settings.timezone), locale=self.locale
                 )
@@ -167,14 +168,17 @@ class Coordinators:
                 utcnow(), "short", tzinfo=ZoneInfo(self.settings.timezone), locale=self.locale
             )
             status = t(texts.REFERRAL_STATUS, status=t(_STEPS[step]), who=who, when=when)
-            return self.sender.card_html(records, referral_id, status)
+            card = self.cards.card(records, referral_id)
+            return render_html(card, status) if card else html.escape(referral_id)
 
         card = await asyncio.to_thread(self._read, change)
         await query.answer()
         if card is not None and isinstance(query.message, Message):
             try:
                 await query.edit_message_text(
-                    card, parse_mode=ParseMode.HTML, reply_markup=self.sender.buttons(referral_id)
+                    card,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=status_buttons(referral_id, self.cards.steps()),
                 )
             except BadRequest:
                 log.info("referral card %s unchanged", referral_id)

@@ -42,8 +42,9 @@ from bot import texts
 from bot.chunks import split_message
 from bot.config import Settings
 from bot.coordinators import Coordinators
-from bot.referral_sender import ReferralSender
+from bot.notifications import Notifier
 from bot.update_processor import PerChatUpdateProcessor
+from bot.wiring import build_notifier, card_maker
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, negotiate, translator
 
@@ -86,10 +87,10 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .post_stop(_stopping)
         .build()
     )
-    sender = ReferralSender(engine, application.bot, settings)
-    coordinators = Coordinators(engine, settings, sender)
-    channel = TelegramChannel(engine, settings, sender, processor)
-    application.bot_data.update(channel=channel, sender=sender, coordinators=coordinators)
+    notifier = build_notifier(settings, engine, application.bot)
+    coordinators = Coordinators(engine, settings, card_maker(settings, engine.trial))
+    channel = TelegramChannel(engine, settings, notifier, processor)
+    application.bot_data.update(channel=channel, notifier=notifier, coordinators=coordinators)
     coordinators.register(application)
     application.add_handler(TypeHandler(Update, channel.on_update), group=1)
     application.add_error_handler(_on_error)
@@ -99,12 +100,10 @@ def build_application(settings: Settings, engine: Engine) -> Application:
 async def _started(application: Application) -> None:
     channel: TelegramChannel = application.bot_data["channel"]
     await channel.register_commands(application)
-    application.bot_data["sender"].start()
     channel.start(application.bot)
 
 
 async def _stopping(application: Application) -> None:
-    await application.bot_data["sender"].stop()
     await application.bot_data["channel"].stop()
 
 
@@ -115,24 +114,28 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 class TelegramChannel:
     def __init__(
-        self, engine: Engine, settings: Settings, sender: ReferralSender, chats: PerChatUpdateProcessor
+        self, engine: Engine, settings: Settings, notifier: Notifier, chats: PerChatUpdateProcessor
     ) -> None:
         self.engine = engine
         self.settings = settings
-        self.sender = sender
+        self.notifier = notifier
         self.chats = chats
-        self._resender: asyncio.Task[None] | None = None
+        self._tasks: list[asyncio.Task[None]] = []
 
     def start(self, bot: Bot) -> None:
-        """Send again, in the background, what failed before (also what a crash left unsent)."""
-        if self._resender is None:
-            self._resender = asyncio.create_task(self._resend(bot), name="reply-resender")
+        """In the background: send again what failed before (also what a crash left unsent),
+        and deliver notifications to the study team."""
+        if not self._tasks:
+            self._tasks = [
+                asyncio.create_task(self._resend(bot), name="reply-resender"),
+                asyncio.create_task(self.notifier.run(), name="notifier"),
+            ]
 
     async def stop(self) -> None:
-        if self._resender is not None:
-            self._resender.cancel()
-            await asyncio.gather(self._resender, return_exceptions=True)
-            self._resender = None
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._tasks = []
 
     async def _resend(self, bot: Bot) -> None:
         while True:
@@ -161,15 +164,16 @@ class TelegramChannel:
     async def _handle(self, update: Update, message: Input) -> list[Reply]:
         user = update.effective_user
         assert user is not None
-        replies = await asyncio.to_thread(
+        turn = await asyncio.to_thread(
             self.engine.handle,
             Address(CHANNEL, str(user.id)),
             message,
             locale=user.language_code,
             dedupe_key=f"{CHANNEL}:{update.update_id}",
         )
-        self.sender.wake()  # a referral may have been created
-        return replies
+        if turn.effects:
+            self.notifier.wake()  # a referral created or withdrawn: the study team hears now
+        return turn.replies
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query

@@ -1,23 +1,37 @@
-"""Builds the dialog engine from settings: the one place channels get it from."""
+"""Builds the parts from settings: the one place channels and commands get them from."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
+import threading
+from collections.abc import Callable
+
 from sqlalchemy import Engine as SQLAlchemyEngine
+from telegram import Bot
 
 from bot.config import Settings
+from bot.destinations import DestinationError, EmailSender, Sender, TelegramSender, WeComSender
+from bot.notifications import CardMaker, Notifier, Planner
 from dialogs.engine import Engine
-from dialogs.trial import find_trial
+from dialogs.i18n import negotiate, shipped_locales
+from dialogs.trial import Trial, find_trial
 from storage.crypto import key_file_keys, parse_keys
 from storage.database import make_engine, migrate
 from storage.repository import Store
 
 
 def build_engine(settings: Settings) -> Engine:
-    """Load the trial, bring the database schema up to date, and wire the engine."""
+    """For the long-running commands: load the trial, bring the schema up to date, wire the engine.
+
+    The engine's effects (a referral created or withdrawn) become notifications to the
+    configured destinations, in the same transaction.
+    """
     trial = find_trial(settings.trial)
     database = make_engine(settings.database)
     migrate(database)
-    return Engine(trial, open_store(settings, database))
+    planner = Planner(settings.destinations)
+    return Engine(trial, open_store(settings, database), on_effects=planner.plan)
 
 
 def open_store(settings: Settings, database: SQLAlchemyEngine) -> Store:
@@ -29,3 +43,76 @@ def open_store(settings: Settings, database: SQLAlchemyEngine) -> Store:
             settings.data_dir / "encryption.key", may_create=not Store.is_encrypted(database)
         )
     return Store.open(database, keys)
+
+
+def coordinator_locale(settings: Settings) -> str:
+    return negotiate(settings.coordinator_language, shipped_locales()) or "en"
+
+
+def card_maker(settings: Settings, trial: Trial) -> CardMaker:
+    return CardMaker(trial, coordinator_locale(settings), settings.timezone, settings.public_url)
+
+
+def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notifier:
+    """The delivery worker, with a sender for every kind of destination this process can reach.
+
+    A mailto: destination without an SMTP server is a configuration error; a Telegram chat
+    without a bot (the console, `intake deliver` with no token) waits for a process that has one.
+    """
+    destinations, alerts = settings.destinations, settings.alert_destinations
+    schemes = {d.scheme for d in (*destinations, *alerts)}
+    senders: dict[str, Sender] = {"wecom": WeComSender()}
+    smtp = settings.smtp
+    if smtp is not None:
+        senders["mailto"] = EmailSender(smtp)
+    elif "mailto" in schemes:
+        raise DestinationError(
+            "INTAKE_NOTIFY or INTAKE_ALERT_TO has mailto: destinations: set INTAKE_SMTP_HOST"
+        )
+    if bot is not None:
+        senders["telegram"] = TelegramSender(bot)
+    elif "telegram" in schemes:
+        print(
+            "note: Telegram destinations are served by a process with TELEGRAM_BOT_TOKEN "
+            "(`intake telegram` or `intake deliver`); their notifications wait until one runs",
+            file=sys.stderr,
+        )
+    return Notifier(
+        engine.store,
+        card_maker(settings, engine.trial),
+        destinations,
+        alerts,
+        senders,
+        interval=settings.delivery_interval,
+        failing_retry=settings.failing_retry_interval,
+    )
+
+
+def in_background(notifier: Notifier) -> Callable[[], None]:
+    """Run the notifier in a thread of its own (beside a synchronous channel); return its stop."""
+    loop = asyncio.new_event_loop()
+    task: asyncio.Task[None] | None = None
+
+    async def main() -> None:
+        nonlocal task
+        task = asyncio.current_task()
+        await notifier.run()
+
+    thread = threading.Thread(target=lambda: _run_until_cancelled(loop, main()), daemon=True, name="notifier")
+    thread.start()
+
+    def stop() -> None:
+        if task is not None:
+            loop.call_soon_threadsafe(task.cancel)
+        thread.join(timeout=10)
+
+    return stop
+
+
+def _run_until_cancelled(loop: asyncio.AbstractEventLoop, main: object) -> None:
+    try:
+        loop.run_until_complete(main)  # type: ignore[arg-type]
+    except asyncio.CancelledError:
+        pass
+    finally:
+        loop.close()

@@ -34,14 +34,26 @@ SOURCE = N_("Source")
 RECEIVED = N_("Received")
 REPLACES = N_("Replaces referral")
 NONE = N_("none")
+# Notices: what goes where health data must not (email, webhooks), and to the operator.
+NEW_REFERRAL = N_("New referral {reference} for {trial}")
+READ_IT = N_("Read it")
+READ_ON_SERVER = N_("`intake referrals` on the bot's server")
+WITHDRAWN = N_("Referral {reference} was withdrawn: the person had their data erased.")
+REPLACED = N_("Referral {reference} is replaced by referral {newer}: the person answered again.")
+DELIVERY_FAILING = N_("A notification cannot be delivered")
+DESTINATION_MOVED = N_("A Telegram group became a supergroup: update INTAKE_NOTIFY")
+DESTINATION = N_("Destination")
+PROBLEM = N_("Problem")
+ATTEMPTS = N_("Attempts")
+NEXT_TRY = N_("Next try")
+MORE = N_("More")
 
 
 @dataclass(frozen=True)
 class Card:
     title: str
     lines: tuple[tuple[str, str], ...]
-    answers: tuple[tuple[str, str], ...]
-    rtl: bool = False
+    answers: tuple[tuple[str, str], ...] = ()
 
     def plain(self) -> str:
         body = [self.title, *(f"{label}: {value}" for label, value in self.lines)]
@@ -72,7 +84,7 @@ def referral_card(
         if question.id in answers and question.scope != "storage" and not question.identifies:
             shown.append((t(question.label), answer_text(question, answers[question.id], t)))
     title = f"{t(REFERRAL, reference=referral_id)} · {trial.registry_id}"
-    return Card(title=title, lines=lines, answers=tuple(shown), rtl=t.rtl)
+    return Card(title=title, lines=lines, answers=tuple(shown))
 
 
 def answer_text(question: Question, value: Any, t: Translator) -> str:

@@ -25,19 +25,19 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import asdict, dataclass, replace
 from itertools import takewhile
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.exc import IntegrityError, OperationalError
 from transitions import EventData, MachineError
 
 from dialogs import messages as m
 from dialogs.answers import AnswerReader
 from dialogs.cards import answer_text
 from dialogs.conditions import DONT_KNOW
+from dialogs.effects import Effect, ReferralClosed, ReferralCreated
 from dialogs.eligibility import Assessment, Outcome, assess
 from dialogs.i18n import (
     LOCALES_DIR,
@@ -102,10 +102,29 @@ class Reply:
         return cls(**{**data, "options": options, "id": id})
 
 
+@dataclass(frozen=True)
+class Turn:
+    """What handling one input did: what to say, and what others must hear about."""
+
+    replies: list[Reply]
+    effects: list[Effect]
+
+
+# Called inside the input's transaction with what it changed (the host plans notifications).
+EffectSink = Callable[[Records, list[Effect]], None]
+
+
 class Engine:
-    def __init__(self, trial: Trial, store: Store, locales_dir: Path = LOCALES_DIR) -> None:
+    def __init__(
+        self,
+        trial: Trial,
+        store: Store,
+        locales_dir: Path = LOCALES_DIR,
+        on_effects: EffectSink | None = None,
+    ) -> None:
         self.trial = trial
         self.store = store
+        self.on_effects = on_effects
         self.locales_dir = locales_dir
         self.machine = build_machine(trial)
         self.locales = shipped_locales(locales_dir)
@@ -123,27 +142,26 @@ class Engine:
         *,
         locale: str | None = None,
         dedupe_key: str | None = None,
-    ) -> list[Reply]:
-        """Handle one input from `address`; return the replies it added to the outbox.
+    ) -> Turn:
+        """Handle one input from `address`: the replies it added to the outbox, and its effects.
 
         `locale` is what the channel knows of the person's language (e.g.
         Telegram's language_code); `dedupe_key` identifies the input so that
         a redelivery of it has no effect (what it said is still in the outbox
-        if it was never sent).
+        if it was never sent). The effects go to `on_effects` in the same transaction.
         """
-        for attempt in range(3):
-            try:
-                with self.store.transaction() as records:
-                    replies = _Turn(self, records, address, locale).run(message, dedupe_key)
-                    queued = [(reply.to_data(), reply.prompt) for reply in replies]
-                    ids = records.add_replies(address.channel, address.external_id, queued)
-                    return [replace(reply, id=id) for reply, id in zip(replies, ids, strict=True)]
-            except (IntegrityError, OperationalError):
-                # Two first messages racing to create a person, or a duplicate
-                # delivered concurrently: the retry sees the winner's rows.
-                if attempt == 2:
-                    raise
-        raise AssertionError("unreachable")
+
+        def turn(records: Records) -> Turn:
+            replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key)
+            queued = [(reply.to_data(), reply.prompt) for reply in replies]
+            ids = records.add_replies(address.channel, address.external_id, queued)
+            if effects and self.on_effects is not None:
+                self.on_effects(records, effects)
+            return Turn([replace(reply, id=id) for reply, id in zip(replies, ids, strict=True)], effects)
+
+        # Two first messages racing to create a person, or a duplicate delivered
+        # concurrently: the retry sees the winner's rows.
+        return self.store.run(turn)
 
     # The outbox ----------------------------------------------------------------
 
@@ -195,11 +213,11 @@ class _Turn:
         self.address = address
         self.hint = locale
 
-    def run(self, message: Input, dedupe_key: str | None) -> list[Reply]:
+    def run(self, message: Input, dedupe_key: str | None) -> tuple[list[Reply], list[Effect]]:
         if dedupe_key and not self.records.claim_input(dedupe_key):
             # Seen before: change nothing. Whatever it caused and was not sent is still in the outbox.
             log.info("a repeated input changed nothing")
-            return []
+            return [], []
         participant = self.records.participant(self.address.channel, self.address.external_id)
         if participant is None:
             participant = self.records.add_participant(self.address.channel, self.address.external_id)
@@ -216,7 +234,7 @@ class _Turn:
                 self.engine, self.records, self.address, participant, screening, self.hint
             )
             conversation.receive(message)
-        return conversation.close()
+        return conversation.close(), conversation.effects
 
 
 def _start(
@@ -293,6 +311,7 @@ class Conversation:
         self.editing = screening.editing
         self.answers: dict[str, Any] = records.answers(screening.id or 0)
         self.replies: list[Reply] = []
+        self.effects: list[Effect] = []
         self.erased = False
 
     @property
@@ -819,6 +838,9 @@ class Conversation:
                 outcome=outcome.value,
                 replaces=referral.replaces,
             )
+            self.effects.append(ReferralCreated(referral.id))
+            if referral.replaces:
+                self.effects.append(ReferralClosed(referral.replaces, "replaced", by=referral.id))
             self.say(m.WILL_CONTACT, {"reference": referral.id})
         else:
             self.say(m.CONTACT_THEM, {"contact": self._trial_contact()})
@@ -865,8 +887,15 @@ class Conversation:
         self.fire("answer")
 
     def _erase(self) -> None:
-        erased = self.records.erase_participant(self.participant)
-        self.records.audit("participant", "participant_erased", "participant", screenings=erased)
+        erasure = self.records.erase_participant(self.participant)
+        self.records.audit(
+            "participant",
+            "participant_erased",
+            "participant",
+            participant=erasure.participant,
+            screenings=erasure.screenings,
+        )
+        self.effects += [ReferralClosed(referral, "withdrawn") for referral in erasure.withdrawn]
         self.erased = True
 
     def _record_source(self, source: str | None) -> None:
@@ -887,12 +916,14 @@ __all__ = [
     "Address",
     "Choice",
     "Command",
+    "Effect",
     "Engine",
     "Input",
     "Option",
     "Reply",
     "Start",
     "Text",
+    "Turn",
     "Unsupported",
     "parse_text",
 ]

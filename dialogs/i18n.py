@@ -13,7 +13,7 @@ import io
 import logging
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -131,7 +131,8 @@ def negotiate(tag: str | None, available: list[str] | None = None) -> str | None
     return same_language[0] if same_language else None
 
 
-@cache
+# Bounded: tags come from what people send (a language menu answered in free text), not only config.
+@lru_cache(maxsize=256)
 def _parse(tag: str) -> tuple[str, str] | None:
     """(language, script) of a tag, the script filled in from CLDR's likely subtags."""
     parts = [p for p in _SUBTAG.split(tag.split(".")[0].strip()) if p]

@@ -22,7 +22,7 @@ from dialogs.cards import (
 from dialogs.i18n import Translator, translator
 from dialogs.trial import N_, NP_, Question, Trial
 from storage.repository import Records
-from storage.views import screening_view
+from storage.views import referral_views
 
 STATUS = N_("Status")
 REFERRAL_ID = N_("Referral")
@@ -90,11 +90,9 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
     writer = csv.writer(buffer)
     writer.writerow([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])
     when = "yyyy-MM" if kind == "deidentified" else "yyyy-MM-dd HH:mm"
-    for referral in records.referrals():
-        screening = records.screening(referral.screening_id) if referral.screening_id else None
-        if screening is None:
+    for referral, view in referral_views(records):
+        if view is None:
             continue  # withdrawn: nothing left to export
-        view = screening_view(records, screening)
         row = [
             format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
             status_label(referral.status, t),

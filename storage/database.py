@@ -7,11 +7,16 @@ instead of failing with "database is locked" half-way through.
 
 from __future__ import annotations
 
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
@@ -74,3 +79,61 @@ def _run_migration(engine: Engine, step: Any) -> None:
             connection.exec_driver_sql("PRAGMA foreign_keys=ON")
             if broken:
                 raise RuntimeError(f"migration left {len(broken)} rows with broken foreign keys")
+
+
+class SchemaError(RuntimeError):
+    """The database is not at the schema this version reads; the message says what to run."""
+
+
+def require_current_schema(engine: Engine) -> None:
+    """For commands that only read or change data: never migrate behind the operator's back."""
+    head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current is None:
+        raise SchemaError(
+            f"there is no database at {shown_url(engine)} yet: start the bot, or run `intake migrate`"
+        )
+    if current != head:
+        raise SchemaError(
+            f"the database schema is at revision {current}, this version needs {head}: "
+            "run `intake migrate` (back the database up first)"
+        )
+
+
+def shown_url(engine: Engine | str) -> str:
+    """The database URL as it may be printed: never its password."""
+    url = engine.url if isinstance(engine, Engine) else make_url(engine)
+    return url.render_as_string(hide_password=True)
+
+
+class DatabaseInUse(RuntimeError):
+    """Another process (a running bot) has the database open."""
+
+
+@contextmanager
+def in_use(engine: Engine, *, exclusive: bool = False) -> Iterator[None]:
+    """Mark an embedded database as in use for as long as this runs.
+
+    Running channels hold it shared; a restore needs it exclusively and is refused
+    while anyone else holds it (it would roll their conversations back under them).
+    The mark is a lock on a file beside the database, so it goes with the process.
+    PostgreSQL needs none: it is never restored by this program.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    path = Path(database).with_name(Path(database).name + ".lock")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a") as handle:
+        try:
+            fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise DatabaseInUse(
+                f"{database} is in use by another intake process (a running bot?): stop it first"
+            ) from None
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

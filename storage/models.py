@@ -164,23 +164,40 @@ class CryptoState(SQLModel, table=True):
     sealed_lookup_key: str
 
 
-class Delivery(SQLModel, table=True):
-    """One referral to one coordinator chat: sent, waiting for its next attempt, or undeliverable."""
+class Notification(SQLModel, table=True):
+    """One message to one destination about a referral (or an alert to the operator).
 
-    __tablename__ = "referral_delivery"
-    __table_args__ = (UniqueConstraint("referral_id", "chat_id"),)
+    The outbox of notifications: planned in the transaction that creates or closes the
+    referral, sent by a worker in whatever long-running process is up, retried until it
+    arrives. What it says is rendered when it is sent, from what is stored then.
+    """
+
+    __tablename__ = "notification"
+    __table_args__ = (UniqueConstraint("referral_id", "destination", "kind"), {"sqlite_autoincrement": True})
 
     id: int | None = Field(default=None, primary_key=True)
-    referral_id: str = Field(
-        sa_column=Column(ForeignKey("referral.id", ondelete="CASCADE"), index=True, nullable=False)
+    # None for an alert to the operator.
+    referral_id: str | None = Field(
+        default=None,
+        sa_column=Column(ForeignKey("referral.id", ondelete="CASCADE"), index=True, nullable=True),
     )
-    chat_id: str = Field(max_length=64)
-    # pending (to send at next_attempt_at), sent, blocked (the chat blocked the bot), failed.
+    # referral (a new referral), closed (withdrawn or replaced since), alert (to the operator).
+    kind: str = Field(default="referral", max_length=16)
+    # Where it goes, as configured: telegram:<chat id>, mailto:<address>, wecom+https://….
+    destination: str = Field(max_length=512)
+    # card (every answer and the contact) or notice (no health data: reference, outcome, time).
+    detail: str = Field(default="notice", max_length=16)
+    # pending (due at next_attempt_at), failing (refused for good so far; retried slowly and
+    # reported), sent, cancelled (the referral was withdrawn before it went out).
     status: str = Field(default="pending", max_length=16, index=True)
     attempts: int = 0
     next_attempt_at: datetime = _when()
-    last_error: str | None = Field(default=None, max_length=64)
-    message_id: int | None = None
+    last_error: str | None = Field(default=None, max_length=200)
+    # What the destination calls the sent message (a Telegram message id), to edit it later.
+    sent_ref: str | None = Field(default=None, max_length=64)
+    # For an alert: which notification is failing, and why (never health data).
+    about: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
 
 

@@ -10,12 +10,14 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, update
+from sqlalchemy import Engine, delete, false, or_, update
+from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
 from storage.crypto import Cipher, unlock
@@ -24,7 +26,7 @@ from storage.models import (
     AuditEvent,
     Consent,
     CryptoState,
-    Delivery,
+    Notification,
     OutgoingReply,
     Participant,
     ProcessedInput,
@@ -32,6 +34,17 @@ from storage.models import (
     Screening,
     utcnow,
 )
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Erasure:
+    """What erasing a person removed: their id (never given again), screenings, withdrawn referrals."""
+
+    participant: int
+    screenings: int
+    withdrawn: list[str]
 
 
 class Store:
@@ -68,6 +81,21 @@ class Store:
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
             yield Records(session, self.cipher)
             session.commit()
+
+    def run(self, work: Callable[[Records], T], attempts: int = 3) -> T:
+        """`work` in one transaction, tried again when it collides with another writer.
+
+        Two first messages of one person racing to create them, or a duplicate
+        delivered concurrently: the retry sees the winner's rows.
+        """
+        for attempt in range(attempts):
+            try:
+                with self.transaction() as records:
+                    return work(records)
+            except (IntegrityError, OperationalError):
+                if attempt == attempts - 1:
+                    raise
+        raise AssertionError("unreachable")
 
     def rotate_keys(self) -> int:
         """Re-encrypt every sealed field with the newest key; return how many were resealed."""
@@ -393,39 +421,92 @@ class Records:
             query = query.where(col(OutgoingReply.id).in_(ids))
         return self.session.exec(query).rowcount or 0  # type: ignore[attr-defined]
 
-    # Deliveries: the outbox of referrals to coordinator chats ------------------
+    # Notifications: the outbox of messages to the study team and the operator ------
 
-    def plan_deliveries(self, chat_ids: list[str]) -> int:
-        """A delivery for every new referral and coordinator chat that has none yet."""
-        if not chat_ids:
-            return 0
-        planned = {(d.referral_id, d.chat_id) for d in self.session.exec(select(Delivery))}
-        added = 0
-        for referral in self.session.exec(select(Referral).where(Referral.status == "pending")):
-            for chat_id in chat_ids:
-                if (referral.id, chat_id) not in planned:
-                    self.session.add(Delivery(referral_id=referral.id, chat_id=chat_id))
-                    added += 1
+    def add_notifications(
+        self,
+        referral_id: str | None,
+        kind: str,
+        targets: list[tuple[str, str]],
+        about: dict[str, Any] | None = None,
+    ) -> list[Notification]:
+        """A notification of `kind` for each (destination, detail) that has none yet for this referral."""
+        rows = []
+        for destination, detail in targets:
+            if referral_id is not None:
+                exists = select(Notification.id).where(
+                    Notification.referral_id == referral_id,
+                    Notification.destination == destination,
+                    Notification.kind == kind,
+                )
+                if self.session.exec(exists).first() is not None:
+                    continue
+            rows.append(
+                Notification(
+                    referral_id=referral_id,
+                    kind=kind,
+                    destination=destination,
+                    detail=detail,
+                    about=about or {},
+                )
+            )
+        self.session.add_all(rows)
         self.session.flush()
-        return added
+        return rows
 
-    def due_deliveries(self, now: datetime, limit: int = 50) -> list[Delivery]:
+    def claim_notifications(
+        self, now: datetime, lease_seconds: float, schemes: tuple[str, ...], limit: int = 50
+    ) -> list[Notification]:
+        """Take the notifications due now to destinations of `schemes` (telegram, mailto…) for
+        `lease_seconds`: nobody else sends them meanwhile.
+
+        On PostgreSQL rows another process has just claimed are skipped, not waited for
+        (FOR UPDATE SKIP LOCKED); SQLite has one writer at a time anyway. A process that
+        dies while sending leaves its claims to expire, and they are sent again.
+        """
         query = (
-            select(Delivery)
-            .where(Delivery.status == "pending", Delivery.next_attempt_at <= now)
-            .order_by(col(Delivery.next_attempt_at))
+            select(Notification)
+            .where(
+                col(Notification.status).in_(("pending", "failing")),
+                Notification.next_attempt_at <= now,
+                or_(false(), *(col(Notification.destination).startswith(f"{scheme}:") for scheme in schemes)),
+            )
+            .order_by(col(Notification.next_attempt_at), col(Notification.id))
             .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        claimed = list(self.session.exec(query))
+        for row in claimed:
+            row.next_attempt_at = now + timedelta(seconds=lease_seconds)
+            self.session.add(row)
+        self.session.flush()
+        return claimed
+
+    def notification(self, notification_id: int) -> Notification | None:
+        return self.session.get(Notification, notification_id)
+
+    def notifications(self, statuses: tuple[str, ...] | None = None) -> list[Notification]:
+        query = select(Notification).order_by(col(Notification.id))
+        if statuses:
+            query = query.where(col(Notification.status).in_(statuses))
+        return list(self.session.exec(query))
+
+    def referral_notifications(self, referral_id: str) -> list[Notification]:
+        query = (
+            select(Notification).where(Notification.referral_id == referral_id).order_by(col(Notification.id))
         )
         return list(self.session.exec(query))
 
-    def delivery(self, delivery_id: int) -> Delivery | None:
-        return self.session.get(Delivery, delivery_id)
-
-    def deliveries(self, referral_id: str | None = None) -> list[Delivery]:
-        query = select(Delivery).order_by(col(Delivery.id))
-        if referral_id:
-            query = query.where(Delivery.referral_id == referral_id)
-        return list(self.session.exec(query))
+    def cancel_notifications(self, referral_ids: list[str], reason: str) -> None:
+        """Notifications about these referrals not yet sent are not sent at all."""
+        self.session.exec(
+            update(Notification)
+            .where(
+                col(Notification.referral_id).in_(referral_ids),
+                col(Notification.status).in_(("pending", "failing")),
+            )
+            .values(status="cancelled", last_error=reason)
+        )
 
     def audit(self, actor: str, action: str, subject: str, **detail: Any) -> None:
         self.session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
@@ -440,8 +521,9 @@ class Records:
 
         Finished screenings older than `finished_before`, and unfinished ones untouched
         since `idle_before` (closed as abandoned), lose everything personal: answers that
-        identify or were typed freely, every raw input, undelivered referral messages, and
-        the person's channel id once none of their screenings is kept whole. Option answers
+        identify or were typed freely, every raw input, and
+        the person's channel id once none of their screenings is kept whole (a purged referral's
+        notifications not yet sent are cancelled). Option answers
         and outcomes stay, for statistics.
         """
         due = select(Screening).where(
@@ -455,10 +537,10 @@ class Records:
                 delete(Answer).where(Answer.screening_id == screening.id, col(Answer.sealed).is_not(None))
             )
             self.session.exec(update(Answer).where(Answer.screening_id == screening.id).values(raw=None))
-            referrals = select(Referral.id).where(Referral.screening_id == screening.id)
-            self.session.exec(
-                delete(Delivery).where(Delivery.status == "pending", col(Delivery.referral_id).in_(referrals))
+            referrals = list(
+                self.session.exec(select(Referral.id).where(Referral.screening_id == screening.id))
             )
+            self.cancel_notifications(referrals, "purged")
             if screening.status != "finished":
                 screening.status = "abandoned"
             screening.pending, screening.pending_answer, screening.purged_at = None, None, now
@@ -479,14 +561,22 @@ class Records:
 
     # Erasure ----------------------------------------------------------------
 
-    def erase_participant(self, participant: Participant) -> int:
-        """Delete a person and everything they told us; pending referrals are cancelled.
+    def erase_participant(self, participant: Participant) -> Erasure:
+        """Delete a person and everything they told us; their open referrals are withdrawn.
 
-        Returns the number of screenings erased. The referral rows stay, emptied
-        and cancelled, so the study team sees the person withdrew.
+        The referral rows stay, emptied and cancelled, so the study team sees the
+        person withdrew; notifications about them not yet sent are cancelled.
         """
         screening_ids = list(
             self.session.exec(select(Screening.id).where(Screening.participant_id == participant.id))
+        )
+        withdrawn = list(
+            self.session.exec(
+                select(Referral.id).where(
+                    col(Referral.screening_id).in_(screening_ids),
+                    col(Referral.status).not_in(("cancelled", "replaced")),
+                )
+            )
         )
         if screening_ids:
             self.session.exec(
@@ -494,18 +584,10 @@ class Records:
                 .where(col(Referral.screening_id).in_(screening_ids))
                 .values(status="cancelled", updated_at=utcnow())
             )
-        # Deliveries not yet made are dropped: a withdrawn person is not referred.
-        self.session.exec(
-            delete(Delivery).where(
-                col(Delivery.referral_id).in_(
-                    select(Referral.id).where(col(Referral.screening_id).in_(screening_ids))
-                ),
-                Delivery.status == "pending",
-            )
-        )
+        self.cancel_notifications(withdrawn, "withdrawn")
         # Unsent replies may quote answers (a summary): they go too.
         self.session.exec(delete(OutgoingReply).where(OutgoingReply.recipient == participant.external_id))
         # The database cascades to screenings, answers and consents, and empties referrals.
         self.session.exec(delete(Participant).where(col(Participant.id) == participant.id))
         self.session.expunge_all()
-        return len(screening_ids)
+        return Erasure(participant.id or 0, len(screening_ids), withdrawn)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from storage.models import Screening
+from storage.models import Referral, Screening
 from storage.repository import Records
 
 
@@ -32,3 +32,18 @@ def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
 
 def all_screenings(records: Records, trial_id: str | None = None) -> list[dict[str, Any]]:
     return [screening_view(records, s) for s in records.screenings(trial_id)]
+
+
+def referral_views(
+    records: Records, referral_ids: list[str] | None = None
+) -> list[tuple[Referral, dict[str, Any] | None]]:
+    """Referrals, oldest first, each with its screening's view (None once the person erased it)."""
+    if referral_ids is None:
+        referrals = records.referrals()
+    else:
+        referrals = [r for i in referral_ids if (r := records.referral(i)) is not None]
+    views = []
+    for referral in referrals:
+        screening = records.screening(referral.screening_id) if referral.screening_id else None
+        views.append((referral, screening_view(records, screening) if screening else None))
+    return views

@@ -92,7 +92,9 @@ class Person:
 
     def send(self, message: Input, dedupe_key: str | None = None, *, delivered: bool = True) -> list[Reply]:
         """Send `message`; the replies reach the person (as a channel reports) unless `delivered` is False."""
-        self.replies = self.engine.handle(self.address, message, locale=self.locale, dedupe_key=dedupe_key)
+        self.replies = self.engine.handle(
+            self.address, message, locale=self.locale, dedupe_key=dedupe_key
+        ).replies
         self.transcript += self.replies
         if delivered:
             self.engine.sent(self.address, self.engine.outbox(self.address))

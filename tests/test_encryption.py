@@ -90,7 +90,7 @@ def test_a_wrong_key_is_a_clear_error(tmp_path: Path) -> None:
 
 
 def test_a_malformed_key_is_a_clear_error(tmp_path: Path) -> None:
-    result = intake(tmp_path, "screenings", key="not-a-key")
+    result = intake(tmp_path, "chat", key="not-a-key")
     assert result.returncode == 2 and "INTAKE_ENCRYPTION_KEY is not a valid key" in result.stderr
 
 

@@ -15,7 +15,7 @@ from sqlmodel import select
 from dialogs import messages as m
 from dialogs.engine import Engine, Option, Reply
 from dialogs.i18n import translator
-from storage.models import Answer, AuditEvent, Delivery, Participant, Referral
+from storage.models import Answer, AuditEvent, Notification, Participant, Referral
 from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH, Person
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import COORDINATOR, TelegramUser, running, settings_for
@@ -403,7 +403,7 @@ async def test_delivery_waits_out_429_and_network_errors(bot: tuple[FakeTelegram
     tg.fail("sendMessage", "500", count=1, chat_id=COORDINATOR)
     await _referred(tg, engine, PATIENT)
     await tg.wait_for(
-        lambda: [d.status for d in _rows(engine, Delivery)] == ["sent"], timeout=20, what="sent"
+        lambda: [d.status for d in _rows(engine, Notification)] == ["sent"], timeout=20, what="sent"
     )
     [card] = tg.messages_to(COORDINATOR)
     (referral,) = _rows(engine, Referral)
@@ -420,7 +420,7 @@ async def test_a_send_that_timed_out_is_repeated_with_the_same_referral_id(
     tg.fail("sendMessage", "drop", count=1, chat_id=COORDINATOR)  # it arrives; the bot hears nothing
     await _referred(tg, engine, PATIENT)
     await tg.wait_for(
-        lambda: _rows(engine, Delivery) and _rows(engine, Delivery)[0].status == "sent",
+        lambda: _rows(engine, Notification) and _rows(engine, Notification)[0].status == "sent",
         timeout=20,
         what="the retry",
     )
@@ -433,8 +433,8 @@ async def test_a_send_that_timed_out_is_retried(tmp_path: Path, caplog: pytest.L
     async with FakeTelegram() as tg, running(settings_for(tg, tmp_path, telegram_timeout=0.5)) as (_, engine):
         tg.fail("sendMessage", "delay:2", count=1, chat_id=COORDINATOR)
         await _referred(tg, engine, PATIENT)
-        await tg.wait_for(lambda: [d.status for d in _rows(engine, Delivery)] == ["sent"], timeout=20)
-        assert f"to chat {COORDINATOR}: TimedOut, will retry" in caplog.text
+        await tg.wait_for(lambda: [d.status for d in _rows(engine, Notification)] == ["sent"], timeout=20)
+        assert f"to telegram:{COORDINATOR}: TimedOut" in caplog.text
         (referral,) = _rows(engine, Referral)
         cards = tg.messages_to(COORDINATOR)
         assert 1 <= len(cards) <= 2 and all(f"Referral {referral.id}" in c["text"] for c in cards)
@@ -447,7 +447,7 @@ async def test_a_coordinator_who_blocked_the_bot_does_not_stop_the_others(tmp_pa
         async with running(settings) as (_, engine):
             await _referred(tg, engine, PATIENT)
             await tg.wait_for_messages(COORDINATOR, 1)
-            await tg.wait_for(lambda: {d.status for d in _rows(engine, Delivery)} == {"sent", "blocked"})
+            await tg.wait_for(lambda: {d.status for d in _rows(engine, Notification)} == {"sent", "failing"})
             assert {r.status for r in _rows(engine, Referral)} == {"pending"}
 
 

@@ -17,7 +17,7 @@ from bot.config import Settings
 from bot.wiring import open_store
 from dialogs import messages as m
 from storage.database import make_engine
-from storage.models import Answer, Delivery, Referral
+from storage.models import Answer, Notification, Referral
 from tests.conftest import LIKELY_B1
 from tests.fake_telegram import FakeTelegram
 from tests.telegram_harness import COORDINATOR, TelegramUser
@@ -140,14 +140,16 @@ async def test_killed_between_the_outcome_and_the_delivery_the_referral_still_ar
             await tg.wait_for(lambda: _rows(tmp_path, Referral), what="the referral committed")
             process.send_signal(signal.SIGKILL)
         (referral,) = _rows(tmp_path, Referral)
-        assert [d.status for d in _rows(tmp_path, Delivery)] in ([], ["pending"])
+        assert [d.status for d in _rows(tmp_path, Notification)] in ([], ["pending"])
         assert tg.messages_to(COORDINATOR) == []
 
         tg.clear_faults()
         with bot_process(tg, tmp_path):
             [card] = await tg.wait_for_messages(COORDINATOR, 1, timeout=30)
             assert f"Referral {referral.id}" in card["text"]
-            await tg.wait_for(lambda: [d.status for d in _rows(tmp_path, Delivery)] == ["sent"], what="sent")
+            await tg.wait_for(
+                lambda: [d.status for d in _rows(tmp_path, Notification)] == ["sent"], what="sent"
+            )
 
 
 async def test_a_whole_screening_at_debug_logs_no_token_name_phone_or_answer(tmp_path: Path) -> None:
@@ -178,4 +180,5 @@ async def test_without_coordinator_chats_the_start_warns_that_referrals_reach_no
     async with FakeTelegram() as tg:
         with bot_process(tg, tmp_path / "data", log, INTAKE_COORDINATOR_CHAT_IDS=""):
             await tg.wait_for(lambda: bool(tg.calls_to("getUpdates")), timeout=30, what="polling")
-    assert "INTAKE_COORDINATOR_CHAT_IDS is empty: referrals are stored but sent to nobody" in log.read_text()
+    assert "no notification destinations" in log.read_text()
+    assert "referrals are stored but announced to nobody" in log.read_text()

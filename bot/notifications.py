@@ -1,0 +1,329 @@
+"""Notifications to the study team and the operator: planned with the change, sent by a worker.
+
+The engine reports what a turn changed as effects (a referral created, closed).
+`Planner.plan` turns them into notification rows, one per destination, inside the
+turn's own transaction, so a referral is never stored without its notifications.
+`Notifier` sends them from any long-running process (`intake telegram`,
+`intake deliver`, the console): each is claimed for a while so no other process
+sends it at the same time, rendered from what is stored then, and recorded.
+
+Every failure stays with its own notification: a transient one (a network error,
+a rate limit) is retried soon with backoff; a permanent one (a blocked bot, a
+chat that does not exist, a refused address) is retried slowly, listed by
+`intake deliveries`, and reported once to the alert destinations. A Telegram
+group that became a supergroup is followed to its new id.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_datetime
+
+from bot.destinations import DeliveryError, Destination, Message, Sender, parse_destinations
+from dialogs import cards as c
+from dialogs.cards import Card, referral_card
+from dialogs.effects import Effect, ReferralCreated
+from dialogs.i18n import Translator, translator
+from dialogs.reports import REFERRAL_ID, REFERRAL_STEPS
+from dialogs.trial import Trial
+from storage.models import Notification, utcnow
+from storage.repository import Records, Store
+from storage.views import referral_views
+
+log = logging.getLogger(__name__)
+MAX_BACKOFF = 300.0
+# How long a claimed notification is left to its sender before another may try.
+LEASE_SECONDS = 120.0
+
+
+class Planner:
+    """Turns the engine's effects into notifications, in the transaction that made them."""
+
+    def __init__(self, destinations: list[Destination]) -> None:
+        self.destinations = destinations
+
+    def plan(self, records: Records, effects: list[Effect]) -> None:
+        for effect in effects:
+            if isinstance(effect, ReferralCreated):
+                targets = [(d.name, d.detail) for d in self.destinations]
+                records.add_notifications(effect.referral_id, "referral", targets)
+                continue
+            # Not sent yet: it need not be. Sent: the destination hears that it no longer stands.
+            records.cancel_notifications([effect.referral_id], effect.reason)
+            sent = [
+                (n.destination, n.detail)
+                for n in records.referral_notifications(effect.referral_id)
+                if n.kind == "referral" and n.status == "sent"
+            ]
+            about = {"reason": effect.reason, "by": effect.by}
+            records.add_notifications(effect.referral_id, "closed", sent, about=about)
+
+
+@dataclass(frozen=True)
+class Job:
+    """A claimed notification, rendered: what to send where."""
+
+    id: int
+    kind: str
+    referral_id: str | None
+    destination: str
+    message: Message
+    # The sent card this one replaces, where the destination can edit it.
+    edit_ref: str | None = None
+
+
+@dataclass
+class CardMaker:
+    """Referral cards and notices in the coordinators' language and time zone."""
+
+    trial: Trial
+    locale: str
+    timezone: str
+    public_url: str | None = None
+    t: Translator = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.t = translator(self.locale, (self.trial.domain,))
+
+    def card(self, records: Records, referral_id: str) -> Card | None:
+        """The full card, or None once the person erased their data."""
+        [(referral, view)] = referral_views(records, [referral_id]) or [(None, None)]
+        if referral is None or view is None:
+            return None
+        return referral_card(self.trial, view, referral.id, referral.created_at, self.locale, self.timezone)
+
+    def notice(self, records: Records, referral_id: str) -> Card:
+        """What a notice says: no health data, only what to look up and where."""
+        t = self.t
+        referral = records.referral(referral_id)
+        lines = []
+        if referral is not None:
+            lines += [
+                (t(c.OUTCOME), t(c.OUTCOMES.get(referral.outcome, referral.outcome))),
+                (t(c.RECEIVED), self.when(referral.created_at)),
+            ]
+        where = (
+            f"{self.public_url.rstrip('/')}/coordinator/referrals/{referral_id}" if self.public_url else None
+        )
+        lines.append((t(c.READ_IT), where or t(c.READ_ON_SERVER)))
+        return Card(t(c.NEW_REFERRAL, reference=referral_id, trial=self.trial.registry_id), tuple(lines))
+
+    def title(self, referral_id: str) -> str:
+        return f"{self.t(c.REFERRAL, reference=referral_id)} · {self.trial.registry_id}"
+
+    def when(self, moment: datetime) -> str:
+        return format_datetime(moment, "medium", tzinfo=ZoneInfo(self.timezone), locale=self.locale)
+
+    def steps(self) -> tuple[tuple[str, str], ...]:
+        return tuple((step, self.t(label)) for step, label in REFERRAL_STEPS)
+
+
+class Notifier:
+    def __init__(
+        self,
+        store: Store,
+        cards: CardMaker,
+        destinations: list[Destination],
+        alerts: list[Destination],
+        senders: dict[str, Sender],
+        *,
+        interval: float = 5.0,
+        failing_retry: float = 3600.0,
+    ) -> None:
+        self.store = store
+        self.cards = cards
+        self.configured = {d.name: d for d in (*destinations, *alerts)}
+        self.alerts = alerts
+        self.senders = senders
+        self.interval = interval
+        self.failing_retry = failing_retry
+        self._wake = asyncio.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def wake(self) -> None:
+        """Look for due notifications now (callable from any thread)."""
+        if self._loop is not None:
+            self._loop.call_soon_threadsafe(self._wake.set)
+
+    async def run(self) -> None:
+        """Deliver until cancelled: every `interval` seconds, and whenever woken."""
+        self._loop = asyncio.get_running_loop()
+        while True:
+            try:
+                await self.deliver_due()
+            except Exception:  # keep delivering whatever one round ran into
+                log.exception("a notification round failed")
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+            self._wake.clear()
+
+    async def deliver_due(self) -> int:
+        """Send every notification due now; return how many arrived.
+
+        Destinations are served side by side, each in order: a slow or failing one
+        holds back nobody else.
+        """
+        jobs = await asyncio.to_thread(self.store.run, self._claim)
+        queues: dict[str, list[Job]] = defaultdict(list)
+        for job in jobs:
+            queues[job.destination].append(job)
+        sent = await asyncio.gather(*(self._deliver_queue(queue) for queue in queues.values()))
+        return sum(sent)
+
+    def _claim(self, records: Records) -> list[Job]:
+        # Only what this process can send: the console leaves Telegram chats to a process with a bot.
+        claimed = records.claim_notifications(utcnow(), LEASE_SECONDS, schemes=tuple(self.senders))
+        return [self._job(records, n) for n in claimed]
+
+    def _job(self, records: Records, n: Notification) -> Job:
+        if n.kind == "alert":
+            alert = self._alert(n)
+            return Job(n.id or 0, n.kind, n.referral_id, n.destination, Message(alert.title, alert))
+        referral_id = n.referral_id or ""
+        if n.kind == "closed":
+            card = self._closed(referral_id, n)
+            edit = next(
+                (
+                    sent.sent_ref
+                    for sent in records.referral_notifications(referral_id)
+                    if sent.kind == "referral" and sent.destination == n.destination and sent.sent_ref
+                ),
+                None,
+            )
+            return Job(n.id or 0, n.kind, n.referral_id, n.destination, Message(card.title, card), edit)
+        full = self.cards.card(records, referral_id) if n.detail == "card" else None
+        if full is not None:
+            message = Message(full.title, full, self.cards.steps(), referral_id)
+        else:
+            notice = self.cards.notice(records, referral_id)
+            message = Message(notice.title, notice)
+        return Job(n.id or 0, n.kind, n.referral_id, n.destination, message)
+
+    def _closed(self, referral_id: str, n: Notification) -> Card:
+        t = self.cards.t
+        if n.about.get("reason") == "replaced":
+            return Card(t(c.REPLACED, reference=referral_id, newer=n.about.get("by") or "?"))
+        return Card(t(c.WITHDRAWN, reference=referral_id))
+
+    def _alert(self, n: Notification) -> Card:
+        t, about = self.cards.t, n.about
+        if about.get("moved_to"):
+            lines = ((t(c.DESTINATION), f"{about['destination']} → {about['moved_to']}"),)
+            return Card(t(c.DESTINATION_MOVED), lines)
+        lines = (
+            (t(c.DESTINATION), about.get("destination", "?")),
+            (t(REFERRAL_ID), about.get("referral") or "-"),
+            (t(c.PROBLEM), about.get("error", "?")),
+            (
+                t(c.NEXT_TRY),
+                self.cards.when(datetime.fromisoformat(about["next"])) if "next" in about else "-",
+            ),
+            (t(c.MORE), "intake deliveries"),
+        )
+        return Card(t(c.DELIVERY_FAILING), lines)
+
+    async def _deliver_queue(self, queue: list[Job]) -> int:
+        sent = 0
+        for job in queue:
+            sent += await self._deliver(job)
+        return sent
+
+    async def _deliver(self, job: Job) -> int:
+        try:
+            destination = self._destination(job.destination)
+            ref = await self._send(self.senders[destination.scheme], destination, job)
+        except Exception as error:
+            if isinstance(error, DeliveryError):
+                failure = error
+                level = logging.ERROR if error.permanent else logging.WARNING
+                log.log(level, "notification %s to %s: %s", job.id, job.destination, error.reason)
+            else:  # a bug in one sender must not stop the others
+                failure = DeliveryError(type(error).__name__)
+                log.exception("notification %s to %s failed", job.id, job.destination)
+            await asyncio.to_thread(self.store.run, lambda records: self._failed(records, job, failure))
+            return 0
+        await asyncio.to_thread(self.store.run, lambda records: self._sent(records, job, ref))
+        log.info(
+            "notification %s (%s, referral %s) delivered to %s",
+            job.id,
+            job.kind,
+            job.referral_id,
+            job.destination,
+        )
+        return 1
+
+    async def _send(self, sender: Sender, destination: Destination, job: Job) -> str | None:
+        if job.edit_ref is not None:
+            # The card itself becomes the notice that it no longer stands (its answers leave the chat).
+            with contextlib.suppress(DeliveryError):
+                if await sender.edit(destination.target, job.edit_ref, job.message):
+                    return job.edit_ref
+        return await sender.send(destination.target, job.message)
+
+    def _destination(self, name: str) -> Destination:
+        if name in self.configured:
+            return self.configured[name]
+        # Not (or no longer) configured: a chat or an address can still be reached; a webhook,
+        # whose key only the configuration holds, cannot.
+        try:
+            [destination] = parse_destinations(name, "notification")
+        except ValueError:
+            raise DeliveryError("this destination is no longer configured", permanent=True) from None
+        return destination
+
+    def _sent(self, records: Records, job: Job, ref: str | None) -> None:
+        n = records.notification(job.id)
+        if n is None:
+            return
+        n.status, n.sent_at, n.sent_ref, n.last_error = "sent", utcnow(), ref, None
+        n.attempts += 1
+        records.session.add(n)
+        records.audit(
+            "system",
+            "notification_sent",
+            f"referral:{n.referral_id}" if n.referral_id else "operator",
+            destination=n.destination,
+            kind=n.kind,
+            detail=n.detail,
+        )
+
+    def _failed(self, records: Records, job: Job, error: DeliveryError) -> None:
+        n = records.notification(job.id)
+        if n is None or n.status in ("sent", "cancelled"):
+            return
+        n.attempts += 1
+        n.last_error = error.reason[:200]
+        now = utcnow()
+        if error.moved_to:
+            moved_from, n.destination, n.next_attempt_at = n.destination, error.moved_to, now
+            self._alert_operator(records, {"destination": moved_from, "moved_to": error.moved_to})
+        elif error.permanent:
+            n.next_attempt_at = now + timedelta(seconds=self.failing_retry)
+            if n.status != "failing" and n.kind != "alert":  # reported once; an alert never alerts
+                self._alert_operator(
+                    records,
+                    {
+                        "notification": n.id,
+                        "destination": n.destination,
+                        "referral": n.referral_id,
+                        "error": n.last_error,
+                        "next": n.next_attempt_at.isoformat(),
+                    },
+                )
+            n.status = "failing"
+        else:
+            delay = error.retry_after if error.retry_after is not None else min(MAX_BACKOFF, 2.0**n.attempts)
+            n.next_attempt_at = now + timedelta(seconds=delay)
+        records.session.add(n)
+
+    def _alert_operator(self, records: Records, about: dict[str, object]) -> None:
+        targets = [(d.name, d.detail) for d in self.alerts if d.name != about.get("destination")]
+        records.add_notifications(None, "alert", targets, about=about)
+        self.wake()
