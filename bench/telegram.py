@@ -17,8 +17,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import running, settings_for
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.telegram_harness import running, settings_for
 
 ANSWERS = ["yes", "yes", "1", "42", "yes", "yes", "yes", "yes", "yes", "no"]
 

@@ -20,11 +20,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bot.testing.fake_telegram import FakeTelegram
 from dialogs import messages as m
 from dialogs.i18n import translator
 from dialogs.trial import find_trial
 from storage.models import Answer
-from tests.fake_telegram import FakeTelegram
 from tests.test_telegram_process import _rows, bot_process
 
 # Neighbouring answers differ, so one that lands on the wrong question is seen.

@@ -31,7 +31,7 @@ from telegram.error import (
 from telegram.ext import ApplicationBuilder, ContextTypes, MessageHandler, filters
 from telegram.request import HTTPXRequest
 
-from tests.fake_telegram import FakeTelegram
+from bot.testing.fake_telegram import FakeTelegram
 
 USER = 4242
 pytestmark = pytest.mark.filterwarnings("ignore::telegram.warnings.PTBDeprecationWarning")
@@ -163,14 +163,17 @@ async def test_long_poll_returns_when_an_update_arrives(tg: FakeTelegram, bot: B
     await task
 
 
-async def test_redeliver_repeats_a_confirmed_update(tg: FakeTelegram, bot: Bot) -> None:
+async def test_an_unconfirmed_update_comes_again_and_a_confirmed_one_never(
+    tg: FakeTelegram, bot: Bot
+) -> None:
     update_id = tg.send_text(USER, "once")
-    await bot.get_updates()
-    await bot.get_updates(offset=update_id + 1)
-    assert tg.pending_updates() == []
-    tg.redeliver(update_id)
-    [again] = await bot.get_updates()
-    assert again.update_id == update_id and again.message.text == "once"
+    [fetched] = await bot.get_updates()
+    [again] = await bot.get_updates()  # the bot restarted before confirming: Telegram sends it again
+    assert again.update_id == fetched.update_id == update_id and again.message.text == "once"
+    tg.send_text(USER, "twice")
+    assert [u.message.text for u in await bot.get_updates(offset=update_id + 1)] == ["twice"]
+    assert [u.message.text for u in await bot.get_updates()] == ["twice"], "confirmed: never again"
+    assert [u.message.text for u in await bot.get_updates(offset=-1)] == ["twice"]
 
 
 async def test_tap_carries_the_bots_message(tg: FakeTelegram, bot: Bot) -> None:

@@ -14,13 +14,13 @@ from sqlmodel import select
 from telegram import Update
 
 import storage.database
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.telegram_harness import TelegramUser, running, settings_for
 from bot.update_processor import PerChatUpdateProcessor
 from storage.crypto import new_key
 from storage.database import make_engine, migrate
 from storage.models import AuditEvent
 from storage.repository import Store
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import TelegramUser, running, settings_for
 from tests.test_processes import ROOT
 
 PATIENT = 1001

@@ -12,13 +12,13 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.telegram_harness import COORDINATOR, TelegramUser, running, settings_for
 from dialogs import messages as m
 from dialogs.engine import Engine, Option, Reply
 from dialogs.i18n import translator
 from storage.models import Answer, AuditEvent, Notification, Participant, Referral
 from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH, Person
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import COORDINATOR, TelegramUser, running, settings_for
 
 PATIENT = 1001
 TAPS: dict[str, str] = {
@@ -224,19 +224,29 @@ async def test_a_reply_too_long_for_one_message_goes_as_several_with_its_buttons
     assert not tg.buttons(sent[0]) and tg.buttons(sent[1]) == [("Send it", "summary:confirm")]
 
 
-async def test_a_redelivered_update_has_one_effect(bot: tuple[FakeTelegram, Engine]) -> None:
-    tg, engine = bot
-    user = TelegramUser(tg, PATIENT)
-    await user.command("start")
-    update_id = tg.send_text(PATIENT, "yes")
-    await user.settled(len(user.messages))
-    await tg.wait_for(lambda: any(a.question_id == "consent_storage" for a in _rows(engine, Answer)))
-    tg.redeliver(update_id)
-    # Updates of one chat are handled in order: once this one is answered, the redelivery was handled.
-    replies = await user.send(lambda: tg.send_sticker(PATIENT))
-    assert replies[0]["text"] == m.UNSUPPORTED
-    assert not any(r["text"].startswith("Separately") for r in replies[:-1]), "the redelivery said nothing"
-    assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [("consent_storage", "yes")]
+async def test_an_update_handled_but_never_confirmed_has_one_effect(tmp_path: Path) -> None:
+    """Telegram sends an update again until a getUpdates confirms it: here the bot handles
+    the answer, cannot confirm it (Telegram fails every poll), and is restarted."""
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path)
+        user = TelegramUser(tg, PATIENT)
+        async with running(settings) as (_, engine):
+            await user.command("start")
+            tg.fail("getUpdates", "500", count=10_000)  # the poll already waiting gets the answer
+            update_id = tg.send_text(PATIENT, "yes")
+            await tg.wait_for(lambda: any(a.question_id == "consent_storage" for a in _rows(engine, Answer)))
+            await user.settled(len(user.messages))
+        assert update_id in tg.pending_updates(), "handled, but never confirmed"
+        tg.clear_faults()
+        async with running(settings) as (_, engine):
+            await tg.wait_for(lambda: update_id not in tg.pending_updates(), what="fetched again")
+            # Updates of one chat are handled in order: once this one is answered, the repeat was handled.
+            replies = await user.send(lambda: tg.send_sticker(PATIENT))
+            assert replies[0]["text"] == m.UNSUPPORTED
+            assert not any(r["text"].startswith("Separately") for r in replies[:-1]), (
+                "the repeat said nothing"
+            )
+            assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [("consent_storage", "yes")]
 
 
 async def test_quick_messages_are_handled_in_order_and_those_typed_ahead_are_not_used(

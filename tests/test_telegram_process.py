@@ -14,13 +14,13 @@ from typing import Any
 from sqlmodel import select
 
 from bot.config import Settings
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.telegram_harness import COORDINATOR, TelegramUser
 from bot.wiring import open_store
 from dialogs import messages as m
 from storage.database import make_engine
 from storage.models import Answer, Notification, Referral
 from tests.conftest import LIKELY_B1
-from tests.fake_telegram import FakeTelegram
-from tests.telegram_harness import COORDINATOR, TelegramUser
 
 ROOT = Path(__file__).resolve().parent.parent
 PATIENT = 1001

@@ -14,9 +14,9 @@ from telegram.ext import Application
 
 from bot.config import Settings
 from bot.telegram_app import build_application
+from bot.testing.fake_telegram import FakeTelegram
 from bot.wiring import build_engine
 from dialogs.engine import Address, Engine
-from tests.fake_telegram import FakeTelegram
 
 COORDINATOR = 9001
 

@@ -23,9 +23,10 @@ fetches with getUpdates) and read what the bot did (``messages_to``, ``calls``..
 
 What it does not do: webhooks, inline mode, parse_mode rendering (stored texts are the raw texts
 the bot sent; HTML is parsed only to hold its visible length to the 4096 limit), and concurrent
-getUpdates conflicts.  As on Telegram, an update re-queued with ``redeliver`` is dropped by a
-getUpdates whose ``offset`` is past it: a running poller never sees it again, a restarted one
-(which polls without an offset first) does.
+getUpdates conflicts.  Offsets work as on Telegram: a getUpdates with ``offset`` confirms every
+update before it, and a confirmed update is never returned again, to any poller; an update not
+confirmed yet is returned again to whoever polls next (a bot restarted after its confirming
+getUpdates failed sees it twice).
 """
 
 from __future__ import annotations
@@ -266,12 +267,6 @@ class FakeTelegram:
         self._next_update_id = max(self._next_update_id, update_id + 1)
         self._updates[update_id] = update
         self._pending[update_id] = update
-        self._notify()
-        return update_id
-
-    def redeliver(self, update_id: int) -> int:
-        """Queue the very same update again, even if it was confirmed (as after a bot crash)."""
-        self._pending[update_id] = self._updates[update_id]
         self._notify()
         return update_id
 
@@ -607,12 +602,11 @@ class FakeTelegram:
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = float(params.get("timeout") or 0)
-        if offset > 0:
-            for update_id in [i for i in self._pending if i < offset]:
-                del self._pending[update_id]
-        elif offset < 0:
-            for update_id in sorted(self._pending)[:offset]:
-                del self._pending[update_id]
+        if offset < 0:  # all but the last -offset updates
+            kept = sorted(self._pending)[offset:]
+            offset = kept[0] if kept else max(self._pending, default=0) + 1
+        for update_id in [i for i in self._pending if i < offset]:
+            del self._pending[update_id]
         if not self._pending and timeout > 0 and not self._closing.is_set():
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._changed.wait(), timeout)
