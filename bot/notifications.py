@@ -144,7 +144,10 @@ class Notifier:
         self.senders = senders
         self.interval = interval
         self.failing_retry = failing_retry
+        # Telegram groups that became supergroups since this process started: old name -> new.
+        self.moved: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self._finishing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
     def wake(self) -> None:
@@ -152,14 +155,21 @@ class Notifier:
         if self._loop is not None:
             self._loop.call_soon_threadsafe(self._wake.set)
 
+    def finish(self) -> None:
+        """Deliver what is due once more, then stop (callable from any thread)."""
+        self._finishing = True
+        self.wake()
+
     async def run(self) -> None:
-        """Deliver until cancelled: every `interval` seconds, and whenever woken."""
+        """Deliver until cancelled or finished: every `interval` seconds, and whenever woken."""
         self._loop = asyncio.get_running_loop()
         while True:
             try:
                 await self.deliver_due()
             except Exception:  # keep delivering whatever one round ran into
                 log.exception("a notification round failed")
+            if self._finishing:
+                return
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
             self._wake.clear()
@@ -237,7 +247,7 @@ class Notifier:
 
     async def _deliver(self, job: Job) -> int:
         try:
-            destination = self._destination(job.destination)
+            destination = self._destination(self.moved.get(job.destination, job.destination))
             ref = await self._send(self.senders[destination.scheme], destination, job)
         except Exception as error:
             if isinstance(error, DeliveryError):
@@ -282,6 +292,7 @@ class Notifier:
         n = records.notification(job.id)
         if n is None:
             return
+        n.destination = self.moved.get(n.destination, n.destination)
         n.status, n.sent_at, n.sent_ref, n.last_error = "sent", utcnow(), ref, None
         n.attempts += 1
         records.session.add(n)
@@ -302,8 +313,12 @@ class Notifier:
         n.last_error = error.reason[:200]
         now = utcnow()
         if error.moved_to:
-            moved_from, n.destination, n.next_attempt_at = n.destination, error.moved_to, now
-            self._alert_operator(records, {"destination": moved_from, "moved_to": error.moved_to})
+            # Every notification to the old chat follows; the operator is told once to update the setting.
+            moved_from, n.next_attempt_at = n.destination, now
+            records.move_notifications(moved_from, error.moved_to)
+            if moved_from not in self.moved:
+                self._alert_operator(records, {"destination": moved_from, "moved_to": error.moved_to})
+            self.moved[moved_from] = error.moved_to
         elif error.permanent:
             n.next_attempt_at = now + timedelta(seconds=self.failing_retry)
             if n.status != "failing" and n.kind != "alert":  # reported once; an alert never alerts

@@ -89,30 +89,13 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
 
 
 def in_background(notifier: Notifier) -> Callable[[], None]:
-    """Run the notifier in a thread of its own (beside a synchronous channel); return its stop."""
-    loop = asyncio.new_event_loop()
-    task: asyncio.Task[None] | None = None
-
-    async def main() -> None:
-        nonlocal task
-        task = asyncio.current_task()
-        await notifier.run()
-
-    thread = threading.Thread(target=lambda: _run_until_cancelled(loop, main()), daemon=True, name="notifier")
+    """Run the notifier in a thread of its own (beside a synchronous channel); return its stop,
+    which delivers what is due one last time (a referral made just before leaving goes out)."""
+    thread = threading.Thread(target=lambda: asyncio.run(notifier.run()), daemon=True, name="notifier")
     thread.start()
 
     def stop() -> None:
-        if task is not None:
-            loop.call_soon_threadsafe(task.cancel)
-        thread.join(timeout=10)
+        notifier.finish()
+        thread.join(timeout=60)
 
     return stop
-
-
-def _run_until_cancelled(loop: asyncio.AbstractEventLoop, main: object) -> None:
-    try:
-        loop.run_until_complete(main)  # type: ignore[arg-type]
-    except asyncio.CancelledError:
-        pass
-    finally:
-        loop.close()

@@ -52,7 +52,7 @@ MORE = N_("More")
 @dataclass(frozen=True)
 class Card:
     title: str
-    lines: tuple[tuple[str, str], ...]
+    lines: tuple[tuple[str, str], ...] = ()
     answers: tuple[tuple[str, str], ...] = ()
 
     def plain(self) -> str:

@@ -497,6 +497,14 @@ class Records:
         )
         return list(self.session.exec(query))
 
+    def move_notifications(self, old: str, new: str) -> None:
+        """Notifications to `old` not yet sent go to `new` (a Telegram group that became a supergroup)."""
+        self.session.exec(
+            update(Notification)
+            .where(Notification.destination == old, col(Notification.status).in_(("pending", "failing")))
+            .values(destination=new)
+        )
+
     def cancel_notifications(self, referral_ids: list[str], reason: str) -> None:
         """Notifications about these referrals not yet sent are not sent at all."""
         self.session.exec(

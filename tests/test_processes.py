@@ -23,13 +23,15 @@ def _env(data_dir: Path) -> dict[str, str]:
     return {**env, "INTAKE_DATA_DIR": str(data_dir), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
 
 
-def intake(data_dir: Path, *args: str, stdin: str = "") -> subprocess.CompletedProcess[str]:
+def intake(
+    data_dir: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "bot", *args],
         input=stdin,
         capture_output=True,
         text=True,
-        env=_env(data_dir),
+        env={**_env(data_dir), **(env or {})},
         cwd=ROOT,
         timeout=60,
         check=False,

@@ -19,7 +19,7 @@ same error texts and status codes.  The unmodified ``telegram.ext.Application`` 
 
 Tests play the users (``send_text``, ``tap``, ``send_voice``...: each queues an Update that the bot
 fetches with getUpdates) and read what the bot did (``messages_to``, ``calls``...).  Fault switches
-(``fail``, ``latency``, ``blocked``) make Telegram rate-limit, refuse, fail or hang.
+(``fail``, ``latency``, ``blocked``, ``migrated``) make Telegram rate-limit, refuse, fail or hang.
 
 What it does not do: webhooks, inline mode, parse_mode rendering (stored texts are the raw texts
 the bot sent; HTML is parsed only to hold its visible length to the 4096 limit), and concurrent
@@ -80,14 +80,19 @@ class Call:
 
 
 class ApiError(Exception):
-    def __init__(self, code: int, description: str, retry_after: int | None = None) -> None:
+    def __init__(
+        self, code: int, description: str, retry_after: int | None = None, migrate_to: int | None = None
+    ) -> None:
         super().__init__(description)
         self.code, self.description, self.retry_after = code, description, retry_after
+        self.migrate_to = migrate_to
 
     def body(self) -> Json:
         body: Json = {"ok": False, "error_code": self.code, "description": self.description}
         if self.retry_after is not None:
             body["parameters"] = {"retry_after": self.retry_after}
+        if self.migrate_to is not None:
+            body["parameters"] = {"migrate_to_chat_id": self.migrate_to}
         return body
 
 
@@ -178,6 +183,8 @@ class FakeTelegram:
         self.calls: list[Call] = []
         self.latency: float = 0.0
         self.blocked: set[int] = set()
+        # Groups upgraded to supergroups: old id -> new id (sending to the old one is refused).
+        self.migrated: dict[int, int] = {}
         self._faults: dict[str, list[_Fault]] = {}
         self._updates: dict[int, Json] = {}  # every update ever queued, by id (for redeliver)
         self._pending: dict[int, Json] = {}  # not yet confirmed by an offset
@@ -506,6 +513,12 @@ class FakeTelegram:
         try:
             if method in SENDING and params.get("chat_id") in self.blocked:
                 raise ApiError(403, BLOCKED)
+            if method in SENDING and params.get("chat_id") in self.migrated:
+                raise ApiError(
+                    400,
+                    "Bad Request: group chat was upgraded to a supergroup chat",
+                    migrate_to=self.migrated[params["chat_id"]],
+                )
             if fault is not None and fault.kind != "drop" and not fault.kind.startswith("delay:"):
                 raise self._fault_error(fault)
             result = await handler(params, files)
