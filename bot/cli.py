@@ -36,6 +36,7 @@ from pathlib import Path
 
 from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlalchemy import inspect
+from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from bot.config import Settings
@@ -78,6 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except UnicodeDecodeError:
         print("error: the input is not UTF-8 text; set your terminal to UTF-8 and try again", file=sys.stderr)
+        return 2
+    except OperationalError as error:
+        # Only the driver's own words: SQLAlchemy's would add the statement and its parameters.
+        reason = str(error.orig).strip().splitlines()[0] if error.orig else type(error).__name__
+        print(f"error: cannot use the database {shown_url(settings.database)}: {reason}", file=sys.stderr)
         return 2
     except (
         TrialDefinitionError,
@@ -186,7 +192,6 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     if not settings.telegram_bot_token:
         print("error: TELEGRAM_BOT_TOKEN is not set (see the README: Telegram)", file=sys.stderr)
         return 2
-    engine = build_engine(settings)
     destinations = settings.destinations
     print(
         f"trial-intake: Telegram channel via {settings.telegram_api_root}, database "
@@ -200,6 +205,7 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
             "are stored but announced to nobody (read them with `intake referrals`)",
             file=sys.stderr,
         )
+    engine = build_engine(settings)
     with in_use(engine.store.engine):
         build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
     return 0

@@ -52,6 +52,9 @@ class Settings(BaseSettings):
     telegram_timeout: float = Field(
         default=10.0, description="Seconds to wait for a Bot API answer before a request counts as timed out."
     )
+    telegram_concurrent_updates: int = Field(
+        default=256, description="Updates handled at once (each chat's in order, chats side by side)."
+    )
     coordinator_chat_ids: str = Field(
         default="",
         description="Comma-separated Telegram chat ids (people or groups) that receive referrals.",

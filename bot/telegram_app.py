@@ -81,7 +81,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .base_file_url(f"{root}/file/bot")
         .read_timeout(settings.telegram_timeout)
         .write_timeout(settings.telegram_timeout)
-        .concurrent_updates(processor := PerChatUpdateProcessor())
+        .concurrent_updates(processor := PerChatUpdateProcessor(settings.telegram_concurrent_updates))
         .rate_limiter(AIORateLimiter(max_retries=3))
         .post_init(_started)
         .post_stop(_stopping)

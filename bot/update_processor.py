@@ -1,4 +1,4 @@
-"""Updates of one chat in order, different chats in parallel.
+"""Updates of one chat in order, different chats in parallel, and fairly.
 
 python-telegram-bot processes updates one at a time by default (a slow database
 or Bot API round trip then holds up every other person), or fully concurrently
@@ -6,6 +6,11 @@ or Bot API round trip then holds up every other person), or fully concurrently
 processor keeps a lock per chat: each chat's updates run in arrival order,
 while other chats proceed. Whatever else talks to a chat (resending replies
 that failed) takes the same lock, through `chat`.
+
+The chat's lock is taken before a slot of the concurrency limit, not after (as
+python-telegram-bot's own order would): otherwise one chat sending hundreds of
+messages at once fills every slot with updates that only wait for its lock, and
+everybody else waits behind them.
 """
 
 from __future__ import annotations
@@ -22,16 +27,22 @@ from telegram.ext import BaseUpdateProcessor
 class PerChatUpdateProcessor(BaseUpdateProcessor):
     def __init__(self, max_concurrent_updates: int = 256) -> None:
         super().__init__(max_concurrent_updates)
+        self._slots = asyncio.BoundedSemaphore(max_concurrent_updates)
         self._locks: dict[int, asyncio.Lock] = {}
         self._users: dict[int, int] = {}
 
-    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+    async def process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
         key = _chat_of(update)
         if key is None:
-            await coroutine
+            async with self._slots:
+                await coroutine
             return
-        async with self.chat(key):
+        async with self.chat(key), self._slots:
             await coroutine
+
+    async def do_process_update(self, update: object, coroutine: Awaitable[Any]) -> None:
+        """Unused: `process_update` orders the chat's lock and the slot itself."""
+        await coroutine
 
     @asynccontextmanager
     async def chat(self, key: int) -> AsyncIterator[None]:

@@ -70,6 +70,9 @@ class AnswerReader:
             return self._voice(message, self.read_options(message, options, keywords)), (problem, {})
         if isinstance(message, Choice):
             return Reading(), (m.NOT_UNDERSTOOD_CHOICE, {})
+        if message.via == "contact" and question.kind != "phone":
+            # A shared contact card carries a phone number (and a name that may not be theirs).
+            return Reading(), (m.UNSUPPORTED, {})
         text = message.text
         if question.kind == "number":
             bounds = {"min": question.min, "max": question.max, "example": 42}
@@ -83,8 +86,9 @@ class AnswerReader:
                 m.NOT_UNDERSTOOD_PHONE,
                 {},
             )
-        cleaned = clean(text)
-        if not cleaned:
+        # One line, as a card or a list shows it: new lines, U+2028 and the like become spaces.
+        cleaned = clean(" ".join(text.split()))
+        if not any(c.isalnum() for c in cleaned):  # blank, punctuation, or invisible characters only
             return Reading(), (m.TEXT_EMPTY, {})
         if len(cleaned) > question.max_length:
             return Reading(), (m.TEXT_TOO_LONG, {"max": question.max_length})

@@ -94,12 +94,15 @@ def answer_text(question: Question, value: Any, t: Translator) -> str:
         return t(option.text)
     if question.kind == "number" and isinstance(value, int | float):
         return format_decimal(value, locale=t.locale)
-    return str(value)
+    return " ".join(str(value).split())  # on one line, whatever was stored: no fake lines on a card
 
 
 def contact_of(trial: Trial, answers: dict[str, Any]) -> str:
     """How to reach the person: their answers to the questions that identify them."""
-    return ", ".join(str(answers[q.id]) for q in trial.questions if q.identifies and answers.get(q.id))
+    values = (
+        " ".join(str(answers[q.id]).split()) for q in trial.questions if q.identifies and answers.get(q.id)
+    )
+    return ", ".join(values)
 
 
 def language_name(language: str | None, reader: str) -> str:

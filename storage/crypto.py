@@ -72,16 +72,41 @@ def new_key() -> str:
 def key_file_keys(path: Path, may_create: bool) -> list[str]:
     """The keys in `path`, creating it with a new key (and saying so) when allowed."""
     if path.exists():
-        return parse_keys(path.read_text(encoding="ascii"))
+        text = path.read_text(encoding="ascii")
+        if not text.strip():
+            raise EncryptionKeyError(
+                f"{path} is empty: put back the copy of the key you kept (or set INTAKE_ENCRYPTION_KEY)"
+            )
+        try:
+            return parse_keys(text)
+        except EncryptionKeyError:
+            raise EncryptionKeyError(
+                f"{path} does not hold a valid key: put back the copy you kept"
+            ) from None
     if not may_create:
         raise EncryptionKeyError(
             f"the database holds encrypted data, but no key is configured: set INTAKE_ENCRYPTION_KEY "
             f"or restore {path}"
         )
     path.parent.mkdir(parents=True, exist_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    # Written in full and on disk before it gets its name: a crash leaves no key file, never an empty one.
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="ascii") as handle:
         handle.write(new_key() + "\n")
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:  # another process starting at the same moment made it: use theirs
+        return parse_keys(path.read_text(encoding="ascii"))
+    finally:
+        os.unlink(temporary)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
     print(
         f"trial-intake: created a new encryption key in {path}. Keep a copy somewhere safe: "
         "without it the stored answers cannot be read.",

@@ -103,3 +103,56 @@ def test_postgresql_is_pointed_to_pg_dump(engine: Engine, database_url: str, tmp
         return
     with pytest.raises(BackupError, match="pg_dump"):
         backup(engine.store.engine, tmp_path / "x.db")
+
+
+def test_restore_is_refused_while_the_bot_runs(tmp_path: Path) -> None:
+    """A restore under a running bot would roll its conversations back beneath it."""
+    import subprocess
+    import sys
+
+    from tests.test_processes import ROOT, _env
+
+    answers = "".join(v + "\n" for v in LIKELY_B1.values())
+    assert intake(tmp_path, "chat", "--lang", "en", stdin=answers).returncode == 0
+    assert intake(tmp_path, "backup", str(tmp_path / "b.db")).returncode == 0
+    running = subprocess.Popen(  # a person in the middle of a conversation
+        [sys.executable, "-m", "bot", "chat", "--user", "kim"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=_env(tmp_path),
+        cwd=ROOT,
+        text=True,
+    )
+    try:
+        assert running.stdout is not None
+        running.stdout.readline()  # it has started: the database is open
+        refused = intake(tmp_path, "restore", str(tmp_path / "b.db"), "--yes")
+        assert refused.returncode == 2 and "in use by another intake process" in refused.stderr
+    finally:
+        running.communicate(input="", timeout=30)
+    assert intake(tmp_path, "restore", str(tmp_path / "b.db"), "--yes").returncode == 0, "once it has stopped"
+
+
+def test_a_restore_erases_again_whoever_was_erased_after_the_backup(tmp_path: Path) -> None:
+    answers = "".join(v + "\n" for v in LIKELY_B1.values()) + "1\n"
+    for user in ("ann", "bob"):
+        assert intake(tmp_path, "chat", "--lang", "en", "--user", user, stdin=answers).returncode == 0
+    assert intake(tmp_path, "backup", str(tmp_path / "b.db")).returncode == 0
+    # After the backup, bob asks for his data to be deleted.
+    assert intake(tmp_path, "chat", "--user", "bob", stdin="/delete\n1\n").returncode == 0
+    assert len(screenings(tmp_path)) == 1
+
+    restored = intake(tmp_path, "restore", str(tmp_path / "b.db"), "--yes")
+    assert restored.returncode == 0, restored.stderr
+    assert "erased again 1 person(s)" in restored.stdout
+    [kept] = screenings(tmp_path)
+    assert kept["answers"]["contact_name"] == LIKELY_B1["contact_name"], "ann's answers are back"
+    database = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+    with database.connect() as connection:
+        statuses = [
+            row[0] for row in connection.exec_driver_sql("SELECT status FROM referral ORDER BY created_at")
+        ]
+    assert sorted(statuses) == ["cancelled", "pending"], "bob's referral stays withdrawn"
+    database.dispose()
+    assert "again_after_restore" in intake(tmp_path, "audit").stdout

@@ -11,7 +11,7 @@ from dialogs import messages as m
 from dialogs.cards import referral_card
 from dialogs.engine import Engine, Text
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
-from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening
+from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening, utcnow
 from storage.views import screening_view
 from tests.conftest import LIKELY_B1, LIKELY_B1_ZH, TAPS_B1, Person
 
@@ -216,6 +216,9 @@ INVALID = [
     ("respondent", "banana", m.NOT_UNDERSTOOD_CHOICE),
     ("respondent", "3", m.NOT_UNDERSTOOD_CHOICE),
     ("contact_name", "   ", m.TEXT_EMPTY),
+    ("contact_name", "\u200b\u200c\u200d\u2060\ufeff", m.TEXT_EMPTY),
+    ("contact_name", "\u2028\n\u00ad", m.TEXT_EMPTY),
+    ("contact_name", "...", m.TEXT_EMPTY),
     ("contact_name", "x" * 101, m.TEXT_TOO_LONG.format(max=100)),
     ("contact_phone", "call me maybe", m.NOT_UNDERSTOOD_PHONE),
     ("contact_phone", "123", m.NOT_UNDERSTOOD_PHONE),
@@ -245,6 +248,31 @@ def test_invalid_answer_is_re_asked_and_changes_nothing(
     assert person.prompt == question
     assert person.stored()["answers"] == before["answers"]
     assert person.stored()["state"] == question
+
+
+@pytest.mark.parametrize("separator", ["\n", "\r\n", "\u2028", "\u2029", "\u0085", "\x0b"])
+def test_a_name_on_several_lines_is_stored_on_one_and_adds_no_line_to_a_card(
+    engine: Engine, person: Person, separator: str
+) -> None:
+    person.start()
+    order = list(LIKELY_B1)
+    person.answer_some({k: LIKELY_B1[k] for k in order[: order.index("contact_name")]})
+    person.say(f"Li Wei{separator}Outcome: enrolled")
+    assert person.stored()["answers"]["contact_name"] == "Li Wei Outcome: enrolled"
+    person.answer_all(LIKELY_B1 | {"contact_name": "ignored"})  # the rest of the screening
+    stored = person.stored()
+    card = referral_card(engine.trial, stored, "r1", utcnow(), "en", "UTC")
+    assert [label for label, _ in card.lines].count("Outcome") == 1
+    assert len(card.plain().splitlines()) == 1 + len(card.lines) + len(card.answers)
+
+
+def test_a_shared_contact_does_not_answer_the_name_question(person: Person) -> None:
+    person.start()
+    order = list(LIKELY_B1)
+    person.answer_some({k: LIKELY_B1[k] for k in order[: order.index("contact_name")]})
+    person.send(Text("+8613812345678", via="contact"))
+    assert person.texts[0] == m.UNSUPPORTED
+    assert person.prompt == "contact_name" and "contact_name" not in person.stored()["answers"]
 
 
 def test_a_tap_on_an_old_question_has_moved_on(person: Person) -> None:

@@ -125,3 +125,33 @@ def test_a_backup_is_encrypted_and_opens_with_the_same_key(tmp_path: Path) -> No
     shutil.copy(live / "encryption.key", elsewhere / "encryption.key")
     assert intake(elsewhere, "restore", str(tmp_path / "copy.db"), "--yes").returncode == 0
     assert screenings(elsewhere)[0]["answers"]["contact_name"] == NAME
+
+
+def test_an_empty_key_file_is_a_clear_error_not_a_new_key(tmp_path: Path) -> None:
+    assert _screen(tmp_path).returncode == 0
+    (tmp_path / "encryption.key").write_text("")  # as a crash during an unsynced write could leave it
+    result = intake(tmp_path, "screenings")
+    assert result.returncode == 2 and "encryption.key is empty: put back the copy" in result.stderr
+    assert (tmp_path / "encryption.key").read_text() == "", "never silently replaced"
+
+
+def test_the_key_file_is_on_disk_before_it_has_its_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A crash while writing leaves no key file rather than an empty one: synced, then linked."""
+    import os
+
+    from storage.crypto import key_file_keys
+
+    synced: list[str] = []
+    real_fsync, real_link = os.fsync, os.link
+    monkeypatch.setattr(
+        os, "fsync", lambda fd: (synced.append(os.readlink(f"/proc/self/fd/{fd}")), real_fsync(fd))
+    )
+    monkeypatch.setattr(os, "link", lambda a, b: (synced.append(f"link {b}"), real_link(a, b)))
+    [key] = key_file_keys(tmp_path / "encryption.key", may_create=True)
+    assert synced[1] == f"link {tmp_path / 'encryption.key'}"
+    assert synced[0].startswith(str(tmp_path / ".encryption.key.")), "the temporary file, synced first"
+    assert synced[2] == str(tmp_path), "then the directory that names it"
+    assert (tmp_path / "encryption.key").read_text().strip() == key
+    assert [p.name for p in tmp_path.iterdir()] == ["encryption.key"]

@@ -14,6 +14,7 @@ from dialogs.extract import extract as extract_trial
 from dialogs.i18n import LOCALES_DIR, forms, negotiate, shipped_locales, translator
 from dialogs.reports import OPEN_REFERRALS
 from dialogs.trial import TRIALS_DIR, available_trials
+from tests.conftest import Person
 
 ROOT = Path(__file__).resolve().parent.parent
 LOCALES = shipped_locales()
@@ -114,3 +115,14 @@ def test_chinese_is_matched_by_script() -> None:
     assert negotiate("zh-hk", available) == "zh_Hant"
     assert negotiate("zh", available) == "zh_Hans"
     assert negotiate("ar-EG", [*available, "ar"]) == "ar"
+
+
+def test_what_people_type_at_the_language_menu_does_not_grow_memory(person: Person) -> None:
+    """Free text at the language menu is tried as a language tag: that parse is cached, boundedly."""
+    from dialogs.i18n import _parse
+
+    person.start()
+    person.command("language")
+    for n in range(600):
+        person.say(f"klingon-{n}")
+    assert _parse.cache_info().currsize <= 256

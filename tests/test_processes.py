@@ -272,3 +272,34 @@ def test_the_chosen_language_stays_after_declining(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     after = result.stdout.split("> /start")[1]
     assert "您好" in after and "Please choose your language." not in after
+
+
+def test_the_database_password_is_never_printed(tmp_path: Path) -> None:
+    url = "postgresql+psycopg://intake:s3cr3t-pw@127.0.0.1:1/intake"
+    for args in ((), ("telegram",), ("screenings",), ("migrate",)):
+        env = {"INTAKE_DATABASE_URL": url, "TELEGRAM_BOT_TOKEN": "123:abc"} if args == ("telegram",) else {}
+        result = intake(tmp_path, *args, env={"INTAKE_DATABASE_URL": url, **env})
+        assert result.returncode == 2, (args, result.stderr)
+        assert "s3cr3t-pw" not in result.stderr + result.stdout, args
+        assert "postgresql+psycopg://intake:***@127.0.0.1:1/intake" in result.stderr, args
+        assert "Traceback" not in result.stderr and "cannot use the database" in result.stderr, args
+
+
+def test_operator_commands_never_migrate_and_need_no_trial_file(tmp_path: Path) -> None:
+    from storage.database import downgrade, make_engine
+
+    assert intake(tmp_path, "chat", "--lang", "en", stdin="yes\n").returncode == 0
+    database = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
+    no_trial = {"INTAKE_TRIAL": "no_such_trial"}
+    for command in ("audit", "screenings", "deliveries", "purge"):
+        result = intake(tmp_path, command, env=no_trial)
+        assert result.returncode == 0, (command, result.stderr)
+    downgrade(database, "0006")  # as an older version left it
+    refused = intake(tmp_path, "audit")
+    assert refused.returncode == 2 and "run `intake migrate`" in refused.stderr
+    assert "revision 0006" in refused.stderr
+    with database.connect() as connection:
+        assert connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar() == "0006"
+    assert intake(tmp_path, "migrate").returncode == 0
+    assert intake(tmp_path, "audit").returncode == 0
+    database.dispose()

@@ -394,6 +394,27 @@ async def test_a_long_list_of_referrals_comes_in_several_messages_in_the_coordin
         assert all(f"{i:02} " + "Я" * 97 in text for i in range(people))
 
 
+async def test_a_coordinator_in_a_group_that_is_not_allowlisted_is_refused(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    """Everything said in a group reaches all its members: an allowlisted person's id is not enough."""
+    tg, engine = bot
+    await _referred(tg, engine, PATIENT)
+    await tg.wait_for_messages(COORDINATOR, 1)
+    group = -4242
+    for command, args in (("export", "full"), ("referrals", ""), ("stats", "")):
+        tg.send_command(COORDINATOR, command, args, chat_id=group, chat_type="group")
+    await tg.wait_for(lambda: len(tg.messages_to(group)) == 3, what="three refusals")
+    assert tg.documents_to(group) == []
+    assert all(msg["text"] == "This command is for the study team." for msg in tg.messages_to(group))
+    assert "+8613812345678" not in str(tg.messages_to(group))
+    refused = [e.subject for e in _rows(engine, AuditEvent) if e.action == "refused"]
+    assert sorted(refused) == ["export", "referrals", "stats"]
+    # In their private chat with the bot, the same person may.
+    tg.send_command(COORDINATOR, "export", "full")
+    await tg.wait_for(lambda: tg.documents_to(COORDINATOR), what="the CSV in the private chat")
+
+
 async def test_coordinator_commands_are_refused_to_others_and_audited(
     bot: tuple[FakeTelegram, Engine],
 ) -> None:
@@ -472,3 +493,24 @@ async def test_delete_erases_the_person_and_cancels_the_referral(tmp_path: Path)
             assert user.last["text"] == m.DELETED
             assert _rows(engine, Participant) == [] and _rows(engine, Answer) == []
             assert [r.status for r in _rows(engine, Referral)] == ["cancelled"]
+
+
+async def test_one_chat_flooding_the_bot_does_not_hold_back_the_others(tmp_path: Path) -> None:
+    """Three times as many messages at once from one chat as the bot handles at a time: someone
+    else's answer is handled while they queue (see bench/fairness.py for the figures)."""
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path, coordinator_chat_ids="", telegram_concurrent_updates=32)
+        async with running(settings):
+            other = TelegramUser(tg, PATIENT)
+            await other.command("start")
+            flooder = 5555
+            for _ in range(100):
+                tg.send_text(flooder, "hello")
+            await tg.wait_for(lambda: tg.messages_to(flooder), what="the flood is being worked through")
+            before = len(other.messages)
+            tg.send_text(PATIENT, "yes")
+            await tg.wait_for(lambda: len(other.messages) > before, timeout=60, what="the other's reply")
+            assert len(tg.messages_to(flooder)) < 30, "answered long before the flood was through"
+            await tg.wait_for(
+                lambda: len(tg.messages_to(flooder)) >= 100, timeout=120, what="the whole flood"
+            )
