@@ -44,7 +44,6 @@ DELIVERY_FAILING = N_("A notification cannot be delivered")
 DESTINATION_MOVED = N_("A Telegram group became a supergroup: update INTAKE_NOTIFY")
 DESTINATION = N_("Destination")
 PROBLEM = N_("Problem")
-ATTEMPTS = N_("Attempts")
 NEXT_TRY = N_("Next try")
 MORE = N_("More")
 
