@@ -50,11 +50,11 @@ async def test_updates_of_one_chat_never_overlap_and_other_chats_go_on() -> None
         events.append(f"{name} ended")
 
     first = asyncio.create_task(
-        processor.do_process_update(_update(1, 7), work("chat7-first", first_may_end))
+        processor.process_update(_update(1, 7), work("chat7-first", first_may_end))
     )
     await asyncio.sleep(0)
-    second = asyncio.create_task(processor.do_process_update(_update(2, 7), work("chat7-second")))
-    other = asyncio.create_task(processor.do_process_update(_update(3, 8), work("chat8")))
+    second = asyncio.create_task(processor.process_update(_update(2, 7), work("chat7-second")))
+    other = asyncio.create_task(processor.process_update(_update(3, 8), work("chat8")))
     await other
     assert "chat7-second began" not in events, "the same chat waits for its earlier update"
     assert events[-1] == "chat8 ended", "another chat is not held up"

@@ -1,0 +1,573 @@
+"""A person's screening while one input is handled: what each input does.
+
+Answers go to the question or menu the person saw; commands (/back, /restart,
+/stop, /language, /delete, /help) and the menus they open (confirm a read-back,
+delete, restart, choose a language, agree to a new consent text) change where
+the dialog stands; the state machine in `dialogs.machine` moves it on. What the
+person is asked next is rendered by `dialogs.prompts`; what others must hear
+about (a referral created or withdrawn) is collected as effects.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from itertools import takewhile
+from typing import TYPE_CHECKING, Any
+
+from transitions import EventData, MachineError
+
+from dialogs import messages as m
+from dialogs.answers import AnswerReader
+from dialogs.effects import Effect, ReferralClosed, ReferralCreated
+from dialogs.eligibility import Assessment, Outcome, assess
+from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate
+from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported
+from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
+from dialogs.outputs import Reply
+from dialogs.prompts import Prompts
+from dialogs.trial import Question
+from dialogs.understanding import Certainty, clean
+from storage.models import Participant, Screening, utcnow
+from storage.repository import Records
+
+if TYPE_CHECKING:
+    from dialogs.engine import Engine
+
+log = logging.getLogger(__name__)
+
+# Campaign codes travel in links (Telegram deep links allow these characters only).
+_SOURCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
+
+
+def start_screening(
+    engine: Engine,
+    records: Records,
+    participant: Participant,
+    message: Input,
+    hint: str | None,
+    previous_locale: str | None,
+) -> Screening:
+    source = message.source if isinstance(message, Start) else None
+    source = source if source and _SOURCE.match(source) else None
+    chosen = message.locale if isinstance(message, Start) else None
+    locale = negotiate(chosen, engine.locales) or negotiate(hint, engine.locales) or previous_locale
+    return _new_screening(engine, records, participant, locale, source, {"source": source})
+
+
+def _new_screening(
+    engine: Engine,
+    records: Records,
+    participant: Participant,
+    locale: str | None,
+    source: str | None,
+    audited: dict[str, str | None],
+) -> Screening:
+    """A screening at the trial's first question, audited with `audited`."""
+    screening = records.add_screening(
+        participant.id or 0,
+        engine.trial.registry_id,
+        state=engine.trial.questions[0].id,
+        locale=locale,
+        source=source,
+    )
+    records.audit("participant", "screening_started", f"screening:{screening.id}", **audited)
+    log.info("screening %s started", screening.id)
+    return screening
+
+
+def _typed_before(message: Text, screening: Screening) -> bool:
+    """Whether `message` was sent before the current prompt reached the person (where the channel
+    numbers messages): typed again while the bot was down, say, and handled only once it was back
+    and had asked the next question."""
+    if message.position is None or screening.delivered_position is None:
+        return False
+    return message.position < screening.delivered_position
+
+
+def _allowed_before_consent(message: Input) -> bool:
+    """What a person may do before agreeing to a new consent text: leave, read help, change language."""
+    return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop")
+
+
+class Conversation(Prompts):
+    """A person's screening while one input is handled; the state machine's model."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        records: Records,
+        address: Address,
+        participant: Participant,
+        screening: Screening,
+        hint: str | None = None,
+    ) -> None:
+        self.engine = engine
+        self.trial = engine.trial
+        self.locales = engine.locales
+        self.records = records
+        self.address = address
+        # The channel's idea of the person's language, for replies before they have chosen one.
+        self.hint = hint
+        self.participant = participant
+        self.screening = screening
+        self.state = screening.state
+        self.editing = screening.editing
+        self.answers: dict[str, Any] = records.answers(screening.id or 0)
+        self.replies: list[Reply] = []
+        self.effects: list[Effect] = []
+        self.erased = False
+
+    @property
+    def t(self) -> Translator:
+        locale = self.screening.locale or negotiate(self.hint, self.engine.locales) or SOURCE_LOCALE
+        return self.engine.translator(locale)
+
+    def translator(self, locale: str) -> Translator:
+        return self.engine.translator(locale)
+
+    @property
+    def reader(self) -> AnswerReader:
+        return AnswerReader(self.engine.lexicon, self.t, self.engine.locales, self.engine.translators)
+
+    # What the machine asks of its model ------------------------------------
+
+    def askable(self, question: Question) -> bool:
+        return question.ask_if is None or question.ask_if.evaluate(self.answers.get, lambda _: None) is True
+
+    def answered(self, question_id: str) -> bool:
+        return question_id in self.answers
+
+    def decided_not_eligible(self) -> bool:
+        return assess(self.trial, self.answers).outcome is Outcome.NOT_ELIGIBLE
+
+    def last_answered(self) -> str | None:
+        return self.records.last_answered(self.screening.id or 0)
+
+    def entered(self, event: EventData) -> None:
+        log.info("screening %s: %s -> %s", self.screening.id, event.transition.source, self.state)
+        if self.state == DECLINED:
+            self._erase()
+            self.say(m.DECLINED)
+        elif self.state == FINISHED:
+            self._finish()
+        else:
+            self.editing = self.editing and self.state != SUMMARY
+            self._set_outcome(assess(self.trial, self.answers) if self.state == NOT_ELIGIBLE else None)
+            self.prompt()
+
+    # Handling an input -------------------------------------------------------
+
+    def greet(self) -> None:
+        if self.screening.locale is None:
+            self.screening.pending = "language"
+            self.prompt()
+            return
+        self.say(self.trial.intro)
+        self.prompt()
+
+    def receive(self, message: Input) -> None:
+        pending = self.screening.pending
+        answering_a_menu = pending in ("consent", "delete", "language")
+        if not answering_a_menu and self._consent_outdated() and not _allowed_before_consent(message):
+            # The consent text has a new version: nothing goes on until the person agrees to it.
+            self._set_pending("consent")
+            self.say(m.CONSENT_CHANGED)
+            self.prompt()
+        elif isinstance(message, Command):
+            if not (pending == "language" and self.screening.locale is None):
+                self._set_pending(None)  # a command leaves a menu; the first language menu stays
+            self.command(message)
+        elif isinstance(message, Unsupported):
+            self.say(m.EDITED if message.kind == "edit" else m.UNSUPPORTED, problem=True)
+            self.prompt()
+        elif isinstance(message, Start):
+            self._record_source(message.source)
+            chosen = negotiate(message.locale, self.engine.locales)
+            if self.screening.locale is None:
+                chosen = chosen or negotiate(self.hint, self.engine.locales)
+            if chosen:
+                self.screening.locale = chosen
+                if pending == "language":
+                    self._set_pending(None)
+            self.resume()
+        elif self._stale(message):
+            return
+        elif pending:
+            self.answer_pending(pending, message)
+        elif self.screening.status == "finished":
+            self.where_they_stand()
+        elif self.screening.status == "paused" and isinstance(message, Text):
+            self.resume()
+        else:
+            self.screening.status = "active"
+            self.answer(message)
+
+    def _stale(self, message: Choice | Text) -> bool:
+        """Whether `message` answers a prompt other than the current one: then ask the current one."""
+        screening = self.screening
+        if isinstance(message, Choice):
+            if message.prompt == self.prompt_id():
+                screening.delivered_seq = screening.prompt_seq  # its button proves it arrived
+                return False
+            log.info("screening %s: a tap for another prompt changed nothing", screening.id)
+            self.say(m.MOVED_ON, problem=True)
+        elif screening.delivered_seq < screening.prompt_seq:
+            # The current question never reached the person: what they typed answers an
+            # earlier one. Its unsent copy is dropped, and it is asked again below.
+            log.info("screening %s: an answer to an undelivered prompt changed nothing", screening.id)
+            self.records.drop_replies(self.address.channel, self.address.external_id, prompts_only=True)
+            self.say(m.UNDELIVERED, problem=True)
+        elif _typed_before(message, screening):
+            log.info("screening %s: an answer typed before its prompt arrived changed nothing", screening.id)
+            self.say(m.CROSSED, problem=True)
+        else:
+            return False
+        self.prompt()
+        return True
+
+    def command(self, command: Command) -> None:
+        name = command.name
+        finished = self.screening.status == "finished"
+        if name == "help":
+            self.say(m.HELP, hint=True)
+            self.prompt()
+        elif name == "stop":
+            if not finished:
+                self.screening.status = "paused"
+            self.say(m.PAUSED)
+        elif name == "language":
+            self._set_pending("language")
+            self.prompt()
+        elif name == "delete":
+            self._set_pending("delete")
+            self.prompt()
+        elif name == "restart":
+            if finished or self.answers.keys() - {q.id for q in self.trial.questions if q.scope}:
+                self._set_pending("restart")
+            self.prompt()
+        elif name == "back" and not finished:
+            self.screening.status = "active"
+            if not self.fire("back"):
+                self.say(m.FIRST_QUESTION, problem=True)
+                self.prompt()
+        elif name == "back":
+            self.where_they_stand()
+        else:
+            self.say(m.UNKNOWN_COMMAND, problem=True)
+            self.say(m.HELP, hint=True)
+            self.prompt()
+
+    def resume(self) -> None:
+        if self.screening.status == "finished":
+            self.where_they_stand()
+            return
+        if self.screening.status == "paused" or self.answers:
+            self.say(m.WELCOME_BACK)
+        self.screening.status = "active"
+        self.prompt()
+
+    def _consent_outdated(self) -> bool:
+        if self.screening.status not in ("active", "paused"):
+            return False
+        given = [c for c in self.records.consents(self.screening.id or 0) if c.scope == "storage"]
+        return bool(given) and given[-1].granted and given[-1].version != self.trial.consent_version
+
+    def _answer_reconsent(self, message: Choice | Text) -> None:
+        question = self.trial.questions[0]
+        choice = self.reader.read_menu(message, {o.value: o.text for o in question.choices})
+        if choice is None:
+            self.say(m.CONSENT_UNCLEAR, problem=True)
+            self.prompt()
+            return
+        self._record_consent(question, choice)
+        if choice != "yes":
+            self._erase()
+            self.say(m.DECLINED)
+            return
+        self._set_pending(None)
+        self.screening.status = "active"
+        self.say(m.WELCOME_BACK)
+        self.prompt()
+
+    def answer_pending(self, pending: str, message: Choice | Text) -> None:
+        if pending == "consent":
+            self._answer_reconsent(message)
+        elif pending == "language":
+            self._answer_language(message)
+        elif pending == "confirm":
+            self._answer_read_back(message)
+        else:
+            self._answer_delete_or_restart(pending, message)
+
+    def _answer_language(self, message: Choice | Text) -> None:
+        locale = self.reader.language(message)
+        if locale is None:
+            self.prompt()
+            return
+        first_contact = not self.answers and self.state == self.trial.questions[0].id
+        self.screening.locale = locale
+        self._set_pending(None)
+        if first_contact:
+            self.say(self.trial.intro)
+        self.prompt()
+
+    def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:
+        choice = self.reader.read_menu(message, self._pending_options(pending))
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
+            self.prompt()
+            return
+        self._set_pending(None)
+        if choice == "no":
+            if pending == "delete":
+                self.say(m.NOT_DELETED)
+            self.prompt()
+        elif pending == "delete":
+            self._erase()
+            self.say(m.DELETED)
+        elif self.screening.status == "finished":
+            self._start_again()
+        else:
+            self._restart()
+
+    def answer(self, message: Choice | Text) -> None:
+        if self.state == SUMMARY:
+            self._answer_summary(message)
+        elif self.state == CORRECTING:
+            self._answer_correcting(message)
+        elif self.state == NOT_ELIGIBLE:
+            self._answer_other_studies(message)
+        elif self.state in self.trial.question_index:
+            self._answer_question(self.trial.question(self.state), message)
+        else:
+            self.where_they_stand()
+
+    def _answer_question(self, question: Question, message: Choice | Text) -> None:
+        reading, problem = self.reader.read(question, message)
+        if problem[0] == m.TOO_LONG_FOR_CHOICE:
+            self.say(m.TOO_LONG_FOR_CHOICE, problem=True)
+            self.prompt()
+        elif question.kind == "consent" and not reading.sure:
+            # Consent only from a button or a clear yes or no: never from "not sure" or a question.
+            self.say(m.CONSENT_UNCLEAR, problem=True)
+            self.prompt()
+        elif reading.certainty is Certainty.UNSURE:
+            self.say(m.HEDGED_NUMBER if question.kind == "number" else m.HEDGED, problem=True)
+            self.prompt()
+        elif reading.value is None:
+            self.say(*problem, problem=True, hint=question.kind in ("yes_no", "choice"))
+            self.prompt()
+        elif reading.sure:
+            self._store(question, reading.value, message)
+        else:
+            assert isinstance(message, Text)
+            self.records.hold_answer(
+                self.screening,
+                {"question": question.id, "value": reading.value, "raw": message.text, "via": message.via},
+            )
+            self._set_pending("confirm", keep_held=True)
+            self.prompt()
+
+    def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
+        """An answer meant for certain: stored as it came."""
+        raw = message.text if isinstance(message, Text) else None
+        via = message.via if isinstance(message, Text) else "button"
+        self._record(question, value, raw, via, read_back=False)
+
+    def _record(self, question: Question, value: Any, raw: str | None, via: str, read_back: bool) -> None:
+        personal = question.identifies or question.kind == "text"
+        self.records.record_answer(
+            self.screening.id or 0,
+            question.id,
+            value,
+            raw and clean(raw),
+            via,
+            personal=personal,
+            read_back=read_back,
+        )
+        self.answers[question.id] = value
+        if question.scope:
+            self._record_consent(question, value)
+        self._retract_inapplicable()
+        self.fire("answer")
+
+    def _answer_read_back(self, message: Choice | Text) -> None:
+        held = self.records.held_answer(self.screening)
+        choice = self.reader.read_menu(message, self._read_back_options(), self.reader.confirm_words())
+        if held is None or held["question"] != self.state:
+            self._set_pending(None)
+            self.prompt()
+        elif choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
+            self.prompt()
+        elif choice == "yes":
+            self._set_pending(None)
+            question = self.trial.question(held["question"])
+            self._record(question, held["value"], held["raw"], held["via"], read_back=True)
+        else:
+            self._set_pending(None)
+            self.say(m.ANSWER_AGAIN)
+            self.prompt()
+
+    def _answer_summary(self, message: Choice | Text) -> None:
+        choice = self.reader.read_menu(message, self._summary_options(), self.reader.summary_words())
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
+            self.prompt()
+        else:
+            self.fire(choice)
+
+    def _answer_correcting(self, message: Choice | Text) -> None:
+        choice = self.reader.read_menu(message, self._correcting_options())
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
+            self.prompt()
+        elif choice == SUMMARY:
+            self.fire("back")
+        else:
+            self.fire("pick", target=choice)
+
+    def _answer_other_studies(self, message: Choice | Text) -> None:
+        options = self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
+        choice = self.reader.read_menu(message, options)
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
+            self.prompt()
+            return
+        self.records.record_consent(
+            self.screening.id or 0,
+            "future_studies",
+            self.trial.consent_version,
+            granted=choice == "yes",
+            locale=self.screening.locale or SOURCE_LOCALE,
+            text=self.t(m.OTHER_STUDIES),
+        )
+        self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
+        self.fire("answer")
+
+    # Effects -------------------------------------------------------------------
+
+    def _set_pending(self, pending: str | None, keep_held: bool = False) -> None:
+        self.screening.pending = pending
+        if not keep_held:
+            self.screening.pending_answer = None
+
+    def fire(self, event: str, **kwargs: Any) -> bool:
+        try:
+            return bool(self.engine.machine.events[event].trigger(self, **kwargs))
+        except MachineError:
+            return False
+
+    def _record_consent(self, question: Question, value: Any) -> None:
+        self.records.record_consent(
+            self.screening.id or 0,
+            question.scope or "storage",
+            self.trial.consent_version,
+            granted=value == "yes",
+            locale=self.screening.locale or SOURCE_LOCALE,
+            text=self.question_text(question),
+        )
+
+    def _retract_inapplicable(self) -> None:
+        """Drop answers to questions that a changed answer has made irrelevant."""
+        stale = {q.id for q in self.trial.questions if q.id in self.answers and not self.askable(q)}
+        if stale:
+            self.records.retract_answers(self.screening.id or 0, stale)
+            for question_id in stale:
+                del self.answers[question_id]
+
+    def _set_outcome(self, assessment: Assessment | None) -> None:
+        self.screening.outcome = assessment.outcome.value if assessment else None
+        self.screening.reasons = list(assessment.reasons) if assessment else []
+        self.screening.uncertain = list(assessment.uncertain) if assessment else []
+
+    def _finish(self) -> None:
+        screening = self.screening
+        screening.status = "finished"
+        screening.finished_at = utcnow()
+        if screening.outcome is None:  # from the summary; not_eligible has set it already
+            self._set_outcome(assess(self.trial, self.answers))
+        outcome = Outcome(screening.outcome)
+        self.records.audit(
+            "participant", "screening_finished", f"screening:{screening.id}", outcome=outcome.value
+        )
+        if not outcome.refers:
+            return
+        self.say(m.MAY_BE_CANDIDATE if outcome is Outcome.LIKELY_ELIGIBLE else m.NEEDS_REVIEW)
+        contact = self.trial.consent_question("contact")
+        if contact is not None and self.answers.get(contact.id) == "yes":
+            referral = self.records.add_referral(screening)
+            self.records.audit(
+                "system",
+                "referral_created",
+                f"referral:{referral.id}",
+                outcome=outcome.value,
+                replaces=referral.replaces,
+            )
+            self.effects.append(ReferralCreated(referral.id))
+            if referral.replaces:
+                self.effects.append(ReferralClosed(referral.replaces, "replaced", by=referral.id))
+            self.say(m.WILL_CONTACT, {"reference": referral.id})
+        else:
+            self.say(m.CONTACT_THEM, {"contact": self._trial_contact()})
+
+    def _opening_consents(self) -> list[Question]:
+        return list(takewhile(lambda q: q.scope is not None, self.trial.questions))
+
+    def _restart(self) -> None:
+        consents = {q.id for q in self.trial.questions if q.scope}
+        self.records.clear_answers(self.screening.id or 0, keep=consents)
+        self.answers = {k: v for k, v in self.answers.items() if k in consents}
+        self.editing = False
+        # Start again after the consents the dialog opens with: they stand.
+        self.state = self._opening_consents()[-1].id
+        self.fire("answer")
+
+    def _start_again(self) -> None:
+        """A finished screening is kept as it was; a new one starts, with the consents carried over."""
+        previous, previous_answers = self.screening, self.answers
+        self.close()
+        self.screening = _new_screening(
+            self.engine,
+            self.records,
+            self.participant,
+            previous.locale,
+            previous.source,
+            {"replaces": f"screening:{previous.id}"},
+        )
+        self.answers, self.editing = {}, False
+        opening = self._opening_consents()
+        for question in opening:
+            value = previous_answers.get(question.id)
+            self.records.record_answer(
+                self.screening.id or 0, question.id, value, None, "carried", personal=False
+            )
+            self.answers[question.id] = value
+            self._record_consent(question, value)
+        self.state = opening[-1].id
+        self.fire("answer")
+
+    def _erase(self) -> None:
+        erasure = self.records.erase_participant(self.participant)
+        self.records.audit(
+            "participant",
+            "participant_erased",
+            "participant",
+            participant=erasure.participant,
+            screenings=erasure.screenings,
+        )
+        self.effects += [ReferralClosed(referral, "withdrawn") for referral in erasure.withdrawn]
+        self.erased = True
+
+    def _record_source(self, source: str | None) -> None:
+        if source and _SOURCE.match(source) and not self.screening.source:
+            self.screening.source = source
+
+    def close(self) -> list[Reply]:
+        """Store where the dialog stands; the caller's transaction commits it."""
+        if not self.erased:
+            self.screening.state = self.state
+            self.screening.editing = self.editing
+            self.records.save(self.screening)
+        return self.replies

@@ -1,0 +1,190 @@
+"""What the person is asked: each question, menu, summary and outcome, as replies in their language.
+
+`Prompts` is the rendering half of a conversation: it reads where the dialog stands
+and what was answered, and writes replies; it changes nothing stored but the
+prompt's own sequence number (a new prompt gets the next one, so that answers
+and buttons can be bound to it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from dialogs import messages as m
+from dialogs.cards import answer_text
+from dialogs.eligibility import Outcome
+from dialogs.i18n import Translator, display_name
+from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
+from dialogs.outputs import Option, Reply
+from dialogs.trial import Question, Trial
+from dialogs.trial import Text as TrialText
+from dialogs.understanding import clean
+from storage.models import Screening
+from storage.repository import Records
+
+
+class Prompts:
+    """Rendering for `Conversation`, which provides the state below."""
+
+    trial: Trial
+    records: Records
+    screening: Screening
+    state: str
+    answers: dict[str, Any]
+    replies: list[Reply]
+    locales: list[str]
+
+    @property
+    def t(self) -> Translator:
+        raise NotImplementedError
+
+    def translator(self, locale: str) -> Translator:
+        raise NotImplementedError
+
+    def askable(self, question: Question) -> bool:
+        raise NotImplementedError
+
+    def _set_pending(self, pending: str | None, keep_held: bool = False) -> None:
+        raise NotImplementedError
+
+    def prompt_id(self) -> str:
+        return f"{self.screening.id}.{self.screening.prompt_seq}"
+
+    def _prompt_key(self) -> str:
+        pending = self.screening.pending
+        return f"_{pending}" if pending else self.state
+
+    def prompt(self) -> None:
+        """Ask (again) what the person is expected to answer now."""
+        pending = self.screening.pending
+        if pending == "language":
+            prompts = dict.fromkeys(self.translator(loc)(m.CHOOSE_LANGUAGE) for loc in self.locales)
+            options = tuple(Option(loc, display_name(loc)) for loc in self.locales)
+            self._ask_with("\n".join(prompts), options, "choice")
+        elif pending == "consent":
+            question = self.trial.questions[0]
+            options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
+            self._ask_with(self.question_text(question), options, "consent")
+        elif pending == "confirm":
+            self._read_back()
+        elif pending in ("delete", "restart"):
+            text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
+            self._menu(text, self._pending_options(pending))
+        elif self.screening.status == "finished":
+            self.where_they_stand()
+        elif self.state in self.trial.question_index:
+            self._ask(self.trial.question(self.state))
+        elif self.state == SUMMARY:
+            self._summary()
+        elif self.state == CORRECTING:
+            self._menu(m.WHICH_ANSWER, self._correcting_options())
+        elif self.state == NOT_ELIGIBLE:
+            self._not_eligible()
+
+    def _ask(self, question: Question) -> None:
+        text = self.question_text(question)
+        if question.help:
+            text += "\n" + self.t(question.help)
+        options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
+        self._ask_with(text, options, question.kind)
+
+    def _read_back(self) -> None:
+        held = self.records.held_answer(self.screening) or {}
+        question = self.trial.question_index.get(held.get("question", ""))
+        if question is None:
+            self._set_pending(None)
+            self.prompt()
+            return
+        heard = m.HEARD_BACK if held.get("via") == "voice" else m.READ_BACK
+        text = self.t(heard, said=clean(held["raw"]), answer=answer_text(question, held["value"], self.t))
+        self._menu(text, self._read_back_options(), translate=False)
+
+    def question_text(self, question: Question) -> str:
+        return self.t(self._variant(question.text))
+
+    def _variant(self, text: TrialText) -> str:
+        if isinstance(text, str):
+            return text
+        chosen = self.answers.get(self.trial.variant_by or "")
+        return text.get(chosen, next(iter(text.values())))
+
+    def _summary(self) -> None:
+        t = self.t
+        colon = t(m.LABEL_SEPARATOR)
+        lines = [t(m.SUMMARY_INTRO)]
+        for question in self._asked():
+            if question.scope != "storage":
+                lines.append(
+                    f"• {t(question.label)}{colon}{answer_text(question, self.answers[question.id], t)}"
+                )
+        self._menu("\n".join(lines), self._summary_options(), translate=False)
+
+    def _not_eligible(self) -> None:
+        reasons = self.screening.reasons or []
+        explanations = dict.fromkeys(
+            self.t(c.explanation) for c in self.trial.criteria if c.id in reasons and c.explanation
+        )
+        lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
+        self._emit(Reply("\n".join(lines)))
+        self._menu(m.OTHER_STUDIES, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO))
+
+    def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
+        rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
+        self._ask_with(self.t(text) if translate else text, rendered, "choice")
+
+    def _ask_with(self, text: str, options: tuple[Option, ...], expects: str) -> None:
+        """Put a prompt to the person. A new prompt gets the next sequence number; asking the
+        same one again (after a problem, in another language) keeps it, so its buttons stay good."""
+        screening = self.screening
+        key = self._prompt_key()
+        if key != screening.prompt_key:
+            screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
+        self._emit(Reply(text, options, self.prompt_id(), key, expects))
+
+    def _summary_options(self) -> dict[str, str]:
+        return {"confirm": m.CONFIRM, "change": m.CHANGE}
+
+    def _correcting_options(self) -> dict[str, str]:
+        options = {q.id: q.label for q in self._asked() if q.scope != "storage"}
+        return {**options, SUMMARY: m.BACK_TO_SUMMARY}
+
+    def _read_back_options(self) -> dict[str, str]:
+        return self._yes_no(m.READ_BACK_YES, m.READ_BACK_NO)
+
+    def _pending_options(self, pending: str) -> dict[str, str]:
+        if pending == "delete":
+            return self._yes_no(m.DELETE_YES, m.DELETE_NO)
+        return self._yes_no(m.RESTART_YES, m.RESTART_NO)
+
+    @staticmethod
+    def _yes_no(yes: str, no: str) -> dict[str, str]:
+        return {"yes": yes, "no": no}
+
+    def _asked(self) -> list[Question]:
+        return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]
+
+    def say(
+        self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False, hint: bool = False
+    ) -> None:
+        self._emit(Reply(self.t(text, **(params or {})), problem=problem, hint=hint))
+
+    def _emit(self, reply: Reply) -> None:
+        self.replies.append(replace(reply, locale=self.t.locale))
+
+    def where_they_stand(self) -> None:
+        """A finished screening: its outcome in the person's words, and the reference if referred."""
+        referral = self.records.referral_for(self.screening.id or 0)
+        outcome = self.screening.outcome
+        if referral is not None and referral.status not in ("cancelled", "replaced"):
+            self.say(m.FINISHED_REFERRED, {"reference": referral.id})
+        elif outcome in (Outcome.LIKELY_ELIGIBLE.value, Outcome.NEEDS_REVIEW.value):
+            self.say(m.FINISHED_CONTACT_THEM, {"contact": self._trial_contact()})
+        else:
+            self.say(m.FINISHED_NOT_A_MATCH)
+        self.say(m.FINISHED_OPTIONS)
+
+    def _trial_contact(self) -> str:
+        contact = self.trial.contact
+        address = self.t(contact.address) if contact.address else None
+        return ", ".join(p for p in (self.t(contact.name), address, contact.phone, contact.email) if p)
