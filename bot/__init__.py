@@ -1,1 +1,1 @@
-"""Channels: console, Telegram, web — thin adapters over the dialog engine."""
+"""Channels (the console, Telegram) as thin adapters over the dialog engine; notifications; the CLI."""

@@ -46,7 +46,7 @@ from bot.logs import configure_logging
 from bot.notifications import CardMaker, Planner
 from bot.wiring import build_engine, build_notifier, card_maker, in_background, open_store
 from dialogs.effects import ReferralClosed
-from dialogs.i18n import catalog_status, negotiate, shipped_locales
+from dialogs.i18n import catalog_status, pick_locale
 from dialogs.trial import TrialDefinitionError, find_trial, load_trial
 from storage.backup import BackupError, backup, restore
 from storage.crypto import EncryptionKeyError, new_key
@@ -253,7 +253,7 @@ def _store(settings: Settings) -> Store:
 def _referrals(settings: Settings, args: argparse.Namespace) -> int:
     cards = card_maker(settings, find_trial(settings.trial))
     if args.lang:
-        cards = CardMaker(cards.trial, negotiate(args.lang, shipped_locales()) or "en", settings.timezone)
+        cards = CardMaker(cards.trial, pick_locale(args.lang), settings.timezone)
     with _store(settings).transaction() as records:
         records.audit(_operator(), "viewed_referrals", "referrals")
         for referral, _ in referral_views(records):

@@ -44,9 +44,9 @@ from bot.config import Settings
 from bot.coordinators import Coordinators
 from bot.notifications import Notifier
 from bot.update_processor import PerChatUpdateProcessor
-from bot.wiring import build_notifier, card_maker
+from bot.wiring import build_notifier, card_maker, coordinator_locale
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
-from dialogs.i18n import SOURCE_LOCALE, negotiate, translator
+from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
@@ -257,7 +257,7 @@ class TelegramChannel:
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE
     ) -> None:
-        t = translator(negotiate(language_code, self.engine.locales) or self.engine.locales[0])
+        t = translator(pick_locale(language_code, self.engine.locales))
         link = f"https://t.me/{context.bot.username}?start=group"
         await message.reply_text(t(texts.PRIVATE_ONLY, link=link))
 
@@ -274,7 +274,7 @@ class TelegramChannel:
             done.add(code)
             t = translator(locale)
             await bot.set_my_commands([BotCommand(c, t(d)) for c, d in texts.COMMANDS], language_code=code)
-        coordinator = translator(negotiate(self.settings.coordinator_language, self.engine.locales) or "en")
+        coordinator = translator(coordinator_locale(self.settings))
         menu = [BotCommand(c, coordinator(d)) for c, d in (*texts.COMMANDS, *texts.COORDINATOR_COMMANDS)]
         for chat_id in self.settings.coordinators:
             try:

@@ -14,7 +14,7 @@ from bot.config import Settings
 from bot.destinations import DestinationError, EmailSender, Sender, TelegramSender, WeComSender
 from bot.notifications import CardMaker, Notifier, Planner
 from dialogs.engine import Engine
-from dialogs.i18n import negotiate, shipped_locales
+from dialogs.i18n import pick_locale
 from dialogs.trial import Trial, find_trial
 from storage.crypto import key_file_keys, parse_keys
 from storage.database import make_engine, migrate
@@ -46,7 +46,7 @@ def open_store(settings: Settings, database: SQLAlchemyEngine) -> Store:
 
 
 def coordinator_locale(settings: Settings) -> str:
-    return negotiate(settings.coordinator_language, shipped_locales()) or "en"
+    return pick_locale(settings.coordinator_language)
 
 
 def card_maker(settings: Settings, trial: Trial) -> CardMaker:

@@ -21,7 +21,7 @@ from dialogs import messages as m
 from dialogs.answers import AnswerReader
 from dialogs.effects import Effect, ReferralClosed, ReferralCreated
 from dialogs.eligibility import Assessment, Outcome, assess
-from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate
+from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale
 from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
@@ -111,7 +111,8 @@ class Conversation(Prompts):
         self.hint = hint
         self.participant = participant
         self.screening = screening
-        self.state = screening.state
+        # Where the dialog stands beneath any menu; `state` is the machine's view, menus included.
+        self.base = screening.state
         self.editing = screening.editing
         self.answers: dict[str, Any] = records.answers(screening.id or 0)
         self.replies: list[Reply] = []
@@ -120,8 +121,21 @@ class Conversation(Prompts):
 
     @property
     def t(self) -> Translator:
-        locale = self.screening.locale or negotiate(self.hint, self.engine.locales) or SOURCE_LOCALE
+        locale = self.screening.locale or pick_locale(self.hint, self.engine.locales)
         return self.engine.translator(locale)
+
+    @property
+    def state(self) -> str:
+        return f"_{self.screening.pending}" if self.screening.pending else self.base
+
+    @state.setter
+    def state(self, value: str) -> None:
+        if value.startswith("_"):
+            self.screening.pending = value[1:]
+        else:
+            self.screening.pending, self.base = None, value
+        if value != "_confirm":
+            self.screening.pending_answer = None  # an answer read back waits only while it is asked
 
     def translator(self, locale: str) -> Translator:
         return self.engine.translator(locale)
@@ -146,6 +160,8 @@ class Conversation(Prompts):
 
     def entered(self, event: EventData) -> None:
         log.info("screening %s: %s -> %s", self.screening.id, event.transition.source, self.state)
+        if event.event.name in ("open", "close"):
+            return  # a menu over the dialog, or back beneath it: whoever opened it says what follows
         if self.state == DECLINED:
             self._erase()
             self.say(m.DECLINED)
@@ -160,7 +176,7 @@ class Conversation(Prompts):
 
     def greet(self) -> None:
         if self.screening.locale is None:
-            self.screening.pending = "language"
+            self.open_menu("language")
             self.prompt()
             return
         self.say(self.trial.intro)
@@ -171,12 +187,12 @@ class Conversation(Prompts):
         answering_a_menu = pending in ("consent", "delete", "language")
         if not answering_a_menu and self._consent_outdated() and not _allowed_before_consent(message):
             # The consent text has a new version: nothing goes on until the person agrees to it.
-            self._set_pending("consent")
+            self.open_menu("consent")
             self.say(m.CONSENT_CHANGED)
             self.prompt()
         elif isinstance(message, Command):
             if not (pending == "language" and self.screening.locale is None):
-                self._set_pending(None)  # a command leaves a menu; the first language menu stays
+                self.close_menu()  # a command leaves a menu; the first language menu stays
             self.command(message)
         elif isinstance(message, Unsupported):
             self.say(m.EDITED if message.kind == "edit" else m.UNSUPPORTED, problem=True)
@@ -189,7 +205,7 @@ class Conversation(Prompts):
             if chosen:
                 self.screening.locale = chosen
                 if pending == "language":
-                    self._set_pending(None)
+                    self.close_menu()
             self.resume()
         elif self._stale(message):
             return
@@ -237,14 +253,14 @@ class Conversation(Prompts):
                 self.screening.status = "paused"
             self.say(m.PAUSED)
         elif name == "language":
-            self._set_pending("language")
+            self.open_menu("language")
             self.prompt()
         elif name == "delete":
-            self._set_pending("delete")
+            self.open_menu("delete")
             self.prompt()
         elif name == "restart":
             if finished or self.answers.keys() - {q.id for q in self.trial.questions if q.scope}:
-                self._set_pending("restart")
+                self.open_menu("restart")
             self.prompt()
         elif name == "back" and not finished:
             self.screening.status = "active"
@@ -280,12 +296,12 @@ class Conversation(Prompts):
             self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
             return
-        self._record_consent(question, choice)
+        self._consent_answered(question, choice)
         if choice != "yes":
             self._erase()
             self.say(m.DECLINED)
             return
-        self._set_pending(None)
+        self.close_menu()
         self.screening.status = "active"
         self.say(m.WELCOME_BACK)
         self.prompt()
@@ -305,9 +321,9 @@ class Conversation(Prompts):
         if locale is None:
             self.prompt()
             return
-        first_contact = not self.answers and self.state == self.trial.questions[0].id
+        first_contact = not self.answers and self.base == self.trial.questions[0].id
         self.screening.locale = locale
-        self._set_pending(None)
+        self.close_menu()
         if first_contact:
             self.say(self.trial.intro)
         self.prompt()
@@ -318,7 +334,7 @@ class Conversation(Prompts):
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
             return
-        self._set_pending(None)
+        self.close_menu()
         if choice == "no":
             if pending == "delete":
                 self.say(m.NOT_DELETED)
@@ -366,7 +382,7 @@ class Conversation(Prompts):
                 self.screening,
                 {"question": question.id, "value": reading.value, "raw": message.text, "via": message.via},
             )
-            self._set_pending("confirm", keep_held=True)
+            self.open_menu("confirm")
             self.prompt()
 
     def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
@@ -388,25 +404,25 @@ class Conversation(Prompts):
         )
         self.answers[question.id] = value
         if question.scope:
-            self._record_consent(question, value)
+            self._consent_answered(question, value)
         self._retract_inapplicable()
         self.fire("answer")
 
     def _answer_read_back(self, message: Choice | Text) -> None:
         held = self.records.held_answer(self.screening)
         choice = self.reader.read_menu(message, self._read_back_options(), self.reader.confirm_words())
-        if held is None or held["question"] != self.state:
-            self._set_pending(None)
+        if held is None or held["question"] != self.base:
+            self.close_menu()
             self.prompt()
         elif choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
         elif choice == "yes":
-            self._set_pending(None)
+            self.close_menu()
             question = self.trial.question(held["question"])
             self._record(question, held["value"], held["raw"], held["via"], read_back=True)
         else:
-            self._set_pending(None)
+            self.close_menu()
             self.say(m.ANSWER_AGAIN)
             self.prompt()
 
@@ -435,23 +451,21 @@ class Conversation(Prompts):
             self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
             return
-        self.records.record_consent(
-            self.screening.id or 0,
-            "future_studies",
-            self.trial.consent_version,
-            granted=choice == "yes",
-            locale=self.screening.locale or SOURCE_LOCALE,
-            text=self.t(m.OTHER_STUDIES),
-        )
+        self._record_consent("future_studies", choice == "yes", self.t(m.OTHER_STUDIES))
         self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
         self.fire("answer")
 
     # Effects -------------------------------------------------------------------
 
-    def _set_pending(self, pending: str | None, keep_held: bool = False) -> None:
-        self.screening.pending = pending
-        if not keep_held:
-            self.screening.pending_answer = None
+    def open_menu(self, menu: str) -> None:
+        """Put a menu over where the dialog stands (from another menu: instead of it)."""
+        if not self.fire("open", menu=menu):
+            raise AssertionError(f"no menu {menu!r} from {self.state}")
+
+    def close_menu(self) -> None:
+        """Back to where the dialog stood beneath the menu, if one is open."""
+        if self.screening.pending:
+            self.fire("close")
 
     def fire(self, event: str, **kwargs: Any) -> bool:
         try:
@@ -459,14 +473,19 @@ class Conversation(Prompts):
         except MachineError:
             return False
 
-    def _record_consent(self, question: Question, value: Any) -> None:
+    def _consent_answered(self, question: Question, value: Any) -> None:
+        assert question.scope is not None
+        self._record_consent(question.scope, value == "yes", self.question_text(question))
+
+    def _record_consent(self, scope: str, granted: bool, text: str) -> None:
+        """The one place a consent is recorded: its scope, the version and the words the person saw."""
         self.records.record_consent(
             self.screening.id or 0,
-            question.scope or "storage",
+            scope,
             self.trial.consent_version,
-            granted=value == "yes",
+            granted=granted,
             locale=self.screening.locale or SOURCE_LOCALE,
-            text=self.question_text(question),
+            text=text,
         )
 
     def _retract_inapplicable(self) -> None:
@@ -544,7 +563,7 @@ class Conversation(Prompts):
                 self.screening.id or 0, question.id, value, None, "carried", personal=False
             )
             self.answers[question.id] = value
-            self._record_consent(question, value)
+            self._consent_answered(question, value)
         self.state = opening[-1].id
         self.fire("answer")
 
@@ -567,7 +586,7 @@ class Conversation(Prompts):
     def close(self) -> list[Reply]:
         """Store where the dialog stands; the caller's transaction commits it."""
         if not self.erased:
-            self.screening.state = self.state
+            self.screening.state = self.base
             self.screening.editing = self.editing
             self.records.save(self.screening)
         return self.replies

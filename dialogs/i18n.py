@@ -68,11 +68,6 @@ def shipped_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
     ]
 
 
-def catalog_locales(locales_dir: Path = LOCALES_DIR) -> list[str]:
-    """Every locale with a bot catalog, shipped or still being translated."""
-    return sorted(p.parent.parent.name for p in locales_dir.glob(f"*/LC_MESSAGES/{BOT_DOMAIN}.po"))
-
-
 def translator(locale: str, domains: tuple[str, ...] = (), locales_dir: Path = LOCALES_DIR) -> Translator:
     """A translator for `locale`, looking in `domains` first, then the bot's domain."""
     rtl = Locale.parse(locale).text_direction == "rtl"
@@ -108,6 +103,11 @@ def _load(directory: Path, domain: str) -> gettext.NullTranslations:
 
 
 _SUBTAG = re.compile(r"[-_]")
+
+
+def pick_locale(tag: str | None, available: list[str] | None = None) -> str:
+    """The shipped locale for `tag`, or the source language when none serves it: the one fallback."""
+    return negotiate(tag, available) or SOURCE_LOCALE
 
 
 def negotiate(tag: str | None, available: list[str] | None = None) -> str | None:

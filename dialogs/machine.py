@@ -18,6 +18,9 @@ Events:
              the answer that decided it, so it can be corrected).
     change   summary -> correcting;  pick  correcting -> the chosen question.
     confirm  summary -> finished.
+    open     from any state but declined (or another menu) to a menu, `_<name>`
+             (open(menu="delete")): the state it was opened over is kept.
+    close    a menu -> the state it was opened over.
 
 Which transition fires is decided by its conditions, in the order they were
 added: the first whose conditions hold wins. The machine is shared by every
@@ -27,7 +30,7 @@ conversation (model=None); each event is triggered on one conversation.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any, Protocol
+from typing import Any
 
 from transitions import EventData, Machine
 
@@ -41,28 +44,20 @@ SUMMARY, CORRECTING, NOT_ELIGIBLE, FINISHED, DECLINED = (
     "declined",
 )
 TERMINAL = frozenset({FINISHED, DECLINED})
-
-
-class DialogModel(Protocol):
-    """What the machine needs of a conversation."""
-
-    state: str
-    editing: bool
-
-    def askable(self, question: Question) -> bool: ...
-    def answered(self, question_id: str) -> bool: ...
-    def decided_not_eligible(self) -> bool: ...
-    def last_answered(self) -> str | None: ...
-    def entered(self, event: EventData) -> None: ...
+# Menus put over where the dialog stands, and closed back to it: choosing a language, agreeing
+# to a new consent text, confirming an answer read back, deleting everything, starting again.
+MENUS = ("language", "consent", "confirm", "delete", "restart")
 
 
 Check = Callable[[EventData], bool]
 
 
 def build_machine(trial: Trial) -> Machine:
+    bases = [*[q.id for q in trial.questions], SUMMARY, CORRECTING, NOT_ELIGIBLE, FINISHED]
+    menus = [f"_{menu}" for menu in MENUS]
     machine = Machine(
         model=None,
-        states=[*[q.id for q in trial.questions], SUMMARY, CORRECTING, NOT_ELIGIBLE, *TERMINAL],
+        states=[*bases, DECLINED, *menus],
         initial=None,
         auto_transitions=False,
         send_event=True,
@@ -91,6 +86,10 @@ def build_machine(trial: Trial) -> Machine:
             "pick", CORRECTING, question.id, conditions=[_picked(question)], before=[_start_editing]
         )
     machine.add_transition("answer", NOT_ELIGIBLE, FINISHED)
+    for menu in menus:
+        machine.add_transition("open", [*bases, *menus], menu, conditions=[_opened(menu)])
+        for base in bases:
+            machine.add_transition("close", menu, base, conditions=[_beneath(base)])
     return machine
 
 
@@ -128,6 +127,14 @@ def _last_answered(question: Question) -> Check:
 
 def _picked(question: Question) -> Check:
     return lambda event: event.kwargs.get("target") == question.id
+
+
+def _opened(menu: str) -> Check:
+    return lambda event: f"_{event.kwargs.get('menu')}" == menu
+
+
+def _beneath(state: str) -> Check:
+    return lambda event: event.model.base == state
 
 
 def _start_editing(event: EventData) -> None:

@@ -30,6 +30,7 @@ class Prompts:
     trial: Trial
     records: Records
     screening: Screening
+    # Where the dialog stands: a question id, a dialog state, or a menu over them ("_delete").
     state: str
     answers: dict[str, Any]
     replies: list[Reply]
@@ -45,15 +46,11 @@ class Prompts:
     def askable(self, question: Question) -> bool:
         raise NotImplementedError
 
-    def _set_pending(self, pending: str | None, keep_held: bool = False) -> None:
+    def close_menu(self) -> None:
         raise NotImplementedError
 
     def prompt_id(self) -> str:
         return f"{self.screening.id}.{self.screening.prompt_seq}"
-
-    def _prompt_key(self) -> str:
-        pending = self.screening.pending
-        return f"_{pending}" if pending else self.state
 
     def prompt(self) -> None:
         """Ask (again) what the person is expected to answer now."""
@@ -93,7 +90,7 @@ class Prompts:
         held = self.records.held_answer(self.screening) or {}
         question = self.trial.question_index.get(held.get("question", ""))
         if question is None:
-            self._set_pending(None)
+            self.close_menu()
             self.prompt()
             return
         heard = m.HEARD_BACK if held.get("via") == "voice" else m.READ_BACK
@@ -137,7 +134,7 @@ class Prompts:
         """Put a prompt to the person. A new prompt gets the next sequence number; asking the
         same one again (after a problem, in another language) keeps it, so its buttons stay good."""
         screening = self.screening
-        key = self._prompt_key()
+        key = self.state  # a question id, a dialog state, or a menu ("_confirm")
         if key != screening.prompt_key:
             screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
         self._emit(Reply(text, options, self.prompt_id(), key, expects))

@@ -490,3 +490,22 @@ def test_a_whole_screening_typed_in_chinese(
         assert _CJK.search(reply.text), f"untranslated: {reply.text!r}"
         for option in reply.options:
             assert _CJK.search(option.label), f"untranslated option: {option.label!r}"
+
+
+def test_menus_are_states_of_the_one_machine(engine: Engine, person: Person) -> None:
+    """A menu is opened over where the dialog stands and closed back to it, by the machine."""
+    machine = engine.machine
+    assert {"_language", "_consent", "_confirm", "_delete", "_restart"} <= set(machine.states)
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent")})
+    person.command("delete")
+    stored = person.stored()
+    assert (stored["state"], person.prompt) == ("age", "_delete"), "the question stays beneath the menu"
+    person.say("no")
+    assert person.prompt == "age" and person.stored()["state"] == "age"
+    person.say("I'm forty two")  # read back: the confirmation menu over the question
+    assert person.prompt == "_confirm"
+    person.command("language")  # a command leaves one menu for another, never the question
+    assert person.prompt == "_language" and person.stored()["state"] == "age"
+    person.tap("en", person.asking.prompt if person.asking else None)
+    assert person.prompt == "age" and "age" not in person.stored()["answers"], "the held answer was dropped"

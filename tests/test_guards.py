@@ -49,9 +49,7 @@ async def test_updates_of_one_chat_never_overlap_and_other_chats_go_on() -> None
             await wait.wait()
         events.append(f"{name} ended")
 
-    first = asyncio.create_task(
-        processor.process_update(_update(1, 7), work("chat7-first", first_may_end))
-    )
+    first = asyncio.create_task(processor.process_update(_update(1, 7), work("chat7-first", first_may_end)))
     await asyncio.sleep(0)
     second = asyncio.create_task(processor.process_update(_update(2, 7), work("chat7-second")))
     other = asyncio.create_task(processor.process_update(_update(3, 8), work("chat8")))
