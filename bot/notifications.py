@@ -295,7 +295,6 @@ class Notifier:
         n.destination = self.moved.get(n.destination, n.destination)
         n.status, n.sent_at, n.sent_ref, n.last_error = "sent", utcnow(), ref, None
         n.attempts += 1
-        records.session.add(n)
         records.audit(
             "system",
             "notification_sent",
@@ -336,7 +335,6 @@ class Notifier:
         else:
             delay = error.retry_after if error.retry_after is not None else min(MAX_BACKOFF, 2.0**n.attempts)
             n.next_attempt_at = now + timedelta(seconds=delay)
-        records.session.add(n)
 
     def _alert_operator(self, records: Records, about: dict[str, object]) -> None:
         targets = [(d.name, d.detail) for d in self.alerts if d.name != about.get("destination")]
