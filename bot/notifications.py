@@ -19,7 +19,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -147,6 +146,7 @@ class Notifier:
         # Telegram groups that became supergroups since this process started: old name -> new.
         self.moved: dict[str, str] = {}
         self._wake = asyncio.Event()
+        self._draining: set[str] = set()
         self._finishing = False
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -161,35 +161,65 @@ class Notifier:
         self.wake()
 
     async def run(self) -> None:
-        """Deliver until cancelled or finished: every `interval` seconds, and whenever woken."""
+        """Deliver until cancelled or finished: every `interval` seconds, and whenever woken.
+
+        Each destination is drained by a task of its own, so a slow or failing one (a
+        webhook timing out, a blocked chat) holds back nobody else.
+        """
         self._loop = asyncio.get_running_loop()
-        while True:
-            try:
-                await self.deliver_due()
-            except Exception:  # keep delivering whatever one round ran into
-                log.exception("a notification round failed")
-            if self._finishing:
-                return
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
-            self._wake.clear()
+        drains: set[asyncio.Task[int]] = set()
+        try:
+            while not self._finishing:
+                try:
+                    for destination in await asyncio.to_thread(self.store.run, self._due_destinations):
+                        if destination not in self._draining:
+                            task = asyncio.create_task(self._drain(destination), name=f"notify {destination}")
+                            drains.add(task)
+                            task.add_done_callback(drains.discard)
+                except Exception:  # keep delivering whatever one look ran into
+                    log.exception("looking for notifications failed")
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), timeout=self.interval)
+                self._wake.clear()
+            await asyncio.gather(*drains, return_exceptions=True)
+            await self.deliver_due()
+        finally:
+            for task in drains:
+                task.cancel()
 
     async def deliver_due(self) -> int:
-        """Send every notification due now; return how many arrived.
+        """Send every notification due now, each destination side by side; return how many arrived."""
+        destinations = await asyncio.to_thread(self.store.run, self._due_destinations)
+        return sum(await asyncio.gather(*(self._drain(d) for d in destinations)))
 
-        Destinations are served side by side, each in order: a slow or failing one
-        holds back nobody else.
-        """
-        jobs = await asyncio.to_thread(self.store.run, self._claim)
-        queues: dict[str, list[Job]] = defaultdict(list)
-        for job in jobs:
-            queues[job.destination].append(job)
-        sent = await asyncio.gather(*(self._deliver_queue(queue) for queue in queues.values()))
-        return sum(sent)
-
-    def _claim(self, records: Records) -> list[Job]:
+    def _due_destinations(self, records: Records) -> list[str]:
         # Only what this process can send: the console leaves Telegram chats to a process with a bot.
-        claimed = records.claim_notifications(utcnow(), LEASE_SECONDS, schemes=tuple(self.senders))
+        return records.due_destinations(utcnow(), tuple(self.senders))
+
+    async def _drain(self, destination: str) -> int:
+        """Send what is due to one destination, in order, until nothing is or it fails (then the
+        rest wait with the one that failed); return how many arrived."""
+        if destination in self._draining:
+            return 0
+        self._draining.add(destination)
+        sent = 0
+        try:
+            while jobs := await asyncio.to_thread(self.store.run, lambda r: self._claim(r, destination)):
+                for job in jobs:
+                    outcome = await self._deliver(job)
+                    sent += outcome == "sent"
+                    if outcome == "failed":
+                        return sent
+        except Exception:  # a bug in one destination's round must not stop the others
+            log.exception("notifications to %s failed", destination)
+        finally:
+            self._draining.discard(destination)
+        return sent
+
+    def _claim(self, records: Records, destination: str) -> list[Job]:
+        claimed = records.claim_notifications(
+            utcnow(), LEASE_SECONDS, tuple(self.senders), limit=20, destination=destination
+        )
         return [self._job(records, n) for n in claimed]
 
     def _job(self, records: Records, n: Notification) -> Job:
@@ -239,13 +269,8 @@ class Notifier:
         )
         return Card(t(c.DELIVERY_FAILING), lines)
 
-    async def _deliver_queue(self, queue: list[Job]) -> int:
-        sent = 0
-        for job in queue:
-            sent += await self._deliver(job)
-        return sent
-
-    async def _deliver(self, job: Job) -> int:
+    async def _deliver(self, job: Job) -> str:
+        """Send one notification and record what happened: sent, moved (follow it) or failed."""
         try:
             destination = self._destination(self.moved.get(job.destination, job.destination))
             ref = await self._send(self.senders[destination.scheme], destination, job)
@@ -258,7 +283,7 @@ class Notifier:
                 failure = DeliveryError(type(error).__name__)
                 log.exception("notification %s to %s failed", job.id, job.destination)
             await asyncio.to_thread(self.store.run, lambda records: self._failed(records, job, failure))
-            return 0
+            return "moved" if failure.moved_to else "failed"
         await asyncio.to_thread(self.store.run, lambda records: self._sent(records, job, ref))
         log.info(
             "notification %s (%s, referral %s) delivered to %s",
@@ -267,7 +292,7 @@ class Notifier:
             job.referral_id,
             job.destination,
         )
-        return 1
+        return "sent"
 
     async def _send(self, sender: Sender, destination: Destination, job: Job) -> str | None:
         if job.edit_ref is not None:
@@ -319,8 +344,10 @@ class Notifier:
                 self._alert_operator(records, {"destination": moved_from, "moved_to": error.moved_to})
             self.moved[moved_from] = error.moved_to
         elif error.permanent:
-            n.next_attempt_at = now + timedelta(seconds=self.failing_retry)
-            if n.status != "failing" and n.kind != "alert":  # reported once; an alert never alerts
+            # The operator hears once per destination that starts refusing, not once per referral.
+            first = n.status != "failing" and not records.destination_failing(n.destination)
+            n.status, n.next_attempt_at = "failing", now + timedelta(seconds=self.failing_retry)
+            if first and n.kind != "alert":  # an alert that fails is logged, never alerted about
                 self._alert_operator(
                     records,
                     {
@@ -331,10 +358,12 @@ class Notifier:
                         "next": n.next_attempt_at.isoformat(),
                     },
                 )
-            n.status = "failing"
         else:
             delay = error.retry_after if error.retry_after is not None else min(MAX_BACKOFF, 2.0**n.attempts)
             n.next_attempt_at = now + timedelta(seconds=delay)
+        if not error.moved_to:
+            # What else waits for this destination waits as long, in order, rather than fail alike.
+            records.postpone_destination(n.destination, n.next_attempt_at)
 
     def _alert_operator(self, records: Records, about: dict[str, object]) -> None:
         targets = [(d.name, d.detail) for d in self.alerts if d.name != about.get("destination")]

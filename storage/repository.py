@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, false, or_, update
+from sqlalchemy import Engine, delete, false, or_, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -454,8 +454,26 @@ class Records:
         self.session.flush()
         return rows
 
+    def due_destinations(self, now: datetime, schemes: tuple[str, ...]) -> list[str]:
+        """Destinations of `schemes` with a notification due now."""
+        query = select(Notification.destination).where(*self._due(now, schemes)).distinct()
+        return sorted(self.session.exec(query))
+
+    @staticmethod
+    def _due(now: datetime, schemes: tuple[str, ...]) -> tuple[Any, ...]:
+        return (
+            col(Notification.status).in_(("pending", "failing")),
+            Notification.next_attempt_at <= now,
+            or_(false(), *(col(Notification.destination).startswith(f"{scheme}:") for scheme in schemes)),
+        )
+
     def claim_notifications(
-        self, now: datetime, lease_seconds: float, schemes: tuple[str, ...], limit: int = 50
+        self,
+        now: datetime,
+        lease_seconds: float,
+        schemes: tuple[str, ...],
+        limit: int = 50,
+        destination: str | None = None,
     ) -> list[Notification]:
         """Take the notifications due now to destinations of `schemes` (telegram, mailto…) for
         `lease_seconds`: nobody else sends them meanwhile.
@@ -466,11 +484,8 @@ class Records:
         """
         query = (
             select(Notification)
-            .where(
-                col(Notification.status).in_(("pending", "failing")),
-                Notification.next_attempt_at <= now,
-                or_(false(), *(col(Notification.destination).startswith(f"{scheme}:") for scheme in schemes)),
-            )
+            .where(*self._due(now, schemes))
+            .where(true() if destination is None else Notification.destination == destination)
             .order_by(col(Notification.next_attempt_at), col(Notification.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
@@ -496,6 +511,25 @@ class Records:
             select(Notification).where(Notification.referral_id == referral_id).order_by(col(Notification.id))
         )
         return list(self.session.exec(query))
+
+    def destination_failing(self, destination: str) -> bool:
+        """Whether a notification to `destination` has been refused for good (and not yet delivered)."""
+        query = select(Notification.id).where(
+            Notification.destination == destination, Notification.status == "failing"
+        )
+        return self.session.exec(query).first() is not None
+
+    def postpone_destination(self, destination: str, until: datetime) -> None:
+        """Everything still to go to `destination` waits until `until`, in its order."""
+        self.session.exec(
+            update(Notification)
+            .where(
+                Notification.destination == destination,
+                col(Notification.status).in_(("pending", "failing")),
+                Notification.next_attempt_at < until,
+            )
+            .values(next_attempt_at=until)
+        )
 
     def move_notifications(self, old: str, new: str) -> None:
         """Notifications to `old` not yet sent go to `new` (a Telegram group that became a supergroup)."""
