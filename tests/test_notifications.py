@@ -518,3 +518,24 @@ def test_intake_deliveries_lists_what_is_failing_and_why(tmp_path: Path) -> None
     assert listing.returncode == 1
     assert reference in listing.stdout and "telegram:-100222: Forbidden" in listing.stdout
     assert json.dumps(NAME) not in listing.stdout
+
+
+async def test_a_redone_screening_replaces_the_card_that_went_out(tmp_path: Path) -> None:
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path)
+        engine = build_engine(settings)
+        async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
+            notifier = build_notifier(settings, engine, bot)
+            first = _refer(engine)
+            await _deliver(notifier)
+            person = Person(engine, "p1")
+            person.command("restart")
+            person.tap("yes")
+            person.answer_all(LIKELY_B1)
+            second = str(person.stored()["referral"]["id"])
+            await _deliver(notifier)
+    old, new = tg.messages_to(COORDINATOR)
+    assert (
+        old["text"] == f"<b>Referral {first} is replaced by referral {second}: the person answered again.</b>"
+    )
+    assert second in new["text"] and f"Replaces referral:</b> {first}" in new["text"]
