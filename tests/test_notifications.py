@@ -12,6 +12,7 @@ import re
 import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import Message as EmailMessage
@@ -148,6 +149,14 @@ def _statuses(engine: Engine) -> dict[str, str]:
     return {n.destination: n.status for n in _rows(engine, Notification) if n.kind == "referral"}
 
 
+@asynccontextmanager
+async def notifying(tg: FakeTelegram, settings: Settings) -> AsyncIterator[tuple[Engine, Notifier]]:
+    """An engine whose referrals are planned as notifications, and a notifier with a bot of its own."""
+    engine = build_engine(settings)
+    async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
+        yield engine, build_notifier(settings, engine, bot)
+
+
 async def _deliver(notifier: Notifier, rounds: int = 1) -> None:
     for _ in range(rounds):
         await notifier.deliver_due()
@@ -270,9 +279,7 @@ async def test_a_migrated_group_a_blocked_chat_and_a_refused_address_hold_back_n
             f"mailto:team@hospital.example {robot.url}"
         )
         settings = _settings(tg, tmp_path, port, notify=notify, alert_to="mailto:ops@hospital.example")
-        engine = build_engine(settings)
-        async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
-            notifier = build_notifier(settings, engine, bot)
+        async with notifying(tg, settings) as (engine, notifier):
             references = [_refer(engine, f"p{n}") for n in range(3)]
             await _deliver(notifier, rounds=2)  # the second round follows the migration at once
 
@@ -358,9 +365,7 @@ async def test_an_erased_person_s_card_is_edited_to_say_withdrawn_and_the_notice
         settings = _settings(
             tg, tmp_path, port, notify=f"telegram:{COORDINATOR} mailto:team@hospital.example"
         )
-        engine = build_engine(settings)
-        async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
-            notifier = build_notifier(settings, engine, bot)
+        async with notifying(tg, settings) as (engine, notifier):
             reference = _refer(engine)
             await _deliver(notifier)
             assert NAME in tg.messages_to(COORDINATOR)[0]["text"]
@@ -381,9 +386,7 @@ async def test_an_erased_person_s_card_is_edited_to_say_withdrawn_and_the_notice
 async def test_a_withdrawal_before_the_card_went_out_sends_nothing(tmp_path: Path) -> None:
     async with FakeTelegram() as tg:
         settings = settings_for(tg, tmp_path)
-        engine = build_engine(settings)
-        async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
-            notifier = build_notifier(settings, engine, bot)
+        async with notifying(tg, settings) as (engine, notifier):
             _refer(engine)
             person = Person(engine, "p1")
             person.command("delete")
@@ -523,9 +526,7 @@ def test_intake_deliveries_lists_what_is_failing_and_why(tmp_path: Path) -> None
 async def test_a_redone_screening_replaces_the_card_that_went_out(tmp_path: Path) -> None:
     async with FakeTelegram() as tg:
         settings = settings_for(tg, tmp_path)
-        engine = build_engine(settings)
-        async with Bot(tg.token, base_url=f"{tg.root}/bot") as bot:
-            notifier = build_notifier(settings, engine, bot)
+        async with notifying(tg, settings) as (engine, notifier):
             first = _refer(engine)
             await _deliver(notifier)
             person = Person(engine, "p1")
