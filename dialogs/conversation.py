@@ -213,10 +213,7 @@ class Conversation(Prompts):
             self.answer_pending(pending, message)
         elif self.screening.status == "finished":
             self.where_they_stand()
-        elif self.screening.status == "paused" and isinstance(message, Text):
-            self.resume()
         else:
-            self.screening.status = "active"
             self.answer(message)
 
     def _stale(self, message: Choice | Text) -> bool:
@@ -250,7 +247,7 @@ class Conversation(Prompts):
             self.prompt()
         elif name == "stop":
             if not finished:
-                self.screening.status = "paused"
+                self.open_menu("paused")
             self.say(m.PAUSED)
         elif name == "language":
             self.open_menu("language")
@@ -263,7 +260,6 @@ class Conversation(Prompts):
                 self.open_menu("restart")
             self.prompt()
         elif name == "back" and not finished:
-            self.screening.status = "active"
             if not self.fire("back"):
                 self.say(m.FIRST_QUESTION, problem=True)
                 self.prompt()
@@ -278,13 +274,14 @@ class Conversation(Prompts):
         if self.screening.status == "finished":
             self.where_they_stand()
             return
-        if self.screening.status == "paused" or self.answers:
+        if self.screening.pending == "paused" or self.answers:
             self.say(m.WELCOME_BACK)
-        self.screening.status = "active"
+        if self.screening.pending == "paused":
+            self.close_menu()
         self.prompt()
 
     def _consent_outdated(self) -> bool:
-        if self.screening.status not in ("active", "paused"):
+        if self.screening.status != "active":
             return False
         given = [c for c in self.records.consents(self.screening.id or 0) if c.scope == "storage"]
         return bool(given) and given[-1].granted and given[-1].version != self.trial.consent_version
@@ -302,7 +299,6 @@ class Conversation(Prompts):
             self.say(m.DECLINED)
             return
         self.close_menu()
-        self.screening.status = "active"
         self.say(m.WELCOME_BACK)
         self.prompt()
 
@@ -313,8 +309,18 @@ class Conversation(Prompts):
             self._answer_language(message)
         elif pending == "confirm":
             self._answer_read_back(message)
+        elif pending == "paused":
+            self._answer_paused(message)
         else:
             self._answer_delete_or_restart(pending, message)
+
+    def _answer_paused(self, message: Choice | Text) -> None:
+        """Paused: anything typed resumes at the question; a tap on its button answers it."""
+        if isinstance(message, Text):
+            self.resume()
+        else:
+            self.close_menu()
+            self.answer(message)
 
     def _answer_language(self, message: Choice | Text) -> None:
         locale = self.reader.language(message)

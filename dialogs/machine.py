@@ -44,9 +44,10 @@ SUMMARY, CORRECTING, NOT_ELIGIBLE, FINISHED, DECLINED = (
     "declined",
 )
 TERMINAL = frozenset({FINISHED, DECLINED})
-# Menus put over where the dialog stands, and closed back to it: choosing a language, agreeing
-# to a new consent text, confirming an answer read back, deleting everything, starting again.
-MENUS = ("language", "consent", "confirm", "delete", "restart")
+# Put over where the dialog stands, and closed back to it: the menus (choosing a language,
+# agreeing to a new consent text, confirming an answer read back, deleting everything, starting
+# again) and the pause (/stop: anything typed later resumes).
+MENUS = ("language", "consent", "confirm", "delete", "restart", "paused")
 
 
 Check = Callable[[EventData], bool]

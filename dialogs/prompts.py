@@ -53,7 +53,9 @@ class Prompts:
         return f"{self.screening.id}.{self.screening.prompt_seq}"
 
     def prompt(self) -> None:
-        """Ask (again) what the person is expected to answer now."""
+        """Ask (again) what the person is expected to answer now (asking it ends a pause)."""
+        if self.screening.pending == "paused":
+            self.close_menu()
         pending = self.screening.pending
         if pending == "language":
             prompts = dict.fromkeys(self.translator(loc)(m.CHOOSE_LANGUAGE) for loc in self.locales)

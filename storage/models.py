@@ -78,8 +78,10 @@ class Screening(SQLModel, table=True):
     source: str | None = Field(default=None, max_length=64)
     # Where the dialog stands: a question id or one of the dialog's own states.
     state: str = Field(max_length=64)
+    # The record's lifecycle: active, finished, or abandoned (closed by retention).
     status: str = Field(default="active", max_length=16, index=True)
     editing: bool = False
+    # A menu or the pause over `state` (dialogs.machine.MENUS): the machine's state is then "_<pending>".
     pending: str | None = Field(default=None, max_length=16)
     # An interpreted answer waiting for the person's "that's right" (question, value, what
     # they wrote), encrypted; stored as an answer only once confirmed.

@@ -17,7 +17,8 @@ def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
         "language": screening.locale,
         "source": screening.source,
         "state": screening.state,
-        "status": screening.status,
+        # Paused is where the dialog stands (a state of its machine); shown with the record's status.
+        "status": "paused" if screening.pending == "paused" else screening.status,
         "outcome": screening.outcome,
         "reasons": list(screening.reasons),
         "uncertain": list(screening.uncertain),

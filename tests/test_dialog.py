@@ -509,3 +509,14 @@ def test_menus_are_states_of_the_one_machine(engine: Engine, person: Person) -> 
     assert person.prompt == "_language" and person.stored()["state"] == "age"
     person.tap("en", person.asking.prompt if person.asking else None)
     assert person.prompt == "age" and "age" not in person.stored()["answers"], "the held answer was dropped"
+
+
+def test_a_paused_screening_resumes_by_a_tap_on_its_question(person: Person) -> None:
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent", "age")})
+    asked = person.asking
+    person.command("stop")
+    assert person.stored()["status"] == "paused" and person.stored()["state"] == "diagnosis"
+    assert asked is not None
+    person.tap("yes", asked.prompt)  # the question's button, still on the screen
+    assert person.stored()["answers"]["diagnosis"] == "yes" and person.stored()["status"] == "active"

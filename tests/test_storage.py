@@ -110,3 +110,28 @@ def test_the_audit_trail_cannot_be_changed_or_removed(engine: Engine, change: st
         records.session.exec(text(change))  # type: ignore[call-overload]
     with engine.store.transaction() as records:
         assert [(e.id, e.action) for e in records.audit_trail()] == before
+
+
+def test_a_screening_paused_before_pausing_was_a_dialog_state_stays_paused(
+    database_url: str, trial: Trial
+) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, "0007")
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO participant (channel, external_id, created_at) VALUES ('c', 'x', :t)"),
+            {"t": "2026-12-01 00:00:00"},
+        )
+        connection.execute(
+            text(
+                "INSERT INTO screening (participant_id, trial_id, state, status, editing, prompt_seq, "
+                "delivered_seq, reasons, uncertain, started_at, updated_at) VALUES "
+                "(1, 'NCT07295067', 'age', 'paused', false, 0, 0, '[]', '[]', :t, :t)"
+            ),
+            {"t": "2026-12-01 00:00:00"},
+        )
+    migrate(engine)
+    with engine.connect() as connection:
+        row = connection.execute(text("SELECT status, pending, state FROM screening")).one()
+    assert tuple(row) == ("active", "paused", "age")
+    engine.dispose()
