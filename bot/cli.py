@@ -271,13 +271,13 @@ def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
         print("every notification has been delivered")
         return 0
     print(
-        f"{'id':>5}  {'status':8} {'kind':8} {'referral':12} {'tries':>5}  {'next try':20} "
+        f"{'id':>5}  {'status':8} {'kind':8} {'referral':12} {'tries':>5}  {'next try':25} "
         "destination: problem"
     )
     for n in waiting:
         print(
             f"{n.id:>5}  {n.status:8} {n.kind:8} {n.referral_id or '-':12} {n.attempts:>5}  "
-            f"{n.next_attempt_at.isoformat(timespec='seconds'):20} {n.destination}: {n.last_error or '-'}"
+            f"{n.next_attempt_at.isoformat(timespec='seconds'):25} {n.destination}: {n.last_error or '-'}"
         )
     return 1 if any(n.status == "failing" for n in waiting) else 0
 
