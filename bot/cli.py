@@ -2,6 +2,7 @@
 
 intake                        run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console
 intake telegram               run the Telegram channel (long polling)
+intake web                    run the web chat (a phone browser, from a link or QR code)
 intake deliver                deliver notifications to the study team, for a deployment without a channel
 intake deliveries             notifications not delivered yet, and why (exit 1 when one is failing)
 intake migrate                bring the database schema up to date (the long-running commands do it at start)
@@ -113,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
     chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
+    command("web", _web, "run the web chat (INTAKE_WEB_HOST, INTAKE_WEB_PORT)")
     command("deliver", _deliver, "deliver notifications to the study team (without a channel)")
     command("deliveries", _deliveries, "notifications not delivered yet, and why")
     command("migrate", _migrate, "bring the database schema up to date")
@@ -208,6 +210,27 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0
+
+
+def _web(settings: Settings, args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.web import build_web_app
+
+    engine = build_engine(settings)
+    notifier = build_notifier(settings, engine, None)
+    print(
+        f"trial-intake: web chat at http://{settings.web_host}:{settings.web_port}/, database "
+        f"{shown_url(settings.database)}",
+        file=sys.stderr,
+    )
+    app = build_web_app(engine, notifier, public_url=settings.public_url)
+    with in_use(engine.store.engine):
+        # Access logs are off: a resume link in a URL is a session token.
+        uvicorn.run(
+            app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="warning"
+        )
     return 0
 
 

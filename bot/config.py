@@ -77,6 +77,8 @@ class Settings(BaseSettings):
     public_url: str | None = Field(
         default=None, description="The bot's public address (https://…), for links in notices."
     )
+    web_host: str = Field(default="127.0.0.1", description="Where `intake web` listens.")
+    web_port: int = Field(default=8080, description="The port `intake web` listens on.")
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")

@@ -27,3 +27,19 @@ COORDINATOR_COMMANDS = (
     ("export", N_("Referrals with answers, as CSV")),
     ("stats", N_("Recruitment funnel by language and source")),
 )
+
+# The web chat's own words.
+WEB_TITLE = N_("Study pre-screening")
+WEB_ANSWER = N_("Your answer")
+WEB_SEND = N_("Send")
+WEB_COMMANDS = N_("More")
+WEB_KEEP_LINK = N_("To continue later, on this or another device, keep this link:")
+HOW_TO_ANSWER_WEB = N_("Tap an answer, or type it in the box below.")
+WEB_BUTTONS = (
+    ("back", N_("Back")),
+    ("restart", N_("Start again")),
+    ("language", N_("Language")),
+    ("stop", N_("Pause")),
+    ("help", N_("Help")),
+    ("delete", N_("Delete my data")),
+)

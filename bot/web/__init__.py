@@ -1,0 +1,237 @@
+"""The web chat: the same screening in any phone browser, served by the bot itself.
+
+Server-rendered pages and plain form posts, so it works with JavaScript off and in
+WeChat's built-in browser; no asset from anywhere else (a strict Content-Security-
+Policy says so). Each visitor gets an unguessable session token — a random id and
+its keyed signature — in an HttpOnly, SameSite cookie, and a resume link carrying
+the same token for another device. Every post carries a CSRF token derived from the
+session, and the prompt it answers: a typed answer counts only for the question
+the page showed (its sequence is the web's message position).
+
+Each post is one engine input; the page that follows shows what the outbox holds,
+and marks it sent (post, redirect, get).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hmac
+import logging
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.templating import Jinja2Templates
+
+from bot import texts
+from bot.notifications import Notifier
+from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, parse_text
+from dialogs.i18n import pick_locale, translator
+
+log = logging.getLogger(__name__)
+CHANNEL = "web"
+COOKIE = "intake_session"
+HERE = Path(__file__).parent
+MAX_BODY = 16 * 1024
+SECURITY_HEADERS = {
+    # Everything from the bot's own origin: no CDN, font, analytics or script from elsewhere.
+    "content-security-policy": (
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
+    ),
+    "x-content-type-options": "nosniff",
+    "referrer-policy": "no-referrer",
+    "x-frame-options": "DENY",
+    "cache-control": "no-store",
+}
+
+ASGIApp = Callable[
+    [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
+]
+
+
+class SecurityHeaders:
+    """Adds the security headers to every response, and refuses bodies over MAX_BODY."""
+
+    def __init__(self, app: ASGIApp, https: bool = False) -> None:
+        self.app = app
+        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
+        if https:
+            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            await PlainTextResponse("Too large.", status_code=413)(scope, receive, send)
+            return
+
+        async def with_headers(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.headers]
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+class WebChat:
+    def __init__(
+        self, engine: Engine, notifier: Notifier | None = None, public_url: str | None = None
+    ) -> None:
+        self.engine = engine
+        self.notifier = notifier
+        self.public_url = (public_url or "").rstrip("/")
+        # Every value is escaped: Jinja2Templates autoescapes .html templates.
+        self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+
+    # Sessions -------------------------------------------------------------------
+
+    def _sign(self, purpose: str, value: str) -> str:
+        return self.engine.store.cipher.lookup(f"web-{purpose}:{value}")[:43]
+
+    def new_token(self) -> str:
+        session = secrets.token_urlsafe(24)
+        return f"{session}.{self._sign('session', session)}"
+
+    def session_of(self, token: str | None) -> str | None:
+        """The session id of a well-signed token, or None (a forged or mangled one)."""
+        session, _, signature = (token or "").partition(".")
+        if not session or not hmac.compare_digest(signature, self._sign("session", session)):
+            return None
+        return session
+
+    def csrf(self, session: str) -> str:
+        return self._sign("csrf", session)
+
+    # Pages ----------------------------------------------------------------------
+
+    async def page(self, request: Request) -> Response:
+        token = request.cookies.get(COOKIE)
+        session = self.session_of(token)
+        hint = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
+        if session is None:  # a first visit, or a forged or mangled cookie: a new person
+            token = self.new_token()
+            session = self.session_of(token)
+            assert session is not None
+        if session != self.session_of(request.cookies.get(COOKIE)) or request.query_params:
+            # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen.
+            params = request.query_params
+            await self._handle(session, Start(source=params.get("src"), locale=params.get("lang")), hint)
+            if request.query_params:
+                return self._with_cookie(RedirectResponse("/", status_code=303), token or "", request)
+        address = Address(CHANNEL, session)
+        replies = await asyncio.to_thread(self.engine.outbox, address)
+        if not replies:  # a reload: where they stand, again
+            await self._handle(session, Start(), hint)
+            replies = await asyncio.to_thread(self.engine.outbox, address)
+        prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
+        await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
+        return self._with_cookie(
+            self._render(request, session, token or "", replies, prompt), token or "", request
+        )
+
+    @staticmethod
+    def _with_cookie(response: Response, token: str, request: Request) -> Response:
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=180 * 86400,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
+        return response
+
+    def _render(
+        self, request: Request, session: str, token: str, replies: list[Reply], prompt: str
+    ) -> Response:
+        locale = replies[-1].locale if replies else "en"
+        t = translator(pick_locale(locale, self.engine.locales))
+        base = self.public_url or str(request.base_url).rstrip("/")
+        context = {
+            "lang": t.locale.replace("_", "-"),
+            "dir": "rtl" if t.rtl else "ltr",
+            "title": t(texts.WEB_TITLE),
+            "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
+            "prompt": prompt,
+            "csrf": self.csrf(session),
+            "focus": bool(prompt),
+            "t_answer": t(texts.WEB_ANSWER),
+            "t_send": t(texts.WEB_SEND),
+            "t_commands": t(texts.WEB_COMMANDS),
+            "t_keep": t(texts.WEB_KEEP_LINK),
+            "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
+            "resume": f"{base}/resume/{token}",
+        }
+        return self.templates.TemplateResponse(request, "chat.html", context)
+
+    @staticmethod
+    def _with_hint(reply: Reply, t: Any) -> str:
+        return reply.text + ("\n" + t(texts.HOW_TO_ANSWER_WEB) if reply.hint else "")
+
+    async def say(self, request: Request) -> Response:
+        session = self.session_of(request.cookies.get(COOKIE))
+        form = await request.form(max_files=0, max_fields=8, max_part_size=MAX_BODY)
+        if session is None:
+            return RedirectResponse("/", status_code=303)  # no (or a forged) session: a new one
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf(session)):
+            return PlainTextResponse("This form has expired. Please go back and try again.", status_code=403)
+        prompt, value, text = (str(form.get(k, "")) for k in ("prompt", "value", "text"))
+        if value:
+            message: Any = Choice(value, prompt)
+        else:
+            message = parse_text(text)
+            if isinstance(message, Text):
+                message = replace(message, position=_sequence(prompt))
+        await self._handle(session, message, None)
+        return RedirectResponse("/", status_code=303)
+
+    async def resume(self, request: Request) -> Response:
+        token = request.path_params["token"]
+        if self.session_of(token) is None:
+            return RedirectResponse("/", status_code=303)
+        return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
+
+    async def _handle(self, session: str, message: Any, hint: str | None) -> None:
+        turn = await asyncio.to_thread(self.engine.handle, Address(CHANNEL, session), message, locale=hint)
+        if turn.effects and self.notifier is not None:
+            self.notifier.wake()
+
+
+def _sequence(prompt: str) -> int | None:
+    """A prompt's sequence number ("12.5" -> 5): where a web page stands in the conversation."""
+    _, _, sequence = prompt.partition(".")
+    return int(sequence) if sequence.isdigit() else None
+
+
+def build_web_app(engine: Engine, notifier: Notifier | None = None, *, public_url: str | None = None) -> Any:
+    chat = WebChat(engine, notifier, public_url)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        task = asyncio.create_task(notifier.run(), name="notifier") if notifier is not None else None
+        yield
+        if task is not None:
+            task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
+
+    app = Starlette(
+        routes=[
+            Route("/", chat.page, methods=["GET"]),
+            Route("/say", chat.say, methods=["POST"]),
+            Route("/resume/{token}", chat.resume, methods=["GET"]),
+            Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+        ],
+        lifespan=lifespan,
+    )
+    return SecurityHeaders(app, https=bool(public_url and public_url.startswith("https:")))

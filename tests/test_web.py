@@ -1,0 +1,234 @@
+"""The web chat over HTTP: a whole screening by form posts (no JavaScript), sessions, CSRF,
+escaping, limits and headers. The ASGI app is the one `intake web` serves."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from html import unescape
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlmodel import select
+
+from bot.config import Settings
+from bot.web import COOKIE, build_web_app
+from bot.wiring import build_engine
+from dialogs.engine import Engine
+from storage.models import Notification, Referral, Screening
+from tests.conftest import TAPS_B1
+
+XSS = '<script>alert("x")</script><img src=x onerror=alert(this)>'
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    settings = Settings(_env_file=None, data_dir=tmp_path, notify="mailto:team@example.org")  # type: ignore[call-arg]
+    return build_engine(settings)
+
+
+@pytest.fixture
+async def browser(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=build_web_app(engine))
+    async with httpx.AsyncClient(
+        transport=transport, base_url="http://intake.test", follow_redirects=True
+    ) as c:
+        yield c
+
+
+class Page:
+    def __init__(self, response: httpx.Response) -> None:
+        self.response = response
+        self.html = response.text
+
+    def field(self, name: str) -> str:
+        match = re.search(rf'name="{name}" value="([^"]*)"', self.html)
+        assert match, name
+        return unescape(match[1])
+
+    @property
+    def text(self) -> str:
+        return unescape(re.sub(r"<[^>]+>", " ", self.html))
+
+    def buttons(self) -> list[tuple[str, str]]:
+        """(value, label) of the answer buttons under the last question."""
+        forms = re.findall(r'<form method="post" action="/say" class="options">(.*?)</form>', self.html, re.S)
+        if not forms:
+            return []
+        prompt = re.search(r'name="prompt" value="([^"]*)"', forms[-1])
+        assert prompt
+        found = re.findall(r'name="value" value="([^"]*)">([^<]*)</button>', forms[-1])
+        return [(unescape(v), unescape(label)) for v, label in found]
+
+    def option_prompt(self) -> str:
+        forms = re.findall(r'<form method="post" action="/say" class="options">(.*?)</form>', self.html, re.S)
+        match = re.search(r'name="prompt" value="([^"]*)"', forms[-1])
+        assert match
+        return unescape(match[1])
+
+
+async def _open(browser: httpx.AsyncClient, url: str = "/") -> Page:
+    return Page(await browser.get(url))
+
+
+async def _post(browser: httpx.AsyncClient, page: Page, **fields: str) -> Page:
+    data = {"csrf": page.field("csrf"), "prompt": page.field("prompt"), **fields}
+    return Page(await browser.post("/say", data=data))
+
+
+async def _tap(browser: httpx.AsyncClient, page: Page, value: str) -> Page:
+    data = {"csrf": page.field("csrf"), "prompt": page.option_prompt(), "value": value}
+    return Page(await browser.post("/say", data=data))
+
+
+def _rows(engine: Engine, table: Any) -> list[Any]:
+    with engine.store.transaction() as records:
+        return list(records.session.exec(select(table)))
+
+
+async def test_a_whole_screening_by_taps_and_typing_from_a_campaign_link(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    page = await _open(browser, "/?src=poster_beijing&lang=en")
+    assert page.response.url.path == "/" and "Study pre-screening" in page.text
+    for question, value in TAPS_B1.items():
+        if page.buttons():
+            assert value in [v for v, _ in page.buttons()], (question, page.buttons())
+            page = await _tap(browser, page, value)
+        else:
+            page = await _post(browser, page, text=value)
+    assert "That's correct, send it" in page.text
+    page = await _tap(browser, page, "confirm")
+    assert "Your reference is" in page.text
+    [referral] = _rows(engine, Referral)
+    [screening] = _rows(engine, Screening)
+    assert screening.source == "poster_beijing" and screening.locale == "en"
+    notifications = _rows(engine, Notification)
+    assert [(n.referral_id, n.destination) for n in notifications] == [
+        (referral.id, "mailto:team@example.org")
+    ]
+
+
+async def test_the_page_follows_the_language_and_lays_out_arabic_right_to_left(
+    browser: httpx.AsyncClient,
+) -> None:
+    page = await _open(browser, "/?lang=ar")
+    assert '<html lang="ar" dir="rtl">' in page.html
+    chinese = httpx.AsyncClient(
+        transport=browser._transport, base_url="http://intake.test", follow_redirects=True
+    )
+    async with chinese:
+        first = Page(await chinese.get("/", headers={"accept-language": "zh-CN,zh;q=0.9"}))
+    assert '<html lang="zh-Hans" dir="ltr">' in first.html
+
+
+async def test_a_reload_resumes_and_the_resume_link_works_in_another_browser(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    page = await _open(browser, "/?lang=en")
+    page = await _tap(browser, page, "yes")
+    asked = page.option_prompt()
+    again = await _open(browser)
+    assert "Welcome back" in again.text and again.option_prompt() == asked
+    link = re.search(r'<a href="([^"]+/resume/[^"]+)"', again.html)
+    assert link
+    other = httpx.AsyncClient(transport=browser._transport, follow_redirects=True)
+    async with other:
+        elsewhere = Page(await other.get(link[1].replace("http://intake.test", "http://intake.test")))
+    assert elsewhere.option_prompt() == asked, "the same screening, on another device"
+    assert len(_rows(engine, Screening)) == 1
+
+
+async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, engine: Engine) -> None:
+    page = await _open(browser, "/?lang=en")
+    forged = await browser.post(
+        "/say", data={"csrf": "0" * 43, "prompt": page.option_prompt(), "value": "yes"}
+    )
+    assert forged.status_code == 403
+    missing = await browser.post("/say", data={"prompt": page.option_prompt(), "value": "yes"})
+    assert missing.status_code == 403
+    assert all(not a for a in [_answers(engine)]), "nothing stored"
+
+
+def _answers(engine: Engine) -> dict[str, Any]:
+    with engine.store.transaction() as records:
+        return {s.id: records.answers(s.id or 0) for s in records.screenings() if records.answers(s.id or 0)}
+
+
+async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    await _open(browser, "/?lang=en")
+    token = browser.cookies[COOKIE]
+    session, _, _ = token.partition(".")
+    forged = f"{session}.{'A' * 43}"
+    async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as stranger:
+        response = await stranger.get("/", headers={"cookie": f"{COOKIE}={forged}"})
+    assert COOKIE in response.headers["set-cookie"] and forged not in response.headers["set-cookie"]
+    assert token not in response.headers["set-cookie"]
+    assert len(_rows(engine, Screening)) == 2, "a new person, not the owner of the session id"
+
+
+async def test_free_text_is_escaped_everywhere_it_is_shown(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    page = await _open(browser, "/?lang=en")
+    for value in ("yes", "yes"):
+        page = await _tap(browser, page, value)
+    page = await _post(browser, page, text=f"myself {XSS}")  # read back: the page quotes it
+    assert "You wrote" in page.text
+    assert "<script>alert" not in page.html and "<img src=x" not in page.html
+    assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.html
+
+
+async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
+    page = await _open(browser, "/?lang=en")
+    headers = page.response.headers
+    assert "default-src 'self'" in headers["content-security-policy"]
+    assert "frame-ancestors 'none'" in headers["content-security-policy"]
+    assert headers["x-content-type-options"] == "nosniff" and headers["referrer-policy"] == "no-referrer"
+    assert "httponly" in headers.get("set-cookie", "").lower() or browser.cookies.get(COOKIE)
+    big = await browser.post(
+        "/say", data={"csrf": page.field("csrf"), "prompt": page.field("prompt"), "text": "x" * 40_000}
+    )
+    assert big.status_code == 413
+    # Nothing on the page comes from another origin.
+    sources = re.findall(r'(?:src|href)="([^"]+)"', page.html)
+    assert all(s.startswith("/") or s.startswith("http://intake.test/") for s in sources), sources
+
+
+def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
+    """The real server process, as an operator starts it."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_processes import ROOT, _env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"],
+        cwd=ROOT,
+        env={**_env(tmp_path), "INTAKE_WEB_PORT": str(port)},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline, response = time.monotonic() + 30, None
+        while response is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/?lang=zh", follow_redirects=True)
+            except httpx.ConnectError:
+                time.sleep(0.2)
+        assert response is not None and response.status_code == 200
+        assert '<html lang="zh-Hans"' in response.text and "content-security-policy" in response.headers
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert f"web chat at http://127.0.0.1:{port}/" in stderr
+    assert "/resume/" not in stderr, "no session token in the logs"
