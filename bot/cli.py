@@ -225,7 +225,8 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
         f"{shown_url(settings.database)}",
         file=sys.stderr,
     )
-    app = build_web_app(engine, notifier, public_url=settings.public_url)
+    proxies = frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip())
+    app = build_web_app(engine, notifier, public_url=settings.public_url, trusted_proxies=proxies)
     with in_use(engine.store.engine):
         # Access logs are off: a resume link in a URL is a session token.
         uvicorn.run(

@@ -79,6 +79,10 @@ class Settings(BaseSettings):
     )
     web_host: str = Field(default="127.0.0.1", description="Where `intake web` listens.")
     web_port: int = Field(default=8080, description="The port `intake web` listens on.")
+    web_trusted_proxies: str = Field(
+        default="",
+        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.",
+    )
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")

@@ -232,3 +232,28 @@ def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
         _, stderr = process.communicate(timeout=10)
     assert f"web chat at http://127.0.0.1:{port}/" in stderr
     assert "/resume/" not in stderr, "no session token in the logs"
+
+
+async def test_one_client_is_rate_limited_and_others_are_not(engine: Engine) -> None:
+    from bot.web import RateLimit
+
+    app = build_web_app(
+        engine, limit=RateLimit(per_client=5, overall=100), trusted_proxies=frozenset({"10.0.0.1"})
+    )
+
+    def client(address: str) -> httpx.AsyncClient:
+        transport = httpx.ASGITransport(app=app, client=(address, 4000))
+        return httpx.AsyncClient(transport=transport, base_url="http://intake.test")
+
+    async with client("192.0.2.7") as script, client("198.51.100.9") as person, client("10.0.0.1") as proxy:
+        codes = [(await script.get("/")).status_code for _ in range(8)]
+        assert codes.count(429) == 3 and codes[:5].count(429) == 0
+        refused = await script.get("/")
+        assert refused.headers["retry-after"] == "60" and "content-security-policy" in refused.headers
+        assert (await person.get("/")).status_code != 429, "someone else is not held back"
+        # Behind the trusted proxy, the client is who it says it forwards for: the script is still refused.
+        forwarded = await proxy.get("/", headers={"x-forwarded-for": "203.0.113.5, 192.0.2.7"})
+        assert forwarded.status_code == 429
+        # An untrusted sender cannot choose its address that way.
+        spoofed = await person.get("/", headers={"x-forwarded-for": "192.0.2.7"})
+        assert spoofed.status_code != 429

@@ -19,6 +19,8 @@ import contextlib
 import hmac
 import logging
 import secrets
+import time
+from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import replace
 from pathlib import Path
@@ -58,22 +60,58 @@ ASGIApp = Callable[
 ]
 
 
-class SecurityHeaders:
-    """Adds the security headers to every response, and refuses bodies over MAX_BODY."""
+class RateLimit:
+    """At most `per_client` requests a minute from one client and `overall` from everyone: enough
+    for a person answering, however slowly or quickly; not for a script."""
 
-    def __init__(self, app: ASGIApp, https: bool = False) -> None:
+    def __init__(self, per_client: int, overall: int, window: float = 60.0, clients: int = 10_000) -> None:
+        self.per_client, self.overall, self.window, self.clients = per_client, overall, window, clients
+        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
+        self._all: deque[float] = deque()
+
+    def allow(self, client: str, now: float) -> bool:
+        times = self._seen.pop(client, None) or deque()
+        self._seen[client] = times  # most recent last; the least recent are forgotten first
+        while len(self._seen) > self.clients:
+            self._seen.popitem(last=False)
+        for queue in (times, self._all):
+            while queue and queue[0] <= now - self.window:
+                queue.popleft()
+        if len(times) >= self.per_client or len(self._all) >= self.overall:
+            return False
+        times.append(now)
+        self._all.append(now)
+        return True
+
+
+class Guard:
+    """In front of every request: the size limit, the rate limits, and the security headers.
+
+    The client is the connection's address; behind a reverse proxy listed in
+    `trusted_proxies`, the address that proxy puts last in X-Forwarded-For.
+    """
+
+    def __init__(
+        self, app: ASGIApp, *, https: bool, limit: RateLimit, trusted_proxies: frozenset[str] = frozenset()
+    ) -> None:
         self.app = app
+        self.limit = limit
+        self.trusted = trusted_proxies
         self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
         if https:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
+    def client(self, scope: dict[str, Any]) -> str:
+        address = (scope.get("client") or ("-", 0))[0]
+        if address in self.trusted:
+            forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"").decode("latin-1")
+            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
+            return hops[-1] if hops else address
+        return address
+
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
-            return
-        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY:
-            await PlainTextResponse("Too large.", status_code=413)(scope, receive, send)
             return
 
         async def with_headers(message: dict[str, Any]) -> None:
@@ -81,7 +119,21 @@ class SecurityHeaders:
                 message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
-        await self.app(scope, receive, with_headers)
+        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not length.isdigit() or int(length) > MAX_BODY:
+            refusal: Response = PlainTextResponse("That is too much at once.", status_code=413)
+        elif not scope["path"].startswith("/static/") and not self.limit.allow(
+            self.client(scope), time.monotonic()
+        ):
+            refusal = PlainTextResponse(
+                "Too many requests. Please wait a minute and try again.",
+                status_code=429,
+                headers={"retry-after": "60"},
+            )
+        else:
+            await self.app(scope, receive, with_headers)
+            return
+        await refusal(scope, receive, with_headers)
 
 
 class WebChat:
@@ -214,7 +266,14 @@ def _sequence(prompt: str) -> int | None:
     return int(sequence) if sequence.isdigit() else None
 
 
-def build_web_app(engine: Engine, notifier: Notifier | None = None, *, public_url: str | None = None) -> Any:
+def build_web_app(
+    engine: Engine,
+    notifier: Notifier | None = None,
+    *,
+    public_url: str | None = None,
+    limit: RateLimit | None = None,
+    trusted_proxies: frozenset[str] = frozenset(),
+) -> Any:
     chat = WebChat(engine, notifier, public_url)
 
     @contextlib.asynccontextmanager
@@ -234,4 +293,9 @@ def build_web_app(engine: Engine, notifier: Notifier | None = None, *, public_ur
         ],
         lifespan=lifespan,
     )
-    return SecurityHeaders(app, https=bool(public_url and public_url.startswith("https:")))
+    return Guard(
+        app,
+        https=bool(public_url and public_url.startswith("https:")),
+        limit=limit or RateLimit(per_client=120, overall=3000),
+        trusted_proxies=trusted_proxies,
+    )
