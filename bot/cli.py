@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import getpass
 import json
 import os
@@ -44,9 +45,10 @@ from bot.config import Settings
 from bot.console import Utf8Lines, chat
 from bot.destinations import DestinationError
 from bot.logs import configure_logging
-from bot.notifications import CardMaker, Planner
+from bot.notifications import CardMaker, Notifier, Planner
 from bot.wiring import build_engine, build_notifier, card_maker, in_background, open_store
 from dialogs.effects import ReferralClosed
+from dialogs.engine import Engine
 from dialogs.i18n import catalog_status, pick_locale
 from dialogs.trial import TrialDefinitionError, find_trial, load_trial
 from storage.backup import BackupError, backup, restore
@@ -158,18 +160,23 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
         file=sys.stderr,
     )
-    return _converse(settings, None, None, None)
+    return _converse(settings, None, None, None, web=True)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
     return _converse(settings, args.lang, args.source, args.user)
 
 
-def _converse(settings: Settings, lang: str | None, source: str | None, user: str | None) -> int:
+def _converse(
+    settings: Settings, lang: str | None, source: str | None, user: str | None, *, web: bool = False
+) -> int:
+    """The console chat, with the notifier beside it (and the web chat, for `make run`)."""
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         notifier = build_notifier(settings, engine, None)
-        stop = in_background(notifier)
+        stops = [in_background(notifier)]
+        if web:
+            stops.append(_web_in_background(settings, engine, notifier))
         try:
             chat(
                 engine,
@@ -182,8 +189,42 @@ def _converse(settings: Settings, lang: str | None, source: str | None, user: st
                 after_turn=notifier.wake,
             )
         finally:
-            stop()
+            for stop in reversed(stops):
+                stop()
     return 0
+
+
+def _web_in_background(settings: Settings, engine: Engine, notifier: Notifier) -> Callable[[], None]:
+    """Serve the web chat from a thread beside the console; a busy port only costs the web chat."""
+    import threading
+
+    import uvicorn
+
+    from bot.web import build_web_app
+
+    app = build_web_app(engine, notifier, public_url=settings.public_url, deliver=False)
+    config = uvicorn.Config(
+        app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="critical"
+    )
+    server = uvicorn.Server(config)
+
+    def serve() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn's answer to a port in use
+            server.run()
+        if not server.started:
+            print(
+                f"note: the web chat could not listen on port {settings.web_port} (in use?)", file=sys.stderr
+            )
+
+    thread = threading.Thread(target=serve, daemon=True, name="web")
+    thread.start()
+    print(f"trial-intake: web chat at http://{settings.web_host}:{settings.web_port}/", file=sys.stderr)
+
+    def stop() -> None:
+        server.should_exit = True
+        thread.join(timeout=10)
+
+    return stop
 
 
 def _telegram(settings: Settings, args: argparse.Namespace) -> int:

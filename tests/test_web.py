@@ -257,3 +257,52 @@ async def test_one_client_is_rate_limited_and_others_are_not(engine: Engine) -> 
         # An untrusted sender cannot choose its address that way.
         spoofed = await person.get("/", headers={"x-forwarded-for": "192.0.2.7"})
         assert spoofed.status_code != 429
+
+
+def test_make_run_serves_the_web_chat_beside_the_console(tmp_path: Path) -> None:
+    """A newcomer's one command: the console chat, and the web chat at the address it prints."""
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.test_processes import ROOT, _env
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        cwd=ROOT,
+        env={**_env(tmp_path), "INTAKE_WEB_PORT": str(port)},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline, response = time.monotonic() + 30, None
+        while response is None and time.monotonic() < deadline:
+            try:
+                response = httpx.get(f"http://127.0.0.1:{port}/?lang=es", follow_redirects=True)
+            except httpx.ConnectError:
+                time.sleep(0.2)
+        assert response is not None and '<html lang="es"' in response.text
+    finally:
+        stdout, stderr = process.communicate(input="/help\n", timeout=30)
+    assert process.returncode == 0, stderr
+    assert f"web chat at http://127.0.0.1:{port}/" in stderr
+    assert "/back" in stdout, "and the console chat answered"
+
+
+def test_a_busy_port_costs_only_the_web_chat(tmp_path: Path) -> None:
+    import socket
+
+    from tests.test_processes import intake
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = intake(tmp_path, stdin="/help\n", env={"INTAKE_WEB_PORT": str(port)})
+    assert result.returncode == 0 and "/back" in result.stdout

@@ -273,12 +273,15 @@ def build_web_app(
     public_url: str | None = None,
     limit: RateLimit | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
+    deliver: bool = True,
 ) -> Any:
+    """The web chat's ASGI app; with `deliver`, it runs the notifier for its lifetime (False when
+    the process runs one already, as the console does)."""
     chat = WebChat(engine, notifier, public_url)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        task = asyncio.create_task(notifier.run(), name="notifier") if notifier is not None else None
+        task = asyncio.create_task(notifier.run(), name="notifier") if notifier and deliver else None
         yield
         if task is not None:
             task.cancel()
