@@ -3,6 +3,7 @@
 intake                        run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console
 intake telegram               run the Telegram channel (long polling)
 intake web                    run the web chat (a phone browser, from a link or QR code)
+intake qr --source X          a QR code for a campaign's web link, and its Telegram link
 intake deliver                deliver notifications to the study team, for a deployment without a channel
 intake deliveries             notifications not delivered yet, and why (exit 1 when one is failing)
 intake migrate                bring the database schema up to date (the long-running commands do it at start)
@@ -35,6 +36,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from urllib.parse import urlencode
 
 from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlalchemy import inspect
@@ -49,7 +51,8 @@ from bot.notifications import CardMaker, Notifier, Planner
 from bot.wiring import build_engine, build_notifier, card_maker, in_background, open_store
 from dialogs.effects import ReferralClosed
 from dialogs.engine import Engine
-from dialogs.i18n import catalog_status, pick_locale
+from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
+from dialogs.inputs import CAMPAIGN_SOURCE
 from dialogs.trial import TrialDefinitionError, find_trial, load_trial
 from storage.backup import BackupError, backup, restore
 from storage.crypto import EncryptionKeyError, new_key
@@ -117,6 +120,11 @@ def _parser() -> argparse.ArgumentParser:
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
     chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
     command("web", _web, "run the web chat (INTAKE_WEB_HOST, INTAKE_WEB_PORT)")
+    qr = command("qr", _qr, "a QR code for a campaign: the web chat link, and the Telegram link")
+    qr.add_argument("--source", required=True, help="the campaign, e.g. poster_beijing")
+    qr.add_argument("--lang", help="the language the page opens in, e.g. zh_Hans")
+    qr.add_argument("--format", choices=["svg", "png"], default="svg")
+    qr.add_argument("--out", type=Path, help="the file to write (default: qr-<source>.<format>)")
     command("deliver", _deliver, "deliver notifications to the study team (without a channel)")
     command("deliveries", _deliveries, "notifications not delivered yet, and why")
     command("migrate", _migrate, "bring the database schema up to date")
@@ -273,6 +281,41 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
         uvicorn.run(
             app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="warning"
         )
+    return 0
+
+
+def _qr(settings: Settings, args: argparse.Namespace) -> int:
+    """A QR code of the web chat's link for a campaign; the Telegram deep link for the same source."""
+    import segno
+
+    if not CAMPAIGN_SOURCE.fullmatch(args.source):
+        print(
+            "error: a source is 1 to 64 letters, digits, _ or - (Telegram links allow no more)",
+            file=sys.stderr,
+        )
+        return 2
+    query = {"src": args.source}
+    if args.lang:
+        locale = negotiate(args.lang, shipped_locales())
+        if locale is None:
+            print(
+                f"error: {args.lang!r} is not a shipped language ({', '.join(shipped_locales())})",
+                file=sys.stderr,
+            )
+            return 2
+        query["lang"] = locale
+    base = (settings.public_url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
+    link = f"{base}/?{urlencode(query)}"
+    out = args.out or Path(f"qr-{args.source}.{args.format}")
+    # Error correction M survives a smudged poster; scale 10 prints sharp at A6 and above.
+    segno.make(link, error="m").save(out, kind=args.format, scale=10, border=4)
+    print(f"web chat:  {link}\nQR code:   {out}")
+    if settings.telegram_bot_username:
+        print(f"Telegram:  https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={args.source}")
+    else:
+        print("Telegram:  set INTAKE_TELEGRAM_BOT_USERNAME to print the Telegram link for this source")
+    if not settings.public_url:
+        print("note: INTAKE_PUBLIC_URL is not set: the link points at this machine", file=sys.stderr)
     return 0
 
 

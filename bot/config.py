@@ -49,6 +49,9 @@ class Settings(BaseSettings):
         validation_alias=AliasChoices("TELEGRAM_API_ROOT", "INTAKE_TELEGRAM_API_ROOT"),
         description="Any Bot API server: Telegram's, a self-hosted one, or a test fake.",
     )
+    telegram_bot_username: str | None = Field(
+        default=None, description="The bot's @username, for the Telegram links `intake qr` prints."
+    )
     telegram_timeout: float = Field(
         default=10.0, description="Seconds to wait for a Bot API answer before a request counts as timed out."
     )

@@ -11,7 +11,6 @@ about (a referral created or withdrawn) is collected as effects.
 from __future__ import annotations
 
 import logging
-import re
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
@@ -22,7 +21,7 @@ from dialogs.answers import AnswerReader
 from dialogs.effects import Effect, ReferralClosed, ReferralCreated
 from dialogs.eligibility import Assessment, Outcome, assess
 from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale
-from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported
+from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
 from dialogs.prompts import Prompts
@@ -36,9 +35,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-# Campaign codes travel in links (Telegram deep links allow these characters only).
-_SOURCE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
-
 
 def start_screening(
     engine: Engine,
@@ -49,7 +45,7 @@ def start_screening(
     previous_locale: str | None,
 ) -> Screening:
     source = message.source if isinstance(message, Start) else None
-    source = source if source and _SOURCE.match(source) else None
+    source = source if source and CAMPAIGN_SOURCE.fullmatch(source) else None
     chosen = message.locale if isinstance(message, Start) else None
     locale = negotiate(chosen, engine.locales) or negotiate(hint, engine.locales) or previous_locale
     return _new_screening(engine, records, participant, locale, source, {"source": source})
@@ -586,7 +582,7 @@ class Conversation(Prompts):
         self.erased = True
 
     def _record_source(self, source: str | None) -> None:
-        if source and _SOURCE.match(source) and not self.screening.source:
+        if source and CAMPAIGN_SOURCE.fullmatch(source) and not self.screening.source:
             self.screening.source = source
 
     def close(self) -> list[Reply]:

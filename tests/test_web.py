@@ -306,3 +306,38 @@ def test_a_busy_port_costs_only_the_web_chat(tmp_path: Path) -> None:
         port = taken.getsockname()[1]
         result = intake(tmp_path, stdin="/help\n", env={"INTAKE_WEB_PORT": str(port)})
     assert result.returncode == 0 and "/back" in result.stdout
+
+
+async def test_intake_qr_makes_a_campaign_link_that_opens_the_chat_with_its_source(
+    tmp_path: Path, browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    from tests.test_processes import intake
+
+    env = {"INTAKE_PUBLIC_URL": "https://intake.example.org", "INTAKE_TELEGRAM_BOT_USERNAME": "@intake_bot"}
+    svg = intake(
+        tmp_path,
+        "qr",
+        "--source",
+        "poster_beijing",
+        "--lang",
+        "zh-CN",
+        "--out",
+        str(tmp_path / "p.svg"),
+        env=env,
+    )
+    assert svg.returncode == 0, svg.stderr
+    assert "Telegram:  https://t.me/intake_bot?start=poster_beijing" in svg.stdout
+    link = re.search(r"web chat:  (\S+)", svg.stdout)
+    assert link and link[1] == "https://intake.example.org/?src=poster_beijing&lang=zh_Hans"
+    assert (tmp_path / "p.svg").read_text().lstrip().startswith(("<?xml", "<svg"))
+    png = intake(
+        tmp_path, "qr", "--source", "clinic", "--format", "png", "--out", str(tmp_path / "c.png"), env=env
+    )
+    assert png.returncode == 0 and (tmp_path / "c.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    refused = intake(tmp_path, "qr", "--source", "no spaces/here", env=env)
+    assert refused.returncode == 2 and "1 to 64 letters" in refused.stderr
+
+    page = Page(await browser.get(link[1].replace("https://intake.example.org", "")))
+    assert '<html lang="zh-Hans"' in page.html
+    [screening] = _rows(engine, Screening)
+    assert screening.source == "poster_beijing"
