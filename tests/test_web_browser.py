@@ -1,0 +1,127 @@
+"""The web chat in a real browser: Debian's Chromium, driven by Playwright, at a phone's size.
+
+`intake web` runs as a real process. Screenshots of each language are saved under
+test-artifacts/ for a person to look at. Chromium comes from Debian (`apt-get install
+chromium`; Playwright's own download does not work here): CI installs it and sets
+INTAKE_REQUIRE_BROWSER=1, so that there a missing browser fails instead of skipping.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import TAPS_B1
+from tests.test_processes import ROOT, _env
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+ARTIFACTS = ROOT / "test-artifacts"
+PHONE = {"width": 360, "height": 740}
+
+if not Path(CHROMIUM).exists():
+    if os.environ.get("INTAKE_REQUIRE_BROWSER"):
+        raise RuntimeError(f"no Chromium at {CHROMIUM}: `apt-get install chromium`")
+    pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
+
+from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"],
+        cwd=ROOT,
+        env={**_env(tmp_path), "INTAKE_WEB_PORT": str(port)},
+        stderr=subprocess.DEVNULL,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{base}/static/chat.css")
+            break
+        except httpx.ConnectError:
+            time.sleep(0.2)
+    try:
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+
+
+@pytest.fixture
+async def browser() -> AsyncIterator[Browser]:
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        yield launched
+        await launched.close()
+
+
+async def _answer_everything(page: Page) -> None:
+    """Answer each question as TAPS_B1 says: by its button, or by typing when it has none."""
+    for _ in range(60):
+        last = page.locator(".message").last
+        if "Your reference is" in await last.inner_text():
+            return
+        asks = await page.locator(".message[data-asks]").last.get_attribute("data-asks")
+        answer = "confirm" if asks == "summary" else TAPS_B1[asks or ""]
+        buttons = page.locator(".message[data-asks]").last.locator(f"button[name=value][value='{answer}']")
+        if await buttons.count():
+            await buttons.click()
+        else:
+            await page.fill("#text", answer)
+            await page.click(".answer button")
+        await page.wait_for_load_state()
+    raise AssertionError("the screening did not end")
+
+
+async def test_a_whole_screening_on_a_phone_with_javascript_off(browser: Browser, server: str) -> None:
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=False)
+    page = await context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{server}/?lang=en&src=poster_test")
+    await _answer_everything(page)
+    assert "may be a candidate" in await page.inner_text("#messages")
+    assert all(url.startswith(server) for url in requested), "nothing leaves the bot's own origin"
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / "web-en.png"), full_page=True)
+    await context.close()
+
+
+@pytest.mark.parametrize(("lang", "direction", "html_lang"), [("ar", "rtl", "ar"), ("zh", "ltr", "zh-Hans")])
+async def test_each_language_lays_out_its_way_and_resumes_on_another_device(
+    browser: Browser, server: str, lang: str, direction: str, html_lang: str
+) -> None:
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang={lang}")
+    assert await page.evaluate("document.documentElement.dir") == direction
+    assert await page.evaluate("document.documentElement.lang") == html_lang
+    await page.locator(".message").last.locator("button[name=value][value='yes']").click()
+    await page.wait_for_load_state()
+    question = await page.locator(".message").last.inner_text()
+    ARTIFACTS.mkdir(exist_ok=True)
+    await page.screenshot(path=str(ARTIFACTS / f"web-{lang}.png"), full_page=True)
+    link = await page.get_attribute(".resume a", "href")
+    assert link is not None
+    other = await browser.new_context(viewport=PHONE)  # another device: no cookie
+    elsewhere = await other.new_page()
+    await elsewhere.goto(link)
+    assert question.splitlines()[0] in await elsewhere.inner_text("#messages")
+    # Nothing is wider than the phone: no sideways scrolling at 360 px.
+    assert await elsewhere.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    await other.close()
+    await context.close()
