@@ -68,6 +68,10 @@ def _questions() -> dict[str, str]:
     return texts
 
 
+def _the_end(text: str) -> bool:
+    return "contact" in text and "study team" in text and "Study coordinator" in text
+
+
 async def _patient(tg: FakeTelegram, user_id: int, questions: dict[str, str], done: set[int]) -> None:
     tg.send_text(user_id, "/start")
     seen = 0
@@ -76,13 +80,15 @@ async def _patient(tg: FakeTelegram, user_id: int, questions: dict[str, str], do
     while True:
         messages = tg.messages_to(user_id)
         if len(messages) > seen:
-            seen = len(messages)
+            new, seen = messages[seen:], len(messages)
             text = messages[-1]["text"]
+            if any(_the_end(message["text"]) for message in new):
+                # The study's address, for someone who would rather not be called. It may come
+                # before the answers to an answer typed again meanwhile ("you have finished…").
+                done.add(user_id)
+                return
             if text.startswith(m.SUMMARY_INTRO):
                 answer = "yes"
-            elif "contact" in text and "study team" in text and "Study coordinator" in text:
-                done.add(user_id)  # the end: the study's address for someone who would rather not be called
-                return
             else:
                 asked = next((q for start, q in questions.items() if text.startswith(start)), None)
                 if asked is None:
