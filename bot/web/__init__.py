@@ -217,7 +217,6 @@ class WebChat:
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "prompt": prompt,
             "csrf": self.csrf(session),
-            "focus": bool(prompt),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             "t_commands": t(texts.WEB_COMMANDS),
@@ -292,6 +291,8 @@ def build_web_app(
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),
+            # Browsers ask for it on their own; no icon, and no 404 in their consoles.
+            Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
             Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
         ],
         lifespan=lifespan,
