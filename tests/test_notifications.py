@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import json
 import re
-import socket
 import threading
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
@@ -35,6 +34,7 @@ from bot.wiring import build_engine, build_notifier
 from dialogs.engine import Engine
 from storage.models import AuditEvent, Notification, Referral
 from tests.conftest import LIKELY_B1, Person
+from tests.test_processes import free_port
 from tests.test_telegram import _referred
 
 NAME, PHONE = "Li Wei", "+8613812345678"
@@ -70,9 +70,7 @@ class Inbox:
 @pytest.fixture
 def inbox() -> Iterator[tuple[Inbox, int]]:
     handler = Inbox()
-    with socket.socket() as probe:  # a free port: aiosmtpd's controller cannot start on port 0
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()  # aiosmtpd's controller cannot start on port 0
     controller = Controller(handler, hostname="127.0.0.1", port=port)
     controller.start()
     try:

@@ -5,12 +5,14 @@ from __future__ import annotations
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import IO, Any
 
+import httpx
 import pytest
 
 from tests.conftest import LIKELY_B1, LIKELY_B1_ZH
@@ -36,6 +38,25 @@ def intake(
         timeout=60,
         check=False,
     )
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def get_when_up(url: str, timeout: float = 30) -> httpx.Response:
+    """GET `url` once its server accepts connections (a process just started)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            return httpx.get(url, follow_redirects=True)
+        except httpx.ConnectError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
 
 
 def _shell(command: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

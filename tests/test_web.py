@@ -136,7 +136,7 @@ async def test_a_reload_resumes_and_the_resume_link_works_in_another_browser(
     assert link
     other = httpx.AsyncClient(transport=browser._transport, follow_redirects=True)
     async with other:
-        elsewhere = Page(await other.get(link[1].replace("http://intake.test", "http://intake.test")))
+        elsewhere = Page(await other.get(link[1]))
     assert elsewhere.option_prompt() == asked, "the same screening, on another device"
     assert len(_rows(engine, Screening)) == 1
 
@@ -149,7 +149,7 @@ async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, e
     assert forged.status_code == 403
     missing = await browser.post("/say", data={"prompt": page.option_prompt(), "value": "yes"})
     assert missing.status_code == 403
-    assert all(not a for a in [_answers(engine)]), "nothing stored"
+    assert _answers(engine) == {}, "nothing stored"
 
 
 def _answers(engine: Engine) -> dict[str, Any]:
@@ -201,16 +201,12 @@ async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
 
 def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
     """The real server process, as an operator starts it."""
-    import socket
     import subprocess
     import sys
-    import time
 
-    from tests.test_processes import ROOT, _env
+    from tests.test_processes import ROOT, _env, free_port, get_when_up
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "web"],
         cwd=ROOT,
@@ -219,13 +215,8 @@ def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
         text=True,
     )
     try:
-        deadline, response = time.monotonic() + 30, None
-        while response is None and time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/?lang=zh", follow_redirects=True)
-            except httpx.ConnectError:
-                time.sleep(0.2)
-        assert response is not None and response.status_code == 200
+        response = get_when_up(f"http://127.0.0.1:{port}/?lang=zh")
+        assert response.status_code == 200
         assert '<html lang="zh-Hans"' in response.text and "content-security-policy" in response.headers
     finally:
         process.terminate()
@@ -261,16 +252,12 @@ async def test_one_client_is_rate_limited_and_others_are_not(engine: Engine) -> 
 
 def test_make_run_serves_the_web_chat_beside_the_console(tmp_path: Path) -> None:
     """A newcomer's one command: the console chat, and the web chat at the address it prints."""
-    import socket
     import subprocess
     import sys
-    import time
 
-    from tests.test_processes import ROOT, _env
+    from tests.test_processes import ROOT, _env, free_port, get_when_up
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot"],
         cwd=ROOT,
@@ -281,13 +268,7 @@ def test_make_run_serves_the_web_chat_beside_the_console(tmp_path: Path) -> None
         text=True,
     )
     try:
-        deadline, response = time.monotonic() + 30, None
-        while response is None and time.monotonic() < deadline:
-            try:
-                response = httpx.get(f"http://127.0.0.1:{port}/?lang=es", follow_redirects=True)
-            except httpx.ConnectError:
-                time.sleep(0.2)
-        assert response is not None and '<html lang="es"' in response.text
+        assert '<html lang="es"' in get_when_up(f"http://127.0.0.1:{port}/?lang=es").text
     finally:
         stdout, stderr = process.communicate(input="/help\n", timeout=30)
     assert process.returncode == 0, stderr

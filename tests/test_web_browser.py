@@ -11,19 +11,16 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.conftest import TAPS_B1
-from tests.test_processes import ROOT, _env
+from tests.test_processes import ROOT, _env, free_port, get_when_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -39,9 +36,7 @@ from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[str]:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "web"],
         cwd=ROOT,
@@ -49,14 +44,8 @@ def server(tmp_path: Path) -> Iterator[str]:
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(f"{base}/static/chat.css")
-            break
-        except httpx.ConnectError:
-            time.sleep(0.2)
     try:
+        get_when_up(f"{base}/static/chat.css")
         yield base
     finally:
         process.terminate()

@@ -171,11 +171,12 @@ class WebChat:
         token = request.cookies.get(COOKIE)
         session = self.session_of(token)
         hint = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
-        if session is None:  # a first visit, or a forged or mangled cookie: a new person
+        fresh = session is None  # a first visit, or a forged or mangled cookie: a new person
+        if session is None:
             token = self.new_token()
             session = self.session_of(token)
             assert session is not None
-        if session != self.session_of(request.cookies.get(COOKIE)) or request.query_params:
+        if fresh or request.query_params:
             # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen.
             params = request.query_params
             await self._handle(session, Start(source=params.get("src"), locale=params.get("lang")), hint)
