@@ -48,7 +48,7 @@ from bot.console import Utf8Lines, chat
 from bot.destinations import DestinationError
 from bot.logs import configure_logging
 from bot.notifications import CardMaker, Notifier, Planner
-from bot.wiring import build_engine, build_notifier, card_maker, in_background, open_store
+from bot.wiring import build_engine, build_notifier, build_web, card_maker, in_background, open_store
 from dialogs.effects import ReferralClosed
 from dialogs.engine import Engine
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
@@ -162,7 +162,7 @@ Command = Callable[[Settings, argparse.Namespace], int]
 
 def _run(settings: Settings, args: argparse.Namespace) -> int:
     if settings.telegram_bot_token:
-        return _telegram(settings, args)
+        return _telegram(settings, args, web=True)
     print(f"trial-intake: console channel, database {shown_url(settings.database)}", file=sys.stderr)
     print(
         "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
@@ -208,9 +208,7 @@ def _web_in_background(settings: Settings, engine: Engine, notifier: Notifier) -
 
     import uvicorn
 
-    from bot.web import build_web_app
-
-    app = build_web_app(engine, notifier, public_url=settings.public_url, deliver=False)
+    app = build_web(settings, engine, notifier, deliver=False)
     config = uvicorn.Config(
         app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="critical"
     )
@@ -235,7 +233,8 @@ def _web_in_background(settings: Settings, engine: Engine, notifier: Notifier) -
     return stop
 
 
-def _telegram(settings: Settings, args: argparse.Namespace) -> int:
+def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False) -> int:
+    """The Telegram channel (and, for `make run`, the web chat beside it, sharing its notifier)."""
     from telegram import Update
 
     from bot.telegram_app import build_application
@@ -258,14 +257,18 @@ def _telegram(settings: Settings, args: argparse.Namespace) -> int:
         )
     engine = build_engine(settings)
     with in_use(engine.store.engine):
-        build_application(settings, engine).run_polling(allowed_updates=Update.ALL_TYPES)
+        application = build_application(settings, engine)
+        stop_web = _web_in_background(settings, engine, application.bot_data["notifier"]) if web else None
+        try:
+            application.run_polling(allowed_updates=Update.ALL_TYPES)
+        finally:
+            if stop_web is not None:
+                stop_web()
     return 0
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> int:
     import uvicorn
-
-    from bot.web import build_web_app
 
     engine = build_engine(settings)
     notifier = build_notifier(settings, engine, None)
@@ -274,8 +277,7 @@ def _web(settings: Settings, args: argparse.Namespace) -> int:
         f"{shown_url(settings.database)}",
         file=sys.stderr,
     )
-    proxies = frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip())
-    app = build_web_app(engine, notifier, public_url=settings.public_url, trusted_proxies=proxies)
+    app = build_web(settings, engine, notifier, deliver=True)
     with in_use(engine.store.engine):
         # Access logs are off: a resume link in a URL is a session token.
         uvicorn.run(

@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.",
     )
+    web_tap_settle: float = Field(
+        default=1.0,
+        ge=0,
+        description="Seconds a new web page ignores taps, so a double tap cannot answer the next question.",
+    )
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 from sqlalchemy import Engine as SQLAlchemyEngine
 from telegram import Bot
@@ -85,6 +86,20 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
         senders,
         interval=settings.delivery_interval,
         failing_retry=settings.failing_retry_interval,
+    )
+
+
+def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> Any:
+    """The web chat's ASGI app (`deliver`: it runs the notifier itself, when nothing else does)."""
+    from bot.web import build_web_app  # Starlette is loaded only where the web chat is served
+
+    return build_web_app(
+        engine,
+        notifier,
+        public_url=settings.public_url,
+        trusted_proxies=frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()),
+        settle=settings.web_tap_settle,
+        deliver=deliver,
     )
 
 

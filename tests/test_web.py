@@ -31,7 +31,8 @@ def engine(tmp_path: Path) -> Engine:
 
 @pytest.fixture
 async def browser(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
-    transport = httpx.ASGITransport(app=build_web_app(engine))
+    # Taps count at once here; the settling time has its own test.
+    transport = httpx.ASGITransport(app=build_web_app(engine, settle=0))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://intake.test", follow_redirects=True
     ) as c:
@@ -80,6 +81,11 @@ async def _post(browser: httpx.AsyncClient, page: Page, **fields: str) -> Page:
 
 async def _tap(browser: httpx.AsyncClient, page: Page, value: str) -> Page:
     data = {"csrf": page.field("csrf"), "prompt": page.option_prompt(), "value": value}
+    return Page(await browser.post("/say", data=data))
+
+
+async def _command(browser: httpx.AsyncClient, page: Page, name: str) -> Page:
+    data = {"csrf": page.field("csrf"), "prompt": page.field("prompt"), "command": f"/{name}"}
     return Page(await browser.post("/say", data=data))
 
 
@@ -150,6 +156,32 @@ async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, e
     missing = await browser.post("/say", data={"prompt": page.option_prompt(), "value": "yes"})
     assert missing.status_code == 403
     assert _answers(engine) == {}, "nothing stored"
+
+
+async def test_a_second_tap_on_a_page_just_shown_answers_nothing(engine: Engine) -> None:
+    """A double tap, or a tremor's second tap, lands on the page that replaced the first one."""
+    now = [0.0]
+    app = build_web_app(engine, settle=1.0, clock=lambda: now[0])
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        now[0] += 4  # reading the question
+        page = await _tap(phone, page, "yes")
+        stored = _answers(engine)
+        now[0] += 0.3  # the second tap, on the button now where the first one was
+        again = await _tap(phone, page, "yes")
+        assert again.option_prompt() == page.option_prompt() and "Separately" in again.text
+        again = await _command(phone, again, "back")  # a command button is a tap too
+        assert again.option_prompt() == page.option_prompt()
+        assert _answers(engine) == stored, "nothing answered, nothing undone"
+        now[0] += 1.5  # a person who has read it
+        later = await _tap(phone, again, "yes")
+        assert later.option_prompt() != page.option_prompt()
+        assert len(next(iter(_answers(engine).values()))) == len(next(iter(stored.values()))) + 1
+        # A typed answer is never a slip of the finger: it counts however quickly it comes.
+        now[0] += 0.1
+        typed = await _post(phone, later, text="myself")
+        assert "You wrote" in typed.text or typed.option_prompt() != later.option_prompt()
 
 
 def _answers(engine: Engine) -> dict[str, Any]:

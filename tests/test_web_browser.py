@@ -8,6 +8,7 @@ INTAKE_REQUIRE_BROWSER=1, so that there a missing browser fails instead of skipp
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import subprocess
@@ -32,13 +33,14 @@ if not Path(CHROMIUM).exists():
 from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
+@contextlib.contextmanager
+def serving(data_dir: Path, *, settle: float) -> Iterator[str]:
+    """`intake web` as an operator starts it; `settle`: how long a new page ignores taps."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "bot", "web"],
         cwd=ROOT,
-        env={**_env(tmp_path), "INTAKE_WEB_PORT": str(port)},
+        env={**_env(data_dir), "INTAKE_WEB_PORT": str(port), "INTAKE_WEB_TAP_SETTLE": str(settle)},
         stderr=subprocess.DEVNULL,
     )
     base = f"http://127.0.0.1:{port}"
@@ -48,6 +50,12 @@ def server(tmp_path: Path) -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[str]:
+    with serving(tmp_path, settle=0) as base:  # the robot taps at once; a person would not
+        yield base
 
 
 @pytest.fixture
@@ -131,3 +139,23 @@ async def test_with_javascript_the_new_question_has_the_focus(browser: Browser, 
     assert await page.evaluate("document.activeElement.classList.contains('message')"), "again on the new one"
     assert errors == [], "the script runs under the page's Content-Security-Policy"
     await context.close()
+
+
+async def test_a_double_tap_does_not_answer_the_next_question(browser: Browser, tmp_path: Path) -> None:
+    """The page replaces itself under the finger: a second tap that lands on the next question's
+    button is not taken by the server (it comes too soon after that page was shown)."""
+    settle = 3.0
+    with serving(tmp_path, settle=settle) as base:
+        context = await browser.new_context(viewport=PHONE)
+        page = await context.new_page()
+        await page.goto(f"{base}/?lang=en")
+        await page.wait_for_timeout(settle * 1000 + 300)  # the person reads the question
+        async with page.expect_navigation():
+            await page.locator(".message").last.locator("button[name=value][value='yes']").click()
+        asks = await page.locator(".message[data-asks]").last.get_attribute("data-asks")
+        assert asks == "consent_contact"
+        async with page.expect_navigation():  # at once, on the next question's button
+            await page.locator(".message").last.locator("button[name=value][value='yes']").click()
+        assert await page.locator(".message[data-asks]").last.get_attribute("data-asks") == asks
+        assert "Separately" in await page.locator(".message").last.inner_text(), "still unanswered"
+        await context.close()

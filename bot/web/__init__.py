@@ -10,6 +10,10 @@ the page showed (its sequence is the web's message position).
 
 Each post is one engine input; the page that follows shows what the outbox holds,
 and marks it sent (post, redirect, get).
+
+A tap that arrives within `settle` seconds of its page being shown is not used: the
+page replaces itself under the finger, and a double tap, or a tremor's second tap,
+would otherwise answer the next question with the button that is now in the same place.
 """
 
 from __future__ import annotations
@@ -43,6 +47,7 @@ CHANNEL = "web"
 COOKIE = "intake_session"
 HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
+SETTLE = 1.0  # seconds; a second tap comes within a few hundred milliseconds, a reader takes longer
 SECURITY_HEADERS = {
     # Everything from the bot's own origin: no CDN, font, analytics or script from elsewhere.
     "content-security-policy": (
@@ -138,11 +143,19 @@ class Guard:
 
 class WebChat:
     def __init__(
-        self, engine: Engine, notifier: Notifier | None = None, public_url: str | None = None
+        self,
+        engine: Engine,
+        notifier: Notifier | None = None,
+        public_url: str | None = None,
+        *,
+        settle: float = SETTLE,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.engine = engine
         self.notifier = notifier
         self.public_url = (public_url or "").rstrip("/")
+        self.settle, self.clock = settle, clock
+        self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
 
@@ -189,6 +202,7 @@ class WebChat:
             replies = await asyncio.to_thread(self.engine.outbox, address)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
         await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
+        self._remember_shown(session, prompt)
         return self._with_cookie(
             self._render(request, session, token or "", replies, prompt), token or "", request
         )
@@ -238,15 +252,29 @@ class WebChat:
             return RedirectResponse("/", status_code=303)  # no (or a forged) session: a new one
         if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf(session)):
             return PlainTextResponse("This form has expired. Please go back and try again.", status_code=403)
-        prompt, value, text = (str(form.get(k, "")) for k in ("prompt", "value", "text"))
+        prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
+        if (value or command) and self._just_shown(session, prompt):
+            return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
         if value:
             message: Any = Choice(value, prompt)
+        elif command:
+            message = parse_text(command)
         else:
             message = parse_text(text)
             if isinstance(message, Text):
                 message = replace(message, position=_sequence(prompt))
         await self._handle(session, message, None)
         return RedirectResponse("/", status_code=303)
+
+    def _remember_shown(self, session: str, prompt: str) -> None:
+        self._shown.pop(session, None)
+        self._shown[session] = (prompt, self.clock())
+        while len(self._shown) > 10_000:  # the oldest pages have long settled
+            self._shown.popitem(last=False)
+
+    def _just_shown(self, session: str, prompt: str) -> bool:
+        shown, when = self._shown.get(session, ("", float("-inf")))
+        return shown == prompt and self.clock() - when < self.settle
 
     async def resume(self, request: Request) -> Response:
         token = request.path_params["token"]
@@ -273,11 +301,13 @@ def build_web_app(
     public_url: str | None = None,
     limit: RateLimit | None = None,
     trusted_proxies: frozenset[str] = frozenset(),
+    settle: float = SETTLE,
+    clock: Callable[[], float] = time.monotonic,
     deliver: bool = True,
 ) -> Any:
     """The web chat's ASGI app; with `deliver`, it runs the notifier for its lifetime (False when
     the process runs one already, as the console does)."""
-    chat = WebChat(engine, notifier, public_url)
+    chat = WebChat(engine, notifier, public_url, settle=settle, clock=clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
