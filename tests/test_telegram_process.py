@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -28,9 +29,14 @@ PATIENT = 1001
 
 @contextmanager
 def bot_process(
-    tg: FakeTelegram, data_dir: Path, log: Path | None = None, **env_extra: str
+    tg: FakeTelegram,
+    data_dir: Path,
+    log: Path | None = None,
+    args: tuple[str, ...] = ("telegram",),
+    **env_extra: str,
 ) -> Iterator[subprocess.Popen[bytes]]:
-    """`intake telegram` as its own process, its output appended to `log` (or discarded)."""
+    """`intake telegram` (or `intake *args`) as its own process, its output appended to `log`
+    (or discarded)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
     env |= {
         "TELEGRAM_BOT_TOKEN": tg.token,
@@ -43,7 +49,7 @@ def bot_process(
     }
     with (log or Path(os.devnull)).open("ab") as output:
         process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "telegram"], env=env, cwd=ROOT, stdout=output, stderr=output
+            [sys.executable, "-m", "bot", *args], env=env, cwd=ROOT, stdout=output, stderr=output
         )
         try:
             yield process
@@ -182,3 +188,32 @@ async def test_without_coordinator_chats_the_start_warns_that_referrals_reach_no
             await tg.wait_for(lambda: bool(tg.calls_to("getUpdates")), timeout=30, what="polling")
     assert "no notification destinations" in log.read_text()
     assert "referrals are stored but announced to nobody" in log.read_text()
+
+
+async def test_make_run_serves_the_web_chat_beside_telegram_and_its_referrals_reach_the_team(
+    tmp_path: Path,
+) -> None:
+    """With a token, `intake` (what `make run` starts) is the Telegram bot and the web chat in
+    one process: a screening from a poster's QR code on the web reaches the coordinators'
+    Telegram chat, with its campaign source on the card."""
+    import httpx
+
+    from tests.conftest import TAPS_B1
+    from tests.test_processes import free_port, get_when_up
+    from tests.test_web import Page, _post, _tap
+
+    port = free_port()
+    async with FakeTelegram() as tg:
+        with bot_process(tg, tmp_path, None, (), INTAKE_WEB_PORT=str(port), INTAKE_WEB_TAP_SETTLE="0"):
+            base = f"http://127.0.0.1:{port}"
+            await asyncio.to_thread(get_when_up, f"{base}/static/chat.css")  # the fake API keeps serving
+            async with httpx.AsyncClient(base_url=base, follow_redirects=True) as phone:
+                page = Page(await phone.get("/?src=poster_beijing&lang=zh"))
+                for value in [*TAPS_B1.values(), "confirm"]:
+                    page = await (
+                        _tap(phone, page, value) if page.buttons() else _post(phone, page, text=value)
+                    )
+            cards = await tg.wait_for_messages(COORDINATOR, 1, timeout=30)
+        assert "poster_beijing" in cards[0]["text"] and TAPS_B1["contact_name"] in cards[0]["text"]
+        [referral] = _rows(tmp_path, Referral)
+        assert referral.id in cards[0]["text"]
