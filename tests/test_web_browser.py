@@ -30,6 +30,7 @@ if not Path(CHROMIUM).exists():
         raise RuntimeError(f"no Chromium at {CHROMIUM}: `apt-get install chromium`")
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
 
+from axe_playwright_python.async_playwright import Axe  # noqa: E402
 from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
 
 
@@ -159,3 +160,65 @@ async def test_a_double_tap_does_not_answer_the_next_question(browser: Browser, 
         assert await page.locator(".message[data-asks]").last.get_attribute("data-asks") == asks
         assert "Separately" in await page.locator(".message").last.inner_text(), "still unanswered"
         await context.close()
+
+
+async def _accessibility_problems(page: Page) -> list[str]:
+    """Serious or critical WCAG 2.1 A/AA violations, as axe-core finds them (shipped pinned in
+    axe-playwright-python; injected through the DevTools protocol, so the page's CSP holds)."""
+    results = await Axe().run(
+        page,
+        options={
+            "runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]},
+            "resultTypes": ["violations"],
+        },
+    )
+    return [
+        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
+
+
+@pytest.mark.parametrize("lang", ["en", "zh", "ar"])
+async def test_accessibility_each_kind_of_page(browser: Browser, server: str, lang: str) -> None:
+    """axe-core on a question with buttons, a typed answer's read-back, a menu and the end."""
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang={lang}")
+    problems = {"first question": await _accessibility_problems(page)}
+    for _ in range(2):  # the two consents
+        async with page.expect_navigation():
+            await page.locator(".message").last.locator("button[name=value][value='yes']").click()
+    await page.fill("#text", "myself")  # typed: read back before it is stored
+    async with page.expect_navigation():
+        await page.click(".answer button")
+    problems["read-back"] = await _accessibility_problems(page)
+    async with page.expect_navigation():
+        await page.click("button[name=command][value='/language']")
+    problems["language menu"] = await _accessibility_problems(page)
+    assert {k: v for k, v in problems.items() if v} == {}
+    await context.close()
+
+
+async def test_readable_on_a_320_px_screen_with_text_at_200_percent(browser: Browser, server: str) -> None:
+    """WCAG 1.4.4 and 1.4.10: text doubled on the narrowest phone still fits, nothing scrolls
+    sideways or is cut off, and every control stays a large target."""
+    context = await browser.new_context(viewport={"width": 320, "height": 640})
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang=en")
+    for scale in ("100%", "200%"):
+        await page.evaluate(f"document.documentElement.style.fontSize = '{scale}'")
+        assert await page.evaluate("document.documentElement.scrollWidth") <= 320, scale
+        clipped = await page.evaluate(
+            """[...document.querySelectorAll('p, button, label, a, input, h1')]
+                 .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.outerHTML.slice(0, 80))"""
+        )
+        assert clipped == [], (scale, clipped)
+        small = await page.evaluate(
+            """[...document.querySelectorAll('button, input:not([type=hidden])')]
+                 .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length"""
+        )
+        assert small == 0, f"every control at least 44 x 44 px at {scale}"
+        ARTIFACTS.mkdir(exist_ok=True)
+        await page.screenshot(path=str(ARTIFACTS / f"web-320px-text-{scale[:-1]}.png"), full_page=True)
+    await context.close()
