@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -18,7 +19,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import TAPS_B1
+from tests.conftest import LIKELY_B1_ZH, TAPS_B1
 from tests.test_processes import ROOT, _env, free_port, get_when_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -67,22 +68,45 @@ async def browser() -> AsyncIterator[Browser]:
         await launched.close()
 
 
-async def _answer_everything(page: Page) -> None:
-    """Answer each question as TAPS_B1 says: by its button, or by typing when it has none."""
-    for _ in range(60):
-        last = page.locator(".message").last
-        if "Your reference is" in await last.inner_text():
-            return
-        asks = await page.locator(".message[data-asks]").last.get_attribute("data-asks")
-        answer = "confirm" if asks == "summary" else TAPS_B1[asks or ""]
-        buttons = page.locator(".message[data-asks]").last.locator(f"button[name=value][value='{answer}']")
-        if await buttons.count():
-            await buttons.click()
+async def _asks(page: Page) -> str:
+    return await page.locator(".message[data-asks]").last.get_attribute("data-asks") or ""
+
+
+async def _answer_everything(
+    page: Page, answers: dict[str, str], *, typed: bool = False, reload_at: str | None = None
+) -> list[str]:
+    """Answer each question as `answers` says: by its button, or by typing (always with `typed`,
+    and when a question has none). A typed answer read back is confirmed with its Yes button.
+    At `reload_at`, the page is reloaded first, and must show the same question again.
+    Returns the questions whose answers were read back."""
+    read_back: list[str] = []
+    question = ""
+    for _ in range(80):
+        if await page.locator(".message", has_text=REFERENCE).count():
+            return read_back
+        asks = await _asks(page)
+        if asks == reload_at:
+            reload_at = None
+            await page.reload()
+            assert await _asks(page) == asks, "a reload resumes at the same question"
+            continue
+        if asks == "_confirm":
+            read_back.append(question)
+            answer = "yes"
         else:
-            await page.fill("#text", answer)
-            await page.click(".answer button")
-        await page.wait_for_load_state()
+            question = asks
+            answer = "confirm" if asks == "summary" else answers[asks]
+        buttons = page.locator(".message[data-asks]").last.locator(f"button[name=value][value='{answer}']")
+        async with page.expect_navigation():
+            if await buttons.count() and not (typed and asks in answers):
+                await buttons.click()
+            else:
+                await page.fill("#text", answer)
+                await page.click(".answer button")
     raise AssertionError("the screening did not end")
+
+
+REFERENCE = re.compile("Your reference is|您的编号是|الرقم المرجعي")
 
 
 async def test_a_whole_screening_on_a_phone_with_javascript_off(browser: Browser, server: str) -> None:
@@ -91,11 +115,40 @@ async def test_a_whole_screening_on_a_phone_with_javascript_off(browser: Browser
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     await page.goto(f"{server}/?lang=en&src=poster_test")
-    await _answer_everything(page)
+    await _answer_everything(page, TAPS_B1)
     assert "may be a candidate" in await page.inner_text("#messages")
     assert all(url.startswith(server) for url in requested), "nothing leaves the bot's own origin"
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / "web-en.png"), full_page=True)
+    await context.close()
+
+
+async def test_a_whole_screening_typed_in_chinese_with_a_reload_midway(browser: Browser, server: str) -> None:
+    context = await browser.new_context(viewport=PHONE, locale="zh-CN")
+    page = await context.new_page()
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    await page.goto(f"{server}/?src=poster_beijing")  # the language from the browser's
+    assert await page.evaluate("document.documentElement.lang") == "zh-Hans"
+    read_back = await _answer_everything(page, LIKELY_B1_ZH, typed=True, reload_at="diagnosis")
+    assert read_back == ["respondent", "symptoms_course"], "我自己 and 没有好转 are confirmed first"
+    assert "您可能符合这项研究的条件" in await page.inner_text("#messages")
+    assert all(url.startswith(server) for url in requested), "nothing leaves the bot's own origin"
+    await page.screenshot(path=str(ARTIFACTS / "web-zh-end.png"), full_page=True)
+    await context.close()
+
+
+async def test_a_whole_screening_tapped_in_arabic_right_to_left(browser: Browser, server: str) -> None:
+    context = await browser.new_context(viewport=PHONE)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang=ar")
+    await _answer_everything(page, TAPS_B1)
+    assert await page.evaluate("document.documentElement.dir") == "rtl"
+    # Mirrored: the answer buttons' text starts at the right.
+    assert (
+        await page.evaluate("getComputedStyle(document.querySelector('.commands button')).direction") == "rtl"
+    )
+    await page.screenshot(path=str(ARTIFACTS / "web-ar-end.png"), full_page=True)
     await context.close()
 
 
