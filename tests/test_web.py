@@ -3,6 +3,8 @@ escaping, limits and headers. The ASGI app is the one `intake web` serves."""
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import AsyncIterator
 from html import unescape
@@ -206,13 +208,43 @@ async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
 async def test_free_text_is_escaped_everywhere_it_is_shown(
     browser: httpx.AsyncClient, engine: Engine
 ) -> None:
+    """Script in every typed answer: the read-back, the summary, the coordinators' card and the
+    CSV show it as text, and a spreadsheet formula in a name is not run either."""
+    from bot.destinations import render_html
+    from bot.notifications import CardMaker
+    from dialogs.reports import referrals_csv
+
+    name = f'=HYPERLINK("http://evil.example") {XSS}'
+    typed = {"respondent": f"myself {XSS}", "contact_name": name, "contact_phone": f"+86 138 1234 5678 {XSS}"}
     page = await _open(browser, "/?lang=en")
-    for value in ("yes", "yes"):
-        page = await _tap(browser, page, value)
-    page = await _post(browser, page, text=f"myself {XSS}")  # read back: the page quotes it
-    assert "You wrote" in page.text
-    assert "<script>alert" not in page.html and "<img src=x" not in page.html
+    seen: list[Page] = []
+    for question, value in TAPS_B1.items():
+        if question in typed:
+            page = await _post(browser, page, text=typed[question])
+            seen.append(page)
+            if page.buttons() and "You wrote" in page.text:  # read back: confirmed
+                page = await _tap(browser, page, "yes")
+            if question == "contact_phone" and "contact_phone" not in str(_answers(engine)):
+                page = await _post(browser, page, text=value)  # not a phone number: asked again
+        elif page.buttons():
+            page = await _tap(browser, page, value)
+        else:
+            page = await _post(browser, page, text=value)
+        seen.append(page)
+    assert "That's correct, send it" in page.text and XSS in page.text, "the summary quotes the name"
+    for shown in seen:
+        assert "<script>alert" not in shown.html and "<img src=x" not in shown.html
     assert "&lt;script&gt;alert(&#34;x&#34;)&lt;/script&gt;" in page.html
+    page = await _tap(browser, page, "confirm")
+    [referral] = _rows(engine, Referral)
+    with engine.store.transaction() as records:
+        card = CardMaker(engine.trial, "en", "UTC").card(records, referral.id)
+        exported = referrals_csv(records, engine.trial, "en", "UTC", "contact").decode("utf-8-sig")
+    assert card is not None
+    html = render_html(card)
+    assert "<script>" not in html and "&lt;script&gt;" in html, "Telegram HTML escaped"
+    cells = [cell for line in csv.reader(io.StringIO(exported)) for cell in line]
+    assert f"'{name}" in cells, "the formula is neutralised, the text kept as it was typed"
 
 
 async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
