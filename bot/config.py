@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Seconds a new web page ignores taps, so a double tap cannot answer the next question.",
     )
+    web_session_days: int = Field(
+        default=90,
+        ge=1,
+        description="Days a web session (its cookie and resume link) lasts unused; each visit renews it.",
+    )
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")

@@ -34,6 +34,13 @@ WEB_ANSWER = N_("Your answer")
 WEB_SEND = N_("Send")
 WEB_COMMANDS = N_("More")
 WEB_KEEP_LINK = N_("To continue later, on this or another device, keep this link:")
+WEB_CONTINUE = N_("Go to the pre-screening")
+WEB_FORM_EXPIRED = N_("This page was out of date, so your answer was not used. Please answer again.")
+WEB_LINK_EXPIRED = N_(
+    "This link has expired: for your privacy, links stop working after {days} days without use. "
+    "You can start the pre-screening again, or contact the study team."
+)
+WEB_LINK_UNKNOWN = N_("This link is not valid. Please check that it was copied in full.")
 HOW_TO_ANSWER_WEB = N_("Tap an answer, or type it in the box below.")
 WEB_BUTTONS = (
     ("back", N_("Back")),

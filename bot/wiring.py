@@ -99,6 +99,7 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         public_url=settings.public_url,
         trusted_proxies=frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()),
         settle=settings.web_tap_settle,
+        session_days=settings.web_session_days,
         deliver=deliver,
     )
 

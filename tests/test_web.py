@@ -154,7 +154,7 @@ async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, e
     forged = await browser.post(
         "/say", data={"csrf": "0" * 43, "prompt": page.option_prompt(), "value": "yes"}
     )
-    assert forged.status_code == 403
+    assert forged.status_code == 403 and "your answer was not used" in forged.text
     missing = await browser.post("/say", data={"prompt": page.option_prompt(), "value": "yes"})
     assert missing.status_code == 403
     assert _answers(engine) == {}, "nothing stored"
@@ -203,6 +203,45 @@ async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
     assert COOKIE in response.headers["set-cookie"] and forged not in response.headers["set-cookie"]
     assert token not in response.headers["set-cookie"]
     assert len(_rows(engine, Screening)) == 2, "a new person, not the owner of the session id"
+
+
+def test_session_tokens_are_signed_dated_and_expire_unused() -> None:
+    from bot.web.sessions import Tokens
+
+    day = [20_000]
+    tokens = Tokens(lambda value: f"{hash(('key', value)):x}" * 4, max_age_days=90, clock=lambda: day[0])
+    token = tokens.issue()
+    session = tokens.read(token).session
+    assert session and len(session) >= 32
+    day[0] += 90
+    assert tokens.read(token).session == session, "still good on its last day"
+    renewed = tokens.issue(session)
+    day[0] += 1
+    assert tokens.read(token).expired and tokens.read(token).session is None
+    assert tokens.read(renewed).session == session, "each visit renews it"
+    later = renewed.replace(f".{day[0] - 1}.", f".{day[0]}.")
+    assert tokens.read(later).session is None and not tokens.read(later).expired, "a date changed: forged"
+    assert tokens.read("").session is None and tokens.read("a.b.c").session is None
+
+
+async def test_an_old_resume_link_expires_and_says_so(browser: httpx.AsyncClient, engine: Engine) -> None:
+    from bot.web.sessions import Tokens, today
+
+    page = await _open(browser, "/?lang=en")
+    await _tap(browser, page, "yes")
+    session = browser.cookies[COOKIE].split(".")[0]
+    old = Tokens(engine.store.cipher.lookup, clock=lambda: today() - 91).issue(session)
+    async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as other:
+        expired = await other.get(f"/resume/{old}", headers={"accept-language": "zh-CN"})
+        assert expired.status_code == 410 and "90" in expired.text and '<html lang="zh-Hans"' in expired.text
+        assert COOKIE not in expired.headers.get("set-cookie", ""), "no way in to the old screening"
+        cookie = await other.get("/", headers={"cookie": f"{COOKIE}={old}"})  # the old cookie, too
+        assert session not in cookie.headers["set-cookie"], "a new person"
+        unknown = await other.get(f"/resume/{session}.1.{'A' * 43}")
+        assert unknown.status_code == 404 and "copied in full" in unknown.text
+        recent = Tokens(engine.store.cipher.lookup, clock=lambda: today() - 80).issue(session)
+        resumed = await other.get(f"/resume/{recent}", follow_redirects=True)
+        assert "Separately" in resumed.text and other.cookies[COOKIE].split(".")[1] == str(today())
 
 
 async def test_free_text_is_escaped_everywhere_it_is_shown(

@@ -22,7 +22,6 @@ import asyncio
 import contextlib
 import hmac
 import logging
-import secrets
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -39,6 +38,7 @@ from starlette.templating import Jinja2Templates
 
 from bot import texts
 from bot.notifications import Notifier
+from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, parse_text
 from dialogs.i18n import pick_locale, translator
 
@@ -150,51 +150,32 @@ class WebChat:
         *,
         settle: float = SETTLE,
         clock: Callable[[], float] = time.monotonic,
+        session_days: int = 90,
     ) -> None:
         self.engine = engine
         self.notifier = notifier
         self.public_url = (public_url or "").rstrip("/")
         self.settle, self.clock = settle, clock
+        self.tokens = Tokens(engine.store.cipher.lookup, session_days)
         self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
 
-    # Sessions -------------------------------------------------------------------
-
-    def _sign(self, purpose: str, value: str) -> str:
-        return self.engine.store.cipher.lookup(f"web-{purpose}:{value}")[:43]
-
-    def new_token(self) -> str:
-        session = secrets.token_urlsafe(24)
-        return f"{session}.{self._sign('session', session)}"
-
-    def session_of(self, token: str | None) -> str | None:
-        """The session id of a well-signed token, or None (a forged or mangled one)."""
-        session, _, signature = (token or "").partition(".")
-        if not session or not hmac.compare_digest(signature, self._sign("session", session)):
-            return None
-        return session
-
-    def csrf(self, session: str) -> str:
-        return self._sign("csrf", session)
-
     # Pages ----------------------------------------------------------------------
 
     async def page(self, request: Request) -> Response:
-        token = request.cookies.get(COOKIE)
-        session = self.session_of(token)
-        hint = request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
-        fresh = session is None  # a first visit, or a forged or mangled cookie: a new person
-        if session is None:
-            token = self.new_token()
-            session = self.session_of(token)
-            assert session is not None
+        session = self.tokens.read(request.cookies.get(COOKIE)).session
+        hint = _language_hint(request)
+        fresh = session is None  # a first visit; a forged, mangled or expired cookie: a new person
+        token = self.tokens.issue(session)  # dated today: a session in use does not expire
+        session = self.tokens.read(token).session
+        assert session is not None
         if fresh or request.query_params:
             # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen.
             params = request.query_params
             await self._handle(session, Start(source=params.get("src"), locale=params.get("lang")), hint)
             if request.query_params:
-                return self._with_cookie(RedirectResponse("/", status_code=303), token or "", request)
+                return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
         address = Address(CHANNEL, session)
         replies = await asyncio.to_thread(self.engine.outbox, address)
         if not replies:  # a reload: where they stand, again
@@ -203,16 +184,13 @@ class WebChat:
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
         await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
-        return self._with_cookie(
-            self._render(request, session, token or "", replies, prompt), token or "", request
-        )
+        return self._with_cookie(self._render(request, session, token, replies, prompt), token, request)
 
-    @staticmethod
-    def _with_cookie(response: Response, token: str, request: Request) -> Response:
+    def _with_cookie(self, response: Response, token: str, request: Request) -> Response:
         response.set_cookie(
             COOKIE,
             token,
-            max_age=180 * 86400,
+            max_age=self.tokens.max_age_days * 86400,
             httponly=True,
             samesite="lax",
             secure=request.url.scheme == "https",
@@ -231,7 +209,7 @@ class WebChat:
             "title": t(texts.WEB_TITLE),
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "prompt": prompt,
-            "csrf": self.csrf(session),
+            "csrf": self.tokens.csrf(session),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             "t_commands": t(texts.WEB_COMMANDS),
@@ -246,12 +224,12 @@ class WebChat:
         return reply.text + ("\n" + t(texts.HOW_TO_ANSWER_WEB) if reply.hint else "")
 
     async def say(self, request: Request) -> Response:
-        session = self.session_of(request.cookies.get(COOKIE))
+        session = self.tokens.read(request.cookies.get(COOKIE)).session
         form = await request.form(max_files=0, max_fields=8, max_part_size=MAX_BODY)
         if session is None:
             return RedirectResponse("/", status_code=303)  # no (or a forged) session: a new one
-        if not hmac.compare_digest(str(form.get("csrf", "")), self.csrf(session)):
-            return PlainTextResponse("This form has expired. Please go back and try again.", status_code=403)
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
+            return self._notice(request, texts.WEB_FORM_EXPIRED, 403)
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
         if (value or command) and self._just_shown(session, prompt):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
@@ -277,15 +255,35 @@ class WebChat:
         return shown == prompt and self.clock() - when < self.settle
 
     async def resume(self, request: Request) -> Response:
-        token = request.path_params["token"]
-        if self.session_of(token) is None:
-            return RedirectResponse("/", status_code=303)
+        reading = self.tokens.read(request.path_params["token"])
+        if reading.expired:
+            return self._notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.tokens.max_age_days)
+        if reading.session is None:
+            return self._notice(request, texts.WEB_LINK_UNKNOWN, 404)
+        token = self.tokens.issue(reading.session)
         return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
+
+    def _notice(self, request: Request, text: str, status: int, **params: Any) -> Response:
+        """A short page, in the visitor's language, saying what went wrong and how to go on."""
+        t = translator(pick_locale(_language_hint(request) or "en", self.engine.locales))
+        context = {
+            "lang": t.locale.replace("_", "-"),
+            "dir": "rtl" if t.rtl else "ltr",
+            "title": t(texts.WEB_TITLE),
+            "text": t(text, **params),
+            "t_continue": t(texts.WEB_CONTINUE),
+        }
+        return self.templates.TemplateResponse(request, "notice.html", context, status_code=status)
 
     async def _handle(self, session: str, message: Any, hint: str | None) -> None:
         turn = await asyncio.to_thread(self.engine.handle, Address(CHANNEL, session), message, locale=hint)
         if turn.effects and self.notifier is not None:
             self.notifier.wake()
+
+
+def _language_hint(request: Request) -> str | None:
+    """The browser's first language (Accept-Language)."""
+    return request.headers.get("accept-language", "").split(",")[0].split(";")[0].strip() or None
 
 
 def _sequence(prompt: str) -> int | None:
@@ -303,11 +301,12 @@ def build_web_app(
     trusted_proxies: frozenset[str] = frozenset(),
     settle: float = SETTLE,
     clock: Callable[[], float] = time.monotonic,
+    session_days: int = 90,
     deliver: bool = True,
 ) -> Any:
     """The web chat's ASGI app; with `deliver`, it runs the notifier for its lifetime (False when
     the process runs one already, as the console does)."""
-    chat = WebChat(engine, notifier, public_url, settle=settle, clock=clock)
+    chat = WebChat(engine, notifier, public_url, settle=settle, clock=clock, session_days=session_days)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
