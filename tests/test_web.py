@@ -211,17 +211,17 @@ def test_session_tokens_are_signed_dated_and_expire_unused() -> None:
     day = [20_000]
     tokens = Tokens(lambda value: f"{hash(('key', value)):x}" * 4, max_age_days=90, clock=lambda: day[0])
     token = tokens.issue()
-    session = tokens.read(token).session
+    session = tokens.read(token).session_id
     assert session and len(session) >= 32
     day[0] += 90
-    assert tokens.read(token).session == session, "still good on its last day"
+    assert tokens.read(token).session_id == session, "still good on its last day"
     renewed = tokens.issue(session)
     day[0] += 1
-    assert tokens.read(token).expired and tokens.read(token).session is None
-    assert tokens.read(renewed).session == session, "each visit renews it"
+    assert tokens.read(token).expired and tokens.read(token).session_id is None
+    assert tokens.read(renewed).session_id == session, "each visit renews it"
     later = renewed.replace(f".{day[0] - 1}.", f".{day[0]}.")
-    assert tokens.read(later).session is None and not tokens.read(later).expired, "a date changed: forged"
-    assert tokens.read("").session is None and tokens.read("a.b.c").session is None
+    assert tokens.read(later).session_id is None and not tokens.read(later).expired, "a date changed: forged"
+    assert tokens.read("").session_id is None and tokens.read("a.b.c").session_id is None
 
 
 async def test_an_old_resume_link_expires_and_says_so(browser: httpx.AsyncClient, engine: Engine) -> None:

@@ -164,11 +164,11 @@ class WebChat:
     # Pages ----------------------------------------------------------------------
 
     async def page(self, request: Request) -> Response:
-        session = self.tokens.read(request.cookies.get(COOKIE)).session
+        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
         hint = _language_hint(request)
         fresh = session is None  # a first visit; a forged, mangled or expired cookie: a new person
         token = self.tokens.issue(session)  # dated today: a session in use does not expire
-        session = self.tokens.read(token).session
+        session = self.tokens.read(token).session_id
         assert session is not None
         if fresh or request.query_params:
             # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen.
@@ -224,7 +224,7 @@ class WebChat:
         return reply.text + ("\n" + t(texts.HOW_TO_ANSWER_WEB) if reply.hint else "")
 
     async def say(self, request: Request) -> Response:
-        session = self.tokens.read(request.cookies.get(COOKIE)).session
+        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
         form = await request.form(max_files=0, max_fields=8, max_part_size=MAX_BODY)
         if session is None:
             return RedirectResponse("/", status_code=303)  # no (or a forged) session: a new one
@@ -258,9 +258,9 @@ class WebChat:
         reading = self.tokens.read(request.path_params["token"])
         if reading.expired:
             return self._notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.tokens.max_age_days)
-        if reading.session is None:
+        if reading.session_id is None:
             return self._notice(request, texts.WEB_LINK_UNKNOWN, 404)
-        token = self.tokens.issue(reading.session)
+        token = self.tokens.issue(reading.session_id)
         return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
 
     def _notice(self, request: Request, text: str, status: int, **params: Any) -> Response:

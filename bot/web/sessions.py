@@ -22,7 +22,7 @@ def today() -> int:
 
 @dataclass(frozen=True)
 class Reading:
-    session: str | None  # the session id of a good token
+    session_id: str | None  # the session id of a good token
     expired: bool = False  # well signed, but unused for too long
 
 
