@@ -53,6 +53,13 @@ ANSWERS = [
 ]
 
 
+def engine_on(url: str) -> Engine:
+    """The engine on a new database at `url`, schema made, with a fresh key."""
+    database = make_engine(url)
+    migrate(database)
+    return Engine(find_trial("nct07295067"), Store.open(database, [new_key()]))
+
+
 def run(engine: Engine, people: int, threads: int) -> tuple[list[float], float]:
     latencies: list[float] = []
     lock = threading.Lock()
@@ -91,9 +98,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         url = args.database_url or f"sqlite:///{Path(folder) / 'bench.db'}"
-        database = make_engine(url)
-        migrate(database)
-        engine = Engine(find_trial("nct07295067"), Store.open(database, [new_key()]))
+        engine = engine_on(url)
         latencies, elapsed = run(engine, args.people, args.threads)
         with engine.store.transaction() as records:
             finished = sum(1 for s in records.screenings() if s.status == "finished")

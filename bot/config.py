@@ -96,6 +96,15 @@ class Settings(BaseSettings):
         ge=1,
         description="Days a web session (its cookie and resume link) lasts unused; each visit renews it.",
     )
+    web_requests_per_minute: int = Field(
+        default=120, ge=1, description="Requests a minute one web chat visitor may make (then 429)."
+    )
+    web_new_visitors_per_minute: int = Field(
+        default=30, ge=1, description="New web chat visitors a minute from one network address."
+    )
+    web_total_requests_per_minute: int = Field(
+        default=6000, ge=1, description="Requests a minute the web chat takes from everyone together."
+    )
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")

@@ -40,6 +40,9 @@ WEB_LINK_EXPIRED = N_(
     "This link has expired: for your privacy, links stop working after {days} days without use. "
     "You can start the pre-screening again, or contact the study team."
 )
+WEB_TOO_MANY_NEW = N_(
+    "Many people have just started from your network. Please wait a minute and open the page again."
+)
 WEB_LINK_UNKNOWN = N_("This link is not valid. Please check that it was copied in full.")
 HOW_TO_ANSWER_WEB = N_("Tap an answer, or type it in the box below.")
 WEB_BUTTONS = (

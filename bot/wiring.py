@@ -91,17 +91,18 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
 
 def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> Any:
     """The web chat's ASGI app (`deliver`: it runs the notifier itself, when nothing else does)."""
-    from bot.web import build_web_app  # Starlette is loaded only where the web chat is served
+    from bot.web import WebOptions, build_web_app  # Starlette loads only where the web chat is served
 
-    return build_web_app(
-        engine,
-        notifier,
+    options = WebOptions(
         public_url=settings.public_url,
         trusted_proxies=frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()),
-        settle=settings.web_tap_settle,
+        tap_settle=settings.web_tap_settle,
         session_days=settings.web_session_days,
-        deliver=deliver,
+        requests_per_minute=settings.web_requests_per_minute,
+        new_visitors_per_minute=settings.web_new_visitors_per_minute,
+        total_requests_per_minute=settings.web_total_requests_per_minute,
     )
+    return build_web_app(engine, notifier, options, deliver=deliver)
 
 
 def in_background(notifier: Notifier) -> Callable[[], None]:

@@ -16,7 +16,7 @@ import pytest
 from sqlmodel import select
 
 from bot.config import Settings
-from bot.web import COOKIE, build_web_app
+from bot.web import COOKIE, WebOptions, build_web_app
 from bot.wiring import build_engine
 from dialogs.engine import Engine
 from storage.models import Notification, Referral, Screening
@@ -34,7 +34,7 @@ def engine(tmp_path: Path) -> Engine:
 @pytest.fixture
 async def browser(engine: Engine) -> AsyncIterator[httpx.AsyncClient]:
     # Taps count at once here; the settling time has its own test.
-    transport = httpx.ASGITransport(app=build_web_app(engine, settle=0))
+    transport = httpx.ASGITransport(app=build_web_app(engine, options=WebOptions(tap_settle=0)))
     async with httpx.AsyncClient(
         transport=transport, base_url="http://intake.test", follow_redirects=True
     ) as c:
@@ -163,7 +163,7 @@ async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, e
 async def test_a_second_tap_on_a_page_just_shown_answers_nothing(engine: Engine) -> None:
     """A double tap, or a tremor's second tap, lands on the page that replaced the first one."""
     now = [0.0]
-    app = build_web_app(engine, settle=1.0, clock=lambda: now[0])
+    app = build_web_app(engine, options=WebOptions(tap_settle=1.0), clock=lambda: now[0])
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
         page = await _open(phone, "/?lang=en")
@@ -328,29 +328,48 @@ def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
     assert "/resume/" not in stderr, "no session token in the logs"
 
 
-async def test_one_client_is_rate_limited_and_others_are_not(engine: Engine) -> None:
-    from bot.web import RateLimit
-
-    app = build_web_app(
-        engine, limit=RateLimit(per_client=5, overall=100), trusted_proxies=frozenset({"10.0.0.1"})
+async def test_rate_limits_hold_back_a_script_not_the_people_who_share_its_address(engine: Engine) -> None:
+    """Many people share one address behind a carrier's NAT or a hospital's Wi-Fi: a person is
+    limited by their session, new sessions by address."""
+    options = WebOptions(
+        tap_settle=0,
+        requests_per_minute=5,
+        new_visitors_per_minute=3,
+        total_requests_per_minute=100,
+        trusted_proxies=frozenset({"10.0.0.1"}),
     )
+    app = build_web_app(engine, options=options)
 
     def client(address: str) -> httpx.AsyncClient:
         transport = httpx.ASGITransport(app=app, client=(address, 4000))
         return httpx.AsyncClient(transport=transport, base_url="http://intake.test")
 
-    async with client("192.0.2.7") as script, client("198.51.100.9") as person, client("10.0.0.1") as proxy:
-        codes = [(await script.get("/")).status_code for _ in range(8)]
-        assert codes.count(429) == 3 and codes[:5].count(429) == 0
-        refused = await script.get("/")
+    async with client("192.0.2.7") as person, client("192.0.2.7") as neighbour:
+        assert (await person.get("/")).status_code == 200  # new visitor 1 from 192.0.2.7
+        # A script from the same address, keeping no cookie: new visitors 2 and 3, then refused.
+        codes = []
+        for _ in range(4):
+            async with client("192.0.2.7") as script:
+                codes.append((await script.get("/", headers={"accept-language": "zh-CN"})).status_code)
+        assert codes == [200, 200, 429, 429]
+        async with client("192.0.2.7") as script:
+            refused = await script.get("/")
         assert refused.headers["retry-after"] == "60" and "content-security-policy" in refused.headers
-        assert (await person.get("/")).status_code != 429, "someone else is not held back"
-        # Behind the trusted proxy, the client is who it says it forwards for: the script is still refused.
+        assert "wait a minute" in refused.text
+        assert len(_rows(engine, Screening)) == 3, "no participant made for a refused visitor"
+        # The person who had begun goes on: their session has its own allowance.
+        assert [(await person.get("/")).status_code for _ in range(5)] == [200] * 5
+        assert (await person.get("/")).status_code == 429, "six requests in a minute: one too many"
+        assert (await neighbour.get("/")).status_code == 429, "a new visitor from there still waits"
+
+    async with client("198.51.100.9") as other, client("10.0.0.1") as proxy:
+        assert (await other.get("/")).status_code == 200, "another address is not held back"
+        # Behind the trusted proxy, new visitors count by the address it forwards for.
         forwarded = await proxy.get("/", headers={"x-forwarded-for": "203.0.113.5, 192.0.2.7"})
         assert forwarded.status_code == 429
-        # An untrusted sender cannot choose its address that way.
-        spoofed = await person.get("/", headers={"x-forwarded-for": "192.0.2.7"})
-        assert spoofed.status_code != 429
+    async with client("198.51.100.9") as spoofing:  # an untrusted sender cannot choose its address
+        spoofed = await spoofing.get("/", headers={"x-forwarded-for": "192.0.2.7"})
+        assert spoofed.status_code == 200
 
 
 def test_make_run_serves_the_web_chat_beside_the_console(tmp_path: Path) -> None:

@@ -25,12 +25,12 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.requests import Request
+from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -92,8 +92,11 @@ class RateLimit:
 class Guard:
     """In front of every request: the size limit, the rate limits, and the security headers.
 
-    The client is the connection's address; behind a reverse proxy listed in
-    `trusted_proxies`, the address that proxy puts last in X-Forwarded-For.
+    The rate limit counts a person's requests by their session (many people share one
+    address behind a mobile carrier's NAT, a hospital's Wi-Fi), and requests without one by
+    address. The address is the connection's; behind a reverse proxy listed in
+    `trusted_proxies`, the one that proxy puts last in X-Forwarded-For. The app reads it
+    from `request.state.address` (new visitors are limited by address there).
     """
 
     def __init__(
@@ -106,7 +109,7 @@ class Guard:
         if https:
             self.headers.append((b"strict-transport-security", b"max-age=31536000"))
 
-    def client(self, scope: dict[str, Any]) -> str:
+    def address(self, scope: dict[str, Any]) -> str:
         address = (scope.get("client") or ("-", 0))[0]
         if address in self.trusted:
             forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"").decode("latin-1")
@@ -124,12 +127,15 @@ class Guard:
                 message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
-        length = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        headers = dict(scope.get("headers", []))
+        address = self.address(scope)
+        scope.setdefault("state", {})["address"] = address
+        session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(COOKIE, "").split(".")[0]
+        client = f"session:{session}" if session else f"address:{address}"
+        length = headers.get(b"content-length", b"0")
         if not length.isdigit() or int(length) > MAX_BODY:
             refusal: Response = PlainTextResponse("That is too much at once.", status_code=413)
-        elif not scope["path"].startswith("/static/") and not self.limit.allow(
-            self.client(scope), time.monotonic()
-        ):
+        elif not scope["path"].startswith("/static/") and not self.limit.allow(client, time.monotonic()):
             refusal = PlainTextResponse(
                 "Too many requests. Please wait a minute and try again.",
                 status_code=429,
@@ -141,22 +147,35 @@ class Guard:
         await refusal(scope, receive, with_headers)
 
 
+@dataclass(frozen=True)
+class WebOptions:
+    """How the web chat is served (from the INTAKE_WEB_* settings)."""
+
+    public_url: str | None = None  # https://… behind a TLS proxy: links, QR codes, HSTS
+    trusted_proxies: frozenset[str] = frozenset()
+    tap_settle: float = SETTLE
+    session_days: int = 90
+    requests_per_minute: int = 120  # one person's (by session), or one address's without a session
+    new_visitors_per_minute: int = 30  # new sessions from one address
+    total_requests_per_minute: int = 6000  # everyone's together
+
+
 class WebChat:
     def __init__(
         self,
         engine: Engine,
-        notifier: Notifier | None = None,
-        public_url: str | None = None,
-        *,
-        settle: float = SETTLE,
+        notifier: Notifier | None,
+        options: WebOptions,
         clock: Callable[[], float] = time.monotonic,
-        session_days: int = 90,
     ) -> None:
         self.engine = engine
         self.notifier = notifier
-        self.public_url = (public_url or "").rstrip("/")
-        self.settle, self.clock = settle, clock
-        self.tokens = Tokens(engine.store.cipher.lookup, session_days)
+        self.public_url = (options.public_url or "").rstrip("/")
+        self.settle, self.clock = options.tap_settle, clock
+        self.tokens = Tokens(engine.store.cipher.lookup, options.session_days)
+        # Each new visitor is a participant and a screening in the database: a script must not
+        # make thousands, while a waiting room behind one address can all begin at once.
+        self.new_visitors = RateLimit(options.new_visitors_per_minute, options.total_requests_per_minute)
         self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
@@ -167,6 +186,8 @@ class WebChat:
         session = self.tokens.read(request.cookies.get(COOKIE)).session_id
         hint = _language_hint(request)
         fresh = session is None  # a first visit; a forged, mangled or expired cookie: a new person
+        if fresh and not self.new_visitors.allow(request.state.address, self.clock()):
+            return self._notice(request, texts.WEB_TOO_MANY_NEW, 429, headers={"retry-after": "60"})
         token = self.tokens.issue(session)  # dated today: a session in use does not expire
         session = self.tokens.read(token).session_id
         assert session is not None
@@ -263,7 +284,14 @@ class WebChat:
         token = self.tokens.issue(reading.session_id)
         return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
 
-    def _notice(self, request: Request, text: str, status: int, **params: Any) -> Response:
+    def _notice(
+        self,
+        request: Request,
+        text: str,
+        status: int,
+        headers: dict[str, str] | None = None,
+        **params: Any,
+    ) -> Response:
         """A short page, in the visitor's language, saying what went wrong and how to go on."""
         t = translator(pick_locale(_language_hint(request) or "en", self.engine.locales))
         context = {
@@ -273,7 +301,9 @@ class WebChat:
             "text": t(text, **params),
             "t_continue": t(texts.WEB_CONTINUE),
         }
-        return self.templates.TemplateResponse(request, "notice.html", context, status_code=status)
+        return self.templates.TemplateResponse(
+            request, "notice.html", context, status_code=status, headers=headers
+        )
 
     async def _handle(self, session: str, message: Any, hint: str | None) -> None:
         turn = await asyncio.to_thread(self.engine.handle, Address(CHANNEL, session), message, locale=hint)
@@ -295,18 +325,15 @@ def _sequence(prompt: str) -> int | None:
 def build_web_app(
     engine: Engine,
     notifier: Notifier | None = None,
+    options: WebOptions | None = None,
     *,
-    public_url: str | None = None,
-    limit: RateLimit | None = None,
-    trusted_proxies: frozenset[str] = frozenset(),
-    settle: float = SETTLE,
     clock: Callable[[], float] = time.monotonic,
-    session_days: int = 90,
     deliver: bool = True,
 ) -> Any:
     """The web chat's ASGI app; with `deliver`, it runs the notifier for its lifetime (False when
     the process runs one already, as the console does)."""
-    chat = WebChat(engine, notifier, public_url, settle=settle, clock=clock, session_days=session_days)
+    options = options or WebOptions()
+    chat = WebChat(engine, notifier, options, clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -329,7 +356,7 @@ def build_web_app(
     )
     return Guard(
         app,
-        https=bool(public_url and public_url.startswith("https:")),
-        limit=limit or RateLimit(per_client=120, overall=3000),
-        trusted_proxies=trusted_proxies,
+        https=bool(options.public_url and options.public_url.startswith("https:")),
+        limit=RateLimit(options.requests_per_minute, options.total_requests_per_minute),
+        trusted_proxies=options.trusted_proxies,
     )
