@@ -8,6 +8,7 @@ INTAKE_REQUIRE_BROWSER=1, so that there a missing browser fails instead of skipp
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import re
@@ -32,7 +33,7 @@ if not Path(CHROMIUM).exists():
     pytest.skip("Debian's chromium is not installed (CI installs it)", allow_module_level=True)
 
 from axe_playwright_python.async_playwright import Axe  # noqa: E402
-from playwright.async_api import Browser, Page, async_playwright  # noqa: E402
+from playwright.async_api import Browser, Page, Route, async_playwright  # noqa: E402
 
 
 @contextlib.contextmanager
@@ -178,20 +179,22 @@ async def test_each_language_lays_out_its_way_and_resumes_on_another_device(
     await context.close()
 
 
-async def test_with_javascript_the_new_question_has_the_focus(browser: Browser, server: str) -> None:
-    context = await browser.new_context(viewport=PHONE)
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_the_new_question_has_the_focus(browser: Browser, server: str, javascript: bool) -> None:
+    """With or without JavaScript, the newest message has the focus: a screen reader reads it."""
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
     page = await context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
     page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
     await page.goto(f"{server}/?lang=en")
-    assert await page.evaluate("document.activeElement.classList.contains('message')")
-    assert await page.evaluate("document.activeElement === document.querySelector('.message:last-child')")
+    newest = "document.activeElement === document.querySelector('#messages .message:last-child')"
+    assert await page.evaluate(newest)  # Playwright's evaluate runs even where the page's scripts are off
     async with page.expect_navigation():
         await page.locator(".message").last.locator("button[name=value][value='yes']").click()
     assert "Separately" in await page.inner_text("#messages")
-    assert await page.evaluate("document.activeElement.classList.contains('message')"), "again on the new one"
-    assert errors == [], "the script runs under the page's Content-Security-Policy"
+    assert await page.evaluate(newest), "on the new one"
+    assert errors == [], "nothing breaks under the page's Content-Security-Policy"
     await context.close()
 
 
@@ -274,4 +277,34 @@ async def test_readable_on_a_320_px_screen_with_text_at_200_percent(browser: Bro
         assert small == 0, f"every control at least 44 x 44 px at {scale}"
         ARTIFACTS.mkdir(exist_ok=True)
         await page.screenshot(path=str(ARTIFACTS / f"web-320px-text-{scale[:-1]}.png"), full_page=True)
+    await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_a_second_tap_on_a_slow_network_answers_once(
+    browser: Browser, server: str, javascript: bool
+) -> None:
+    """The answer takes a second to arrive; the person taps again meanwhile. With JavaScript the
+    second tap sends nothing; without it, whatever the browser sends, one answer is stored."""
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang=en")
+    posts: list[str] = []
+
+    async def slowly(route: Route) -> None:
+        posts.append(route.request.url)
+        await asyncio.sleep(1.0)  # the network's delay, not a wait for the result
+        await route.continue_()
+
+    await page.route("**/say", slowly)
+    box = await page.locator(".message").last.locator("button[name=value][value='yes']").bounding_box()
+    assert box is not None
+    x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    await page.mouse.click(x, y)  # a finger: no waiting for anything, unlike a locator's click
+    await page.wait_for_timeout(300)  # the second tap, while the page still shows the question
+    await page.mouse.click(x, y)
+    await page.wait_for_selector(".message[data-asks='consent_contact']")
+    assert await _asks(page) == "consent_contact", "one answer, and the next question"
+    if javascript:
+        assert len(posts) == 1, "the second tap sent nothing"
     await context.close()

@@ -1,13 +1,21 @@
 // A little help where JavaScript runs; the page works the same without it.
 "use strict";
-document.addEventListener("DOMContentLoaded", () => {
-  // Focus the newest message: a screen reader reads the new question, and the page shows it.
-  // Not the text box: on a phone that would open the keyboard over the answer buttons.
-  const messages = document.querySelectorAll("#messages .message");
-  const newest = messages[messages.length - 1];
-  if (newest) {
-    newest.setAttribute("tabindex", "-1");
-    newest.focus();
-    newest.scrollIntoView({ block: "end" });
+// One answer per page: a second tap (a double tap, a tremor) before the next page arrives
+// sends nothing more. The server ignores such a tap too, but this spares the round trip
+// and shows that the first one was taken.
+let sent = false;
+document.addEventListener("submit", (event) => {
+  if (sent) {
+    event.preventDefault();
+    return;
   }
+  sent = true;
+  document.body.classList.add("sending");
+  document.getElementById("messages")?.setAttribute("aria-busy", "true");
+});
+// Back to this page from the browser's cache: it may be answered again.
+window.addEventListener("pageshow", () => {
+  sent = false;
+  document.body.classList.remove("sending");
+  document.getElementById("messages")?.removeAttribute("aria-busy");
 });
