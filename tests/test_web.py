@@ -286,6 +286,32 @@ async def test_free_text_is_escaped_everywhere_it_is_shown(
     assert f"'{name}" in cells, "the formula is neutralised, the text kept as it was typed"
 
 
+async def test_malformed_requests_get_a_clear_answer_and_change_nothing(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    page = await _open(browser, "/?lang=en")
+    csrf = page.field("csrf")
+    form = {"content-type": "application/x-www-form-urlencoded"}
+    responses = [
+        await browser.get("/nope"),
+        await browser.put("/say"),
+        await browser.post(
+            "/say", content=b"--x\r\nbroken", headers={"content-type": "multipart/form-data; boundary=x"}
+        ),
+        await browser.post("/say", content=b"{}", headers={"content-type": "application/json"}),
+        await browser.post("/say", content=b"&".join(b"f%d=1" % i for i in range(50)), headers=form),
+        await browser.post("/say", data={"csrf": csrf, "prompt": "9" * 5000, "value": "yes"}),
+        await browser.post("/say", data={"csrf": csrf, "prompt": "1.99999999999999999999", "value": "yes"}),
+        await browser.get("/resume/%00%ff"),
+    ]
+    for response in responses:
+        assert response.status_code < 500 and "Traceback" not in response.text, response.request.url
+    assert [r.status_code for r in responses[:5]] == [404, 405, 403, 403, 400]
+    assert _answers(engine) == {}, "nothing stored"
+    again = await _open(browser)
+    assert again.option_prompt() == page.option_prompt(), "still at the first question"
+
+
 async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
     page = await _open(browser, "/?lang=en")
     headers = page.response.headers
