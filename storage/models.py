@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -248,3 +248,45 @@ class ProcessedInput(SQLModel, table=True):
 
     key: str = Field(primary_key=True, max_length=96)
     at: datetime = _when()
+
+
+class Account(SQLModel, table=True):
+    """A study team member who signs in to the coordinator console."""
+
+    __tablename__ = "account"
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=64, unique=True)
+    # coordinator (referrals of their trials), monitor (read-only, de-identified), operator.
+    role: str = Field(max_length=16)
+    # The trials a coordinator or monitor works on; empty: every trial.
+    trials: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    password_hash: str = Field(max_length=255)  # argon2id
+    # The TOTP secret, encrypted; None until one is set up.
+    totp_sealed: str | None = None
+    totp_required: bool = False
+    disabled: bool = False
+    failed_logins: int = 0
+    locked_until: datetime | None = _when(nullable=True)
+    # Raised on a reset or a disabling: every session signed with an older one ends.
+    generation: int = 1
+    created_at: datetime = _when()
+
+
+class ReferralEvent(SQLModel, table=True):
+    """A step in a referral's follow-up: who set which status when, with their note."""
+
+    __tablename__ = "referral_event"
+    __table_args__ = {"sqlite_autoincrement": True}
+
+    id: int | None = Field(default=None, primary_key=True)
+    referral_id: str = Field(
+        sa_column=Column(
+            String(32), ForeignKey("referral.id", ondelete="CASCADE"), index=True, nullable=False
+        )
+    )
+    at: datetime = _when()
+    actor: str = Field(max_length=64)
+    status: str = Field(max_length=32)
+    # The coordinator's note, encrypted: it may say anything about the person.
+    note_sealed: str | None = None

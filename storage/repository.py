@@ -22,6 +22,7 @@ from sqlmodel import Session, col, select
 
 from storage.crypto import Cipher, unlock
 from storage.models import (
+    Account,
     Answer,
     AuditEvent,
     Consent,
@@ -31,6 +32,7 @@ from storage.models import (
     Participant,
     ProcessedInput,
     Referral,
+    ReferralEvent,
     Screening,
     utcnow,
 )
@@ -118,6 +120,12 @@ class Store:
                     answer.sealed, count = reseal(answer.sealed), count + 1
                 if answer.raw:
                     answer.raw, count = reseal(answer.raw), count + 1
+            for event in records.session.exec(
+                select(ReferralEvent).where(col(ReferralEvent.note_sealed).is_not(None))
+            ):
+                event.note_sealed, count = reseal(event.note_sealed or ""), count + 1
+            for account in records.session.exec(select(Account).where(col(Account.totp_sealed).is_not(None))):
+                account.totp_sealed, count = reseal(account.totp_sealed or ""), count + 1
         return count
 
 
@@ -319,15 +327,70 @@ class Records:
     def referrals(self) -> list[Referral]:
         return list(self.session.exec(select(Referral).order_by(col(Referral.created_at))))
 
-    def set_referral_status(self, referral_id: str, status: str, actor: str) -> Referral | None:
-        """A coordinator's step on a referral (contacted, booked…), audited with who did it."""
+    def set_referral_status(
+        self, referral_id: str, status: str, actor: str, note: str | None = None
+    ) -> Referral | None:
+        """A coordinator's step on a referral (contacted, booked…) with their note: kept in its
+        history (the note encrypted) and audited with who did it."""
         referral = self.session.get(Referral, referral_id)
         if referral is None or referral.status == "cancelled":
             return None
         previous, referral.status, referral.updated_at = referral.status, status, utcnow()
         self.session.add(referral)
-        self.audit(actor, "referral_status", f"referral:{referral_id}", previous=previous, status=status)
+        sealed = self.cipher.seal(note) if note else None
+        self.session.add(
+            ReferralEvent(referral_id=referral_id, actor=actor, status=status, note_sealed=sealed)
+        )
+        self.audit(
+            actor,
+            "referral_status",
+            f"referral:{referral_id}",
+            previous=previous,
+            status=status,
+            note=bool(note),
+        )
         return referral
+
+    def referral_history(self, referral_id: str) -> list[tuple[ReferralEvent, str | None]]:
+        """Each status set on a referral, oldest first, with its note opened."""
+        events = self.session.exec(
+            select(ReferralEvent)
+            .where(ReferralEvent.referral_id == referral_id)
+            .order_by(col(ReferralEvent.id))
+        )
+        return [(e, self.cipher.open(e.note_sealed) if e.note_sealed else None) for e in events]
+
+    def _forget_notes(self, referral_ids: list[str]) -> None:
+        """Notes may say anything about a person: they go with the person's data."""
+        if referral_ids:
+            self.session.exec(
+                update(ReferralEvent)
+                .where(col(ReferralEvent.referral_id).in_(referral_ids))
+                .values(note_sealed=None)
+            )
+
+    # Accounts: who signs in to the coordinator console --------------------------
+
+    def account(self, name: str) -> Account | None:
+        return self.session.exec(select(Account).where(Account.name == name)).first()
+
+    def account_by_id(self, account_id: int) -> Account | None:
+        return self.session.get(Account, account_id)
+
+    def accounts(self) -> list[Account]:
+        return list(self.session.exec(select(Account).order_by(col(Account.name))))
+
+    def add_account(self, account: Account) -> Account:
+        self.session.add(account)
+        self.session.flush()
+        return account
+
+    def totp_secret(self, account: Account) -> str | None:
+        return self.cipher.open(account.totp_sealed) if account.totp_sealed else None
+
+    def set_totp_secret(self, account: Account, secret: str | None) -> None:
+        account.totp_sealed = self.cipher.seal(secret) if secret else None
+        self.session.add(account)
 
     # Replies: the outbox of what the bot says to people --------------------------
 
@@ -583,6 +646,7 @@ class Records:
                 self.session.exec(select(Referral.id).where(Referral.screening_id == screening.id))
             )
             self.cancel_notifications(referrals, "purged")
+            self._forget_notes(referrals)
             if screening.status != "finished":
                 screening.status = "abandoned"
             screening.pending, screening.pending_answer, screening.purged_at = None, None, now
@@ -619,6 +683,9 @@ class Records:
                     col(Referral.status).not_in(("cancelled", "replaced")),
                 )
             )
+        )
+        self._forget_notes(
+            list(self.session.exec(select(Referral.id).where(col(Referral.screening_id).in_(screening_ids))))
         )
         if screening_ids:
             self.session.exec(

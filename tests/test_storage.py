@@ -135,3 +135,38 @@ def test_a_screening_paused_before_pausing_was_a_dialog_state_stays_paused(
         row = connection.execute(text("SELECT status, pending, state FROM screening")).one()
     assert tuple(row) == ("active", "paused", "age")
     engine.dispose()
+
+
+def test_the_follow_up_so_far_is_carried_from_the_audit_trail_into_the_history(
+    database_url: str, trial: Trial
+) -> None:
+    engine = make_engine(database_url)
+    migrate(engine, "0008")
+    when = {"t": "2026-12-01 00:00:00"}
+    with engine.begin() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO referral (id, trial_id, outcome, status, created_at, updated_at) VALUES "
+                "('r1', 'NCT07295067', 'likely_eligible', 'booked', :t, :t)"
+            ),
+            when,
+        )
+        for status, subject in (
+            ("contacted", "referral:r1"),
+            ("booked", "referral:r1"),
+            ("x", "referral:gone"),
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO audit_event (at, actor, action, subject, detail) VALUES "
+                    "(:t, 'telegram:5', 'referral_status', :subject, :detail)"
+                ),
+                {**when, "subject": subject, "detail": f'{{"previous": "pending", "status": "{status}"}}'},
+            )
+    migrate(engine)
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text("SELECT referral_id, actor, status FROM referral_event ORDER BY id")
+        ).all()
+    assert [tuple(r) for r in rows] == [("r1", "telegram:5", "contacted"), ("r1", "telegram:5", "booked")]
+    engine.dispose()
