@@ -43,6 +43,7 @@ from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
+from bot import users
 from bot.config import Settings
 from bot.console import Utf8Lines, chat
 from bot.destinations import DestinationError
@@ -149,6 +150,7 @@ def _parser() -> argparse.ArgumentParser:
     restore_parser = command("restore", _restore, "replace the database with a backup (stop the bot first)")
     restore_parser.add_argument("file", type=Path)
     restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
+    users.add_arguments(command("users", _users, "accounts for the coordinator console"))
     i18n = command("i18n", _i18n_status, "translation catalogs")
     i18n.add_argument("action", choices=["status"])
     return parser
@@ -358,6 +360,10 @@ def _store(settings: Settings) -> Store:
     database = make_engine(settings.database)
     require_current_schema(database)
     return open_store(settings, database)
+
+
+def _users(settings: Settings, args: argparse.Namespace) -> int:
+    return users.run(_store(settings), args, _operator())
 
 
 def _referrals(settings: Settings, args: argparse.Namespace) -> int:

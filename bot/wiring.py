@@ -92,6 +92,7 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
 def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> Any:
     """The web chat's ASGI app (`deliver`: it runs the notifier itself, when nothing else does)."""
     from bot.web import WebOptions, build_web_app  # Starlette loads only where the web chat is served
+    from bot.web.console import ConsoleOptions
 
     options = WebOptions(
         public_url=settings.public_url,
@@ -101,6 +102,11 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         requests_per_minute=settings.web_requests_per_minute,
         new_visitors_per_minute=settings.web_new_visitors_per_minute,
         total_requests_per_minute=settings.web_total_requests_per_minute,
+        console=ConsoleOptions(
+            locale=coordinator_locale(settings),
+            timezone=settings.timezone,
+            https=bool(settings.public_url and settings.public_url.startswith("https:")),
+        ),
     )
     return build_web_app(engine, notifier, options, deliver=deliver)
 

@@ -29,6 +29,7 @@ REFERRAL_ID = N_("Referral")
 OPEN_REFERRALS = NP_("{n} open referral:", "{n} open referrals:")
 BY_LANGUAGE = N_("By language")
 BY_SOURCE = N_("By source")
+BY_WEEK = N_("By week")
 FUNNEL = (
     ("started", N_("Started")),
     ("consented", N_("Consented")),
@@ -47,6 +48,7 @@ REFERRAL_STEPS = (
     ("enrolled", N_("Enrolled")),
     ("not_eligible_after_call", N_("Not eligible after the call")),
     ("unreachable", N_("Unreachable")),
+    ("declined", N_("Declined to take part")),
 )
 # Every status a referral can have, as coordinators read it.
 REFERRAL_STATUSES = {
@@ -91,8 +93,8 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
     writer.writerow([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])
     when = "yyyy-MM" if kind == "deidentified" else "yyyy-MM-dd HH:mm"
     for referral, view in referral_views(records):
-        if view is None:
-            continue  # withdrawn: nothing left to export
+        if view is None or referral.trial_id != trial.registry_id:
+            continue  # withdrawn, nothing left to export; or another trial's, with other questions
         row = [
             format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
             status_label(referral.status, t),
@@ -122,10 +124,14 @@ def _exported(question: Question, kind: str) -> bool:
     return True
 
 
-def funnel(records: Records) -> dict[str, dict[str, Counter[str]]]:
-    """Counts per funnel step, by language and by source: {"language": {"zh_Hans": Counter}}."""
-    by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key in ("language", "source")}
-    for screening in records.screenings():
+FUNNEL_DIMENSIONS = (("language", BY_LANGUAGE), ("source", BY_SOURCE), ("week", BY_WEEK))
+
+
+def funnel(records: Records, trial_id: str | None = None) -> dict[str, dict[str, Counter[str]]]:
+    """Counts per funnel step, by language, by source and by the ISO week the screening began:
+    {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}."""
+    by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
+    for screening in records.screenings(trial_id):
         steps = {"started"}
         consents = records.consents(screening.id or 0)
         if any(c.scope == "storage" and c.granted for c in consents):
@@ -142,6 +148,8 @@ def funnel(records: Records) -> dict[str, dict[str, Counter[str]]]:
                 steps.add("enrolled")
         by["language"][screening.locale or "-"].update(steps)
         by["source"][screening.source or "-"].update(steps)
+        year, week, _ = screening.started_at.isocalendar()
+        by["week"][f"{year}-W{week:02d}"].update(steps)
     return {k: dict(v) for k, v in by.items()}
 
 
@@ -149,8 +157,9 @@ def funnel_text(records: Records, locale: str) -> str:
     """The funnel as a small table per dimension, for a chat message."""
     t = translator(locale)
     lines = []
+    titles = dict(FUNNEL_DIMENSIONS)
     for dimension, groups in funnel(records).items():
-        lines.append(f"— {t(BY_LANGUAGE if dimension == 'language' else BY_SOURCE)} —")
+        lines.append(f"— {t(titles[dimension])} —")
         for group, counts in sorted(groups.items()):
             name = language_name(group, locale) if dimension == "language" and group != "-" else group
             steps = ", ".join(f"{t(label)} {counts.get(step, 0)}" for step, label in FUNNEL)

@@ -380,7 +380,8 @@ class Records:
     def accounts(self) -> list[Account]:
         return list(self.session.exec(select(Account).order_by(col(Account.name))))
 
-    def add_account(self, account: Account) -> Account:
+    def save_account(self, account: Account) -> Account:
+        """A new account, or changes to one (its name must be new)."""
         self.session.add(account)
         self.session.flush()
         return account

@@ -25,7 +25,7 @@ import logging
 import time
 from collections import OrderedDict, deque
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +38,7 @@ from starlette.templating import Jinja2Templates
 
 from bot import texts
 from bot.notifications import Notifier
+from bot.web.console import Console, ConsoleOptions
 from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, parse_text
 from dialogs.i18n import pick_locale, translator
@@ -158,6 +159,7 @@ class WebOptions:
     requests_per_minute: int = 120  # one person's (by session), or one address's without a session
     new_visitors_per_minute: int = 30  # new sessions from one address
     total_requests_per_minute: int = 6000  # everyone's together
+    console: ConsoleOptions = field(default_factory=ConsoleOptions)
 
 
 class WebChat:
@@ -343,8 +345,14 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    # Ten sign-in attempts a minute from one address: enough for typing mistakes, not for guessing.
+    sign_ins = RateLimit(10, options.total_requests_per_minute)
+    console = Console(
+        engine, chat.templates, options.console, lambda address: sign_ins.allow(address, clock())
+    )
     app = Starlette(
         routes=[
+            *console.routes(),
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),

@@ -1,0 +1,504 @@
+"""The coordinator console under /coordinator/: referrals, follow-up, the funnel and exports.
+
+Served by the bot itself beside the web chat, in the coordinator's language (the
+console's default, or one chosen with ?lang=) and time zone. Every page needs a
+signed-in account (`bot.web.accounts`); what it shows depends on the role:
+
+  coordinator  referrals of their trials: list, card, call list, status with a note, funnel,
+               the call-list export
+  monitor      read-only and de-identified: the list without references or contacts,
+               the funnel, the de-identified export
+  operator     everything, every trial, every export, and the audit trail
+
+Every view, export, sign-in and change is in the audit trail with the account's name.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+from starlette.routing import Route
+from starlette.templating import Jinja2Templates
+
+from bot import texts
+from bot.web.accounts import ConsoleSession, ConsoleSessions, sign_in
+from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
+from dialogs.engine import Engine
+from dialogs.i18n import pick_locale, translator
+from dialogs.reports import (
+    EXPORTS,
+    FUNNEL,
+    FUNNEL_DIMENSIONS,
+    REFERRAL_STATUSES,
+    REFERRAL_STEPS,
+    STATUS,
+    funnel,
+    referrals_csv,
+    status_label,
+)
+from storage.models import Account, Referral
+from storage.repository import Records
+from storage.views import referral_views
+
+COOKIE = "intake_console"
+LANG_COOKIE = "intake_console_lang"
+PREFIX = "/coordinator"
+# Who may export what: the same three levels as Telegram's /export.
+EXPORTS_BY_ROLE = {
+    "coordinator": ("contact",),
+    "monitor": ("deidentified",),
+    "operator": EXPORTS,
+}
+CALL_STATUSES = ("pending", "unreachable")
+
+
+@dataclass(frozen=True)
+class ConsoleOptions:
+    locale: str = "zh_Hans"  # the console's language unless one is chosen
+    timezone: str = "Asia/Shanghai"
+    idle_minutes: int = 30
+    absolute_hours: int = 12
+    https: bool = False
+
+
+@dataclass(frozen=True)
+class Visitor:
+    """A signed-in request: who, their session, and the words and times to show them."""
+
+    account: Account
+    console_session: ConsoleSession
+    locale: str
+
+    @property
+    def actor(self) -> str:
+        return f"console:{self.account.name}"
+
+    def may_see(self, referral: Referral) -> bool:
+        return not self.account.trials or referral.trial_id in self.account.trials
+
+
+Page = Callable[[Request, Visitor], Awaitable[Response]]
+
+
+class Console:
+    def __init__(
+        self,
+        engine: Engine,
+        templates: Jinja2Templates,
+        options: ConsoleOptions,
+        sign_in_limit: Callable[[str], bool],
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.engine = engine
+        self.templates = templates
+        self.options = options
+        self.sign_in_limit = sign_in_limit
+        self.clock = clock
+        self.sessions = ConsoleSessions(
+            engine.store.cipher.lookup, options.idle_minutes * 60, options.absolute_hours * 3600
+        )
+
+    def routes(self) -> list[Route]:
+        def only(roles: tuple[str, ...], page: Page) -> Callable[[Request], Awaitable[Response]]:
+            async def guarded(request: Request) -> Response:
+                return await self._guarded(request, roles, page)
+
+            return guarded
+
+        everyone = ("coordinator", "monitor", "operator")
+        followers = ("coordinator", "operator")
+        return [
+            Route(f"{PREFIX}/login", self.login_page, methods=["GET"]),
+            Route(f"{PREFIX}/login", self.login, methods=["POST"]),
+            Route(f"{PREFIX}/logout", only(everyone, self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/", only(everyone, self.referrals), methods=["GET"]),
+            Route(f"{PREFIX}/calls", only(followers, self.calls), methods=["GET"]),
+            Route(f"{PREFIX}/referrals/{{reference}}", only(followers, self.card), methods=["GET"]),
+            Route(f"{PREFIX}/referrals/{{reference}}", only(followers, self.set_status), methods=["POST"]),
+            Route(f"{PREFIX}/funnel", only(everyone, self.funnel), methods=["GET"]),
+            Route(f"{PREFIX}/exports", only(everyone, self.exports), methods=["GET"]),
+            Route(f"{PREFIX}/exports/{{kind}}.csv", only(everyone, self.export), methods=["GET"]),
+            Route(f"{PREFIX}/audit", only(("operator",), self.audit), methods=["GET"]),
+        ]
+
+    # Signing in -----------------------------------------------------------------
+
+    def _locale(self, request: Request) -> str:
+        chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
+        return pick_locale(chosen or self.options.locale, self.engine.locales)
+
+    async def login_page(self, request: Request, refused: bool = False) -> Response:
+        locale = self._locale(request)
+        response = self._render(request, None, locale, "console_login.html", {"refused": refused})
+        if refused:
+            response.status_code = 401
+        return self._remember_language(request, response, locale)
+
+    async def login(self, request: Request) -> Response:
+        form = await request.form(max_files=0, max_fields=6, max_part_size=4096)
+        name, password, code = (str(form.get(k, ""))[:256] for k in ("name", "password", "code"))
+        address = request.state.address
+        if not self.sign_in_limit(address):
+            return await self.login_page(request, refused=True)
+
+        def check(records: Records) -> Account | None:
+            result = sign_in(records, name.strip(), password, code)
+            if result.account is None:
+                records.audit(
+                    f"console:{name.strip()[:40]}", "console_login_refused", "console", why=result.reason
+                )
+                return None
+            records.audit(f"console:{result.account.name}", "console_login", "console")
+            return result.account
+
+        account = await asyncio.to_thread(self.engine.store.run, check)
+        if account is None:
+            return await self.login_page(request, refused=True)
+        now = int(self.clock())
+        session = ConsoleSession(account.id or 0, account.generation, now, now)
+        response = RedirectResponse(f"{PREFIX}/", status_code=303)
+        self._set_cookie(response, self.sessions.issue(session))
+        return response
+
+    async def logout(self, request: Request, visitor: Visitor) -> Response:
+        await self._audit(visitor, "console_logout", "console")
+        response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+        response.delete_cookie(COOKIE, path=PREFIX)
+        return response
+
+    def _set_cookie(self, response: Response, token: str) -> None:
+        response.set_cookie(
+            COOKIE,
+            token,
+            max_age=self.options.absolute_hours * 3600,
+            path=PREFIX,
+            httponly=True,
+            samesite="strict",
+            secure=self.options.https,
+        )
+
+    async def _guarded(self, request: Request, roles: tuple[str, ...], page: Page) -> Response:
+        """The page, for a signed-in account of one of `roles`; a sign-in page for anyone else."""
+        now = int(self.clock())
+        session = self.sessions.read(request.cookies.get(COOKIE), now)
+
+        def current(records: Records) -> Account | None:
+            account = records.account_by_id(session.account_id) if session else None
+            if account is None or session is None or account.disabled:
+                return None
+            return account if account.generation == session.generation else None
+
+        account = await asyncio.to_thread(self.engine.store.run, current)
+        if account is None or session is None:
+            response = RedirectResponse(f"{PREFIX}/login", status_code=303)
+            response.delete_cookie(COOKIE, path=PREFIX)
+            return response
+        visitor = Visitor(account, session, self._locale(request))
+        if account.role not in roles:
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
+        if request.method == "POST":
+            form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
+            if not hmac.compare_digest(str(form.get("csrf", "")), self.sessions.csrf(session)):
+                return self._message(request, visitor, texts.WEB_FORM_EXPIRED, 403)
+        response = await page(request, visitor)
+        # Each use renews the idle timeout; the absolute one stays.
+        renewed = ConsoleSession(session.account_id, session.generation, session.began, now)
+        self._set_cookie(response, self.sessions.issue(renewed))
+        return self._remember_language(request, response, visitor.locale)
+
+    def _remember_language(self, request: Request, response: Response, locale: str) -> Response:
+        if request.query_params.get("lang"):
+            response.set_cookie(LANG_COOKIE, locale, max_age=365 * 86400, path=PREFIX, samesite="strict")
+        return response
+
+    # Pages ----------------------------------------------------------------------
+
+    async def referrals(self, request: Request, visitor: Visitor) -> Response:
+        params = request.query_params
+        filters = {k: params.get(k, "").strip() for k in ("status", "outcome", "language", "source", "q")}
+        start, end = _day(params.get("from")), _day(params.get("to"))
+        zone = ZoneInfo(self.options.timezone)
+        identified = visitor.account.role != "monitor"
+
+        def rows(records: Records) -> list[dict[str, Any]]:
+            shown = []
+            for referral, view in referral_views(records):
+                if not visitor.may_see(referral):
+                    continue
+                received = referral.created_at.astimezone(zone).date()
+                language, source = (view or {}).get("language") or "", (view or {}).get("source") or ""
+                if (
+                    (filters["status"] and referral.status != filters["status"])
+                    or (filters["outcome"] and referral.outcome != filters["outcome"])
+                    or (filters["language"] and language != filters["language"])
+                    or (filters["source"] and source != filters["source"])
+                    or (filters["q"] and identified and filters["q"].lower() not in referral.id.lower())
+                    or (start and received < start)
+                    or (end and received > end)
+                ):
+                    continue
+                shown.append(
+                    {"referral": referral, "language": language, "source": source, "received": received}
+                )
+            detail = {k: v for k, v in filters.items() if v}
+            records.audit(visitor.actor, "console_view", "referrals", shown=len(shown), **detail)
+            return list(reversed(shown))  # newest first
+
+        found = await asyncio.to_thread(self.engine.store.run, rows)
+        t = translator(visitor.locale, (self.engine.trial.domain,))
+        context = {
+            "rows": [
+                {
+                    "reference": row["referral"].id if identified else None,
+                    "received": format_date(
+                        row["received"], "medium" if identified else "yyyy-MM", locale=visitor.locale
+                    ),
+                    "status": status_label(row["referral"].status, t),
+                    "outcome": t(OUTCOMES.get(row["referral"].outcome, row["referral"].outcome)),
+                    "language": language_name(row["language"], visitor.locale) if row["language"] else "-",
+                    "source": row["source"] or "-",
+                }
+                for row in found
+            ],
+            "filters": filters,
+            "from": params.get("from", ""),
+            "to": params.get("to", ""),
+            "statuses": [(k, t(v)) for k, v in REFERRAL_STATUSES.items()],
+            "outcomes": [(k, t(v)) for k, v in OUTCOMES.items()],
+            "languages": [(code, language_name(code, visitor.locale)) for code in self.engine.locales],
+        }
+        return self._render(request, visitor, visitor.locale, "console_referrals.html", context)
+
+    async def calls(self, request: Request, visitor: Visitor) -> Response:
+        zone = ZoneInfo(self.options.timezone)
+
+        def rows(records: Records) -> list[dict[str, Any]]:
+            due = [
+                (referral, view)
+                for referral, view in referral_views(records)
+                if view is not None and referral.status in CALL_STATUSES and visitor.may_see(referral)
+            ]
+            records.audit(visitor.actor, "console_view", "calls", shown=len(due))
+            return [self._card_of(referral, view, visitor.locale) for referral, view in due]
+
+        cards = await asyncio.to_thread(self.engine.store.run, rows)
+        context = {"cards": cards, "today": format_date(datetime.now(zone), "full", locale=visitor.locale)}
+        return self._render(request, visitor, visitor.locale, "console_calls.html", context)
+
+    def _card_of(self, referral: Referral, view: dict[str, Any], locale: str) -> dict[str, Any]:
+        card = referral_card(
+            self.engine.trial, view, referral.id, referral.created_at, locale, self.options.timezone
+        )
+        return {"reference": referral.id, "card": card}
+
+    async def card(self, request: Request, visitor: Visitor) -> Response:
+        reference = request.path_params["reference"]
+        zone = ZoneInfo(self.options.timezone)
+
+        def read(records: Records) -> dict[str, Any] | None:
+            [(referral, view)] = referral_views(records, [reference]) or [(None, None)]
+            if referral is None or not visitor.may_see(referral):
+                return None
+            records.audit(visitor.actor, "console_view", f"referral:{referral.id}")
+            t = translator(visitor.locale)
+            history = [
+                {
+                    "when": format_datetime(event.at, "medium", tzinfo=zone, locale=visitor.locale),
+                    "who": event.actor.removeprefix("console:"),
+                    "status": status_label(event.status, t),
+                    "note": note,
+                }
+                for event, note in records.referral_history(referral.id)
+            ]
+            shown = self._card_of(referral, view, visitor.locale) if view is not None else None
+            return {"referral": referral, "shown": shown, "history": history}
+
+        found = await asyncio.to_thread(self.engine.store.run, read)
+        if found is None:
+            return self._message(request, visitor, texts.CONSOLE_NOT_FOUND, 404)
+        t = translator(visitor.locale)
+        context = {
+            **found,
+            "status": status_label(found["referral"].status, t),
+            "steps": [(k, t(v)) for k, v in REFERRAL_STEPS],
+            "open": found["referral"].status not in ("cancelled", "replaced"),
+        }
+        return self._render(request, visitor, visitor.locale, "console_card.html", context)
+
+    async def set_status(self, request: Request, visitor: Visitor) -> Response:
+        reference = request.path_params["reference"]
+        form = await request.form()
+        status, note = str(form.get("status", "")), " ".join(str(form.get("note", "")).split())[:2000]
+        if status not in dict(REFERRAL_STEPS):
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 400)
+
+        def change(records: Records) -> bool:
+            referral = records.referral(reference)
+            if referral is None or not visitor.may_see(referral):
+                return False
+            return records.set_referral_status(reference, status, visitor.actor, note or None) is not None
+
+        if not await asyncio.to_thread(self.engine.store.run, change):
+            return self._message(request, visitor, texts.CONSOLE_NOT_FOUND, 404)
+        return RedirectResponse(f"{PREFIX}/referrals/{reference}", status_code=303)
+
+    async def funnel(self, request: Request, visitor: Visitor) -> Response:
+        trial = self.engine.trial
+        allowed = not visitor.account.trials or trial.registry_id in visitor.account.trials
+
+        def count(records: Records) -> dict[str, Any]:
+            records.audit(visitor.actor, "console_view", "funnel")
+            return funnel(records, trial.registry_id) if allowed else {}
+
+        counts = await asyncio.to_thread(self.engine.store.run, count)
+        t = translator(visitor.locale)
+        totals = {
+            step: sum(c.get(step, 0) for c in counts.get("language", {}).values()) for step, _ in FUNNEL
+        }
+        tables = []
+        for dimension, title in FUNNEL_DIMENSIONS:
+            groups = sorted(counts.get(dimension, {}).items())
+            rows = [
+                (
+                    language_name(group, visitor.locale)
+                    if dimension == "language" and group != "-"
+                    else group,
+                    [c.get(step, 0) for step, _ in FUNNEL],
+                )
+                for group, c in groups
+            ]
+            tables.append({"title": t(title), "rows": rows})
+        context = {
+            "steps": [t(label) for _, label in FUNNEL],
+            "bars": _bars([(t(label), totals[step]) for step, label in FUNNEL]),
+            "tables": tables,
+            "total": t(texts.CONSOLE_TOTAL),
+        }
+        return self._render(request, visitor, visitor.locale, "console_funnel.html", context)
+
+    async def exports(self, request: Request, visitor: Visitor) -> Response:
+        t = translator(visitor.locale)
+        labels = {
+            "contact": texts.CONSOLE_EXPORT_CONTACT,
+            "full": texts.CONSOLE_EXPORT_FULL,
+            "deidentified": texts.CONSOLE_EXPORT_DEIDENTIFIED,
+        }
+        kinds = [(kind, t(labels[kind])) for kind in EXPORTS_BY_ROLE[visitor.account.role]]
+        return self._render(request, visitor, visitor.locale, "console_exports.html", {"kinds": kinds})
+
+    async def export(self, request: Request, visitor: Visitor) -> Response:
+        kind = request.path_params["kind"]
+        trial = self.engine.trial
+        if kind not in EXPORTS_BY_ROLE[visitor.account.role] or (
+            visitor.account.trials and trial.registry_id not in visitor.account.trials
+        ):
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
+
+        def make(records: Records) -> bytes:
+            records.audit(visitor.actor, "export", "referrals", kind=kind, via="console")
+            return referrals_csv(records, trial, visitor.locale, self.options.timezone, kind)
+
+        content = await asyncio.to_thread(self.engine.store.run, make)
+        name = f"referrals-{kind}-{date.today():%Y%m%d}.csv"
+        return Response(
+            content,
+            media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def audit(self, request: Request, visitor: Visitor) -> Response:
+        zone = ZoneInfo(self.options.timezone)
+
+        def read(records: Records) -> list[dict[str, str]]:
+            records.audit(visitor.actor, "console_view", "audit")
+            return [
+                {
+                    "when": format_datetime(e.at, "medium", tzinfo=zone, locale=visitor.locale),
+                    "who": e.actor,
+                    "what": e.action,
+                    "subject": e.subject,
+                    "detail": ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
+                }
+                for e in records.audit_trail()[-500:][::-1]
+            ]
+
+        events = await asyncio.to_thread(self.engine.store.run, read)
+        return self._render(request, visitor, visitor.locale, "console_audit.html", {"events": events})
+
+    # Rendering ------------------------------------------------------------------
+
+    async def _audit(self, visitor: Visitor, action: str, subject: str) -> None:
+        await asyncio.to_thread(
+            self.engine.store.run, lambda records: records.audit(visitor.actor, action, subject)
+        )
+
+    def _message(self, request: Request, visitor: Visitor | None, text: str, status: int) -> Response:
+        t = translator(visitor.locale if visitor else self._locale(request))
+        response = self._render(request, visitor, t.locale, "console_message.html", {"text": t(text)})
+        response.status_code = status
+        return response
+
+    def _render(
+        self, request: Request, visitor: Visitor | None, locale: str, template: str, context: dict[str, Any]
+    ) -> Response:
+        t = translator(locale, (self.engine.trial.domain,))
+        nav = []
+        if visitor is not None:
+            role = visitor.account.role
+            nav = [(f"{PREFIX}/", t(texts.CONSOLE_REFERRALS))]
+            if role != "monitor":
+                nav.append((f"{PREFIX}/calls", t(texts.CONSOLE_CALLS)))
+            nav += [
+                (f"{PREFIX}/funnel", t(texts.CONSOLE_FUNNEL)),
+                (f"{PREFIX}/exports", t(texts.CONSOLE_EXPORTS)),
+            ]
+            if role == "operator":
+                nav.append((f"{PREFIX}/audit", t(texts.CONSOLE_AUDIT)))
+        words = {name.removeprefix("CONSOLE_").lower(): t(getattr(texts, name)) for name in _CONSOLE_WORDS}
+        base = {
+            "lang": t.locale.replace("_", "-"),
+            "dir": "rtl" if t.rtl else "ltr",
+            "title": t(texts.CONSOLE_TITLE),
+            "t": words,
+            "nav": nav,
+            "visitor": visitor,
+            "csrf": self.sessions.csrf(visitor.console_session) if visitor else "",
+            "languages": [(code, language_name(code, code)) for code in self.engine.locales],
+            "labels": {
+                "outcome": t(OUTCOME),
+                "status": t(STATUS),
+                "language": t(LANGUAGE),
+                "source": t(SOURCE),
+                "received": t(RECEIVED),
+            },
+        }
+        return self.templates.TemplateResponse(request, template, {**base, **context})
+
+
+_CONSOLE_WORDS = [name for name in dir(texts) if name.startswith("CONSOLE_")]
+
+
+def _day(text: str | None) -> date | None:
+    try:
+        return date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def _bars(values: list[tuple[str, int]]) -> list[dict[str, Any]]:
+    """A horizontal bar per funnel step, scaled to the largest, for an SVG drawn on the server."""
+    top = max((v for _, v in values), default=0) or 1
+    return [
+        {"label": label, "value": value, "width": round(300 * value / top), "y": 10 + 34 * i}
+        for i, (label, value) in enumerate(values)
+    ]

@@ -1,0 +1,272 @@
+"""The coordinator console over HTTP: sign-in with a second factor, roles, trials, the card
+and its follow-up, the funnel, exports, CSRF and the audit trail. The app is the one
+`intake web` serves; a referral comes from a real web screening."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from html import unescape
+from pathlib import Path
+
+import httpx
+import pyotp
+import pytest
+
+from bot.config import Settings
+from bot.web import WebOptions, build_web_app
+from bot.web.accounts import LOCK_AFTER, ConsoleSession, ConsoleSessions, hash_password
+from bot.web.console import ConsoleOptions
+from bot.wiring import build_engine
+from dialogs.engine import Engine
+from storage.models import Account, utcnow
+from tests.conftest import TAPS_B1
+from tests.test_web import Page, _post, _tap
+
+PASSWORD = "correct horse battery"
+URLS = [
+    "/coordinator/",
+    "/coordinator/calls",
+    "/coordinator/funnel",
+    "/coordinator/exports",
+    "/coordinator/exports/full.csv",
+    "/coordinator/audit",
+]
+
+
+@pytest.fixture
+def engine(tmp_path: Path) -> Engine:
+    return build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+
+
+@pytest.fixture
+async def app(engine: Engine) -> AsyncIterator[object]:
+    options = WebOptions(tap_settle=0, console=ConsoleOptions(locale="en", timezone="UTC"))
+    yield build_web_app(engine, options=options)
+
+
+def _client(app: object) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake.test")
+
+
+def _account(
+    engine: Engine, name: str, role: str, trials: list[str] | None = None, totp: bool = False
+) -> str:
+    """An account with PASSWORD; returns its TOTP secret (or "")."""
+    secret = pyotp.random_base32() if totp else ""
+    with engine.store.transaction() as records:
+        account = records.save_account(
+            Account(name=name, role=role, trials=trials or [], password_hash=hash_password(PASSWORD))
+        )
+        if totp:
+            records.set_totp_secret(account, secret)
+            account.totp_required = True
+            records.save_account(account)
+    return secret
+
+
+async def _sign_in(
+    client: httpx.AsyncClient, name: str, secret: str = "", code: str | None = None
+) -> httpx.Response:
+    code = code if code is not None else (pyotp.TOTP(secret).now() if secret else "")
+    return await client.post("/coordinator/login", data={"name": name, "password": PASSWORD, "code": code})
+
+
+async def _referral_from_the_web(app: object, name: str = "Li Wei") -> str:
+    """A whole web screening from a poster's link; returns the referral's reference."""
+    async with httpx.AsyncClient(
+        transport=httpx.ASGITransport(app=app), base_url="http://intake.test", follow_redirects=True
+    ) as phone:
+        page = Page(await phone.get("/?src=poster_beijing&lang=en"))
+        for value in {**TAPS_B1, "contact_name": name}.values():
+            page = await (_tap(phone, page, value) if page.buttons() else _post(phone, page, text=value))
+        page = await _tap(phone, page, "confirm")
+    match = re.search(r"Your reference is (\w+)", page.text)
+    assert match, page.text
+    return match[1]
+
+
+def _csrf(html: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert match
+    return unescape(match[1])
+
+
+def _audit(engine: Engine) -> list[tuple[str, str, str]]:
+    with engine.store.transaction() as records:
+        return [(e.actor, e.action, e.subject) for e in records.audit_trail()]
+
+
+async def test_every_console_page_refuses_a_stranger(app: object, engine: Engine) -> None:
+    reference = await _referral_from_the_web(app)
+    async with _client(app) as stranger:
+        for url in [*URLS, f"/coordinator/referrals/{reference}"]:
+            response = await stranger.get(url)
+            assert response.status_code == 303 and response.headers["location"] == "/coordinator/login", url
+        forged = await stranger.get("/coordinator/", headers={"cookie": "intake_console=1.1.1.1." + "A" * 43})
+        assert forged.status_code == 303
+        posted = await stranger.post(f"/coordinator/referrals/{reference}", data={"status": "contacted"})
+        assert posted.status_code == 303
+    with engine.store.transaction() as records:
+        assert records.referral(reference).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_a_coordinator_signs_in_with_a_second_factor_and_follows_up_a_web_referral(
+    app: object, engine: Engine
+) -> None:
+    secret = _account(engine, "li.na", "coordinator", ["NCT07295067"], totp=True)
+    reference = await _referral_from_the_web(app, name="Zhang <b>San</b>")
+    async with _client(app) as browser:
+        assert (await _sign_in(browser, "li.na", code="000000")).status_code == 401, "a wrong code"
+        assert (await _sign_in(browser, "li.na", code="")).status_code == 401, "no code"
+        signed_in = await _sign_in(browser, "li.na", secret)
+        assert signed_in.status_code == 303 and "httponly" in signed_in.headers["set-cookie"].lower()
+        listing = await browser.get("/coordinator/?source=poster_beijing")
+        assert reference in listing.text and "poster_beijing" in listing.text
+        card = await browser.get(f"/coordinator/referrals/{reference}")
+        assert "Zhang &lt;b&gt;San&lt;/b&gt;" in card.text and "+8613812345678" in card.text
+        assert "poster_beijing" in card.text and "May be a candidate" in card.text
+        note = "Called at 10:00, <script>x</script> prefers mornings"
+        changed = await browser.post(
+            f"/coordinator/referrals/{reference}",
+            data={"csrf": _csrf(card.text), "status": "contacted", "note": note},
+        )
+        assert changed.status_code == 303
+        card = await browser.get(f"/coordinator/referrals/{reference}")
+        assert "prefers mornings" in card.text and "<script>x" not in card.text
+        assert re.search(r"<td>li\.na</td><td>Contacted</td>", card.text)
+        forged = await browser.post(
+            f"/coordinator/referrals/{reference}", data={"csrf": "x", "status": "enrolled"}
+        )
+        assert forged.status_code == 403
+    with engine.store.transaction() as records:
+        assert records.referral(reference).status == "contacted"  # type: ignore[union-attr]
+        # The Telegram card's buttons write the same history.
+        records.set_referral_status(reference, "booked", "telegram:42")
+        history = [(e.actor, e.status, note) for e, note in records.referral_history(reference)]
+    assert history == [("console:li.na", "contacted", note), ("telegram:42", "booked", None)]
+    trail = _audit(engine)
+    for row in [
+        ("console:li.na", "console_login_refused", "console"),
+        ("console:li.na", "console_login", "console"),
+        ("console:li.na", "console_view", "referrals"),
+        ("console:li.na", "console_view", f"referral:{reference}"),
+        ("console:li.na", "referral_status", f"referral:{reference}"),
+    ]:
+        assert row in trail, row
+
+
+async def test_repeated_failures_lock_the_account_even_for_the_right_password(
+    app: object, engine: Engine
+) -> None:
+    _account(engine, "wang", "coordinator")
+    async with _client(app) as guesser:
+        for _ in range(LOCK_AFTER):
+            wrong = await guesser.post(
+                "/coordinator/login", data={"name": "wang", "password": "guess", "code": ""}
+            )
+            assert wrong.status_code == 401 and "not right" in wrong.text
+        locked = await _sign_in(guesser, "wang")
+        assert locked.status_code == 401, "locked: the right password does not open it now"
+    with engine.store.transaction() as records:
+        account = records.account("wang")
+        assert account is not None and account.locked_until is not None
+        account.locked_until = utcnow() - timedelta(seconds=1)  # a quarter of an hour later
+        records.save_account(account)
+    async with _client(app) as person:
+        assert (await _sign_in(person, "wang")).status_code == 303
+    assert ("console:wang", "console_login_refused", "console") in _audit(engine)
+
+
+async def test_a_monitor_sees_no_identifiers_and_changes_nothing(app: object, engine: Engine) -> None:
+    _account(engine, "auditor", "monitor")
+    reference = await _referral_from_the_web(app)
+    async with _client(app) as monitor:
+        assert (await _sign_in(monitor, "auditor")).status_code == 303
+        listing = await monitor.get("/coordinator/")
+        assert listing.status_code == 200 and "poster_beijing" in listing.text
+        assert reference not in listing.text and "Li Wei" not in listing.text
+        assert (await monitor.get(f"/coordinator/referrals/{reference}")).status_code == 403
+        assert (await monitor.get("/coordinator/calls")).status_code == 403
+        assert (await monitor.get("/coordinator/exports/contact.csv")).status_code == 403
+        assert (await monitor.get("/coordinator/audit")).status_code == 403
+        export = await monitor.get("/coordinator/exports/deidentified.csv")
+        assert export.status_code == 200 and "Li Wei" not in export.text and reference not in export.text
+    with engine.store.transaction() as records:
+        assert records.referral(reference).status == "pending"  # type: ignore[union-attr]
+    assert ("console:auditor", "export", "referrals") in _audit(engine)
+
+
+async def test_a_coordinator_sees_only_their_trials(app: object, engine: Engine) -> None:
+    _account(engine, "other", "coordinator", ["NCT00000000"])
+    reference = await _referral_from_the_web(app)
+    async with _client(app) as coordinator:
+        assert (await _sign_in(coordinator, "other")).status_code == 303
+        assert reference not in (await coordinator.get("/coordinator/")).text
+        assert (await coordinator.get(f"/coordinator/referrals/{reference}")).status_code == 404
+        assert (await coordinator.get("/coordinator/calls")).text.count(reference) == 0
+        assert (await coordinator.get("/coordinator/exports/contact.csv")).status_code == 403
+        refused = await coordinator.post(
+            f"/coordinator/referrals/{reference}",
+            data={"csrf": _csrf((await coordinator.get("/coordinator/")).text), "status": "contacted"},
+        )
+        assert refused.status_code == 404
+    with engine.store.transaction() as records:
+        assert records.referral(reference).status == "pending"  # type: ignore[union-attr]
+
+
+async def test_a_reset_or_a_disabling_ends_every_session(app: object, engine: Engine) -> None:
+    _account(engine, "zhao", "operator")
+    async with _client(app) as browser:
+        assert (await _sign_in(browser, "zhao")).status_code == 303
+        assert (await browser.get("/coordinator/audit")).status_code == 200
+        with engine.store.transaction() as records:
+            account = records.account("zhao")
+            assert account is not None
+            account.generation += 1  # what `intake users reset` and `disable` do
+            records.save_account(account)
+        assert (await browser.get("/coordinator/audit")).status_code == 303
+
+
+def test_console_sessions_end_when_idle_or_too_old() -> None:
+    sessions = ConsoleSessions(lambda value: f"{hash(('k', value)):x}" * 4, idle=1800, absolute=43200)
+    token = sessions.issue(ConsoleSession(7, 1, began=1000, used=1000))
+    assert sessions.read(token, 1000 + 1800) is not None
+    assert sessions.read(token, 1000 + 1801) is None, "idle for more than 30 minutes"
+    renewed = sessions.issue(ConsoleSession(7, 1, began=1000, used=1000 + 43000))
+    assert sessions.read(renewed, 1000 + 43200) is not None
+    assert sessions.read(renewed, 1000 + 43201) is None, "more than 12 hours since signing in"
+    assert sessions.read(token.replace("7.1.", "8.1.", 1), 1000) is None, "another account: forged"
+
+
+async def test_the_funnel_and_the_exports(app: object, engine: Engine) -> None:
+    _account(engine, "zhao", "operator")
+    reference = await _referral_from_the_web(app)
+    async with _client(app) as operator:
+        assert (await _sign_in(operator, "zhao")).status_code == 303
+        funnel = await operator.get("/coordinator/funnel")
+        assert "<svg" in funnel.text and "poster_beijing" in funnel.text and "By week" in funnel.text
+        for kind in ("contact", "full", "deidentified"):
+            export = await operator.get(f"/coordinator/exports/{kind}.csv")
+            assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
+            assert (reference in export.text) == (kind != "deidentified")
+        audit = await operator.get("/coordinator/audit")
+        assert "export" in audit.text and "console_view" in audit.text
+    with engine.store.transaction() as records:
+        referrals = [r.id for r in records.referrals()]
+    assert referrals == [reference]
+    kinds = [e for e in _audit(engine) if e[1] == "export"]
+    assert len(kinds) == 3
+
+
+async def test_the_console_speaks_the_coordinators_language(app: object, engine: Engine) -> None:
+    _account(engine, "li.na", "coordinator")
+    async with _client(app) as browser:
+        login = await browser.get("/coordinator/login?lang=zh_Hans")
+        assert '<html lang="zh-Hans"' in login.text
+        await _sign_in(browser, "li.na")
+        listing = await browser.get("/coordinator/")
+        assert '<html lang="zh-Hans"' in listing.text, "the language chosen is kept"
+        arabic = await browser.get("/coordinator/?lang=ar")
+        assert '<html lang="ar" dir="rtl">' in arabic.text
