@@ -270,3 +270,38 @@ async def test_the_console_speaks_the_coordinators_language(app: object, engine:
         assert '<html lang="zh-Hans"' in listing.text, "the language chosen is kept"
         arabic = await browser.get("/coordinator/?lang=ar")
         assert '<html lang="ar" dir="rtl">' in arabic.text
+
+
+async def test_intake_users_gives_out_accounts_that_sign_in_and_takes_them_back(tmp_path: Path) -> None:
+    from tests.test_processes import intake
+
+    assert intake(tmp_path, "migrate").returncode == 0
+    added = intake(
+        tmp_path, "users", "add", "li.na", "--role", "coordinator", "--trial", "NCT07295067", "--totp"
+    )
+    assert added.returncode == 0, added.stderr
+    password = re.search(r"password: (\S+)", added.stdout)
+    secret = re.search(r"secret=([A-Z2-7]+)", added.stdout)
+    assert password and secret and "otpauth://totp/" in added.stdout
+    assert intake(tmp_path, "users", "add", "li.na", "--role", "monitor").returncode == 2, "taken"
+    listed = intake(tmp_path, "users", "list")
+    assert "li.na\tcoordinator\tNCT07295067\tTOTP\tactive" in listed.stdout
+    engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    app = build_web_app(engine, options=WebOptions(console=ConsoleOptions(locale="en")))
+    form = {"name": "li.na", "password": password[1], "code": pyotp.TOTP(secret[1]).now()}
+    async with _client(app) as browser:
+        assert (await browser.post("/coordinator/login", data=form)).status_code == 303
+        assert (await browser.get("/coordinator/")).status_code == 200
+        reset = intake(tmp_path, "users", "reset", "li.na")
+        assert reset.returncode == 0 and password[1] not in reset.stdout
+        assert (await browser.get("/coordinator/")).status_code == 303, "the reset ended the session"
+        assert (await browser.post("/coordinator/login", data=form)).status_code == 401, "the old password"
+        assert intake(tmp_path, "users", "disable", "li.na").returncode == 0
+        new = re.search(r"password: (\S+)", reset.stdout)
+        assert new
+        refused = await browser.post("/coordinator/login", data={**form, "password": new[1]})
+        assert refused.status_code == 401, "disabled"
+    assert "disabled" in intake(tmp_path, "users", "list").stdout
+    actions = [a for _, a, _ in _audit(engine)]
+    assert {"account_added", "account_reset", "account_disabled"} <= set(actions)
+    assert intake(tmp_path, "users", "reset", "nobody").returncode == 2
