@@ -308,3 +308,56 @@ async def test_a_second_tap_on_a_slow_network_answers_once(
     if javascript:
         assert len(posts) == 1, "the second tap sent nothing"
     await context.close()
+
+
+async def test_a_coordinator_signs_in_with_totp_and_follows_up_a_web_referral_in_chinese(
+    browser: Browser, tmp_path: Path
+) -> None:
+    """The coordinator console in a real browser, in Chinese: sign in with a second factor, open
+    the referral a web screening just made, record the call with a note, see the funnel move."""
+    import pyotp
+
+    from tests.test_processes import intake
+
+    with serving(tmp_path, settle=0) as base:
+        patient = await browser.new_context(viewport=PHONE)
+        page = await patient.new_page()
+        await page.goto(f"{base}/?lang=en&src=poster_beijing")
+        await _answer_everything(page, TAPS_B1)
+        await patient.close()
+        added = intake(tmp_path, "users", "add", "li.na", "--role", "coordinator", "--totp")
+        password = re.search(r"password: (\S+)", added.stdout)
+        secret = re.search(r"secret=([A-Z2-7]+)", added.stdout)
+        assert password and secret, added.stderr
+
+        context = await browser.new_context(viewport={"width": 1024, "height": 800})
+        console = await context.new_page()
+        await console.goto(f"{base}/coordinator/login?lang=zh_Hans")
+        await console.fill("#name", "li.na")
+        await console.fill("#password", password[1])
+        await console.fill("#code", pyotp.TOTP(secret[1]).now())
+        async with console.expect_navigation():
+            await console.click("form.login button")
+        assert "poster_beijing" in await console.inner_text("main")
+        problems = {"list": await _accessibility_problems(console)}
+        await console.screenshot(path=str(ARTIFACTS / "console-zh-list.png"), full_page=True)
+        async with console.expect_navigation():
+            await console.click("table a")
+        assert "Li Wei" in await console.inner_text("main") and "可能符合" in await console.inner_text("main")
+        await console.check("input[name=status][value=contacted]")
+        await console.fill("#note", "已电话联系，预约下周一")
+        async with console.expect_navigation():
+            await console.click("form.status button")
+        history = await console.inner_text("table")
+        assert "li.na" in history and "已电话联系，预约下周一" in history
+        problems["card"] = await _accessibility_problems(console)
+        await console.screenshot(path=str(ARTIFACTS / "console-zh-card.png"), full_page=True)
+        await console.goto(f"{base}/coordinator/funnel")
+        funnel = await console.inner_text("main")
+        assert "poster_beijing" in funnel
+        contacted = await console.locator("svg.funnel text").all_text_contents()
+        assert contacted[contacted.index("已联系") + 1] == "1", "the call is counted"
+        problems["funnel"] = await _accessibility_problems(console)
+        await console.screenshot(path=str(ARTIFACTS / "console-zh-funnel.png"), full_page=True)
+        assert {k: v for k, v in problems.items() if v} == {}
+        await context.close()
