@@ -54,6 +54,7 @@ from dialogs.effects import ReferralClosed
 from dialogs.engine import Engine
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
 from dialogs.inputs import CAMPAIGN_SOURCE
+from dialogs.reports import referrals_csv
 from dialogs.trial import TrialDefinitionError, find_trial, load_trial
 from storage.backup import BackupError, backup, restore
 from storage.crypto import EncryptionKeyError, new_key
@@ -151,6 +152,16 @@ def _parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("file", type=Path)
     restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
     users.add_arguments(command("users", _users, "accounts for the coordinator console"))
+    export = command("export", _export, "referrals as CSV, or every screening as FHIR R4 JSON")
+    export.add_argument("--format", choices=["csv", "fhir"], default="csv")
+    export.add_argument(
+        "--kind",
+        choices=["contact", "full", "deidentified"],
+        default="contact",
+        help="CSV: the call list, every answer, or de-identified; FHIR: full or de-identified",
+    )
+    export.add_argument("--lang", help="the CSV's language (default: INTAKE_COORDINATOR_LANGUAGE)")
+    export.add_argument("--out", type=Path, help="the file to write (default: standard output)")
     i18n = command("i18n", _i18n_status, "translation catalogs")
     i18n.add_argument("action", choices=["status"])
     return parser
@@ -360,6 +371,26 @@ def _store(settings: Settings) -> Store:
     database = make_engine(settings.database)
     require_current_schema(database)
     return open_store(settings, database)
+
+
+def _export(settings: Settings, args: argparse.Namespace) -> int:
+    """The same exports as the console and Telegram's /export, audited with the operator's name."""
+    from dialogs.fhir import fhir_bundle
+
+    trial = find_trial(settings.trial)
+    locale = pick_locale(args.lang or settings.coordinator_language)
+    with _store(settings).transaction() as records:
+        records.audit(_operator(), "export", "referrals", kind=args.kind, format=args.format, via="cli")
+        if args.format == "fhir":
+            content = fhir_bundle(records, trial, shipped_locales(), deidentified=args.kind == "deidentified")
+        else:
+            content = referrals_csv(records, trial, locale, settings.timezone, args.kind)
+    if args.out:
+        args.out.write_bytes(content)
+        print(f"wrote {args.out}", file=sys.stderr)
+    else:
+        sys.stdout.buffer.write(content)
+    return 0
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:

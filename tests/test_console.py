@@ -305,3 +305,59 @@ async def test_intake_users_gives_out_accounts_that_sign_in_and_takes_them_back(
     actions = [a for _, a, _ in _audit(engine)]
     assert {"account_added", "account_reset", "account_disabled"} <= set(actions)
     assert intake(tmp_path, "users", "reset", "nobody").returncode == 2
+
+
+async def test_fhir_exports_validate_and_keep_every_answer(
+    app: object, engine: Engine, tmp_path: Path
+) -> None:
+    """`intake export --format fhir`: the trial as a Questionnaire in every language, each screening
+    as a QuestionnaireResponse; parsed back, every stored answer is there by its linkId."""
+    from fhir.resources.R4B.bundle import Bundle
+
+    from tests.test_processes import intake
+
+    reference = await _referral_from_the_web(app)
+    full = intake(tmp_path, "export", "--format", "fhir", "--kind", "full")
+    assert full.returncode == 0, full.stderr
+    bundle = Bundle.model_validate_json(full.stdout)
+    questionnaire, *responses = [entry.resource for entry in bundle.entry]
+    assert questionnaire.get_resource_type() == "Questionnaire"
+    assert [item.linkId for item in questionnaire.item] == [q.id for q in engine.trial.questions]
+    translations = questionnaire.item[0].text__ext.extension
+    languages = {next(e.valueCode for e in t.extension if e.url == "lang") for t in translations}
+    assert languages == {"zh-Hans", "zh-Hant", "ru", "es", "ar"}
+    [response] = responses
+    with engine.store.transaction() as records:
+        [screening] = records.screenings()
+        stored = records.answers(screening.id or 0)
+    exported = {}
+    for item in response.item:
+        [answer] = item.answer
+        exported[item.linkId] = (
+            answer.valueCoding.code if answer.valueCoding else answer.valueInteger or answer.valueString
+        )
+    expected = {k: v for k, v in stored.items() if k != "consent_storage"}
+    assert exported == expected, "a round trip keeps every answer"
+    outcome = [e.valueCode for e in response.extension if e.url.endswith(":outcome")]
+    assert outcome == ["likely_eligible"] and response.status == "completed"
+
+    deidentified = Bundle.model_validate_json(
+        intake(tmp_path, "export", "--format", "fhir", "--kind", "deidentified").stdout
+    )
+    anonymous = deidentified.entry[1].resource
+    linked = {item.linkId for item in anonymous.item}
+    assert "contact_name" not in linked and "contact_phone" not in linked and "age" in linked
+    assert "screening" not in anonymous.id and len(str(anonymous.authored)) <= 7
+    csv_export = intake(tmp_path, "export", "--kind", "full", "--lang", "en")
+    assert reference in csv_export.stdout and "Li Wei" in csv_export.stdout
+    assert [a for _, a, _ in _audit(engine)].count("export") == 3
+
+    _account(engine, "zhao", "operator")
+    _account(engine, "li.na", "coordinator")
+    async with _client(app) as operator, _client(app) as coordinator:
+        await _sign_in(operator, "zhao")
+        download = await operator.get("/coordinator/exports/fhir-full.json")
+        assert download.status_code == 200 and download.headers["content-type"] == "application/fhir+json"
+        Bundle.model_validate_json(download.content)
+        await _sign_in(coordinator, "li.na")
+        assert (await coordinator.get("/coordinator/exports/fhir-full.json")).status_code == 403

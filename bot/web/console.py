@@ -34,6 +34,7 @@ from bot import texts
 from bot.web.accounts import ConsoleSession, ConsoleSessions, sign_in
 from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
 from dialogs.engine import Engine
+from dialogs.fhir import fhir_bundle
 from dialogs.i18n import pick_locale, translator
 from dialogs.reports import (
     EXPORTS,
@@ -59,6 +60,7 @@ EXPORTS_BY_ROLE = {
     "monitor": ("deidentified",),
     "operator": EXPORTS,
 }
+FHIR_BY_ROLE = {"operator": ("full", "deidentified"), "monitor": ("deidentified",)}
 CALL_STATUSES = ("pending", "unreachable")
 
 
@@ -128,6 +130,7 @@ class Console:
             Route(f"{PREFIX}/funnel", only(everyone, self.funnel), methods=["GET"]),
             Route(f"{PREFIX}/exports", only(everyone, self.exports), methods=["GET"]),
             Route(f"{PREFIX}/exports/{{kind}}.csv", only(everyone, self.export), methods=["GET"]),
+            Route(f"{PREFIX}/exports/fhir-{{kind}}.json", only(everyone, self.export_fhir), methods=["GET"]),
             Route(f"{PREFIX}/audit", only(("operator",), self.audit), methods=["GET"]),
         ]
 
@@ -393,7 +396,13 @@ class Console:
             "full": texts.CONSOLE_EXPORT_FULL,
             "deidentified": texts.CONSOLE_EXPORT_DEIDENTIFIED,
         }
-        kinds = [(kind, t(labels[kind])) for kind in EXPORTS_BY_ROLE[visitor.account.role]]
+        fhir_labels = {
+            "full": texts.CONSOLE_EXPORT_FHIR_FULL,
+            "deidentified": texts.CONSOLE_EXPORT_FHIR_DEIDENTIFIED,
+        }
+        role = visitor.account.role
+        kinds = [(f"{kind}.csv", t(labels[kind])) for kind in EXPORTS_BY_ROLE[role]]
+        kinds += [(f"fhir-{kind}.json", t(fhir_labels[kind])) for kind in FHIR_BY_ROLE.get(role, ())]
         return self._render(request, visitor, visitor.locale, "console_exports.html", {"kinds": kinds})
 
     async def export(self, request: Request, visitor: Visitor) -> Response:
@@ -413,6 +422,27 @@ class Console:
         return Response(
             content,
             media_type="text/csv; charset=utf-8",
+            headers={"content-disposition": f'attachment; filename="{name}"'},
+        )
+
+    async def export_fhir(self, request: Request, visitor: Visitor) -> Response:
+        """Every screening as FHIR R4: in full for the operator, de-identified for a monitor."""
+        kind = request.path_params["kind"]
+        trial = self.engine.trial
+        if kind not in FHIR_BY_ROLE.get(visitor.account.role, ()) or (
+            visitor.account.trials and trial.registry_id not in visitor.account.trials
+        ):
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
+
+        def make(records: Records) -> bytes:
+            records.audit(visitor.actor, "export", "screenings", kind=kind, format="fhir", via="console")
+            return fhir_bundle(records, trial, self.engine.locales, deidentified=kind == "deidentified")
+
+        content = await asyncio.to_thread(self.engine.store.run, make)
+        name = f"screenings-fhir-{kind}-{date.today():%Y%m%d}.json"
+        return Response(
+            content,
+            media_type="application/fhir+json",
             headers={"content-disposition": f'attachment; filename="{name}"'},
         )
 
