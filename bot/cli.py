@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import contextlib
 import getpass
 import json
 import os
@@ -216,34 +215,10 @@ def _converse(
 
 
 def _web_in_background(settings: Settings, engine: Engine, notifier: Notifier) -> Callable[[], None]:
-    """Serve the web chat from a thread beside the console; a busy port only costs the web chat."""
-    import threading
+    """Serve the web chat (and the console) from a thread beside another channel."""
+    from bot.web.serve import serve_in_background
 
-    import uvicorn
-
-    app = build_web(settings, engine, notifier, deliver=False)
-    config = uvicorn.Config(
-        app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="critical"
-    )
-    server = uvicorn.Server(config)
-
-    def serve() -> None:
-        with contextlib.suppress(SystemExit):  # uvicorn's answer to a port in use
-            server.run()
-        if not server.started:
-            print(
-                f"note: the web chat could not listen on port {settings.web_port} (in use?)", file=sys.stderr
-            )
-
-    thread = threading.Thread(target=serve, daemon=True, name="web")
-    thread.start()
-    print(f"trial-intake: web chat at http://{settings.web_host}:{settings.web_port}/", file=sys.stderr)
-
-    def stop() -> None:
-        server.should_exit = True
-        thread.join(timeout=10)
-
-    return stop
+    return serve_in_background(build_web(settings, engine, notifier, deliver=False))
 
 
 def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False) -> int:
@@ -281,21 +256,14 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
 
 
 def _web(settings: Settings, args: argparse.Namespace) -> int:
-    import uvicorn
+    from bot.web.serve import serve
 
     engine = build_engine(settings)
     notifier = build_notifier(settings, engine, None)
-    print(
-        f"trial-intake: web chat at http://{settings.web_host}:{settings.web_port}/, database "
-        f"{shown_url(settings.database)}",
-        file=sys.stderr,
-    )
-    app = build_web(settings, engine, notifier, deliver=True)
+    print(f"trial-intake: database {shown_url(settings.database)}", file=sys.stderr)
+    web = build_web(settings, engine, notifier, deliver=True)
     with in_use(engine.store.engine):
-        # Access logs are off: a resume link in a URL is a session token.
-        uvicorn.run(
-            app, host=settings.web_host, port=settings.web_port, access_log=False, log_level="warning"
-        )
+        serve(web)
     return 0
 
 

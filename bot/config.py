@@ -86,6 +86,11 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.",
     )
+    console_port: int | None = Field(
+        default=None,
+        description="A port of its own for the coordinator console (then not on the web chat's port).",
+    )
+    console_host: str = Field(default="127.0.0.1", description="Where the console's own port listens.")
     web_tap_settle: float = Field(
         default=1.0,
         ge=0,

@@ -6,6 +6,7 @@ import asyncio
 import sys
 import threading
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy import Engine as SQLAlchemyEngine
@@ -89,9 +90,11 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
     )
 
 
-def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> Any:
-    """The web chat's ASGI app (`deliver`: it runs the notifier itself, when nothing else does)."""
-    from bot.web import WebOptions, build_web_app  # Starlette loads only where the web chat is served
+def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> list[WebServer]:
+    """What the web serves, where: the web chat with the coordinator console, or, when
+    INTAKE_CONSOLE_PORT is set, the chat and the console on ports of their own. With `deliver`,
+    the chat's app runs the notifier (when nothing else in the process does)."""
+    from bot.web import WebOptions, build_web_app  # Starlette loads only where the web is served
     from bot.web.console import ConsoleOptions
 
     options = WebOptions(
@@ -108,7 +111,27 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
             https=bool(settings.public_url and settings.public_url.startswith("https:")),
         ),
     )
-    return build_web_app(engine, notifier, options, deliver=deliver)
+    if settings.console_port is None:
+        app = build_web_app(engine, notifier, options, deliver=deliver)
+        return [WebServer("web chat and coordinator console", app, settings.web_host, settings.web_port)]
+    chat = build_web_app(engine, notifier, options, deliver=deliver, parts=("chat",))
+    console = build_web_app(engine, notifier, options, deliver=False, parts=("console",))
+    return [
+        WebServer("web chat", chat, settings.web_host, settings.web_port),
+        WebServer("coordinator console", console, settings.console_host, settings.console_port),
+    ]
+
+
+@dataclass(frozen=True)
+class WebServer:
+    name: str
+    app: Any
+    host: str
+    port: int
+
+    @property
+    def address(self) -> str:
+        return f"http://{self.host}:{self.port}/"
 
 
 def in_background(notifier: Notifier) -> Callable[[], None]:

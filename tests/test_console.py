@@ -361,3 +361,43 @@ async def test_fhir_exports_validate_and_keep_every_answer(
         Bundle.model_validate_json(download.content)
         await _sign_in(coordinator, "li.na")
         assert (await coordinator.get("/coordinator/exports/fhir-full.json")).status_code == 403
+
+
+def test_the_console_can_have_an_internal_port_of_its_own(tmp_path: Path) -> None:
+    """INTAKE_CONSOLE_PORT: the console only there (e.g. on the hospital's network), the web chat
+    only on the public port."""
+    import subprocess
+    import sys
+
+    from tests.test_processes import ROOT, _env, free_port, get_when_up
+
+    chat_port, console_port = free_port(), free_port()
+    env = {**_env(tmp_path), "INTAKE_WEB_PORT": str(chat_port), "INTAKE_CONSOLE_PORT": str(console_port)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"], cwd=ROOT, env=env, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        chat, console = f"http://127.0.0.1:{chat_port}", f"http://127.0.0.1:{console_port}"
+        assert "<form" in get_when_up(f"{chat}/?lang=en").text
+        assert get_when_up(f"{console}/coordinator/login").status_code == 200
+        assert httpx.get(f"{chat}/coordinator/login").status_code == 404, "not on the public port"
+        assert httpx.get(f"{console}/").status_code == 404, "no chat on the internal port"
+    finally:
+        process.terminate()
+        _, stderr = process.communicate(timeout=10)
+    assert f"coordinator console at http://127.0.0.1:{console_port}/coordinator/" in stderr
+    assert process.returncode == 0 or process.returncode < 0, stderr
+
+
+async def test_sign_ins_from_one_address_are_throttled(app: object, engine: Engine) -> None:
+    """Guessing across many names from one address: after ten tries a minute, even a right
+    password is turned away for now (and no account is locked by someone else's guessing)."""
+    _account(engine, "chen", "coordinator")
+    async with _client(app) as guesser:
+        for n in range(10):
+            data = {"name": f"user{n}", "password": "guess", "code": ""}
+            assert (await guesser.post("/coordinator/login", data=data)).status_code == 401
+        assert (await _sign_in(guesser, "chen")).status_code == 401
+    with engine.store.transaction() as records:
+        account = records.account("chen")
+        assert account is not None and account.failed_logins == 0 and account.locked_until is None

@@ -32,7 +32,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
-from starlette.routing import Mount, Route
+from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
@@ -331,9 +331,11 @@ def build_web_app(
     *,
     clock: Callable[[], float] = time.monotonic,
     deliver: bool = True,
+    parts: tuple[str, ...] = ("chat", "console"),
 ) -> Any:
-    """The web chat's ASGI app; with `deliver`, it runs the notifier for its lifetime (False when
-    the process runs one already, as the console does)."""
+    """The ASGI app of the web chat and the coordinator console (`parts`: one of them alone, when
+    the console is served on an internal port of its own). With `deliver`, it runs the notifier
+    for its lifetime (False when the process runs one already, as the console does)."""
     options = options or WebOptions()
     chat = WebChat(engine, notifier, options, clock)
 
@@ -345,25 +347,25 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    # Ten sign-in attempts a minute from one address: enough for typing mistakes, not for guessing.
-    sign_ins = RateLimit(10, options.total_requests_per_minute)
-    console = Console(
-        engine, chat.templates, options.console, lambda address: sign_ins.allow(address, clock())
-    )
-    app = Starlette(
-        routes=[
-            *console.routes(),
+    routes: list[BaseRoute] = []
+    if "console" in parts:
+        # Ten sign-in attempts a minute from one address: enough for typing mistakes, not for guessing.
+        sign_ins = RateLimit(10, options.total_requests_per_minute)
+        allow = lambda address: sign_ins.allow(address, clock())  # noqa: E731
+        routes += Console(engine, chat.templates, options.console, allow).routes()
+    if "chat" in parts:
+        routes += [
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),
-            # Browsers ask for it on their own; no icon, and no 404 in their consoles.
-            Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
-            Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
-        ],
-        lifespan=lifespan,
-    )
+        ]
+    routes += [
+        # Browsers ask for it on their own; no icon, and no 404 in their consoles.
+        Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
+        Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
+    ]
     return Guard(
-        app,
+        Starlette(routes=routes, lifespan=lifespan),
         https=bool(options.public_url and options.public_url.startswith("https:")),
         limit=RateLimit(options.requests_per_minute, options.total_requests_per_minute),
         trusted_proxies=options.trusted_proxies,
