@@ -406,45 +406,46 @@ class Console:
         return self._render(request, visitor, visitor.locale, "console_exports.html", {"kinds": kinds})
 
     async def export(self, request: Request, visitor: Visitor) -> Response:
+        """Referrals as CSV, at the levels the role may have."""
         kind = request.path_params["kind"]
-        trial = self.engine.trial
-        if kind not in EXPORTS_BY_ROLE[visitor.account.role] or (
-            visitor.account.trials and trial.registry_id not in visitor.account.trials
-        ):
-            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
 
         def make(records: Records) -> bytes:
             records.audit(visitor.actor, "export", "referrals", kind=kind, via="console")
-            return referrals_csv(records, trial, visitor.locale, self.options.timezone, kind)
+            return referrals_csv(records, self.engine.trial, visitor.locale, self.options.timezone, kind)
 
-        content = await asyncio.to_thread(self.engine.store.run, make)
+        allowed = kind in EXPORTS_BY_ROLE[visitor.account.role]
         name = f"referrals-{kind}-{date.today():%Y%m%d}.csv"
-        return Response(
-            content,
-            media_type="text/csv; charset=utf-8",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
-        )
+        return await self._download(request, visitor, allowed, make, name, "text/csv; charset=utf-8")
 
     async def export_fhir(self, request: Request, visitor: Visitor) -> Response:
         """Every screening as FHIR R4: in full for the operator, de-identified for a monitor."""
         kind = request.path_params["kind"]
-        trial = self.engine.trial
-        if kind not in FHIR_BY_ROLE.get(visitor.account.role, ()) or (
-            visitor.account.trials and trial.registry_id not in visitor.account.trials
-        ):
-            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
 
         def make(records: Records) -> bytes:
             records.audit(visitor.actor, "export", "screenings", kind=kind, format="fhir", via="console")
-            return fhir_bundle(records, trial, self.engine.locales, deidentified=kind == "deidentified")
+            trial, locales = self.engine.trial, self.engine.locales
+            return fhir_bundle(records, trial, locales, deidentified=kind == "deidentified")
 
-        content = await asyncio.to_thread(self.engine.store.run, make)
+        allowed = kind in FHIR_BY_ROLE.get(visitor.account.role, ())
         name = f"screenings-fhir-{kind}-{date.today():%Y%m%d}.json"
-        return Response(
-            content,
-            media_type="application/fhir+json",
-            headers={"content-disposition": f'attachment; filename="{name}"'},
-        )
+        return await self._download(request, visitor, allowed, make, name, "application/fhir+json")
+
+    async def _download(
+        self,
+        request: Request,
+        visitor: Visitor,
+        allowed: bool,
+        make: Callable[[Records], bytes],
+        name: str,
+        media_type: str,
+    ) -> Response:
+        """An export as a file, if the role may have it and the trial is theirs."""
+        trial = self.engine.trial.registry_id
+        if not allowed or (visitor.account.trials and trial not in visitor.account.trials):
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
+        content = await asyncio.to_thread(self.engine.store.run, make)
+        disposition = {"content-disposition": f'attachment; filename="{name}"'}
+        return Response(content, media_type=media_type, headers=disposition)
 
     async def audit(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
