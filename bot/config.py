@@ -91,6 +91,11 @@ class Settings(BaseSettings):
         description="A port of its own for the coordinator console (then not on the web chat's port).",
     )
     console_host: str = Field(default="127.0.0.1", description="Where the console's own port listens.")
+    console_url: str | None = Field(
+        default=None,
+        description="The console as coordinators reach it, for links in notices "
+        "(default: INTAKE_PUBLIC_URL/coordinator).",
+    )
     web_tap_settle: float = Field(
         default=1.0,
         ge=0,
@@ -132,6 +137,15 @@ class Settings(BaseSettings):
         if self.notify.strip():
             return parse_destinations(self.notify, "INTAKE_NOTIFY")
         return parse_destinations(" ".join(f"telegram:{c}#card" for c in self.coordinators), "")
+
+    @property
+    def console_address(self) -> str | None:
+        """Where coordinators open the console, for links in notices; None: nowhere public."""
+        if self.console_url:
+            return self.console_url.rstrip("/")
+        if self.public_url and self.console_port is None:
+            return f"{self.public_url.rstrip('/')}/coordinator"
+        return None  # the console is on an internal port whose address the bot cannot know
 
     @property
     def alert_destinations(self) -> list[Destination]:

@@ -85,7 +85,7 @@ class CardMaker:
     trial: Trial
     locale: str
     timezone: str
-    public_url: str | None = None
+    console_url: str | None = None  # where coordinators read a referral: …/coordinator
     t: Translator = field(init=False)
 
     def __post_init__(self) -> None:
@@ -109,7 +109,7 @@ class CardMaker:
                 (t(c.RECEIVED), self.when(referral.created_at)),
             ]
         where = (
-            f"{self.public_url.rstrip('/')}/coordinator/referrals/{referral_id}" if self.public_url else None
+            f"{self.console_url.rstrip('/')}/referrals/{referral_id}" if self.console_url else None
         )
         lines.append((t(c.READ_IT), where or t(c.READ_ON_SERVER)))
         return Card(t(c.NEW_REFERRAL, reference=referral_id, trial=self.trial.registry_id), tuple(lines))

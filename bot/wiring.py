@@ -52,7 +52,7 @@ def coordinator_locale(settings: Settings) -> str:
 
 
 def card_maker(settings: Settings, trial: Trial) -> CardMaker:
-    return CardMaker(trial, coordinator_locale(settings), settings.timezone, settings.public_url)
+    return CardMaker(trial, coordinator_locale(settings), settings.timezone, settings.console_address)
 
 
 def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notifier:

@@ -401,3 +401,15 @@ async def test_sign_ins_from_one_address_are_throttled(app: object, engine: Engi
     with engine.store.transaction() as records:
         account = records.account("chen")
         assert account is not None and account.failed_logins == 0 and account.locked_until is None
+
+
+def test_notices_link_to_the_console_where_coordinators_reach_it(tmp_path: Path) -> None:
+    def address(**configured: object) -> str | None:
+        return Settings(_env_file=None, data_dir=tmp_path, **configured).console_address  # type: ignore[call-arg]
+
+    assert address(public_url="https://s.example.org/") == "https://s.example.org/coordinator"
+    assert address(public_url="https://s.example.org", console_port=9090) is None, "not on the public port"
+    assert address(console_port=9090, console_url="https://intranet.example/coordinator/") == (
+        "https://intranet.example/coordinator"
+    )
+    assert address() is None
