@@ -108,9 +108,7 @@ class CardMaker:
                 (t(c.OUTCOME), t(c.OUTCOMES.get(referral.outcome, referral.outcome))),
                 (t(c.RECEIVED), self.when(referral.created_at)),
             ]
-        where = (
-            f"{self.console_url.rstrip('/')}/referrals/{referral_id}" if self.console_url else None
-        )
+        where = f"{self.console_url.rstrip('/')}/referrals/{referral_id}" if self.console_url else None
         lines.append((t(c.READ_IT), where or t(c.READ_ON_SERVER)))
         return Card(t(c.NEW_REFERRAL, reference=referral_id, trial=self.trial.registry_id), tuple(lines))
 
