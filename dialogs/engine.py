@@ -96,6 +96,14 @@ class Engine:
         # concurrently: the retry sees the winner's rows.
         return self.store.run(turn)
 
+    def locale_of(self, address: Address) -> str | None:
+        """The language the person's conversation is in (None before one is chosen): what a
+        channel transcribes their voice in."""
+        with self.store.transaction() as records:
+            participant = records.participant(address.channel, address.external_id)
+            screening = records.latest_screening(participant.id or 0) if participant else None
+            return screening.locale if screening else None
+
     # The outbox ----------------------------------------------------------------
 
     def outbox(self, address: Address) -> list[Reply]:

@@ -40,6 +40,8 @@ class Text:
     # one sequence for both sides of a private chat): something sent before the current
     # question reached the person cannot answer it.
     position: int | None = None
+    # How sure the speech engine was of a transcript (0..1), stored with the answer.
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)

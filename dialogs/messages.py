@@ -22,6 +22,13 @@ UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
     "Sorry, I can only read written answers and chosen options here. Please answer the question below."
 )
+# A recording the bot could not use: nothing changes, and the question is asked again.
+VOICE_TOO_LONG = N_("That recording is longer than a minute. Please say just the answer, or type it.")
+VOICE_UNREADABLE = N_("I could not play that recording. Please try again, or type your answer.")
+VOICE_SILENT = N_("I could not hear anything in that recording. Please try again, or type your answer.")
+VOICE_UNHEARD = N_("I did not catch that for sure. Please say it again, or type your answer.")
+VOICE_BUSY = N_("Many people are talking to me right now. Please try again in a minute, or type your answer.")
+VOICE_UNAVAILABLE = N_("I cannot understand spoken answers in this language yet. Please type your answer.")
 EDITED = N_(
     "Editing a message does not change an answer. To change one, send /back, or use the summary at the end."
 )

@@ -121,6 +121,8 @@ class Answer(SQLModel, table=True):
     via: str = Field(max_length=16)
     # Interpreted from free words and confirmed by the person after a read-back.
     read_back: bool = False
+    # For a spoken answer: how sure the speech engine was of its transcript (0..1).
+    confidence: float | None = None
     answered_at: datetime = _when()
     superseded_at: datetime | None = _when(nullable=True)
 

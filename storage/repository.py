@@ -231,6 +231,7 @@ class Records:
         *,
         personal: bool,
         read_back: bool = False,
+        confidence: float | None = None,
     ) -> None:
         """Store an answer; an earlier answer to the same question is kept, superseded.
 
@@ -246,6 +247,7 @@ class Records:
                 raw=self.cipher.seal(raw) if raw else None,
                 via=via,
                 read_back=read_back,
+                confidence=confidence,
             )
         )
         self.session.flush()
