@@ -14,7 +14,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import warnings
 from dataclasses import replace
+from datetime import timedelta
 from typing import Any
 
 from telegram import (
@@ -28,7 +30,9 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    Voice,
 )
+from telegram.constants import ChatAction
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import (
     AIORateLimiter,
@@ -37,14 +41,17 @@ from telegram.ext import (
     ContextTypes,
     TypeHandler,
 )
+from telegram.warnings import PTBDeprecationWarning
 
 from bot import texts
 from bot.chunks import split_message
 from bot.config import Settings
 from bot.coordinators import Coordinators
 from bot.notifications import Notifier
+from bot.speech.audio import MAX_BYTES, MAX_SECONDS
+from bot.speech.listener import Listener
 from bot.update_processor import PerChatUpdateProcessor
-from bot.wiring import build_notifier, card_maker, coordinator_locale
+from bot.wiring import build_listener, build_notifier, card_maker, coordinator_locale
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
@@ -59,7 +66,6 @@ _UNUSABLE = (
     "venue",
     "video",
     "video_note",
-    "voice",
     "audio",
     "animation",
     "poll",
@@ -89,7 +95,7 @@ def build_application(settings: Settings, engine: Engine) -> Application:
     )
     notifier = build_notifier(settings, engine, application.bot)
     coordinators = Coordinators(engine, settings, card_maker(settings, engine.trial))
-    channel = TelegramChannel(engine, settings, notifier, processor)
+    channel = TelegramChannel(engine, settings, notifier, processor, build_listener(settings))
     application.bot_data.update(channel=channel, notifier=notifier, coordinators=coordinators)
     coordinators.register(application)
     application.add_handler(TypeHandler(Update, channel.on_update), group=1)
@@ -114,9 +120,15 @@ async def _on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 class TelegramChannel:
     def __init__(
-        self, engine: Engine, settings: Settings, notifier: Notifier, chats: PerChatUpdateProcessor
+        self,
+        engine: Engine,
+        settings: Settings,
+        notifier: Notifier,
+        chats: PerChatUpdateProcessor,
+        listener: Listener,
     ) -> None:
         self.engine = engine
+        self.listener = listener
         self.settings = settings
         self.notifier = notifier
         self.chats = chats
@@ -158,8 +170,30 @@ class TelegramChannel:
         if message.chat.type != "private":
             await self._point_to_private_chat(message, user.language_code, context)
             return
-        await self._handle(update, _to_input(update))
+        heard = await self._hear(context.bot, update) if update.message and update.message.voice else None
+        await self._handle(update, heard or _to_input(update))
         await self.deliver(context.bot, message.chat.id)
+
+    async def _hear(self, bot: Bot, update: Update) -> Input:
+        """A voice note as the person's answer: downloaded, checked and transcribed off the event
+        loop (other chats go on meanwhile), then read back by the engine like any transcript."""
+        message, user = update.message, update.effective_user
+        assert message is not None and message.voice is not None and user is not None
+        voice = message.voice
+        if _seconds(voice) > MAX_SECONDS or (voice.file_size or 0) > MAX_BYTES:
+            return Unsupported("voice_too_long")  # not even downloaded
+        address = Address(CHANNEL, str(user.id))
+        locale = await asyncio.to_thread(self.engine.locale_of, address) or pick_locale(user.language_code)
+        if not self.listener.understands(locale):
+            return Unsupported("voice_unavailable")
+        with contextlib.suppress(TelegramError):
+            await bot.send_chat_action(message.chat.id, ChatAction.TYPING)  # "typing…": it is coming
+        try:
+            data = bytes(await (await bot.get_file(voice.file_id)).download_as_bytearray())
+        except TelegramError:
+            return Unsupported("voice_unreadable")
+        heard = await self.listener.listen(data, locale)
+        return replace(heard, position=message.message_id) if isinstance(heard, Text) else heard
 
     async def _handle(self, update: Update, message: Input) -> list[Reply]:
         user = update.effective_user
@@ -281,6 +315,14 @@ class TelegramChannel:
                 await bot.set_my_commands(menu, scope=BotCommandScopeChat(chat_id))
             except TelegramError as error:
                 log.warning("coordinator chat %s: no command menu (%s)", chat_id, type(error).__name__)
+
+
+def _seconds(voice: Voice) -> float:
+    """A voice note's length (an int today, a timedelta in python-telegram-bot's next major)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", PTBDeprecationWarning)
+        duration = voice.duration
+    return duration.total_seconds() if isinstance(duration, timedelta) else float(duration or 0)
 
 
 def _to_input(update: Update) -> Input:

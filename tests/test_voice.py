@@ -173,3 +173,37 @@ async def test_a_transcription_that_takes_too_long_asks_to_try_again() -> None:
 
 def test_a_language_without_a_model_asks_to_type(listener: Listener) -> None:
     assert listener.hear(spoken("是的", "zh_Hans"), "zh_Hans") == Unsupported("voice_unavailable")
+
+
+async def test_voice_notes_on_telegram_are_read_back_and_answer_the_questions(tmp_path: Path) -> None:
+    """Through the real Application and the fake Bot API: the note is downloaded with getFile,
+    the person sees "typing…", and each transcript is read back before it is stored."""
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (_, engine):
+        user = TelegramUser(tg, 4242)
+        await user.command("start")
+
+        async def speak(text: str) -> list[dict[str, object]]:
+            note = spoken(text)
+            return await user.send(lambda: tg.send_voice(user.id, note, duration=2))
+
+        for said in ("yes", "yes"):  # the two consents
+            replies = await speak(said)
+            assert str(replies[0]["text"]).startswith('I heard: "Yes."'), replies
+            await speak("yes")  # "Yes, that's right"
+        await user.tap("self")
+        replies = await speak("I am forty two years old")
+        assert "I understood: 42" in str(replies[0]["text"])
+        await speak("yes")
+        assert str(user.last["text"]).startswith("Has a doctor told you that you have syringomyelia")
+        assert tg.calls_to("getFile") and tg.calls_to("sendChatAction")
+        long_note = await user.send(lambda: tg.send_voice(user.id, spoken("no"), duration=95))
+        assert "longer than a minute" in str(long_note[0]["text"])
+        assert len(tg.calls_to("getFile")) == 6, "a note over a minute is not even downloaded"
+    with engine.store.transaction() as records:
+        rows = records.session.exec(Answer.__table__.select()).all()  # type: ignore[attr-defined]
+    spoken_answers = {r.question_id: (r.value, r.via) for r in rows}
+    assert spoken_answers["age"] == (42, "voice") and spoken_answers["consent_contact"] == ("yes", "voice")
+    assert spoken_answers["respondent"] == ("self", "button")
