@@ -144,8 +144,11 @@ class _Slow:
 
     name = "slow"
 
+    def __init__(self, seconds: float = 1.5) -> None:
+        self.seconds = seconds
+
     def transcribe(self, samples: np.ndarray, language: str) -> Transcript | None:
-        time.sleep(1.5)
+        time.sleep(self.seconds)
         return Transcript("yes", 0.9)
 
 
@@ -207,3 +210,25 @@ async def test_voice_notes_on_telegram_are_read_back_and_answer_the_questions(tm
     spoken_answers = {r.question_id: (r.value, r.via) for r in rows}
     assert spoken_answers["age"] == (42, "voice") and spoken_answers["consent_contact"] == ("yes", "voice")
     assert spoken_answers["respondent"] == ("self", "button")
+
+
+async def test_on_telegram_a_slow_transcription_does_not_delay_another_chats_reply(tmp_path: Path) -> None:
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (application, _):
+        # The speech engine is the edge of the world here: a big model on a small machine.
+        application.bot_data["channel"].listener = Listener({"en": MODEL}, load=lambda path: _Slow(3.0))
+        speaker, typist = TelegramUser(tg, 5001), TelegramUser(tg, 5002)
+        await speaker.command("start")
+        await typist.command("start")
+        before = len(speaker.messages)
+        tg.send_voice(speaker.id, spoken("yes"))
+        await tg.wait_for(lambda: bool(tg.calls_to("sendChatAction")), what="typing… for the speaker")
+        began = time.perf_counter()
+        await typist.tap("yes")
+        typed_took = time.perf_counter() - began
+        assert len(speaker.messages) == before, "the note is still being transcribed"
+        assert typed_took < 2.0, f"the typist waited {typed_took:.2f} s (the note takes 3 s)"
+        await tg.wait_for(lambda: len(speaker.messages) > before, timeout=10, what="the speaker's read-back")
+        assert str(speaker.messages[before]["text"]).startswith('I heard: "yes"')
