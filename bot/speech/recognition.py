@@ -44,7 +44,7 @@ class Whisper:
 
         if not (model_dir / "model.bin").is_file():
             raise FileNotFoundError(f"no whisper model in {model_dir} (model.bin missing)")
-        self.name = f"faster-whisper:{model_dir.name}"
+        self.name = f"faster-whisper:{model_dir.parent.name}/{model_dir.name}"
         self.model = WhisperModel(
             str(model_dir), device="cpu", compute_type="int8", cpu_threads=threads, local_files_only=True
         )
