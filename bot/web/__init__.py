@@ -30,6 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
+from starlette.datastructures import UploadFile
 from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -38,9 +39,10 @@ from starlette.templating import Jinja2Templates
 
 from bot import texts
 from bot.notifications import Notifier
+from bot.speech.listener import Listener
 from bot.web.console import Console, ConsoleOptions
 from bot.web.sessions import Tokens
-from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, parse_text
+from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ CHANNEL = "web"
 COOKIE = "intake_session"
 HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
+MAX_VOICE_BODY = 2 * 1024 * 1024  # a minute of Opus at 32 kbit/s is 240 KB; the bot refuses over a minute
 SETTLE = 1.0  # seconds; a second tap comes within a few hundred milliseconds, a reader takes longer
 SECURITY_HEADERS = {
     # Everything from the bot's own origin: no CDN, font, analytics or script from elsewhere.
@@ -134,7 +137,8 @@ class Guard:
         session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(COOKIE, "").split(".")[0]
         client = f"session:{session}" if session else f"address:{address}"
         length = headers.get(b"content-length", b"0")
-        if not length.isdigit() or int(length) > MAX_BODY:
+        limit = MAX_VOICE_BODY if scope["path"] == "/voice" else MAX_BODY
+        if not length.isdigit() or int(length) > limit:
             refusal: Response = PlainTextResponse("That is too much at once.", status_code=413)
         elif not scope["path"].startswith("/static/") and not self.limit.allow(client, time.monotonic()):
             refusal = PlainTextResponse(
@@ -169,8 +173,10 @@ class WebChat:
         notifier: Notifier | None,
         options: WebOptions,
         clock: Callable[[], float] = time.monotonic,
+        listener: Listener | None = None,
     ) -> None:
         self.engine = engine
+        self.listener = listener
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
         self.settle, self.clock = options.tap_settle, clock
@@ -235,6 +241,12 @@ class WebChat:
             "csrf": self.tokens.csrf(session),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
+            "voice": self.listener is not None,
+            "t_speak": t(texts.WEB_SPEAK),
+            "t_recording": t(texts.WEB_RECORDING),
+            "t_record": t(texts.WEB_RECORD),
+            "t_stop": t(texts.WEB_STOP),
+            "t_listening": t(texts.WEB_LISTENING),
             "t_commands": t(texts.WEB_COMMANDS),
             "t_keep": t(texts.WEB_KEEP_LINK),
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
@@ -265,6 +277,28 @@ class WebChat:
             if isinstance(message, Text):
                 message = replace(message, position=_sequence(prompt))
         await self._handle(session, message, None)
+        return RedirectResponse("/", status_code=303)
+
+    async def voice(self, request: Request) -> Response:
+        """A recording as the answer to the question the page showed: transcribed in the pool,
+        then read back by the engine like every transcript."""
+        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
+        if session is None:
+            return RedirectResponse("/", status_code=303)
+        form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_VOICE_BODY)
+        if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
+            return self._notice(request, texts.WEB_FORM_EXPIRED, 403)
+        upload = form.get("audio")
+        data = await upload.read() if isinstance(upload, UploadFile) else b""
+        address = Address(CHANNEL, session)
+        locale = await asyncio.to_thread(self.engine.locale_of, address) or "en"
+        if self.listener is None:
+            heard: Any = Unsupported("voice_unavailable")
+        else:
+            heard = await self.listener.listen(data, locale)
+        if isinstance(heard, Text):
+            heard = replace(heard, position=_sequence(str(form.get("prompt", ""))))
+        await self._handle(session, heard, None)
         return RedirectResponse("/", status_code=303)
 
     def _remember_shown(self, session: str, prompt: str) -> None:
@@ -332,12 +366,13 @@ def build_web_app(
     clock: Callable[[], float] = time.monotonic,
     deliver: bool = True,
     parts: tuple[str, ...] = ("chat", "console"),
+    listener: Listener | None = None,
 ) -> Any:
     """The ASGI app of the web chat and the coordinator console (`parts`: one of them alone, when
     the console is served on an internal port of its own). With `deliver`, it runs the notifier
     for its lifetime (False when the process runs one already, as the console does)."""
     options = options or WebOptions()
-    chat = WebChat(engine, notifier, options, clock)
+    chat = WebChat(engine, notifier, options, clock, listener)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
@@ -357,6 +392,7 @@ def build_web_app(
         routes += [
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
+            Route("/voice", chat.voice, methods=["POST"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),
         ]
     routes += [

@@ -19,3 +19,51 @@ window.addEventListener("pageshow", () => {
   document.body.classList.remove("sending");
   document.getElementById("messages")?.removeAttribute("aria-busy");
 });
+
+// Answer by voice on the page: one large button, tap to record and tap again to send (no
+// holding, for hands that tire). Without MediaRecorder (or a microphone), the form's file
+// input stays: a phone offers its own recorder.
+document.addEventListener("DOMContentLoaded", () => {
+  const form = document.querySelector("form.voice");
+  if (!form || !window.MediaRecorder || !navigator.mediaDevices?.getUserMedia) return;
+  const status = form.querySelector(".voice-status");
+  const button = form.querySelector("button");
+  form.querySelector("input[type=file]").hidden = true;
+  form.querySelector("label").hidden = true;
+  button.textContent = form.dataset.record;
+  button.type = "button";
+  button.classList.add("record");
+  let recorder = null;
+  button.addEventListener("click", async () => {
+    if (recorder) {
+      recorder.stop();
+      return;
+    }
+    let stream;
+    try {
+      stream = await navigator.mediaDevices.getUserMedia({ audio: true });
+    } catch {
+      form.querySelector("input[type=file]").hidden = false;  // no microphone here: a file
+      form.querySelector("label").hidden = false;
+      return;
+    }
+    const chunks = [];
+    recorder = new MediaRecorder(stream, { audioBitsPerSecond: 32000 });
+    recorder.addEventListener("dataavailable", (event) => chunks.push(event.data));
+    recorder.addEventListener("stop", async () => {
+      stream.getTracks().forEach((track) => track.stop());
+      button.disabled = true;
+      status.textContent = form.dataset.listening;
+      document.body.classList.add("sending");
+      const body = new FormData(form);
+      body.set("audio", new Blob(chunks, { type: recorder.mimeType }), "answer.webm");
+      await fetch("/voice", { method: "POST", body, credentials: "same-origin" });
+      window.location.assign("/");
+    });
+    recorder.start();
+    button.textContent = form.dataset.stop;
+    button.setAttribute("aria-pressed", "true");
+    // A minute at most, as the bot takes.
+    setTimeout(() => recorder && recorder.state === "recording" && recorder.stop(), 60000);
+  });
+});
