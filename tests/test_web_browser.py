@@ -361,3 +361,48 @@ async def test_a_coordinator_signs_in_with_totp_and_follows_up_a_web_referral_in
         await console.screenshot(path=str(ARTIFACTS / "console-zh-funnel.png"), full_page=True)
         assert {k: v for k, v in problems.items() if v} == {}
         await context.close()
+
+
+async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) -> None:
+    """Chromium's fake microphone plays espeak-ng saying "yes"; one tap records, another sends;
+    the bot reads back what it heard before anything is stored."""
+    import wave
+
+    import numpy as np
+
+    from bot.speech.synthesis import Espeak
+
+    speech = Espeak().speak("yes", "en")
+    recording = tmp_path / "yes.wav"
+    with wave.open(str(recording), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(speech.rate)
+        silence = np.zeros(speech.rate // 2, dtype=np.int16)
+        out.writeframes(np.concatenate([silence, np.array(speech.samples, np.int16), silence]).tobytes())
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM,
+            args=[
+                "--no-sandbox",
+                "--use-fake-ui-for-media-stream",
+                "--use-fake-device-for-media-stream",
+                f"--use-file-for-fake-audio-capture={recording}%noloop",
+            ],
+        )
+        with serving(tmp_path / "data", settle=0) as base:
+            context = await browser.new_context(viewport=PHONE, permissions=["microphone"])
+            page = await context.new_page()
+            await page.goto(f"{base}/?lang=en")
+            record = page.locator("form.voice button")
+            assert await record.inner_text() == "Tap to record"
+            await record.click()
+            await page.wait_for_selector("form.voice button[aria-pressed=true]")
+            await page.wait_for_timeout(1500)  # the person speaks (the file is 1.3 s long)
+            async with page.expect_navigation():
+                await record.click()
+            heard = await page.locator(".message").first.inner_text()
+            assert "I heard" in heard and "I agree" in heard
+            await page.screenshot(path=str(ARTIFACTS / "web-voice-read-back.png"), full_page=True)
+            await context.close()
+        await browser.close()
