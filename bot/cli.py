@@ -58,7 +58,7 @@ from bot.wiring import (
     open_store,
 )
 from dialogs.effects import ReferralClosed
-from dialogs.engine import Engine
+from dialogs.engine import Engine, Text
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
 from dialogs.inputs import CAMPAIGN_SOURCE
 from dialogs.reports import referrals_csv
@@ -159,6 +159,10 @@ def _parser() -> argparse.ArgumentParser:
     restore_parser.add_argument("file", type=Path)
     restore_parser.add_argument("--yes", action="store_true", help="yes, replace what is stored now")
     users.add_arguments(command("users", _users, "accounts for the coordinator console"))
+    voice = command("voice", _voice_check, "speech-to-text: check the installed model with a recording")
+    voice.add_argument("action", choices=["check"])
+    voice.add_argument("file", type=Path, help="a recording (OGG/Opus, WAV, WebM, MP3…)")
+    voice.add_argument("--lang", default="en", help="the language spoken, e.g. zh_Hans")
     export = command("export", _export, "referrals as CSV, or every screening as FHIR R4 JSON")
     export.add_argument("--format", choices=["csv", "fhir"], default="csv")
     export.add_argument(
@@ -348,6 +352,30 @@ def _store(settings: Settings) -> Store:
     database = make_engine(settings.database)
     require_current_schema(database)
     return open_store(settings, database)
+
+
+def _voice_check(settings: Settings, args: argparse.Namespace) -> int:
+    """What the configured model hears in a recording, how sure it is, and how long it took."""
+    import time
+
+    from bot.speech.listener import iso_language
+
+    locale = pick_locale(args.lang)
+    listener = build_listener(settings)
+    models = settings.speech_model_dirs
+    model = models.get(iso_language(locale)) or models.get("*")
+    if model is None:
+        print(f"error: no speech model for {locale} (INTAKE_SPEECH_MODELS)", file=sys.stderr)
+        return 2
+    print(f"model: {model}", file=sys.stderr)
+    began = time.perf_counter()
+    heard = listener.hear(args.file.read_bytes(), locale)
+    took = time.perf_counter() - began
+    if isinstance(heard, Text):
+        print(f"heard: {heard.text}\nconfidence: {heard.confidence}\ntook: {took:.2f} s (with loading)")
+        return 0
+    print(f"not understood: {heard.kind} (took {took:.2f} s)")
+    return 1
 
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:

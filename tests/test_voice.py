@@ -232,3 +232,17 @@ async def test_on_telegram_a_slow_transcription_does_not_delay_another_chats_rep
         assert typed_took < 2.0, f"the typist waited {typed_took:.2f} s (the note takes 3 s)"
         await tg.wait_for(lambda: len(speaker.messages) > before, timeout=10, what="the speaker's read-back")
         assert str(speaker.messages[before]["text"]).startswith('I heard: "yes"')
+
+
+def test_intake_voice_check_says_what_the_model_hears(tmp_path: Path) -> None:
+    from tests.test_processes import intake
+
+    (tmp_path / "yes.ogg").write_bytes(spoken("I don't know"))
+    checked = intake(tmp_path, "voice", "check", str(tmp_path / "yes.ogg"), "--lang", "en")
+    assert checked.returncode == 0, checked.stderr
+    assert "heard: I don't know" in checked.stdout and "confidence: 0." in checked.stdout
+    (tmp_path / "silence.ogg").write_bytes(_opus(np.zeros(RATE * 2)))
+    silent = intake(tmp_path, "voice", "check", str(tmp_path / "silence.ogg"))
+    assert silent.returncode == 1 and "voice_silent" in silent.stdout
+    missing = intake(tmp_path, "voice", "check", str(tmp_path / "yes.ogg"), "--lang", "zh_Hans")
+    assert missing.returncode == 2 and "no speech model for zh_Hans" in missing.stderr
