@@ -50,6 +50,7 @@ from bot.coordinators import Coordinators
 from bot.notifications import Notifier
 from bot.speech.audio import MAX_BYTES, MAX_SECONDS
 from bot.speech.listener import Listener
+from bot.speech.speaker import Speaker
 from bot.update_processor import PerChatUpdateProcessor
 from bot.wiring import build_listener, build_notifier, card_maker, coordinator_locale
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
@@ -129,6 +130,7 @@ class TelegramChannel:
     ) -> None:
         self.engine = engine
         self.listener = listener
+        self.speaker = Speaker()
         self.settings = settings
         self.notifier = notifier
         self.chats = chats
@@ -286,7 +288,13 @@ class TelegramChannel:
         if markup is None and not asks_phone:
             # The share-phone keyboard hides itself only when tapped; a typed number leaves it up.
             markup = ReplyKeyboardRemove()
-        return (await bot.send_message(chat_id, last, reply_markup=markup)).message_id
+        position = (await bot.send_message(chat_id, last, reply_markup=markup)).message_id
+        if reply.speak:
+            # Read aloud too. The text is what matters: a voice note that fails is not sent again.
+            _, audio = await asyncio.to_thread(self.speaker.audio, reply)
+            with contextlib.suppress(BadRequest, NetworkError, RetryAfter):
+                position = (await bot.send_voice(chat_id, audio)).message_id
+        return position
 
     async def _point_to_private_chat(
         self, message: Message, language_code: str | None, context: ContextTypes.DEFAULT_TYPE

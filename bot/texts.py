@@ -19,6 +19,7 @@ COMMANDS = (
     ("restart", N_("Start again from the first question")),
     ("stop", N_("Pause; your answers are kept")),
     ("language", N_("Change the language")),
+    ("voice", N_("Read the questions aloud, or stop")),
     ("help", N_("What I expect and how to use me")),
     ("delete", N_("Erase everything you told me")),
 )
@@ -54,6 +55,7 @@ WEB_BUTTONS = (
     ("back", N_("Back")),
     ("restart", N_("Start again")),
     ("language", N_("Language")),
+    ("voice", N_("Read aloud")),
     ("stop", N_("Pause")),
     ("help", N_("Help")),
     ("delete", N_("Delete my data")),

@@ -96,7 +96,7 @@ def _typed_before(message: Text, screening: Screening) -> bool:
 
 def _allowed_before_consent(message: Input) -> bool:
     """What a person may do before agreeing to a new consent text: leave, read help, change language."""
-    return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop")
+    return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop", "voice")
 
 
 class Conversation(Prompts):
@@ -260,6 +260,10 @@ class Conversation(Prompts):
             self.say(m.PAUSED)
         elif name == "language":
             self.open_menu("language")
+            self.prompt()
+        elif name == "voice" and not command.argument:
+            self.screening.read_aloud = not self.screening.read_aloud
+            self.say(m.READ_ALOUD_ON if self.screening.read_aloud else m.READ_ALOUD_OFF)
             self.prompt()
         elif name == "delete":
             self.open_menu("delete")
@@ -595,6 +599,7 @@ class Conversation(Prompts):
             previous.source,
             {"replaces": f"screening:{previous.id}"},
         )
+        self.screening.read_aloud = previous.read_aloud
         self.answers, self.editing = {}, False
         opening = self._opening_consents()
         for question in opening:

@@ -22,6 +22,8 @@ UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
     "Sorry, I can only read written answers and chosen options here. Please answer the question below."
 )
+READ_ALOUD_ON = N_("From now on I will also read each question aloud. Send /voice again to stop.")
+READ_ALOUD_OFF = N_("I will stop reading the questions aloud.")
 # A recording the bot could not use: nothing changes, and the question is asked again.
 VOICE_TOO_LONG = N_("That recording is longer than a minute. Please say just the answer, or type it.")
 VOICE_UNREADABLE = N_("I could not play that recording. Please try again, or type your answer.")

@@ -30,6 +30,8 @@ class Reply:
     problem: bool = False
     # The channel should say how to answer on it ("tap a button, or type…") after this text.
     hint: bool = False
+    # The person asked for the questions to be read aloud: the channel sends this one as audio too.
+    speak: bool = False
     # The language it is written in, for what a channel adds itself (a button's label).
     locale: str = SOURCE_LOCALE
     # Its row in the outbox until it is sent.

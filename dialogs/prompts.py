@@ -139,7 +139,7 @@ class Prompts:
         key = self.state  # a question id, a dialog state, or a menu ("_confirm")
         if key != screening.prompt_key:
             screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
-        self._emit(Reply(text, options, self.prompt_id(), key, expects))
+        self._emit(Reply(text, options, self.prompt_id(), key, expects, speak=self.screening.read_aloud))
 
     def _summary_options(self) -> dict[str, str]:
         return {"confirm": m.CONFIRM, "change": m.CHANGE}

@@ -81,6 +81,8 @@ class Screening(SQLModel, table=True):
     # The record's lifecycle: active, finished, or abandoned (closed by retention).
     status: str = Field(default="active", max_length=16, index=True)
     editing: bool = False
+    # The person asked for every question to be read aloud too (/voice).
+    read_aloud: bool = False
     # A menu or the pause over `state` (dialogs.machine.MENUS): the machine's state is then "_<pending>".
     pending: str | None = Field(default=None, max_length=16)
     # An interpreted answer waiting for the person's "that's right" (question, value, what

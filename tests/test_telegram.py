@@ -323,12 +323,13 @@ async def test_commands_are_registered_in_every_language(bot: tuple[FakeTelegram
         "restart",
         "stop",
         "language",
+        "voice",
         "help",
         "delete",
     ]
     assert tg.commands_for("zh")[1]["description"] == translator("zh_Hans")("Go back one question")
     for code in ("en", "ru", "es", "ar"):
-        assert len(tg.commands_for(code)) == 7
+        assert len(tg.commands_for(code)) == 8
     coordinator = tg.commands_for(None, {"type": "chat", "chat_id": COORDINATOR})
     assert {"referrals", "export", "stats"} <= {c["command"] for c in coordinator}
 

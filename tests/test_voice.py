@@ -246,3 +246,47 @@ def test_intake_voice_check_says_what_the_model_hears(tmp_path: Path) -> None:
     assert silent.returncode == 1 and "voice_silent" in silent.stdout
     missing = intake(tmp_path, "voice", "check", str(tmp_path / "yes.ogg"), "--lang", "zh_Hans")
     assert missing.returncode == 2 and "no speech model for zh_Hans" in missing.stderr
+
+
+async def test_questions_are_read_aloud_on_telegram_after_voice(tmp_path: Path) -> None:
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (application, _):
+        user = TelegramUser(tg, 6001, language_code="zh-hans")
+        await user.command("start")
+        assert not tg.calls_to("sendVoice")
+        replies = await user.command("voice")
+        assert "朗读" in str(replies[0]["text"]) or "/voice" in str(replies[0]["text"])
+        [sent] = tg.calls_to("sendVoice")
+        audio = sent.files["voice"]
+        assert audio[:4] == b"OggS" and decode(audio).size > RATE, "the consent question, read aloud"
+        await user.tap("yes")
+        assert len(tg.calls_to("sendVoice")) == 2, "and each question after it"
+        await user.command("voice")
+        await user.tap("yes")
+        assert len(tg.calls_to("sendVoice")) == 2, "until asked to stop"
+        speaker = application.bot_data["channel"].speaker
+        assert len(speaker._cache) == 2
+
+
+async def test_questions_are_read_aloud_on_the_web_page(tmp_path: Path) -> None:
+    import re
+
+    import httpx
+
+    from bot.web import WebOptions, build_web_app
+    from tests.test_web import _command, _open
+
+    engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    app = build_web_app(engine, options=WebOptions(tap_settle=0))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        assert "<audio" not in page.html
+        page = await _command(phone, page, "voice")
+        source = re.search(r'<audio controls preload="auto" src="(/speech/\w+\.ogg)"', page.html)
+        assert source, page.html
+        audio = await phone.get(source[1])
+        assert audio.headers["content-type"] == "audio/ogg" and decode(audio.content).size > RATE
+        assert (await phone.get("/speech/" + "0" * 32 + ".ogg")).status_code == 404

@@ -40,6 +40,7 @@ from starlette.templating import Jinja2Templates
 from bot import texts
 from bot.notifications import Notifier
 from bot.speech.listener import Listener
+from bot.speech.speaker import Speaker
 from bot.web.console import Console, ConsoleOptions
 from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
@@ -177,6 +178,7 @@ class WebChat:
     ) -> None:
         self.engine = engine
         self.listener = listener
+        self.speaker = Speaker()
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
         self.settle, self.clock = options.tap_settle, clock
@@ -213,7 +215,13 @@ class WebChat:
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
         await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
-        return self._with_cookie(self._render(request, session, token, replies, prompt), token, request)
+        # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
+        audio = [
+            f"/speech/{(await asyncio.to_thread(self.speaker.audio, r))[0]}.ogg" if r.speak else None
+            for r in replies
+        ]
+        page = self._render(request, session, token, replies, prompt, audio)
+        return self._with_cookie(page, token, request)
 
     def _with_cookie(self, response: Response, token: str, request: Request) -> Response:
         response.set_cookie(
@@ -227,7 +235,13 @@ class WebChat:
         return response
 
     def _render(
-        self, request: Request, session: str, token: str, replies: list[Reply], prompt: str
+        self,
+        request: Request,
+        session: str,
+        token: str,
+        replies: list[Reply],
+        prompt: str,
+        audio: list[str | None],
     ) -> Response:
         locale = replies[-1].locale if replies else "en"
         t = translator(pick_locale(locale, self.engine.locales))
@@ -237,6 +251,7 @@ class WebChat:
             "dir": "rtl" if t.rtl else "ltr",
             "title": t(texts.WEB_TITLE),
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
+            "audio": audio,
             "prompt": prompt,
             "csrf": self.tokens.csrf(session),
             "t_answer": t(texts.WEB_ANSWER),
@@ -300,6 +315,13 @@ class WebChat:
             heard = replace(heard, position=_sequence(str(form.get("prompt", ""))))
         await self._handle(session, heard, None)
         return RedirectResponse("/", status_code=303)
+
+    async def speech(self, request: Request) -> Response:
+        """A question read aloud, from the cache the page that shows it filled."""
+        audio = self.speaker.cached(request.path_params["key"])
+        if audio is None:
+            return Response(status_code=404)
+        return Response(audio, media_type="audio/ogg")
 
     def _remember_shown(self, session: str, prompt: str) -> None:
         self._shown.pop(session, None)
@@ -393,6 +415,7 @@ def build_web_app(
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
             Route("/voice", chat.voice, methods=["POST"]),
+            Route("/speech/{key:str}.ogg", chat.speech, methods=["GET"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),
         ]
     routes += [
