@@ -271,7 +271,8 @@ async def test_readable_on_a_320_px_screen_with_text_at_200_percent(browser: Bro
         )
         assert clipped == [], (scale, clipped)
         small = await page.evaluate(
-            """[...document.querySelectorAll('button, input:not([type=hidden])')].filter(e => e.checkVisibility())
+            """[...document.querySelectorAll('button, input:not([type=hidden])')]
+                 .filter(e => e.checkVisibility())
                  .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length"""
         )
         assert small == 0, f"every control at least 44 x 44 px at {scale}"
