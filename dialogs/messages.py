@@ -16,7 +16,8 @@ PAUSED = N_("Paused. Your answers so far are saved. Send /start or any message w
 HELP = N_(
     "I ask the study's pre-screening questions one at a time.\n"
     "/back goes back one question, /restart starts again, /stop pauses (your answers are kept), "
-    "/language changes the language, /delete erases everything you told us."
+    "/language changes the language, /voice reads each question aloud, "
+    "/delete erases everything you told us."
 )
 UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
