@@ -13,7 +13,7 @@ run: $(VENV)/.installed catalogs
 	$(BIN)/intake
 
 test: $(VENV)/.installed catalogs
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q -n 2  # two workers: the suite waits on processes, browsers and sockets
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
