@@ -290,3 +290,18 @@ async def test_questions_are_read_aloud_on_the_web_page(tmp_path: Path) -> None:
         audio = await phone.get(source[1])
         assert audio.headers["content-type"] == "audio/ogg" and decode(audio.content).size > RATE
         assert (await phone.get("/speech/" + "0" * 32 + ".ogg")).status_code == 404
+
+
+def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:
+    """`intake chat`: "/voice file.ogg" is read back, confirmed, and stored as a spoken answer."""
+    from tests.test_processes import intake
+
+    (tmp_path / "yes.ogg").write_bytes(spoken("yes"))
+    lines = (
+        f"/voice {tmp_path / 'yes.ogg'}\n/voice {tmp_path / 'yes.ogg'}\n/voice {tmp_path / 'missing.ogg'}\n"
+    )
+    result = intake(tmp_path, "chat", "--lang", "en", stdin=lines)
+    assert result.returncode == 0, result.stderr
+    assert 'I heard: "Yes."' in result.stdout and "I understood: I agree" in result.stdout
+    assert "Separately, if your answers suggest" in result.stdout, "confirmed by voice: the next question"
+    assert "could not play that recording" in result.stdout, "a file that is not there"
