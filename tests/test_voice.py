@@ -305,3 +305,20 @@ def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:
     assert 'I heard: "Yes."' in result.stdout and "I understood: I agree" in result.stdout
     assert "Separately, if your answers suggest" in result.stdout, "confirmed by voice: the next question"
     assert "could not play that recording" in result.stdout, "a file that is not there"
+
+
+async def test_the_page_offers_voice_only_in_languages_a_model_understands(tmp_path: Path) -> None:
+    import httpx
+
+    from bot.web import WebOptions, build_web_app
+    from tests.test_web import _open
+
+    engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    app = build_web_app(engine, options=WebOptions(tap_settle=0), listener=Listener({"en": MODEL}))
+    for lang, offered in (("en", True), ("zh", False)):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(
+            transport=transport, base_url="http://t", follow_redirects=True
+        ) as phone:
+            page = await _open(phone, f"/?lang={lang}")
+            assert ('action="/voice"' in page.html) == offered, lang

@@ -256,7 +256,8 @@ class WebChat:
             "csrf": self.tokens.csrf(session),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
-            "voice": self.listener is not None,
+            # The voice button only where a model understands the page's language: no false promise.
+            "voice": self.listener is not None and self.listener.understands(t.locale),
             "t_speak": t(texts.WEB_SPEAK),
             "t_recording": t(texts.WEB_RECORDING),
             "t_record": t(texts.WEB_RECORD),
