@@ -434,14 +434,13 @@ class Conversation(Prompts):
         read_back: bool,
         confidence: float | None = None,
     ) -> None:
-        personal = question.identifies or question.kind == "text"
         self.records.record_answer(
             self.screening.id or 0,
             question.id,
             value,
             raw and clean(raw),
             via,
-            personal=personal,
+            personal=question.private,
             read_back=read_back,
             confidence=confidence,
         )

@@ -111,7 +111,7 @@ def _url(trial: Trial) -> str:
 def _exported(question: Question, deidentified: bool) -> bool:
     if question.scope == "storage":
         return False  # consent to store: every exported screening has it
-    return not (deidentified and (question.identifies or question.kind == "text"))
+    return not (deidentified and question.private)
 
 
 def _answer(trial: Trial, question: Question, value: Any) -> dict[str, Any]:

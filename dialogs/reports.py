@@ -120,7 +120,7 @@ def _exported(question: Question, kind: str) -> bool:
     if kind == "contact":
         return question.identifies
     if kind == "deidentified":
-        return not question.identifies and question.kind != "text"
+        return not question.private
     return True
 
 

@@ -107,6 +107,12 @@ class Question(_Strict):
         return self.personal or self.kind == "phone"
 
     @property
+    def private(self) -> bool:
+        """Whether the answer identifies the person or was typed freely: stored encrypted, and
+        left out of statistics and de-identified exports."""
+        return self.identifies or self.kind == "text"
+
+    @property
     def choices(self) -> tuple[Option, ...]:
         """The options offered, built-in ones for yes/no and consent questions."""
         if self.options:
