@@ -108,11 +108,7 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         requests_per_minute=settings.web_requests_per_minute,
         new_visitors_per_minute=settings.web_new_visitors_per_minute,
         total_requests_per_minute=settings.web_total_requests_per_minute,
-        console=ConsoleOptions(
-            locale=coordinator_locale(settings),
-            timezone=settings.timezone,
-            https=bool(settings.public_url and settings.public_url.startswith("https:")),
-        ),
+        console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
     if settings.console_port is None:
         app = build_web_app(engine, notifier, options, deliver=deliver, listener=build_listener(settings))

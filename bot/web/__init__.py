@@ -405,12 +405,13 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
+    https = bool(options.public_url and options.public_url.startswith("https:"))
     routes: list[BaseRoute] = []
     if "console" in parts:
         # Ten sign-in attempts a minute from one address: enough for typing mistakes, not for guessing.
         sign_ins = RateLimit(10, options.total_requests_per_minute)
         allow = lambda address: sign_ins.allow(address, clock())  # noqa: E731
-        routes += Console(engine, chat.templates, options.console, allow).routes()
+        routes += Console(engine, chat.templates, options.console, allow, https=https).routes()
     if "chat" in parts:
         routes += [
             Route("/", chat.page, methods=["GET"]),
@@ -426,7 +427,7 @@ def build_web_app(
     ]
     return Guard(
         Starlette(routes=routes, lifespan=lifespan),
-        https=bool(options.public_url and options.public_url.startswith("https:")),
+        https=https,
         limit=RateLimit(options.requests_per_minute, options.total_requests_per_minute),
         trusted_proxies=options.trusted_proxies,
     )

@@ -70,7 +70,6 @@ class ConsoleOptions:
     timezone: str = "Asia/Shanghai"
     idle_minutes: int = 30
     absolute_hours: int = 12
-    https: bool = False
 
 
 @dataclass(frozen=True)
@@ -85,8 +84,12 @@ class Visitor:
     def actor(self) -> str:
         return f"console:{self.account.name}"
 
+    def works_on(self, trial_id: str) -> bool:
+        """An account without trials works on every one."""
+        return not self.account.trials or trial_id in self.account.trials
+
     def may_see(self, referral: Referral) -> bool:
-        return not self.account.trials or referral.trial_id in self.account.trials
+        return self.works_on(referral.trial_id)
 
 
 Page = Callable[[Request, Visitor], Awaitable[Response]]
@@ -100,8 +103,10 @@ class Console:
         options: ConsoleOptions,
         sign_in_limit: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
+        https: bool = False,
     ) -> None:
         self.engine = engine
+        self.https = https
         self.templates = templates
         self.options = options
         self.sign_in_limit = sign_in_limit
@@ -187,7 +192,7 @@ class Console:
             path=PREFIX,
             httponly=True,
             samesite="strict",
-            secure=self.options.https,
+            secure=self.https,
         )
 
     async def _guarded(self, request: Request, roles: tuple[str, ...], page: Page) -> Response:
@@ -357,7 +362,7 @@ class Console:
 
     async def funnel(self, request: Request, visitor: Visitor) -> Response:
         trial = self.engine.trial
-        allowed = not visitor.account.trials or trial.registry_id in visitor.account.trials
+        allowed = visitor.works_on(trial.registry_id)
 
         def count(records: Records) -> dict[str, Any]:
             records.audit(visitor.actor, "console_view", "funnel")
@@ -440,8 +445,7 @@ class Console:
         media_type: str,
     ) -> Response:
         """An export as a file, if the role may have it and the trial is theirs."""
-        trial = self.engine.trial.registry_id
-        if not allowed or (visitor.account.trials and trial not in visitor.account.trials):
+        if not (allowed and visitor.works_on(self.engine.trial.registry_id)):
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
         content = await asyncio.to_thread(self.engine.store.run, make)
         disposition = {"content-disposition": f'attachment; filename="{name}"'}
