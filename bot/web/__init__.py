@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request, cookie_parser
 from starlette.responses import PlainTextResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -42,6 +42,7 @@ from bot.notifications import Notifier
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.web.console import Console, ConsoleOptions
+from bot.web.pages import page_language
 from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
@@ -247,8 +248,7 @@ class WebChat:
         t = translator(pick_locale(locale, self.engine.locales))
         base = self.public_url or str(request.base_url).rstrip("/")
         context = {
-            "lang": t.locale.replace("_", "-"),
-            "dir": "rtl" if t.rtl else "ltr",
+            **page_language(t),
             "title": t(texts.WEB_TITLE),
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "audio": audio,
@@ -274,13 +274,24 @@ class WebChat:
     def _with_hint(reply: Reply, t: Any) -> str:
         return reply.text + ("\n" + t(texts.HOW_TO_ANSWER_WEB) if reply.hint else "")
 
-    async def say(self, request: Request) -> Response:
+    async def _posted(
+        self, request: Request, max_files: int, max_fields: int, max_size: int
+    ) -> tuple[str, FormData] | Response:
+        """A post's session and form, or the answer to a post without a session (a new one) or
+        without its session's CSRF token."""
         session = self.tokens.read(request.cookies.get(COOKIE)).session_id
-        form = await request.form(max_files=0, max_fields=8, max_part_size=MAX_BODY)
         if session is None:
-            return RedirectResponse("/", status_code=303)  # no (or a forged) session: a new one
+            return RedirectResponse("/", status_code=303)
+        form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_size)
         if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
             return self._notice(request, texts.WEB_FORM_EXPIRED, 403)
+        return session, form
+
+    async def say(self, request: Request) -> Response:
+        posted = await self._posted(request, max_files=0, max_fields=8, max_size=MAX_BODY)
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
         if (value or command) and self._just_shown(session, prompt):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
@@ -298,12 +309,10 @@ class WebChat:
     async def voice(self, request: Request) -> Response:
         """A recording as the answer to the question the page showed: transcribed in the pool,
         then read back by the engine like every transcript."""
-        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
-        if session is None:
-            return RedirectResponse("/", status_code=303)
-        form = await request.form(max_files=1, max_fields=4, max_part_size=MAX_VOICE_BODY)
-        if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
-            return self._notice(request, texts.WEB_FORM_EXPIRED, 403)
+        posted = await self._posted(request, max_files=1, max_fields=4, max_size=MAX_VOICE_BODY)
+        if isinstance(posted, Response):
+            return posted
+        session, form = posted
         upload = form.get("audio")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
         address = Address(CHANNEL, session)
@@ -354,8 +363,7 @@ class WebChat:
         """A short page, in the visitor's language, saying what went wrong and how to go on."""
         t = translator(pick_locale(_language_hint(request) or "en", self.engine.locales))
         context = {
-            "lang": t.locale.replace("_", "-"),
-            "dir": "rtl" if t.rtl else "ltr",
+            **page_language(t),
             "title": t(texts.WEB_TITLE),
             "text": t(text, **params),
             "t_continue": t(texts.WEB_CONTINUE),

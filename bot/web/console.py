@@ -32,6 +32,7 @@ from starlette.templating import Jinja2Templates
 
 from bot import texts
 from bot.web.accounts import ConsoleSession, ConsoleSessions, sign_in
+from bot.web.pages import page_language
 from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
 from dialogs.engine import Engine
 from dialogs.fhir import fhir_bundle
@@ -501,8 +502,7 @@ class Console:
                 nav.append((f"{PREFIX}/audit", t(texts.CONSOLE_AUDIT)))
         words = {name.removeprefix("CONSOLE_").lower(): t(getattr(texts, name)) for name in _CONSOLE_WORDS}
         base = {
-            "lang": t.locale.replace("_", "-"),
-            "dir": "rtl" if t.rtl else "ltr",
+            **page_language(t),
             "title": t(texts.CONSOLE_TITLE),
             "t": words,
             "nav": nav,
