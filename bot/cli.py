@@ -358,12 +358,9 @@ def _voice_check(settings: Settings, args: argparse.Namespace) -> int:
     """What the configured model hears in a recording, how sure it is, and how long it took."""
     import time
 
-    from bot.speech.listener import iso_language
-
     locale = pick_locale(args.lang)
     listener = build_listener(settings)
-    models = settings.speech_model_dirs
-    model = models.get(iso_language(locale)) or models.get("*")
+    model = listener.model_for(locale)
     if model is None:
         print(f"error: no speech model for {locale} (INTAKE_SPEECH_MODELS)", file=sys.stderr)
         return 2

@@ -49,11 +49,16 @@ class Listener:
         self._lock = threading.Lock()
         self._waiting = 0
 
-    def understands(self, locale: str) -> bool:
-        return iso_language(locale) in self.models or "*" in self.models
+    def model_for(self, locale: str) -> Path | None:
+        """The model directory that transcribes `locale`: its language's, else the one for any."""
+        return self.models.get(iso_language(locale)) or self.models.get("*")
 
-    def _engine(self, language: str) -> SpeechToText:
-        path = self.models.get(language) or self.models["*"]
+    def understands(self, locale: str) -> bool:
+        return self.model_for(locale) is not None
+
+    def _engine(self, locale: str) -> SpeechToText:
+        path = self.model_for(locale)
+        assert path is not None
         with self._lock:
             if path not in self._engines:
                 self._engines[path] = self.load(path)
@@ -68,7 +73,7 @@ class Listener:
             samples = decode(data)
         except AudioProblem as problem:
             return Unsupported(problem.kind)
-        transcript = self._engine(language).transcribe(samples, language)
+        transcript = self._engine(locale).transcribe(samples, language)
         if transcript is None:
             return Unsupported("voice_unheard")
         return Text(transcript.text, via="voice", confidence=transcript.confidence)
