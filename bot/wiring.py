@@ -110,24 +110,30 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         total_requests_per_minute=settings.web_total_requests_per_minute,
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
-    if settings.console_port is None:
-        app = build_web_app(engine, notifier, options, deliver=deliver, listener=build_listener(settings))
-        return [WebServer("web chat and coordinator console", app, settings.web_host, settings.web_port)]
     listener = build_listener(settings)
-    chat = build_web_app(engine, notifier, options, deliver=deliver, parts=("chat",), listener=listener)
-    console = build_web_app(engine, notifier, options, deliver=False, parts=("console",))
+
+    def server(parts: tuple[str, ...], host: str, port: int, delivers: bool) -> WebServer:
+        app = build_web_app(engine, notifier, options, deliver=delivers, parts=parts, listener=listener)
+        return WebServer(parts, app, host, port)
+
+    if settings.console_port is None:
+        return [server(("chat", "console"), settings.web_host, settings.web_port, deliver)]
     return [
-        WebServer("web chat", chat, settings.web_host, settings.web_port),
-        WebServer("coordinator console", console, settings.console_host, settings.console_port),
+        server(("chat",), settings.web_host, settings.web_port, deliver),
+        server(("console",), settings.console_host, settings.console_port, False),
     ]
 
 
 @dataclass(frozen=True)
 class WebServer:
-    name: str
+    parts: tuple[str, ...]  # "chat", "console"
     app: Any
     host: str
     port: int
+
+    @property
+    def name(self) -> str:
+        return " and ".join({"chat": "web chat", "console": "coordinator console"}[p] for p in self.parts)
 
     @property
     def address(self) -> str:

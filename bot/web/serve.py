@@ -18,9 +18,9 @@ from bot.wiring import WebServer
 def announce(web: list[WebServer]) -> None:
     for server in web:
         where = server.address
-        if server.name.startswith("web chat"):
+        if "chat" in server.parts:
             print(f"trial-intake: web chat at {where}", file=sys.stderr)
-        if server.name.endswith("coordinator console"):
+        if "console" in server.parts:
             print(f"trial-intake: coordinator console at {where}coordinator/", file=sys.stderr)
 
 
