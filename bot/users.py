@@ -12,7 +12,7 @@ import sys
 
 import segno
 
-from bot.web.accounts import ROLES, hash_password, new_password, new_totp_secret, totp_uri
+from bot.accounts import ROLES, hash_password, new_password, new_totp_secret, totp_uri
 from storage.models import Account
 from storage.repository import Records, Store
 

@@ -14,9 +14,9 @@ import httpx
 import pyotp
 import pytest
 
+from bot.accounts import LOCK_AFTER, ConsoleSession, ConsoleSessions, hash_password
 from bot.config import Settings
 from bot.web import WebOptions, build_web_app
-from bot.web.accounts import LOCK_AFTER, ConsoleSession, ConsoleSessions, hash_password
 from bot.web.console import ConsoleOptions
 from bot.wiring import build_engine
 from dialogs.engine import Engine

@@ -2,7 +2,7 @@
 
 Served by the bot itself beside the web chat, in the coordinator's language (the
 console's default, or one chosen with ?lang=) and time zone. Every page needs a
-signed-in account (`bot.web.accounts`); what it shows depends on the role:
+signed-in account (`bot.accounts`); what it shows depends on the role:
 
   coordinator  referrals of their trials: list, card, call list, status with a note, funnel,
                the call-list export
@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from bot import texts
-from bot.web.accounts import ConsoleSession, ConsoleSessions, sign_in
+from bot.accounts import ConsoleSession, ConsoleSessions, sign_in
 from bot.web.pages import page_language
 from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
 from dialogs.engine import Engine
