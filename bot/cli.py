@@ -35,6 +35,7 @@ import sys
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
 from sqlalchemy import Engine as SQLAlchemyEngine
@@ -77,6 +78,10 @@ from storage.database import (
 from storage.models import AuditEvent, Participant
 from storage.repository import Erasure, Records, Store
 from storage.views import all_screenings, referral_views
+
+if TYPE_CHECKING:  # speech loads PyAV and NumPy: only in the commands that hear or speak
+    from bot.speech.listener import Listener
+    from bot.speech.speaker import Speaker
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -206,9 +211,12 @@ def _converse(
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         notifier = build_notifier(settings, engine, None)
+        listener = build_listener(settings)  # one speech model in memory for both channels
         stops = [in_background(notifier)]
         if web:
-            stops.append(_web_in_background(settings, engine, notifier))
+            from bot.speech.speaker import Speaker
+
+            stops.append(_web_in_background(settings, engine, notifier, listener, Speaker()))
         try:
             chat(
                 engine,
@@ -219,7 +227,7 @@ def _converse(
                 hint=os.environ.get("LANG"),
                 source=source,
                 after_turn=notifier.wake,
-                listen=build_listener(settings).hear,
+                listen=listener.hear,
             )
         finally:
             for stop in reversed(stops):
@@ -227,11 +235,15 @@ def _converse(
     return 0
 
 
-def _web_in_background(settings: Settings, engine: Engine, notifier: Notifier) -> Callable[[], None]:
-    """Serve the web chat (and the console) from a thread beside another channel."""
+def _web_in_background(
+    settings: Settings, engine: Engine, notifier: Notifier, listener: Listener, speaker: Speaker
+) -> Callable[[], None]:
+    """Serve the web chat (and the console) from a thread beside another channel, sharing its
+    notifier, its speech model and its cache of questions read aloud."""
     from bot.web.serve import serve_in_background
 
-    return serve_in_background(build_web(settings, engine, notifier, deliver=False))
+    web = build_web(settings, engine, notifier, deliver=False, listener=listener, speaker=speaker)
+    return serve_in_background(web)
 
 
 def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False) -> int:
@@ -259,7 +271,12 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         application = build_application(settings, engine)
-        stop_web = _web_in_background(settings, engine, application.bot_data["notifier"]) if web else None
+        channel = application.bot_data["channel"]
+        stop_web = (
+            _web_in_background(settings, engine, channel.notifier, channel.listener, channel.speaker)
+            if web
+            else None
+        )
         try:
             application.run_polling(allowed_updates=Update.ALL_TYPES)
         finally:

@@ -24,6 +24,7 @@ from storage.repository import Store
 
 if TYPE_CHECKING:
     from bot.speech.listener import Listener
+    from bot.speech.speaker import Speaker
 
 
 def build_engine(settings: Settings) -> Engine:
@@ -93,7 +94,15 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
     )
 
 
-def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver: bool) -> list[WebServer]:
+def build_web(
+    settings: Settings,
+    engine: Engine,
+    notifier: Notifier,
+    *,
+    deliver: bool,
+    listener: Listener | None = None,
+    speaker: Speaker | None = None,
+) -> list[WebServer]:
     """What the web serves, where: the web chat with the coordinator console, or, when
     INTAKE_CONSOLE_PORT is set, the chat and the console on ports of their own. With `deliver`,
     the chat's app runs the notifier (when nothing else in the process does)."""
@@ -110,10 +119,12 @@ def build_web(settings: Settings, engine: Engine, notifier: Notifier, *, deliver
         total_requests_per_minute=settings.web_total_requests_per_minute,
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
-    listener = build_listener(settings)
+    listener = listener or build_listener(settings)
 
     def server(parts: tuple[str, ...], host: str, port: int, delivers: bool) -> WebServer:
-        app = build_web_app(engine, notifier, options, deliver=delivers, parts=parts, listener=listener)
+        app = build_web_app(
+            engine, notifier, options, deliver=delivers, parts=parts, listener=listener, speaker=speaker
+        )
         return WebServer(parts, app, host, port)
 
     if settings.console_port is None:

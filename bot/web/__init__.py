@@ -176,10 +176,11 @@ class WebChat:
         options: WebOptions,
         clock: Callable[[], float] = time.monotonic,
         listener: Listener | None = None,
+        speaker: Speaker | None = None,
     ) -> None:
         self.engine = engine
         self.listener = listener
-        self.speaker = Speaker()
+        self.speaker = speaker or Speaker()
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
         self.settle, self.clock = options.tap_settle, clock
@@ -398,12 +399,13 @@ def build_web_app(
     deliver: bool = True,
     parts: tuple[str, ...] = ("chat", "console"),
     listener: Listener | None = None,
+    speaker: Speaker | None = None,
 ) -> Any:
     """The ASGI app of the web chat and the coordinator console (`parts`: one of them alone, when
     the console is served on an internal port of its own). With `deliver`, it runs the notifier
     for its lifetime (False when the process runs one already, as the console does)."""
     options = options or WebOptions()
-    chat = WebChat(engine, notifier, options, clock, listener)
+    chat = WebChat(engine, notifier, options, clock, listener, speaker)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
