@@ -241,11 +241,15 @@ class Console:
 
         def rows(records: Records) -> list[dict[str, Any]]:
             shown = []
-            for referral, view in referral_views(records):
+            # The list needs each screening's language and source, not its answers: nothing is
+            # decrypted here, however many referrals there are.
+            for referral in records.referrals():
                 if not visitor.may_see(referral):
                     continue
+                screening = records.screening(referral.screening_id) if referral.screening_id else None
                 received = referral.created_at.astimezone(zone).date()
-                language, source = (view or {}).get("language") or "", (view or {}).get("source") or ""
+                language = (screening.locale if screening else None) or ""
+                source = (screening.source if screening else None) or ""
                 if (
                     (filters["status"] and referral.status != filters["status"])
                     or (filters["outcome"] and referral.outcome != filters["outcome"])
