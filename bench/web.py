@@ -19,7 +19,6 @@ import argparse
 import asyncio
 import os
 import re
-import socket
 import statistics
 import subprocess
 import sys
@@ -31,6 +30,7 @@ from pathlib import Path
 import httpx
 
 from bench.engine import ANSWERS, engine_on, run
+from bot.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -66,12 +66,6 @@ def _peak_memory_mb(pid: int) -> float:
     return int(match[1]) / 1024 if match else float("nan")
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 async def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -81,7 +75,7 @@ async def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as folder:
         base_ms, base_elapsed = run(engine_on(f"sqlite:///{folder}/baseline.db"), args.patients, 4)
-    port = _free_port()
+    port = free_port()
     with tempfile.TemporaryDirectory() as folder:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
         env |= {

@@ -369,7 +369,8 @@ def test_the_console_can_have_an_internal_port_of_its_own(tmp_path: Path) -> Non
     import subprocess
     import sys
 
-    from tests.test_processes import ROOT, _env, free_port, get_when_up
+    from bot.testing.ports import free_port
+    from tests.test_processes import ROOT, _env, get_when_up
 
     chat_port, console_port = free_port(), free_port()
     env = {**_env(tmp_path), "INTAKE_WEB_PORT": str(chat_port), "INTAKE_CONSOLE_PORT": str(console_port)}

@@ -29,12 +29,12 @@ from bot.config import Settings
 from bot.destinations import DestinationError, parse_destinations
 from bot.notifications import Notifier
 from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.ports import free_port
 from bot.testing.telegram_harness import COORDINATOR, running, settings_for
 from bot.wiring import build_engine, build_notifier
 from dialogs.engine import Engine
 from storage.models import AuditEvent, Notification, Referral
 from tests.conftest import LIKELY_B1, Person
-from tests.test_processes import free_port
 from tests.test_telegram import _referred
 
 NAME, PHONE = "Li Wei", "+8613812345678"

@@ -198,8 +198,9 @@ async def test_make_run_serves_the_web_chat_beside_telegram_and_its_referrals_re
     Telegram chat, with its campaign source on the card."""
     import httpx
 
+    from bot.testing.ports import free_port
     from tests.conftest import TAPS_B1
-    from tests.test_processes import free_port, get_when_up
+    from tests.test_processes import get_when_up
     from tests.test_web import Page, _post, _tap
 
     port = free_port()

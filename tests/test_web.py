@@ -333,7 +333,8 @@ def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
     import subprocess
     import sys
 
-    from tests.test_processes import ROOT, _env, free_port, get_when_up
+    from bot.testing.ports import free_port
+    from tests.test_processes import ROOT, _env, get_when_up
 
     port = free_port()
     process = subprocess.Popen(
@@ -403,7 +404,8 @@ def test_make_run_serves_the_web_chat_beside_the_console(tmp_path: Path) -> None
     import subprocess
     import sys
 
-    from tests.test_processes import ROOT, _env, free_port, get_when_up
+    from bot.testing.ports import free_port
+    from tests.test_processes import ROOT, _env, get_when_up
 
     port = free_port()
     process = subprocess.Popen(

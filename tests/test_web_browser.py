@@ -20,8 +20,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.testing.ports import free_port
 from tests.conftest import LIKELY_B1_ZH, TAPS_B1
-from tests.test_processes import ROOT, _env, free_port, get_when_up
+from tests.test_processes import ROOT, _env, get_when_up
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
