@@ -32,6 +32,7 @@ class Espeak:
     _lock = threading.Lock()
     _library: ctypes.CDLL | None = None
     _rate = 0
+    version = ""
     _buffer: array.array[int] = array.array("h")
 
     def __init__(self) -> None:
@@ -44,6 +45,8 @@ class Espeak:
                     raise RuntimeError("espeak-ng did not start")
                 Espeak._keep = _Callback(self._collect)  # referenced for as long as the library
                 library.espeak_SetSynthCallback(Espeak._keep)
+                library.espeak_Info.restype = ctypes.c_char_p
+                Espeak.version = library.espeak_Info(None).decode()
                 Espeak._library = library
 
     @staticmethod
