@@ -34,7 +34,7 @@ SENTENCE = "I am forty two years old. "
 def note(seconds: float) -> tuple[bytes, float]:
     """Speech of about `seconds`, as a voice note, and its real length."""
     speech = Espeak().speak(SENTENCE, "en")
-    one = np.array(speech.samples, dtype=np.int16)
+    one = speech.samples
     repeated = np.tile(one, max(1, round(seconds * speech.rate / one.size)))
     return ogg_opus(repeated, speech.rate), repeated.size / speech.rate
 

@@ -38,13 +38,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlencode
 
+from pydantic import ValidationError
 from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlalchemy import inspect
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, select
 
 from bot import users
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.console import Utf8Lines, chat
 from bot.destinations import DestinationError
 from bot.logs import configure_logging
@@ -53,6 +54,7 @@ from bot.wiring import (
     build_engine,
     build_listener,
     build_notifier,
+    build_speaker,
     build_web,
     card_maker,
     in_background,
@@ -86,7 +88,13 @@ if TYPE_CHECKING:  # speech loads PyAV and NumPy: only in the commands that hear
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        for problem in error.errors():
+            setting = "INTAKE_" + "_".join(str(part) for part in problem["loc"]).upper()
+            print(f"error: {setting}: {problem['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings.log_level, secrets=[settings.telegram_bot_token or ""])
     try:
         return int(args.run(settings, args))
@@ -106,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: cannot use the database {shown_url(settings.database)}: {reason}", file=sys.stderr)
         return 2
     except (
+        ConfigError,
         TrialDefinitionError,
         EncryptionKeyError,
         SchemaError,
@@ -208,15 +217,15 @@ def _converse(
     settings: Settings, lang: str | None, source: str | None, user: str | None, *, web: bool = False
 ) -> int:
     """The console chat, with the notifier beside it (and the web chat, for `make run`)."""
+    # Speech first: a wrong setting is an error before anything is created, not at the first voice.
+    listener = build_listener(settings)  # one speech model in memory for both channels
+    speaker = build_speaker(settings)
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         notifier = build_notifier(settings, engine, None)
-        listener = build_listener(settings)  # one speech model in memory for both channels
         stops = [in_background(notifier)]
         if web:
-            from bot.speech.speaker import Speaker
-
-            stops.append(_web_in_background(settings, engine, notifier, listener, Speaker()))
+            stops.append(_web_in_background(settings, engine, notifier, listener, speaker))
         try:
             chat(
                 engine,

@@ -15,6 +15,10 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from bot.destinations import Destination, DestinationError, SmtpSettings, parse_destinations
 
 
+class ConfigError(ValueError):
+    """A configured value the bot cannot use: said at start-up, in one line, naming the setting."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="INTAKE_", env_file=".env", extra="ignore")
 
@@ -121,6 +125,12 @@ class Settings(BaseSettings):
         description="Speech-to-text models by language: 'en=/srv/whisper-small,*=/srv/whisper-small' "
         "('*': any language). Default: the packaged English tiny.en model, when installed.",
     )
+    speech_voices: str = Field(
+        default="",
+        description="Text-to-speech engines by locale or language, for questions read aloud: "
+        "'zh_Hans=command:/srv/tts/zh,ru=espeak:ru' (espeak, espeak:<voice>, command:<program>; "
+        "'*': any). Default: espeak-ng for every language.",
+    )
     speech_workers: int = Field(
         default=max(1, (os.cpu_count() or 2) // 2), ge=1, description="Recordings transcribed at once."
     )
@@ -140,7 +150,7 @@ class Settings(BaseSettings):
         try:
             return [int(i) for i in ids]
         except ValueError as error:
-            raise ValueError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+            raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
 
     @property
     def destinations(self) -> list[Destination]:
@@ -171,9 +181,23 @@ class Settings(BaseSettings):
         for entry in self.speech_models.replace(",", " ").split():
             language, _, folder = entry.partition("=")
             if not language or not folder:
-                raise ValueError(f"INTAKE_SPEECH_MODELS: {entry!r} is not language=/path/to/model")
-            models[language.strip().lower()] = Path(folder.strip())
+                raise ConfigError(f"INTAKE_SPEECH_MODELS: {entry!r} is not language=/path/to/model")
+            model = Path(folder.strip())
+            if not (model / "model.bin").is_file():
+                raise ConfigError(f"INTAKE_SPEECH_MODELS: {entry!r}: no whisper model there (model.bin)")
+            models[language.strip().lower()] = model
         return models
+
+    @property
+    def speech_voice_specs(self) -> dict[str, str]:
+        """Text-to-speech engine specs by locale or language; a malformed entry is a start-up error."""
+        voices = {}
+        for entry in self.speech_voices.replace(",", " ").split():
+            where, _, spec = entry.partition("=")
+            if not where or not spec:
+                raise ConfigError(f"INTAKE_SPEECH_VOICES: {entry!r} is not locale=engine")
+            voices[where.strip()] = spec.strip()
+        return voices
 
     @property
     def alert_destinations(self) -> list[Destination]:

@@ -52,7 +52,7 @@ from bot.speech.audio import MAX_BYTES, MAX_SECONDS
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.update_processor import PerChatUpdateProcessor
-from bot.wiring import build_listener, build_notifier, card_maker, coordinator_locale
+from bot.wiring import build_listener, build_notifier, build_speaker, card_maker, coordinator_locale
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
@@ -96,7 +96,9 @@ def build_application(settings: Settings, engine: Engine) -> Application:
     )
     notifier = build_notifier(settings, engine, application.bot)
     coordinators = Coordinators(engine, settings, card_maker(settings, engine.trial))
-    channel = TelegramChannel(engine, settings, notifier, processor, build_listener(settings))
+    channel = TelegramChannel(
+        engine, settings, notifier, processor, build_listener(settings), build_speaker(settings)
+    )
     application.bot_data.update(channel=channel, notifier=notifier, coordinators=coordinators)
     coordinators.register(application)
     application.add_handler(TypeHandler(Update, channel.on_update), group=1)
@@ -127,10 +129,11 @@ class TelegramChannel:
         notifier: Notifier,
         chats: PerChatUpdateProcessor,
         listener: Listener,
+        speaker: Speaker,
     ) -> None:
         self.engine = engine
         self.listener = listener
-        self.speaker = Speaker()
+        self.speaker = speaker
         self.settings = settings
         self.notifier = notifier
         self.chats = chats
@@ -291,9 +294,10 @@ class TelegramChannel:
         position = (await bot.send_message(chat_id, last, reply_markup=markup)).message_id
         if reply.speak:
             # Read aloud too. The text is what matters: a voice note that fails is not sent again.
-            _, audio = await asyncio.to_thread(self.speaker.audio, reply)
+            spoken = await asyncio.to_thread(self.speaker.audio, reply)
             with contextlib.suppress(BadRequest, NetworkError, RetryAfter):
-                position = (await bot.send_voice(chat_id, audio)).message_id
+                if spoken is not None:
+                    position = (await bot.send_voice(chat_id, spoken[1])).message_id
         return position
 
     async def _point_to_private_chat(

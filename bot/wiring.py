@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine as SQLAlchemyEngine
 from telegram import Bot
 
-from bot.config import Settings
+from bot.config import ConfigError, Settings
 from bot.destinations import DestinationError, EmailSender, Sender, TelegramSender, WeComSender
 from bot.notifications import CardMaker, Notifier, Planner
 from dialogs.engine import Engine
@@ -120,6 +120,7 @@ def build_web(
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
     listener = listener or build_listener(settings)
+    speaker = speaker or build_speaker(settings)
 
     def server(parts: tuple[str, ...], host: str, port: int, delivers: bool) -> WebServer:
         app = build_web_app(
@@ -161,6 +162,20 @@ def build_listener(settings: Settings) -> Listener:
         queue_limit=settings.speech_queue,
         timeout=settings.speech_timeout,
     )
+
+
+def build_speaker(settings: Settings) -> Speaker:
+    """Questions read aloud, with the configured engine per language (a wrong one: an error now)."""
+    from bot.speech.speaker import Speaker
+    from bot.speech.synthesis import voice_from
+
+    voices = {}
+    for where, spec in settings.speech_voice_specs.items():
+        try:
+            voices[where] = voice_from(spec)
+        except ValueError as error:
+            raise ConfigError(f"INTAKE_SPEECH_VOICES: {where}={spec}: {error}") from None
+    return Speaker(voices)
 
 
 def in_background(notifier: Notifier) -> Callable[[], None]:

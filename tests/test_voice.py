@@ -32,7 +32,7 @@ MODEL = speech_models.english()  # checked against its pinned sha256
 def spoken(text: str, locale: str = "en") -> bytes:
     """`text` said by espeak-ng, as a Telegram voice note."""
     speech = Espeak().speak(text, locale)
-    return ogg_opus(np.array(speech.samples, dtype=np.int16), speech.rate)
+    return ogg_opus(speech.samples, speech.rate)
 
 
 @pytest.fixture(scope="module")
@@ -363,3 +363,90 @@ async def test_the_page_offers_voice_only_in_languages_a_model_understands(tmp_p
         ) as phone:
             page = await _open(phone, f"/?lang={lang}")
             assert ('action="/voice"' in page.html) == offered, lang
+
+
+def _tts_program(folder: Path, body: str) -> Path:
+    """A text-to-speech program as an operator installs one: text in, locale as argument, WAV out."""
+    import sys
+
+    program = folder / "tts"
+    program.write_text(f"#!{sys.executable}\nimport sys, wave\n{body}\n")
+    program.chmod(0o755)
+    return program
+
+
+# A tone 50 ms long per character of text, so what came out shows what went in.
+TONE = """text = sys.stdin.read()
+assert sys.argv[1] == "zh_Hans", sys.argv
+with wave.open(sys.stdout.buffer, "wb") as out:
+    out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
+    out.writeframes(b"".join((8000 if (i // 20) % 2 else -8000).to_bytes(2, "little", signed=True)
+                             for i in range(800 * len(text))))"""
+
+
+def test_a_text_to_speech_program_reads_the_questions_of_its_language(tmp_path: Path) -> None:
+    from bot.speech.speaker import Speaker, words
+    from bot.speech.synthesis import CommandVoice
+
+    speaker = Speaker({"zh_Hans": CommandVoice(_tts_program(tmp_path, TONE))})
+    chinese = Reply("您是否被诊断为脊髓空洞症？", locale="zh_Hans")
+    english = Reply("Has a doctor told you that you have syringomyelia?", locale="en")
+    spoken_chinese = speaker.audio(chinese)
+    assert spoken_chinese is not None
+    seconds = decode(spoken_chinese[1], max_seconds=600).size / RATE
+    assert abs(seconds - len(words(chinese)) / 20) < 0.1, "the program's audio, not espeak-ng's"
+    assert speaker.voice_for("zh_Hans").name.startswith("command:")
+    assert speaker.voice_for("en").name.startswith("espeak-ng-1.52"), "espeak-ng for the rest"
+    assert speaker.audio(english) is not None
+    assert speaker.key(chinese) != Speaker().key(chinese), "cached per engine"
+
+
+@pytest.mark.parametrize(
+    ("body", "timeout"),
+    [("sys.exit(3)", 30.0), ("sys.stdout.write('not audio')", 30.0), ("import time; time.sleep(5)", 0.5)],
+    ids=["fails", "writes no audio", "hangs"],
+)
+async def test_a_failing_voice_leaves_the_question_in_writing(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, body: str, timeout: float
+) -> None:
+    import httpx
+
+    from bot.speech.speaker import Speaker
+    from bot.speech.synthesis import CommandVoice
+    from bot.web import WebOptions, build_web_app
+    from tests.test_web import _command, _open
+
+    engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    voice = CommandVoice(_tts_program(tmp_path, body), timeout=timeout)
+    app = build_web_app(engine, options=WebOptions(tap_settle=0), speaker=Speaker({"*": voice}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        page = await _command(phone, page, "voice")
+    assert "Do you agree?" in page.html and "<audio" not in page.html
+    assert "reading a question aloud in en failed" in caplog.text
+    assert "Do you agree" not in caplog.text, "the log names the engine, never the words"
+
+
+@pytest.mark.parametrize(
+    ("setting", "said"),
+    [
+        ("INTAKE_SPEECH_WORKERS=many", "INTAKE_SPEECH_WORKERS: Input should be a valid integer"),
+        ("INTAKE_SPEECH_MODELS=en=/nowhere", "INTAKE_SPEECH_MODELS: 'en=/nowhere': no whisper model there"),
+        ("INTAKE_SPEECH_MODELS=/srv/whisper", "INTAKE_SPEECH_MODELS: '/srv/whisper' is not language="),
+        ("INTAKE_SPEECH_VOICES=zh=piper", "INTAKE_SPEECH_VOICES: zh=piper: 'piper' is not espeak"),
+        ("INTAKE_SPEECH_VOICES=zh=command:/nowhere", "/nowhere is not an executable program"),
+        ("INTAKE_SPEECH_VOICES=ru=espeak:zz", "espeak-ng has no voice 'zz'"),
+    ],
+)
+def test_a_wrong_speech_setting_is_a_clear_error_at_start(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], setting: str, said: str
+) -> None:
+    from bot.cli import main
+
+    name, _, value = setting.partition("=")
+    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
+    monkeypatch.setenv(name, value)
+    assert main(["chat", "--lang", "en"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("error: ") and said in error and "Traceback" not in error

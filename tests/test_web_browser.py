@@ -381,7 +381,7 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
         out.setsampwidth(2)
         out.setframerate(speech.rate)
         silence = np.zeros(speech.rate // 2, dtype=np.int16)
-        out.writeframes(np.concatenate([silence, np.array(speech.samples, np.int16), silence]).tobytes())
+        out.writeframes(np.concatenate([silence, speech.samples, silence]).tobytes())
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,

@@ -24,9 +24,9 @@ class AudioProblem(Exception):
         self.kind = kind  # "voice_too_long", "voice_unreadable" or "voice_silent"
 
 
-def decode(data: bytes, max_seconds: float = MAX_SECONDS) -> np.ndarray:
+def decode(data: bytes, max_seconds: float = MAX_SECONDS, max_bytes: int = MAX_BYTES) -> np.ndarray:
     """The recording's samples at 16 kHz, mono; stops reading as soon as it is too long."""
-    if len(data) > MAX_BYTES:
+    if len(data) > max_bytes:
         raise AudioProblem("voice_too_long")
     chunks: list[np.ndarray] = []
     total, limit = 0, int(max_seconds * RATE)

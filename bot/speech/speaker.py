@@ -1,19 +1,21 @@
-"""Questions read aloud: a reply's words as a voice note, synthesised once and cached per
-message, language and engine (the same question is asked of many people)."""
+"""Questions read aloud: a reply's words as a voice note, in an engine chosen per language,
+synthesised once and cached per message, language and engine (the same question is asked of
+many people). The text is what matters: when an engine fails, the reply goes without audio."""
 
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from collections import OrderedDict
-
-import numpy as np
+from collections.abc import Mapping
 
 from bot.speech.audio import ogg_opus
-from bot.speech.synthesis import Espeak
+from bot.speech.listener import iso_language
+from bot.speech.synthesis import Espeak, SpeechFailed, TextToSpeech
 from dialogs.outputs import Reply
 
-ENGINE = "espeak-ng-1.52"
+log = logging.getLogger(__name__)
 
 
 def words(reply: Reply) -> str:
@@ -23,24 +25,40 @@ def words(reply: Reply) -> str:
 
 
 class Speaker:
-    def __init__(self, entries: int = 512) -> None:
+    """`voices` maps a locale, an ISO language or "*" to an engine; espeak-ng for the rest."""
+
+    def __init__(self, voices: Mapping[str, TextToSpeech] | None = None, entries: int = 512) -> None:
+        self.voices = dict(voices or {})
         self.entries = entries
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._default: TextToSpeech | None = None
 
-    @staticmethod
-    def key(reply: Reply) -> str:
-        return hashlib.sha256(f"{ENGINE}|{reply.locale}|{words(reply)}".encode()).hexdigest()[:32]
+    def voice_for(self, locale: str) -> TextToSpeech:
+        voice = self.voices.get(locale) or self.voices.get(iso_language(locale)) or self.voices.get("*")
+        if voice is None:
+            self._default = self._default or Espeak()
+            voice = self._default
+        return voice
 
-    def audio(self, reply: Reply) -> tuple[str, bytes]:
-        """The reply read aloud as OGG/Opus, and its cache key."""
+    def key(self, reply: Reply) -> str:
+        engine = self.voice_for(reply.locale).name
+        return hashlib.sha256(f"{engine}|{reply.locale}|{words(reply)}".encode()).hexdigest()[:32]
+
+    def audio(self, reply: Reply) -> tuple[str, bytes] | None:
+        """The reply read aloud as OGG/Opus, and its cache key; None when the engine failed."""
         key = self.key(reply)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return key, self._cache[key]
-        speech = Espeak().speak(words(reply), reply.locale)
-        data = ogg_opus(np.array(speech.samples, dtype=np.int16), speech.rate)
+        voice = self.voice_for(reply.locale)
+        try:
+            speech = voice.speak(words(reply), reply.locale)
+        except SpeechFailed as failure:  # says which engine and how, never the words
+            log.warning("reading a question aloud in %s failed: %s", reply.locale, failure)
+            return None
+        data = ogg_opus(speech.samples, speech.rate)
         with self._lock:
             self._cache[key] = data
             while len(self._cache) > self.entries:

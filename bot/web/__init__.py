@@ -218,10 +218,8 @@ class WebChat:
         await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
-        audio = [
-            f"/speech/{(await asyncio.to_thread(self.speaker.audio, r))[0]}.ogg" if r.speak else None
-            for r in replies
-        ]
+        spoken = [await asyncio.to_thread(self.speaker.audio, r) if r.speak else None for r in replies]
+        audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
         page = self._render(request, session, token, replies, prompt, audio)
         return self._with_cookie(page, token, request)
 
