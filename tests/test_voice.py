@@ -440,7 +440,11 @@ async def test_a_failing_voice_leaves_the_question_in_writing(
     ],
 )
 def test_a_wrong_speech_setting_is_a_clear_error_at_start(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], setting: str, said: str
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+    setting: str,
+    said: str,
 ) -> None:
     from bot.cli import main
 
