@@ -10,6 +10,7 @@ threshold ("forty two" alone sometimes falls under it, and is then asked again).
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from pathlib import Path
 
@@ -75,7 +76,7 @@ def test_spoken_english_answers_are_transcribed(listener: Listener, said: str, h
 @pytest.mark.parametrize(
     ("locale", "said", "read_back"),
     [
-        ("es", "no lo sé", "He oído: «No lo sé.»"),
+        ("es", "no lo sé", "He oído: «No lo sé»"),
         ("zh_Hans", "我不知道", "我听到的是：“我不知道”"),
         ("zh_Hant", "我不知道", "我聽到的是：「我不知道」"),
     ],
@@ -235,7 +236,7 @@ async def test_voice_notes_on_telegram_are_read_back_and_answer_the_questions(tm
 
         for said in ("yes", "yes"):  # the two consents
             replies = await speak(said)
-            assert str(replies[0]["text"]).startswith('I heard: "Yes."'), replies
+            assert str(replies[0]["text"]).startswith('I heard: "Yes"'), replies
             await speak("yes")  # "Yes, that's right"
         await user.tap("self")
         replies = await speak("I am forty two years old")
@@ -343,7 +344,7 @@ def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:
     )
     result = intake(tmp_path, "chat", "--lang", "en", stdin=lines)
     assert result.returncode == 0, result.stderr
-    assert 'I heard: "Yes."' in result.stdout and "I understood: I agree" in result.stdout
+    assert 'I heard: "Yes"' in result.stdout and "I understood: I agree" in result.stdout
     assert "Separately, if your answers suggest" in result.stdout, "confirmed by voice: the next question"
     assert "could not play that recording" in result.stdout, "a file that is not there"
 
@@ -454,3 +455,136 @@ def test_a_wrong_speech_setting_is_a_clear_error_at_start(
     assert main(["chat", "--lang", "en"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("error: ") and said in error and "Traceback" not in error
+
+
+# A likely candidate answering by voice alone: what they say to each question, and what they
+# mean by it (they listen to each read-back and say "no" when it is not what they meant).
+# Every other question: "no".
+MEANT = {
+    "consent_storage": ("yes", "I agree"),
+    "consent_contact": ("yes", "Yes, you may contact me"),
+    "respondent": ("for myself", "For myself"),
+    "age": ("I am forty two years old", "42"),
+    "diagnosis": ("yes", "Yes"),
+    "had_surgery": ("yes", "Yes"),
+    "surgery_year_ago": ("yes", "Yes"),
+    "mri_shrunk": ("yes", "Yes"),
+    "symptoms_course": ("about the same", "About the same"),
+    "can_communicate": ("yes", "Yes"),
+    "follow_plan": ("yes", "Yes"),
+    "serology": ("no", "No, tested negative"),
+    "travel": ("yes", "Yes"),
+    "contact_name": ("John Smith", "John Smith"),
+    "contact_phone": ("one three eight zero zero one three eight zero zero zero", "13800138000"),
+}
+SUMMARY = "Here is what you told us"
+DONE = "Your reference is"
+
+
+class VoiceOnly:
+    """Decides what the person says next from what they last read (or heard read aloud)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.questions = [
+            (q.id, text)
+            for q in engine.trial.questions
+            for text in (q.text.values() if isinstance(q.text, dict) else [q.text])
+        ]
+        self.asked: list[str] = []  # each question and read-back, in order
+        self.current = ""
+
+    def says(self, shown: str) -> str:
+        """What to say to `shown` (the latest messages): the question latest in it decides."""
+        latest = max(
+            [(shown.rfind(text), qid) for qid, text in self.questions]
+            + [(shown.rfind("I heard:"), "_confirm"), (shown.rfind(SUMMARY), "summary")]
+        )
+        assert latest[0] >= 0, f"nothing to answer in {shown!r}"
+        asks = latest[1]
+        self.asked.append(asks)
+        if asks == "summary":
+            return "yes"
+        if asks != "_confirm":
+            self.current = asks
+            return MEANT.get(asks, ("no", "No"))[0]
+        understood = re.findall(r"I understood: (.*?)\s*Is that right\?", shown, re.S)[-1]
+        meant = MEANT.get(self.current, ("no", "No"))[1]
+        same = re.sub(r"\W", "", understood).lower() == re.sub(r"\W", "", meant).lower()
+        assert same or self.asked.count(self.current) < 3, f"{self.current}: heard {understood!r} thrice"
+        return "yes" if same else "no"
+
+
+def _voice_answers(engine: Engine) -> dict[str, tuple[object, str, bool]]:
+    with engine.store.transaction() as records:
+        rows = records.session.exec(Answer.__table__.select()).all()  # type: ignore[attr-defined]
+        return {r.question_id: (r.value, r.via, r.read_back) for r in rows if r.superseded_at is None}
+
+
+def _check_voice_only(engine: Engine, person: VoiceOnly, reads_aloud: int) -> None:
+    questions = [a for a in person.asked if a not in ("_confirm", "summary")]
+    assert person.asked[-1] == "summary" and "contact_phone" in questions
+    for i, asks in enumerate(person.asked[:-1]):
+        if asks not in ("_confirm", "summary"):
+            assert person.asked[i + 1] == "_confirm", f"{asks}: every spoken answer is read back"
+    assert reads_aloud >= len(person.asked), "each question and read-back was read aloud too"
+    answers = _voice_answers(engine)
+    assert set(questions) <= set(answers)
+    assert all(via == "voice" and read_back for _, via, read_back in answers.values()), answers
+    assert answers["age"][0] == 42 and answers["symptoms_course"][0] == "same"
+    with engine.store.transaction() as records:
+        [referral] = records.referrals()
+        assert referral.screening_id is not None
+        stored = records.answers(referral.screening_id)  # decrypted
+    assert re.sub(r"\D", "", str(stored["contact_phone"])).endswith("13800138000")
+    assert stored["contact_name"] == "John Smith"
+
+
+async def test_a_whole_screening_by_voice_alone_on_telegram(tmp_path: Path) -> None:
+    """English, hearing every question read aloud, answering each by a voice note and each
+    read-back by another: every answer confirmed before it is stored, and a referral made."""
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (_, engine):
+        user = TelegramUser(tg, 7001)
+        replies = await user.command("start")
+        replies += await user.command("voice")  # from the command menu: questions read aloud
+        person = VoiceOnly(engine)
+        shown = "\n".join(str(m.get("text") or "") for m in replies)
+        for _ in range(90):
+            if DONE in shown:
+                break
+            note = spoken(person.says(shown))
+            replies = await user.send(lambda note=note: tg.send_voice(user.id, note, duration=3))
+            shown = "\n".join(str(m.get("text") or "") for m in replies)
+        assert DONE in shown, person.asked
+        reads_aloud = len(tg.calls_to("sendVoice"))
+    _check_voice_only(engine, person, reads_aloud)
+
+
+async def test_a_whole_screening_by_voice_alone_on_the_web_page(tmp_path: Path) -> None:
+    """The same on the web page, without JavaScript: the phone's recorder uploads each answer,
+    and each page plays its question from the bot's own audio."""
+    import httpx
+
+    from bot.web import WebOptions, build_web_app
+    from tests.test_web import Page, _command, _open
+
+    engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
+    app = build_web_app(engine, options=WebOptions(tap_settle=0), listener=Listener({"en": MODEL}))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        page = await _command(phone, page, "voice")  # the "Read aloud" button
+        person = VoiceOnly(engine)
+        reads_aloud = 0
+        for _ in range(90):
+            if DONE in page.text:
+                break
+            assert '<audio controls preload="auto" src="/speech/' in page.html, page.text
+            reads_aloud += page.html.count("<audio ")
+            form = {"csrf": page.field("csrf"), "prompt": page.field("prompt")}
+            files = {"audio": ("answer.ogg", spoken(person.says(page.text)), "audio/ogg")}
+            page = Page(await phone.post("/voice", data=form, files=files))
+        assert DONE in page.text, person.asked
+    _check_voice_only(engine, person, reads_aloud)

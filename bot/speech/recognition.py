@@ -64,5 +64,7 @@ class Whisper:
         text = "".join(segment.text for segment in heard).strip()
         if not text or any(s.no_speech_prob > MAX_NO_SPEECH for s in heard):
             return None
+        if text.endswith((".", "。")) and not text.endswith(".."):
+            text = text[:-1]  # whisper ends what it hears as a sentence: "John Smith." is a name
         confidence = math.exp(sum(s.avg_logprob for s in heard) / len(heard))
         return Transcript(text, round(confidence, 3)) if confidence >= MIN_CONFIDENCE else None
