@@ -401,8 +401,18 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
             await record.click()
             await page.wait_for_selector("form.voice button[aria-pressed=true]")
             await page.wait_for_timeout(1500)  # the person speaks (the file is 1.3 s long)
+
+            async def slow_network(route: Route) -> None:  # the edge of the world: a slow upload
+                await asyncio.sleep(1.0)
+                await route.continue_()
+
+            await page.route("**/voice", slow_network)
             async with page.expect_navigation():
                 await record.click()
+                status = page.locator(".voice-status")
+                await status.filter(has_text="Listening").wait_for()
+                spinner = "getComputedStyle(document.querySelector('.voice-status'), '::before').animationName"
+                assert await page.evaluate(spinner) == "spin", "a spinner while it is transcribed"
             heard = await page.locator(".message").first.inner_text()
             assert "I heard" in heard and "I agree" in heard
             await page.screenshot(path=str(ARTIFACTS / "web-voice-read-back.png"), full_page=True)
