@@ -411,8 +411,8 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
                 await record.click()
                 status = page.locator(".voice-status")
                 await status.filter(has_text="Listening").wait_for()
-                spinner = "getComputedStyle(document.querySelector('.voice-status'), '::before').animationName"
-                assert await page.evaluate(spinner) == "spin", "a spinner while it is transcribed"
+                spinner = "getComputedStyle(document.querySelector('.voice-status'), '::before')"
+                assert await page.evaluate(spinner + ".animationName") == "spin", "a spinner meanwhile"
             heard = await page.locator(".message").first.inner_text()
             assert "I heard" in heard and "I agree" in heard
             await page.screenshot(path=str(ARTIFACTS / "web-voice-read-back.png"), full_page=True)
