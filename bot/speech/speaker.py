@@ -5,7 +5,9 @@ many people). The text is what matters: when an engine fails, the reply goes wit
 from __future__ import annotations
 
 import hashlib
+import hmac
 import logging
+import secrets
 import threading
 from collections import OrderedDict
 from collections.abc import Mapping
@@ -33,6 +35,9 @@ class Speaker:
         self._cache: OrderedDict[str, bytes] = OrderedDict()
         self._lock = threading.Lock()
         self._default: TextToSpeech | None = None
+        # Keys are URLs on the web page (/speech/<key>.ogg), and a read-back or a summary holds a
+        # person's answers: a secret of this process's own makes them unguessable from the words.
+        self._secret = secrets.token_bytes(32)
 
     def voice_for(self, locale: str) -> TextToSpeech:
         voice = self.voices.get(locale) or self.voices.get(iso_language(locale)) or self.voices.get("*")
@@ -43,7 +48,8 @@ class Speaker:
 
     def key(self, reply: Reply) -> str:
         engine = self.voice_for(reply.locale).name
-        return hashlib.sha256(f"{engine}|{reply.locale}|{words(reply)}".encode()).hexdigest()[:32]
+        said = f"{engine}|{reply.locale}|{words(reply)}".encode()
+        return hmac.new(self._secret, said, hashlib.sha256).hexdigest()[:32]
 
     def audio(self, reply: Reply) -> tuple[str, bytes] | None:
         """The reply read aloud as OGG/Opus, and its cache key; None when the engine failed."""
