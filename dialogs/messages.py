@@ -63,9 +63,12 @@ HEARD_BACK = N_('I heard: "{said}"\nI understood: {answer}\nIs that right?')
 READ_BACK_YES = N_("Yes, that's right")
 READ_BACK_NO = N_("No, let me answer again")
 ANSWER_AGAIN = N_("All right. Please answer again:")
-NOT_UNDERSTOOD_NUMBER = N_("Please type a whole number between {min} and {max}, for example {example}.")
+NOT_UNDERSTOOD_NUMBER = N_(
+    "Please answer with a whole number between {min} and {max}, for example {example}."
+)
 NOT_UNDERSTOOD_PHONE = N_(
-    "That does not look like a phone number. Please type the number in digits, for example +86 138 0000 0000."
+    "That does not look like a phone number. "
+    "Please give the number digit by digit, for example +86 138 0000 0000."
 )
 TEXT_EMPTY = N_("Please type your answer.")
 TEXT_TOO_LONG = N_("That is too long. Please answer in at most {max} characters.")
