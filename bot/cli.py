@@ -390,7 +390,7 @@ def _voice_check(settings: Settings, args: argparse.Namespace) -> int:
     if model is None:
         print(f"error: no speech model for {locale} (INTAKE_SPEECH_MODELS)", file=sys.stderr)
         return 2
-    print(f"model: {model}", file=sys.stderr)
+    print(f"model: {model}")
     began = time.perf_counter()
     heard = listener.hear(args.file.read_bytes(), locale)
     took = time.perf_counter() - began
