@@ -20,6 +20,7 @@ from datetime import timedelta
 from typing import Any
 
 from telegram import (
+    Audio,
     Bot,
     BotCommand,
     BotCommandScopeChat,
@@ -30,6 +31,7 @@ from telegram import (
     ReplyKeyboardMarkup,
     ReplyKeyboardRemove,
     Update,
+    VideoNote,
     Voice,
 )
 from telegram.constants import ChatAction
@@ -58,6 +60,7 @@ from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
 log = logging.getLogger(__name__)
 CHANNEL = "telegram"
+Recording = Voice | Audio | VideoNote
 # Everything a person can send that the dialog cannot use, by the Message attribute that carries it.
 _UNUSABLE = (
     "sticker",
@@ -66,8 +69,6 @@ _UNUSABLE = (
     "location",
     "venue",
     "video",
-    "video_note",
-    "audio",
     "animation",
     "poll",
     "dice",
@@ -134,6 +135,7 @@ class TelegramChannel:
         self.engine = engine
         self.listener = listener
         self.speaker = speaker
+        self.typing_every = 4.5  # seconds; Telegram's "typing…" lasts five
         self.settings = settings
         self.notifier = notifier
         self.chats = chats
@@ -175,30 +177,39 @@ class TelegramChannel:
         if message.chat.type != "private":
             await self._point_to_private_chat(message, user.language_code, context)
             return
-        heard = await self._hear(context.bot, update) if update.message and update.message.voice else None
+        recording = _recording(update.message) if update.message else None
+        heard = await self._hear(context.bot, update, recording) if recording else None
         await self._handle(update, heard or _to_input(update))
         await self.deliver(context.bot, message.chat.id)
 
-    async def _hear(self, bot: Bot, update: Update) -> Input:
-        """A voice note as the person's answer: downloaded, checked and transcribed off the event
+    async def _hear(self, bot: Bot, update: Update, recording: Recording) -> Input:
+        """A recording as the person's answer: downloaded, checked and transcribed off the event
         loop (other chats go on meanwhile), then read back by the engine like any transcript."""
         message, user = update.message, update.effective_user
-        assert message is not None and message.voice is not None and user is not None
-        voice = message.voice
-        if _seconds(voice) > MAX_SECONDS or (voice.file_size or 0) > MAX_BYTES:
+        assert message is not None and user is not None
+        if _seconds(recording) > MAX_SECONDS or (recording.file_size or 0) > MAX_BYTES:
             return Unsupported("voice_too_long")  # not even downloaded
         address = Address(CHANNEL, str(user.id))
         locale = await asyncio.to_thread(self.engine.locale_of, address) or pick_locale(user.language_code)
         if not self.listener.understands(locale):
             return Unsupported("voice_unavailable")
-        with contextlib.suppress(TelegramError):
-            await bot.send_chat_action(message.chat.id, ChatAction.TYPING)  # "typing…": it is coming
+        typing = asyncio.create_task(self._typing(bot, message.chat.id))  # "typing…": it is coming
         try:
-            data = bytes(await (await bot.get_file(voice.file_id)).download_as_bytearray())
+            data = bytes(await (await bot.get_file(recording.file_id)).download_as_bytearray())
+            heard = await self.listener.listen(data, locale)
         except TelegramError:
             return Unsupported("voice_unreadable")
-        heard = await self.listener.listen(data, locale)
+        finally:
+            typing.cancel()
         return replace(heard, position=message.message_id) if isinstance(heard, Text) else heard
+
+    async def _typing(self, bot: Bot, chat_id: int) -> None:
+        """Telegram shows "typing…" for five seconds: said again until the transcript is ready
+        (a big model, a queue), so that the person does not think their answer was lost."""
+        while True:
+            with contextlib.suppress(TelegramError):
+                await bot.send_chat_action(chat_id, ChatAction.TYPING)
+            await asyncio.sleep(self.typing_every)
 
     async def _handle(self, update: Update, message: Input) -> list[Reply]:
         user = update.effective_user
@@ -329,11 +340,17 @@ class TelegramChannel:
                 log.warning("coordinator chat %s: no command menu (%s)", chat_id, type(error).__name__)
 
 
-def _seconds(voice: Voice) -> float:
-    """A voice note's length (an int today, a timedelta in python-telegram-bot's next major)."""
+def _recording(message: Message) -> Recording | None:
+    """Something spoken: a voice note, or an audio file or round video message (one tap away
+    from the voice button in Telegram's apps, and just as good an answer)."""
+    return message.voice or message.audio or message.video_note
+
+
+def _seconds(recording: Recording) -> float:
+    """Its length (an int today, a timedelta in python-telegram-bot's next major)."""
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", PTBDeprecationWarning)
-        duration = voice.duration
+        duration = recording.duration
     return duration.total_seconds() if isinstance(duration, timedelta) else float(duration or 0)
 
 

@@ -591,3 +591,67 @@ async def test_a_whole_screening_by_voice_alone_on_the_web_page(tmp_path: Path) 
             page = Page(await phone.post("/voice", data=form, files=files))
         assert DONE in page.text, person.asked
     _check_voice_only(engine, person, reads_aloud)
+
+
+def _mp4(text: str) -> bytes:
+    """`text` said by espeak-ng in an MP4 with an AAC track: an audio file from a phone's recorder
+    app, or the sound of a round video message."""
+    import io
+
+    import av
+
+    speech = Espeak().speak(text, "en")
+    output = io.BytesIO()
+    with av.open(output, mode="w", format="mp4") as container:
+        stream = container.add_stream("aac", rate=speech.rate)
+        stream.layout = "mono"
+        frame = av.AudioFrame.from_ndarray(speech.samples.reshape(1, -1), format="s16", layout="mono")
+        frame.rate = speech.rate
+        resampler = av.AudioResampler(format="fltp", layout="mono", rate=speech.rate)
+        for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
+            for packet in stream.encode(resampled):
+                container.mux(packet)
+        for packet in stream.encode(None):
+            container.mux(packet)
+    return output.getvalue()
+
+
+async def test_on_telegram_an_audio_file_or_a_round_video_answers_like_a_voice_note(tmp_path: Path) -> None:
+    """Telegram's apps put the round-video button where the voice button was, one tap away: what
+    is said in either, or in an audio file, is read back like a voice note."""
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (_, engine):
+        user = TelegramUser(tg, 7101)
+        await user.command("start")
+        for kind in ("audio", "video_note"):
+            data = _mp4("yes")
+            replies = await user.send(lambda kind=kind, data=data: tg.send_recording(user.id, kind, data))
+            assert str(replies[0]["text"]).startswith('I heard: "Yes"'), (kind, replies)
+            await user.tap("yes")
+        video = _mp4("no")
+        replies = await user.send(lambda: tg.send_recording(user.id, "video_note", video, duration=70))
+        assert "longer than a minute" in str(replies[0]["text"])
+        assert len(tg.calls_to("getFile")) == 2, "a recording over a minute is not even downloaded"
+    answers = _voice_answers(engine)
+    assert answers["consent_storage"] == ("yes", "voice", True)
+    assert answers["consent_contact"] == ("yes", "voice", True)
+
+
+async def test_on_telegram_typing_is_shown_until_a_slow_transcript_is_ready(tmp_path: Path) -> None:
+    from bot.testing.fake_telegram import FakeTelegram
+    from bot.testing.telegram_harness import TelegramUser, running, settings_for
+
+    async with FakeTelegram() as tg, running(settings_for(tg, tmp_path)) as (application, _):
+        channel = application.bot_data["channel"]
+        channel.listener = Listener({"en": MODEL}, load=lambda path: _Slow(1.2))
+        channel.typing_every = 0.2  # Telegram's "typing…" fades after 5 s; here after 0.2 s
+        user = TelegramUser(tg, 7102)
+        await user.command("start")
+        replies = await user.send(lambda: tg.send_voice(user.id, spoken("yes")))
+        assert str(replies[0]["text"]).startswith('I heard: "yes"')
+        typing = tg.calls_to("sendChatAction")
+        assert len(typing) >= 4, f"'typing…' said {len(typing)} times in 1.2 s"
+        await asyncio.sleep(0.5)
+        assert len(tg.calls_to("sendChatAction")) == len(typing), "and no more once the reply is sent"

@@ -384,14 +384,19 @@ class FakeTelegram:
 
     def send_voice(self, user_id: int, ogg: bytes, duration: int = 2, **kw: Any) -> int:
         """A voice note whose bytes getFile + the file download serve."""
-        file = self._register_file("voice", "oga", ogg)
-        voice = {
-            **self._file_ref(file),
-            "duration": duration,
-            "mime_type": "audio/ogg",
-            "file_size": len(ogg),
-        }
-        return self._send_content(user_id, {"voice": voice}, **kw)
+        return self.send_recording(user_id, "voice", ogg, duration, **kw)
+
+    def send_recording(self, user_id: int, kind: str, data: bytes, duration: int = 2, **kw: Any) -> int:
+        """A voice note, an audio file or a round video message (`kind`: voice, audio, video_note)."""
+        folder, extension, mime_type = {
+            "voice": ("voice", "oga", "audio/ogg"),
+            "audio": ("music", "m4a", "audio/mp4"),
+            "video_note": ("video_notes", "mp4", None),
+        }[kind]
+        file = self._register_file(folder, extension, data)
+        recording = {**self._file_ref(file), "duration": duration, "file_size": len(data)}
+        recording.update({"mime_type": mime_type} if mime_type else {"length": 384})
+        return self._send_content(user_id, {kind: recording}, **kw)
 
     def edit_text(
         self,
