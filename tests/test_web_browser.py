@@ -416,5 +416,15 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
             heard = await page.locator(".message").first.inner_text()
             assert "I heard" in heard and "I agree" in heard
             await page.screenshot(path=str(ARTIFACTS / "web-voice-read-back.png"), full_page=True)
+
+            await page.unroute("**/voice")
+            await page.route("**/voice", lambda route: route.abort("internetdisconnected"))
+            record = page.locator("form.voice button")
+            await record.click()
+            await page.wait_for_selector("form.voice button[aria-pressed=true]")
+            await record.click()  # the connection drops on the way
+            await page.locator(".voice-status").filter(has_text="did not reach us").wait_for()
+            assert await record.inner_text() == "Tap to record" and await record.is_enabled()
+            assert "I heard" in await page.locator(".message").first.inner_text(), "still the read-back"
             await context.close()
         await browser.close()

@@ -262,6 +262,7 @@ class WebChat:
             "t_record": t(texts.WEB_RECORD),
             "t_stop": t(texts.WEB_STOP),
             "t_listening": t(texts.WEB_LISTENING),
+            "t_not_sent": t(texts.WEB_VOICE_NOT_SENT),
             "t_commands": t(texts.WEB_COMMANDS),
             "t_keep": t(texts.WEB_KEEP_LINK),
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],

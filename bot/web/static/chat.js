@@ -57,8 +57,23 @@ document.addEventListener("DOMContentLoaded", () => {
       document.body.classList.add("sending");
       const body = new FormData(form);
       body.set("audio", new Blob(chunks, { type: recorder.mimeType }), "answer.webm");
-      await fetch("/voice", { method: "POST", body, credentials: "same-origin" });
-      window.location.assign("/");
+      let response = null;
+      try {
+        response = await fetch("/voice", { method: "POST", body, credentials: "same-origin" });
+      } catch {
+        // A dropped connection: said below.
+      }
+      if (response === null || (!response.ok && response.status !== 403)) {
+        // Lost on the way, or refused (too big, too many): say so, and let them try again.
+        status.textContent = form.dataset.failed;
+        button.disabled = false;
+        button.textContent = form.dataset.record;
+        button.removeAttribute("aria-pressed");
+        document.body.classList.remove("sending");
+        recorder = null;
+        return;
+      }
+      window.location.assign("/");  // the read-back (or, for a stale page, where they stand)
     });
     recorder.start();
     button.textContent = form.dataset.stop;
