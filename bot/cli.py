@@ -41,7 +41,7 @@ from urllib.parse import urlencode
 from pydantic import ValidationError
 from sqlalchemy import Engine as SQLAlchemyEngine
 from sqlalchemy import inspect
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlmodel import Session, select
 
 from bot import users
@@ -107,6 +107,14 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     except UnicodeDecodeError:
         print("error: the input is not UTF-8 text; set your terminal to UTF-8 and try again", file=sys.stderr)
+        return 2
+    except ArgumentError:
+        # Not SQLAlchemy's words: they quote the URL, password and all.
+        print(
+            "error: INTAKE_DATABASE_URL is not a database URL the bot can use "
+            "(sqlite:///path/intake.db or postgresql+psycopg://user:password@host/db)",
+            file=sys.stderr,
+        )
         return 2
     except OperationalError as error:
         # Only the driver's own words: SQLAlchemy's would add the statement and its parameters.

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.destinations import Destination, DestinationError, SmtpSettings, parse_destinations
@@ -151,6 +152,24 @@ class Settings(BaseSettings):
             return [int(i) for i in ids]
         except ValueError as error:
             raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+
+    @field_validator("timezone")
+    @classmethod
+    def _a_time_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a time zone (for example Asia/Shanghai)") from None
+        return value
+
+    @field_validator("coordinator_language")
+    @classmethod
+    def _a_shipped_language(cls, value: str) -> str:
+        from dialogs.i18n import negotiate, shipped_locales
+
+        if negotiate(value) is None:
+            raise ValueError(f"{value!r} is none of the shipped languages ({', '.join(shipped_locales())})")
+        return value
 
     @property
     def destinations(self) -> list[Destination]:

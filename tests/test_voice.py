@@ -430,34 +430,6 @@ async def test_a_failing_voice_leaves_the_question_in_writing(
     assert "Do you agree" not in caplog.text, "the log names the engine, never the words"
 
 
-@pytest.mark.parametrize(
-    ("setting", "said"),
-    [
-        ("INTAKE_SPEECH_WORKERS=many", "INTAKE_SPEECH_WORKERS: Input should be a valid integer"),
-        ("INTAKE_SPEECH_MODELS=en=/nowhere", "INTAKE_SPEECH_MODELS: 'en=/nowhere': no whisper model there"),
-        ("INTAKE_SPEECH_MODELS=/srv/whisper", "INTAKE_SPEECH_MODELS: '/srv/whisper' is not language="),
-        ("INTAKE_SPEECH_VOICES=zh=piper", "INTAKE_SPEECH_VOICES: zh=piper: 'piper' is not espeak"),
-        ("INTAKE_SPEECH_VOICES=zh=command:/nowhere", "/nowhere is not an executable program"),
-        ("INTAKE_SPEECH_VOICES=ru=espeak:zz", "espeak-ng has no voice 'zz'"),
-    ],
-)
-def test_a_wrong_speech_setting_is_a_clear_error_at_start(
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    capsys: pytest.CaptureFixture[str],
-    setting: str,
-    said: str,
-) -> None:
-    from bot.cli import main
-
-    name, _, value = setting.partition("=")
-    monkeypatch.setenv("INTAKE_DATA_DIR", str(tmp_path))
-    monkeypatch.setenv(name, value)
-    assert main(["chat", "--lang", "en"]) == 2
-    error = capsys.readouterr().err
-    assert error.startswith("error: ") and said in error and "Traceback" not in error
-
-
 # A likely candidate answering by voice alone: what they say to each question, and what they
 # mean by it (they listen to each read-back and say "no" when it is not what they meant).
 # Every other question: "no".
