@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from bot.config import Settings
-from bot.speech.audio import RATE, decode, ogg_opus
+from bot.speech.audio import RATE, decode, encode, ogg_opus
 from bot.speech.listener import Listener
 from bot.speech.recognition import Transcript
 from bot.speech.synthesis import Espeak
@@ -568,24 +568,8 @@ async def test_a_whole_screening_by_voice_alone_on_the_web_page(tmp_path: Path) 
 def _mp4(text: str) -> bytes:
     """`text` said by espeak-ng in an MP4 with an AAC track: an audio file from a phone's recorder
     app, or the sound of a round video message."""
-    import io
-
-    import av
-
     speech = Espeak().speak(text, "en")
-    output = io.BytesIO()
-    with av.open(output, mode="w", format="mp4") as container:
-        stream = container.add_stream("aac", rate=speech.rate)
-        stream.layout = "mono"
-        frame = av.AudioFrame.from_ndarray(speech.samples.reshape(1, -1), format="s16", layout="mono")
-        frame.rate = speech.rate
-        resampler = av.AudioResampler(format="fltp", layout="mono", rate=speech.rate)
-        for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
-            for packet in stream.encode(resampled):
-                container.mux(packet)
-        for packet in stream.encode(None):
-            container.mux(packet)
-    return output.getvalue()
+    return encode(speech.samples, speech.rate, "mp4", "aac", speech.rate)
 
 
 async def test_on_telegram_an_audio_file_or_a_round_video_answers_like_a_voice_note(tmp_path: Path) -> None:

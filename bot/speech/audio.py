@@ -53,18 +53,27 @@ def decode(data: bytes, max_seconds: float = MAX_SECONDS, max_bytes: int = MAX_B
 
 def ogg_opus(samples: np.ndarray | bytes, rate: int) -> bytes:
     """Signed 16-bit mono samples as an OGG/Opus voice note at 48 kHz, as Telegram sends them."""
+    return encode(samples, rate, "ogg", "libopus", 48_000, bit_rate=32_000)
+
+
+def encode(
+    samples: np.ndarray | bytes, rate: int, container: str, codec: str, codec_rate: int, bit_rate: int = 0
+) -> bytes:
+    """Signed 16-bit mono samples, encoded with `codec` (in the sample format it takes) into
+    `container` at `codec_rate`."""
     pcm = np.frombuffer(samples, dtype=np.int16) if isinstance(samples, bytes) else samples.astype(np.int16)
     output = io.BytesIO()
-    with av.open(output, mode="w", format="ogg") as container:
-        stream = container.add_stream("libopus", rate=48_000)
+    with av.open(output, mode="w", format=container) as out:
+        stream = out.add_stream(codec, rate=codec_rate)
         stream.layout = "mono"
-        stream.bit_rate = 32_000
-        resampler = av.AudioResampler(format="s16", layout="mono", rate=48_000)
+        if bit_rate:
+            stream.bit_rate = bit_rate
+        resampler = av.AudioResampler(format=stream.codec_context.format.name, layout="mono", rate=codec_rate)
         frame = av.AudioFrame.from_ndarray(pcm.reshape(1, -1), format="s16", layout="mono")
         frame.rate = rate
         for resampled in [*resampler.resample(frame), *resampler.resample(None)]:
             for packet in stream.encode(resampled):
-                container.mux(packet)
+                out.mux(packet)
         for packet in stream.encode(None):
-            container.mux(packet)
+            out.mux(packet)
     return output.getvalue()
