@@ -89,7 +89,10 @@ NOT_ELIGIBLE_NOTE = N_("This is not a medical decision. If an answer was wrong, 
 OTHER_STUDIES = N_("Would you like us to tell you about other studies that might suit you?")
 OTHER_STUDIES_YES = N_("Yes, please")
 OTHER_STUDIES_NO = N_("No, thank you")
-OTHER_STUDIES_THANKS = N_("Thank you. We will message you here if another study might suit you.")
+# Nothing sends such messages (and the web chat could not): say only what was done.
+OTHER_STUDIES_THANKS = N_(
+    "Thank you. We have noted that you would like to hear about other studies that might suit you."
+)
 GOODBYE = N_("Thank you for your time. We wish you good health.")
 
 MAY_BE_CANDIDATE = N_(
