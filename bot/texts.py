@@ -50,6 +50,8 @@ WEB_LINK_EXPIRED = N_(
 WEB_TOO_MANY_NEW = N_(
     "Many people have just started from your network. Please wait a minute and open the page again."
 )
+WEB_TOO_BIG = N_("That was too much to send at once. Please go back and send a shorter answer or recording.")
+WEB_TOO_MANY = N_("Too many requests at once. Please wait a minute and try again.")
 WEB_LINK_UNKNOWN = N_("This link is not valid. Please check that it was copied in full.")
 HOW_TO_ANSWER_WEB = N_("Tap an answer, or type it in the box below.")
 WEB_BUTTONS = (

@@ -322,7 +322,10 @@ async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
     big = await browser.post(
         "/say", data={"csrf": page.field("csrf"), "prompt": page.field("prompt"), "text": "x" * 40_000}
     )
-    assert big.status_code == 413
+    assert big.status_code == 413 and "too much to send at once" in big.text
+    assert 'lang="en"' in big.text and "content-security-policy" in big.headers, "a page of the chat's own"
+    chinese = await browser.post("/say", content=b"x" * 40_000, headers={"accept-language": "zh-CN"})
+    assert chinese.status_code == 413 and "一次发送的内容太多了" in chinese.text
     # Nothing on the page comes from another origin.
     sources = re.findall(r'(?:src|href)="([^"]+)"', page.html)
     assert all(s.startswith("/") or s.startswith("http://intake.test/") for s in sources), sources
@@ -386,7 +389,9 @@ async def test_rate_limits_hold_back_a_script_not_the_people_who_share_its_addre
         assert len(_rows(engine, Screening)) == 3, "no participant made for a refused visitor"
         # The person who had begun goes on: their session has its own allowance.
         assert [(await person.get("/")).status_code for _ in range(5)] == [200] * 5
-        assert (await person.get("/")).status_code == 429, "six requests in a minute: one too many"
+        refused = await person.get("/", headers={"accept-language": "ar"})
+        assert refused.status_code == 429, "six requests in a minute: one too many"
+        assert "طلبات كثيرة" in refused.text and 'dir="rtl"' in refused.text, "in the person's language"
         assert (await neighbour.get("/")).status_code == 429, "a new visitor from there still waits"
 
     async with client("198.51.100.9") as other, client("10.0.0.1") as proxy:

@@ -32,7 +32,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request, cookie_parser
-from starlette.responses import PlainTextResponse, RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
@@ -95,6 +95,10 @@ class RateLimit:
         return True
 
 
+# A page saying why a request was refused, in the visitor's language: (request, text, status, headers).
+Refusal = Callable[[Request, str, int, dict[str, str]], Response]
+
+
 class Guard:
     """In front of every request: the size limit, the rate limits, and the security headers.
 
@@ -106,10 +110,17 @@ class Guard:
     """
 
     def __init__(
-        self, app: ASGIApp, *, https: bool, limit: RateLimit, trusted_proxies: frozenset[str] = frozenset()
+        self,
+        app: ASGIApp,
+        *,
+        https: bool,
+        limit: RateLimit,
+        refuse: Refusal,
+        trusted_proxies: frozenset[str] = frozenset(),
     ) -> None:
         self.app = app
         self.limit = limit
+        self.refuse = refuse
         self.trusted = trusted_proxies
         self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
         if https:
@@ -141,13 +152,9 @@ class Guard:
         length = headers.get(b"content-length", b"0")
         limit = MAX_VOICE_BODY if scope["path"] == "/voice" else MAX_BODY
         if not length.isdigit() or int(length) > limit:
-            refusal: Response = PlainTextResponse("That is too much at once.", status_code=413)
+            refusal = self.refuse(Request(scope), texts.WEB_TOO_BIG, 413, {})
         elif not scope["path"].startswith("/static/") and not self.limit.allow(client, time.monotonic()):
-            refusal = PlainTextResponse(
-                "Too many requests. Please wait a minute and try again.",
-                status_code=429,
-                headers={"retry-after": "60"},
-            )
+            refusal = self.refuse(Request(scope), texts.WEB_TOO_MANY, 429, {"retry-after": "60"})
         else:
             await self.app(scope, receive, with_headers)
             return
@@ -199,7 +206,7 @@ class WebChat:
         hint = _language_hint(request)
         fresh = session is None  # a first visit; a forged, mangled or expired cookie: a new person
         if fresh and not self.new_visitors.allow(request.state.address, self.clock()):
-            return self._notice(request, texts.WEB_TOO_MANY_NEW, 429, headers={"retry-after": "60"})
+            return self.notice(request, texts.WEB_TOO_MANY_NEW, 429, headers={"retry-after": "60"})
         token = self.tokens.issue(session)  # dated today: a session in use does not expire
         session = self.tokens.read(token).session_id
         assert session is not None
@@ -284,7 +291,7 @@ class WebChat:
             return RedirectResponse("/", status_code=303)
         form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_size)
         if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
-            return self._notice(request, texts.WEB_FORM_EXPIRED, 403)
+            return self.notice(request, texts.WEB_FORM_EXPIRED, 403)
         return session, form
 
     async def say(self, request: Request) -> Response:
@@ -346,13 +353,13 @@ class WebChat:
     async def resume(self, request: Request) -> Response:
         reading = self.tokens.read(request.path_params["token"])
         if reading.expired:
-            return self._notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.tokens.max_age_days)
+            return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.tokens.max_age_days)
         if reading.session_id is None:
-            return self._notice(request, texts.WEB_LINK_UNKNOWN, 404)
+            return self.notice(request, texts.WEB_LINK_UNKNOWN, 404)
         token = self.tokens.issue(reading.session_id)
         return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
 
-    def _notice(
+    def notice(
         self,
         request: Request,
         text: str,
@@ -438,5 +445,6 @@ def build_web_app(
         Starlette(routes=routes, lifespan=lifespan),
         https=https,
         limit=RateLimit(options.requests_per_minute, options.total_requests_per_minute),
+        refuse=chat.notice,
         trusted_proxies=options.trusted_proxies,
     )
