@@ -122,7 +122,7 @@ def read_aloud(name: str, voice: TextToSpeech, locales: list[str], times: int) -
     print(f"text-to-speech {name} ({voice.name})")
     for locale in locales:
         t = translator(locale, (trial.domain,))
-        texts = [q.text if isinstance(q.text, str) else q.text["self"] for q in trial.questions][:times]
+        texts = [q.texts[0] for q in trial.questions][:times]
         speaker = Speaker({"*": voice})
         latencies = []
         for text in texts:

@@ -43,11 +43,6 @@ def _tag(locale: str) -> str:
     return locale.replace("_", "-")
 
 
-def _one(text: str | dict[str, str]) -> str:
-    """A question's words; of a text with variants (for the person, for a relative), the first."""
-    return text if isinstance(text, str) else next(iter(text.values()))
-
-
 def _translated(trial: Trial, locales: list[str], words: str) -> dict[str, Any]:
     """The translation extensions of `words` (an English msgid) for every other language."""
     extensions = []
@@ -71,7 +66,7 @@ def questionnaire(trial: Trial, locales: list[str]) -> dict[str, Any]:
     en = translator("en", (trial.domain,))
     items = []
     for question in trial.questions:
-        words = _one(question.text)
+        words = question.texts[0]
         item: dict[str, Any] = {
             "linkId": question.id,
             "text": en(words),

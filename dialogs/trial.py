@@ -107,6 +107,12 @@ class Question(_Strict):
         return self.personal or self.kind == "phone"
 
     @property
+    def texts(self) -> tuple[str, ...]:
+        """Its wording: one, or a variant per answer to the trial's `variant_by` question (for the
+        person, for a relative), the first being the one used when no answer chooses."""
+        return (self.text,) if isinstance(self.text, str) else tuple(self.text.values())
+
+    @property
     def private(self) -> bool:
         """Whether the answer identifies the person or was typed freely: stored encrypted, and
         left out of statistics and de-identified exports."""

@@ -62,8 +62,7 @@ def _questions() -> dict[str, str]:
     t = translator("en", (trial.domain,))
     texts = {}
     for question in trial.questions:
-        variants = question.text.values() if isinstance(question.text, dict) else [question.text]
-        for variant in variants:
+        for variant in question.texts:
             texts[t(variant)] = question.id
     return texts
 

@@ -43,8 +43,7 @@ def _prompt(user: TelegramUser, engine: Engine) -> str | None:
         return "_confirm"
     t = translator("en", (engine.trial.domain,))
     for question in engine.trial.questions:
-        texts = question.text.values() if isinstance(question.text, dict) else [question.text]
-        if any(text.startswith(t(variant)) for variant in texts):
+        if any(text.startswith(t(variant)) for variant in question.texts):
             return question.id
     return None
 

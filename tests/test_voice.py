@@ -459,11 +459,7 @@ class VoiceOnly:
     """Decides what the person says next from what they last read (or heard read aloud)."""
 
     def __init__(self, engine: Engine) -> None:
-        self.questions = [
-            (q.id, text)
-            for q in engine.trial.questions
-            for text in (q.text.values() if isinstance(q.text, dict) else [q.text])
-        ]
+        self.questions = [(q.id, text) for q in engine.trial.questions for text in q.texts]
         self.asked: list[str] = []  # each question and read-back, in order
         self.current = ""
 
