@@ -31,7 +31,7 @@ from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from bot import texts
-from bot.accounts import ConsoleSession, ConsoleSessions, sign_in
+from bot.accounts import ROLES, ConsoleSession, ConsoleSessions, sign_in
 from bot.web.pages import page_language
 from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
 from dialogs.engine import Engine
@@ -63,6 +63,10 @@ EXPORTS_BY_ROLE = {
 }
 FHIR_BY_ROLE = {"operator": ("full", "deidentified"), "monitor": ("deidentified",)}
 CALL_STATUSES = ("pending", "unreachable")
+# Who may open which pages: the routes and the menu both read these.
+EVERYONE = ROLES
+FOLLOWERS = ("coordinator", "operator")  # who follow referrals up: cards, calls, statuses
+OPERATORS = ("operator",)
 
 
 @dataclass(frozen=True)
@@ -123,21 +127,19 @@ class Console:
 
             return guarded
 
-        everyone = ("coordinator", "monitor", "operator")
-        followers = ("coordinator", "operator")
         return [
             Route(f"{PREFIX}/login", self.login_page, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
-            Route(f"{PREFIX}/logout", only(everyone, self.logout), methods=["POST"]),
-            Route(f"{PREFIX}/", only(everyone, self.referrals), methods=["GET"]),
-            Route(f"{PREFIX}/calls", only(followers, self.calls), methods=["GET"]),
-            Route(f"{PREFIX}/referrals/{{reference}}", only(followers, self.card), methods=["GET"]),
-            Route(f"{PREFIX}/referrals/{{reference}}", only(followers, self.set_status), methods=["POST"]),
-            Route(f"{PREFIX}/funnel", only(everyone, self.funnel), methods=["GET"]),
-            Route(f"{PREFIX}/exports", only(everyone, self.exports), methods=["GET"]),
-            Route(f"{PREFIX}/exports/{{kind}}.csv", only(everyone, self.export), methods=["GET"]),
-            Route(f"{PREFIX}/exports/fhir-{{kind}}.json", only(everyone, self.export_fhir), methods=["GET"]),
-            Route(f"{PREFIX}/audit", only(("operator",), self.audit), methods=["GET"]),
+            Route(f"{PREFIX}/logout", only(EVERYONE, self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/", only(EVERYONE, self.referrals), methods=["GET"]),
+            Route(f"{PREFIX}/calls", only(FOLLOWERS, self.calls), methods=["GET"]),
+            Route(f"{PREFIX}/referrals/{{reference}}", only(FOLLOWERS, self.card), methods=["GET"]),
+            Route(f"{PREFIX}/referrals/{{reference}}", only(FOLLOWERS, self.set_status), methods=["POST"]),
+            Route(f"{PREFIX}/funnel", only(EVERYONE, self.funnel), methods=["GET"]),
+            Route(f"{PREFIX}/exports", only(EVERYONE, self.exports), methods=["GET"]),
+            Route(f"{PREFIX}/exports/{{kind}}.csv", only(EVERYONE, self.export), methods=["GET"]),
+            Route(f"{PREFIX}/exports/fhir-{{kind}}.json", only(EVERYONE, self.export_fhir), methods=["GET"]),
+            Route(f"{PREFIX}/audit", only(OPERATORS, self.audit), methods=["GET"]),
         ]
 
     # Signing in -----------------------------------------------------------------
@@ -496,13 +498,13 @@ class Console:
         if visitor is not None:
             role = visitor.account.role
             nav = [(f"{PREFIX}/", t(texts.CONSOLE_REFERRALS))]
-            if role != "monitor":
+            if role in FOLLOWERS:
                 nav.append((f"{PREFIX}/calls", t(texts.CONSOLE_CALLS)))
             nav += [
                 (f"{PREFIX}/funnel", t(texts.CONSOLE_FUNNEL)),
                 (f"{PREFIX}/exports", t(texts.CONSOLE_EXPORTS)),
             ]
-            if role == "operator":
+            if role in OPERATORS:
                 nav.append((f"{PREFIX}/audit", t(texts.CONSOLE_AUDIT)))
         words = {name.removeprefix("CONSOLE_").lower(): t(getattr(texts, name)) for name in _CONSOLE_WORDS}
         base = {
