@@ -413,6 +413,10 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
     """The same exports as the console and Telegram's /export, audited with the operator's name."""
     from dialogs.fhir import fhir_bundle
 
+    if args.format == "fhir" and args.kind == "contact":
+        # FHIR holds every screening, in full or de-identified: there is no call-list level.
+        print("error: a FHIR export is --kind full or --kind deidentified", file=sys.stderr)
+        return 2
     trial = find_trial(settings.trial)
     locale = pick_locale(args.lang or settings.coordinator_language)
     with _store(settings).transaction() as records:

@@ -350,6 +350,8 @@ async def test_fhir_exports_validate_and_keep_every_answer(
     assert "screening" not in anonymous.id and len(str(anonymous.authored)) <= 7
     csv_export = intake(tmp_path, "export", "--kind", "full", "--lang", "en")
     assert reference in csv_export.stdout and "Li Wei" in csv_export.stdout
+    call_list = intake(tmp_path, "export", "--format", "fhir")  # the default kind is the call list
+    assert call_list.returncode == 2 and not call_list.stdout, "never everything in place of a call list"
     assert [a for _, a, _ in _audit(engine)].count("export") == 3
 
     _account(engine, "zhao", "operator")
