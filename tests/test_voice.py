@@ -13,6 +13,7 @@ import asyncio
 import re
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -99,8 +100,8 @@ def test_spanish_and_chinese_go_through_the_multilingual_model(
     assert replies[0].text.startswith(read_back), replies[0].text
     assert replies[0].asks == "_confirm" and "diagnosis" not in _stored(engine)
     _say(engine, address, Choice("yes", replies[-1].prompt or ""))
-    value, via, confidence = _stored(engine)["diagnosis"]
-    assert (value, via) == ("dont_know", "voice") and 0.35 <= (confidence or 0) <= 1
+    stored = _stored(engine)["diagnosis"]
+    assert (stored.value, stored.via) == ("dont_know", "voice") and 0.35 <= (stored.confidence or 0) <= 1
 
 
 def _opus(samples: np.ndarray) -> bytes:
@@ -150,11 +151,12 @@ def _say(engine: Engine, address: Address, message: object) -> list[Reply]:
     return replies
 
 
-def _stored(engine: Engine) -> dict[str, tuple[object, str, float | None]]:
-    """The answers in force: value, how they came, and the speech engine's confidence."""
+def _stored(engine: Engine) -> dict[str, Any]:
+    """The answers in force, as stored (values of private answers, and transcripts, sealed): by
+    question, each with its value, how it came, whether it was read back, and the confidence."""
     with engine.store.transaction() as records:
         rows = records.session.exec(Answer.__table__.select()).all()  # type: ignore[attr-defined]
-        return {r.question_id: (r.value, r.via, r.confidence) for r in rows if r.superseded_at is None}
+        return {r.question_id: r for r in rows if r.superseded_at is None}
 
 
 def test_a_spoken_answer_is_stored_only_once_the_person_confirms_it(
@@ -172,13 +174,13 @@ def test_a_spoken_answer_is_stored_only_once_the_person_confirms_it(
     assert "age" not in _stored(engine), "not stored before the person confirms"
     _say(engine, address, Text("yes"))
     answers = _stored(engine)
-    assert answers["age"][:2] == (42, "voice") and 0 < (answers["age"][2] or 0) <= 1
-    assert answers["consent_storage"][:2] == ("yes", "voice")
+    assert (answers["age"].value, answers["age"].via) == (42, "voice")
+    assert 0 < (answers["age"].confidence or 0) <= 1
+    assert (answers["consent_storage"].value, answers["consent_storage"].via) == ("yes", "voice")
+    assert answers["age"].raw and "42" not in answers["age"].raw, "the transcript is kept encrypted"
     with engine.store.transaction() as records:
         [consent] = [c for c in records.consents(1) if c.scope == "storage"]
         assert consent.granted, "consent recorded from a confirmed spoken yes"
-        [row] = [r for r in records.session.exec(Answer.__table__.select()) if r.question_id == "age"]  # type: ignore[attr-defined]
-        assert row.raw and "42" not in row.raw, "the transcript is kept encrypted"
 
 
 class _Slow:
@@ -247,9 +249,7 @@ async def test_voice_notes_on_telegram_are_read_back_and_answer_the_questions(tm
         long_note = await user.send(lambda: tg.send_voice(user.id, spoken("no"), duration=95))
         assert "longer than a minute" in str(long_note[0]["text"])
         assert len(tg.calls_to("getFile")) == 6, "a note over a minute is not even downloaded"
-    with engine.store.transaction() as records:
-        rows = records.session.exec(Answer.__table__.select()).all()  # type: ignore[attr-defined]
-    spoken_answers = {r.question_id: (r.value, r.via) for r in rows}
+    spoken_answers = {q: (a.value, a.via) for q, a in _stored(engine).items()}
     assert spoken_answers["age"] == (42, "voice") and spoken_answers["consent_contact"] == ("yes", "voice")
     assert spoken_answers["respondent"] == ("self", "button")
 
@@ -485,9 +485,7 @@ class VoiceOnly:
 
 
 def _voice_answers(engine: Engine) -> dict[str, tuple[object, str, bool]]:
-    with engine.store.transaction() as records:
-        rows = records.session.exec(Answer.__table__.select()).all()  # type: ignore[attr-defined]
-        return {r.question_id: (r.value, r.via, r.read_back) for r in rows if r.superseded_at is None}
+    return {q: (a.value, a.via, a.read_back) for q, a in _stored(engine).items()}
 
 
 def _check_voice_only(engine: Engine, person: VoiceOnly, reads_aloud: int) -> None:
