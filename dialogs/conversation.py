@@ -459,6 +459,9 @@ class Conversation(Prompts):
         elif choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
+        elif choice == "yes" and held["question"] == NOT_ELIGIBLE:
+            self.close_menu()
+            self._other_studies(held["value"])
         elif choice == "yes":
             self.close_menu()
             question = self.trial.question(held["question"])
@@ -488,12 +491,21 @@ class Conversation(Prompts):
             self.fire("pick", target=choice)
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
-        options = self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
-        choice = self.reader.read_menu(message, options)
+        choice = self.reader.read_menu(message, self._other_studies_options())
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
-            return
+        elif isinstance(message, Text) and message.via == "voice":
+            # A consent, heard: read back and recorded once confirmed, like every spoken answer.
+            held = {"question": NOT_ELIGIBLE, "value": choice, "raw": message.text, "via": message.via}
+            self.records.hold_answer(self.screening, held)
+            self.open_menu("confirm")
+            self.prompt()
+        else:
+            self._other_studies(choice)
+
+    def _other_studies(self, choice: str) -> None:
+        """The person's answer to news of other studies: a consent of its own."""
         self._record_consent("future_studies", choice == "yes", self.t(m.OTHER_STUDIES))
         self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
         self.fire("answer")

@@ -91,12 +91,16 @@ class Prompts:
     def _read_back(self) -> None:
         held = self.records.held_answer(self.screening) or {}
         question = self.trial.question_index.get(held.get("question", ""))
-        if question is None:
+        if held.get("question") == NOT_ELIGIBLE:  # news of other studies, heard
+            answer = self.t(self._other_studies_options()[held["value"]])
+        elif question is not None:
+            answer = answer_text(question, held["value"], self.t)
+        else:
             self.close_menu()
             self.prompt()
             return
         heard = m.HEARD_BACK if held.get("via") == "voice" else m.READ_BACK
-        text = self.t(heard, said=clean(held["raw"]), answer=answer_text(question, held["value"], self.t))
+        text = self.t(heard, said=clean(held["raw"]), answer=answer)
         self._menu(text, self._read_back_options(), translate=False)
 
     def question_text(self, question: Question) -> str:
@@ -126,7 +130,7 @@ class Prompts:
         )
         lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
         self._emit(Reply("\n".join(lines)))
-        self._menu(m.OTHER_STUDIES, self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO))
+        self._menu(m.OTHER_STUDIES, self._other_studies_options())
 
     def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
@@ -159,6 +163,9 @@ class Prompts:
     @staticmethod
     def _yes_no(yes: str, no: str) -> dict[str, str]:
         return {"yes": yes, "no": no}
+
+    def _other_studies_options(self) -> dict[str, str]:
+        return self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
 
     def _asked(self) -> list[Question]:
         return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]

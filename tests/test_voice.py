@@ -183,6 +183,33 @@ def test_a_spoken_answer_is_stored_only_once_the_person_confirms_it(
         assert consent.granted, "consent recorded from a confirmed spoken yes"
 
 
+def test_a_spoken_wish_for_news_of_other_studies_is_read_back_before_it_is_recorded(
+    listener: Listener, engine: Engine
+) -> None:
+    """It is a consent (to be told of other studies): from a transcript, only once confirmed."""
+    address = Address("console", "too-old")
+    prompt = _say(engine, address, Start(locale="en"))[-1].prompt
+    for value in ("yes", "yes", "self"):
+        prompt = _say(engine, address, Choice(value, prompt or ""))[-1].prompt
+    replies = _say(engine, address, Text("75"))  # the study is for 18 to 60: not a match
+    assert replies[-1].text.startswith("Would you like us to tell you about other studies")
+
+    def news() -> list[bool]:
+        with engine.store.transaction() as records:
+            return [c.granted for c in records.consents(1) if c.scope == "future_studies"]
+
+    replies = _say(engine, address, listener.hear(spoken("yes"), "en"))
+    assert replies[0].text.startswith('I heard: "Yes"') and "I understood: Yes, please" in replies[0].text
+    assert news() == [], "not recorded from a transcript alone"
+    replies = _say(engine, address, Choice("no", replies[-1].prompt or ""))  # not what they meant
+    assert replies[-1].text.startswith("Would you like us to tell you about other studies")
+    assert news() == []
+    replies = _say(engine, address, listener.hear(spoken("no"), "en"))
+    assert "I understood: No, thank you" in replies[0].text
+    replies = _say(engine, address, listener.hear(spoken("yes"), "en"))  # "yes, that's right"
+    assert news() == [False] and "We wish you good health" in replies[0].text
+
+
 class _Slow:
     """A speech engine that takes its time: a big model on a small machine."""
 
