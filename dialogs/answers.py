@@ -9,18 +9,19 @@ words). A voice transcript goes through the same reading, and is never sure.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import replace
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from dialogs import messages as m
-from dialogs.conditions import DONT_KNOW
+from dialogs.ages import read_age
 from dialogs.i18n import Translator, names_of, negotiate
 from dialogs.inputs import Choice, Text
+from dialogs.reading import Shown, ShownOption, read_reply
 from dialogs.trial import Question
 from dialogs.understanding import (
-    ANSWER_VALUES,
     MAX_OPTION_ANSWER,
     Certainty,
     Lexicon,
@@ -30,18 +31,26 @@ from dialogs.understanding import (
     normalize,
     parse_phone,
     read_number,
-    read_options,
 )
 
 
 @lru_cache(maxsize=1024)
 def _keyword_phrases(keywords: str, translators: tuple[Translator, ...]) -> tuple[str, ...]:
-    """An option's other words ("a|b|c"), in English and every language, normalized for matching."""
+    """An option's other words ("a|b|c"), in English and every language."""
     translated = dict.fromkeys((keywords, *(t(keywords) for t in translators)))
-    return tuple(dict.fromkeys(normalize(k) for text in translated for k in text.split("|") if k.strip()))
+    return tuple(dict.fromkeys(k.strip() for text in translated for k in text.split("|") if k.strip()))
 
 
 Problem = tuple[str, dict[str, Any]]
+
+# The lexicon's whole answers (`menus:` in answers.yaml) for each option of each of the bot's menus.
+MENU_WORDS: dict[str | None, dict[str, str]] = {
+    "read_back": {"yes": "confirm", "no": "wrong"},
+    "summary": {"confirm": "confirm", "change": "change"},
+    "delete": {"yes": "delete", "no": "keep"},
+    "restart": {"yes": "restart", "no": "keep"},
+    "other_studies": {"yes": "interested", "no": "not_interested"},
+}
 
 
 class AnswerReader:
@@ -52,22 +61,30 @@ class AnswerReader:
     """
 
     def __init__(
-        self, lexicon: Lexicon, t: Translator, locales: list[str], everyone: tuple[Translator, ...] = ()
+        self,
+        lexicon: Lexicon,
+        t: Translator,
+        locales: list[str],
+        everyone: tuple[Translator, ...] = (),
+        today: date | None = None,
     ) -> None:
         self.lexicon = lexicon
         self.t = t
         self.locales = locales
         self.everyone = everyone or (t,)
+        self.today = today or date.today()  # for an age given as a birth year
 
-    def read(self, question: Question, message: Choice | Text) -> tuple[Reading, Problem]:
-        """What `message` means as an answer to `question`, and what to say if it cannot be used."""
+    def read(
+        self, question: Question, message: Choice | Text, wording: str | None = None
+    ) -> tuple[Reading, Problem]:
+        """What `message` means as an answer to `question` (worded as `wording`, its English source
+        text as the person saw it), and what to say if it cannot be used."""
         if question.kind in ("yes_no", "consent", "choice"):
             problem = m.NOT_UNDERSTOOD_CHOICE if question.kind == "choice" else m.NOT_UNDERSTOOD_YES_NO
             if isinstance(message, Text) and len(message.text) > MAX_OPTION_ANSWER:
                 problem = m.TOO_LONG_FOR_CHOICE
-            options = {o.value: o.text for o in question.choices}
-            keywords = {o.value: self._keywords(o.keywords) for o in question.choices if o.keywords}
-            return self._voice(message, self.read_options(message, options, keywords)), (problem, {})
+            shown = self.shown(question, wording or question.texts[0])
+            return self._voice(message, self._read_shown(shown, message)), (problem, {})
         if isinstance(message, Choice):
             return Reading(), (m.NOT_UNDERSTOOD_CHOICE, {})
         if message.via == "contact" and question.kind != "phone":
@@ -76,7 +93,10 @@ class AnswerReader:
         text = message.text
         if question.kind == "number":
             bounds = {"min": question.min, "max": question.max, "example": 42}
-            reading = read_number(text, self.lexicon)
+            if question.number == "age":
+                reading = read_age(text, self.lexicon, self.today)
+            else:
+                reading = read_number(text, self.lexicon)
             if reading.value is not None and not (question.min or 0) <= reading.value <= (question.max or 0):
                 reading = Reading()
             return self._voice(message, reading), (m.NOT_UNDERSTOOD_NUMBER, bounds)
@@ -101,64 +121,53 @@ class AnswerReader:
             return replace(reading, certainty=Certainty.READ_BACK)
         return reading
 
-    def _keywords(self, keywords: str) -> tuple[str, ...]:
-        return _keyword_phrases(keywords, self.everyone)
+    def shown(self, question: Question, wording: str) -> Shown:
+        """`question` as the person saw it: in their language, worded as `wording`."""
+        options = tuple(
+            ShownOption(
+                o.value,
+                (self.t(o.text), o.text),
+                _keyword_phrases(o.keywords, self.everyone) if o.keywords else (),
+            )
+            for o in question.choices
+        )
+        return Shown(question.kind, (self.t(wording), wording), options)
 
-    def read_options(
-        self,
-        message: Choice | Text,
-        options: Mapping[str, str],
-        keywords: Mapping[str, Iterable[str]] | None = None,
-        words: Mapping[str, Iterable[str]] | None = None,
-    ) -> Reading:
-        """Which of `options` (value: label) a tap or a typed answer means, and how sure that is.
-
-        Sure: a tap, the option's number, its label (in English or the person's
-        language), one of `words` on its own, or the language's plain word for yes,
-        no or "I don't know" where that is an option. `keywords` (the trial's other
-        ways of saying an option: "no improvement") only suggest it: read back.
-        """
+    def _read_shown(self, shown: Shown, message: Choice | Text) -> Reading:
         if isinstance(message, Choice):
-            return Reading(message.value, Certainty.SURE) if message.value in options else Reading()
-        lexicon = self.lexicon
-        exact: dict[str, list[str]] = {}
-        for number, (value, label) in enumerate(options.items(), start=1):
-            exact[value] = [str(number), normalize(label), normalize(self.t(label))]
-            exact[value] += [*lexicon.exact.get(value, ()), *(words or {}).get(value, ())]
-        phrases = {
-            value: [*exact[value], *(keywords or {}).get(value, ()), *lexicon.phrases.get(value, ())]
-            for value in options
-        }
-        # Yes, no and "I don't know" are recognised where they are no option, so that they are
-        # not taken for one ("I don't know" is not "no").
-        for value in ANSWER_VALUES:
-            phrases.setdefault(value, list(lexicon.phrases.get(value, ())))
-        reading = read_options(message.text, exact, phrases, lexicon)
-        if reading.value is not None and reading.value not in options:
-            return Reading(certainty=Certainty.UNSURE if reading.value == DONT_KNOW else Certainty.UNCLEAR)
-        return reading
+            values = {o.value for o in shown.options}
+            return Reading(message.value, Certainty.SURE) if message.value in values else Reading()
+        return read_reply(shown, message.text, self.lexicon)
 
     def read_menu(
         self,
         message: Choice | Text,
         options: Mapping[str, str],
-        words: Mapping[str, Iterable[str]] | None = None,
-    ) -> str | None:
-        """The option of a menu (summary, delete, restart…) meant for certain, or None: menus never guess."""
-        reading = self.read_options(message, options, words=words)
-        return reading.value if reading.sure else None
+        menu: str | None = None,
+        asked: str | None = None,
+    ) -> Reading:
+        """Which option of one of the bot's menus (summary, delete, restart…) a reply means.
 
-    def summary_words(self) -> dict[str, tuple[str, ...]]:
-        """Whole answers that confirm a summary ("that's right", 信息无误) or ask to change it."""
-        lexicon = self.lexicon
-        return {
-            "confirm": (*lexicon.confirm, *lexicon.exact.get("yes", ())),
-            "change": lexicon.exact.get("no", ()),
-        }
-
-    def confirm_words(self) -> dict[str, tuple[str, ...]]:
-        """Whole answers that confirm a read-back ("that's right", 没错), beside the plain yes words."""
-        return {"yes": self.lexicon.confirm}
+        Sure is a tap, the option's number or label, the plain yes or no word where the option
+        is yes or no, or one of the language's whole answers for it (`MENU_WORDS`: "that's
+        right", 删了吧). Other words for it ("是的，没有问题", "delete it all") are read as any
+        answer is. `asked` is the menu's question (its English source), where it has one."""
+        words = {value: self.lexicon.menus.get(name, ()) for value, name in MENU_WORDS.get(menu, {}).items()}
+        exact = self.lexicon.exact
+        if menu == "read_back":
+            words["yes"] = (*words.get("yes", ()), *self.lexicon.confirm)
+        elif menu == "summary":  # yes and no confirm a summary or not, as they do a read-back
+            words["confirm"] = (*words.get("confirm", ()), *self.lexicon.confirm, *exact.get("yes", ()))
+            words["change"] = (*words.get("change", ()), *exact.get("no", ()))
+        shown = Shown(
+            "menu",
+            (self.t(asked), asked) if asked else (),
+            tuple(
+                ShownOption(value, (self.t(label), label), words.get(value, ()), words.get(value, ()))
+                for value, label in options.items()
+            ),
+        )
+        return self._voice(message, self._read_shown(shown, message))
 
     def language(self, message: Choice | Text) -> str | None:
         locales = self.locales

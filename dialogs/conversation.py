@@ -11,7 +11,6 @@ about (a referral created or withdrawn) is collected as effects.
 from __future__ import annotations
 
 import logging
-from dataclasses import replace
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
@@ -25,9 +24,9 @@ from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale
 from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
-from dialogs.prompts import Prompts
+from dialogs.prompts import OTHER_STUDIES_OPTIONS, READ_BACK_OPTIONS, SUMMARY_OPTIONS, Prompts, held_menu
 from dialogs.trial import Question
-from dialogs.understanding import Certainty, clean
+from dialogs.understanding import Certainty, Reading, clean
 from storage.models import Participant, Screening, utcnow
 from storage.repository import Records
 
@@ -94,6 +93,15 @@ def _typed_before(message: Text, screening: Screening) -> bool:
     return message.position < screening.delivered_position
 
 
+def _spoken(message: Input) -> bool:
+    return isinstance(message, Text) and message.via == "voice"
+
+
+def _heard_or_interpreted(reading: Reading, message: Input) -> bool:
+    """Whether a reply was spoken, or read in other words than a tap or an exact answer."""
+    return _spoken(message) or reading.certainty is Certainty.READ_BACK
+
+
 def _allowed_before_consent(message: Input) -> bool:
     """What a person may do before agreeing to a new consent text: leave, read help, change language."""
     return isinstance(message, Command) and message.name in ("delete", "help", "language", "stop", "voice")
@@ -151,7 +159,9 @@ class Conversation(Prompts):
 
     @property
     def reader(self) -> AnswerReader:
-        return AnswerReader(self.engine.lexicon, self.t, self.engine.locales, self.engine.translators)
+        return AnswerReader(
+            self.engine.lexicon, self.t, self.engine.locales, self.engine.translators, utcnow().date()
+        )
 
     # What the machine asks of its model ------------------------------------
 
@@ -301,7 +311,8 @@ class Conversation(Prompts):
 
     def _answer_reconsent(self, message: Choice | Text) -> None:
         question = self.trial.questions[0]
-        choice = self.reader.read_menu(message, {o.value: o.text for o in question.choices})
+        reading = self.reader.read_menu(message, {o.value: o.text for o in question.choices})
+        choice = reading.value if reading.sure else None  # a consent: a tap or a clear yes or no
         if choice is None:
             self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
@@ -348,7 +359,12 @@ class Conversation(Prompts):
         self.prompt()
 
     def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:
-        choice = self.reader.read_menu(message, self._pending_options(pending))
+        reading = self.reader.read_menu(message, self._pending_options(pending), pending)
+        if pending == "delete" and reading.value == "yes" and _heard_or_interpreted(reading, message):
+            # Erasing cannot be undone: a spoken or interpreted yes is read back first.
+            self._hold_menu_answer("delete", reading.value, message)
+            return
+        choice = self._menu_choice(reading, message)
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -379,15 +395,13 @@ class Conversation(Prompts):
             self.where_they_stand()
 
     def _answer_question(self, question: Question, message: Choice | Text) -> None:
-        reading, problem = self.reader.read(question, message)
+        reading, problem = self.reader.read(question, message, self._variant(question.text))
         if problem[0] == m.TOO_LONG_FOR_CHOICE:
             self.say(m.TOO_LONG_FOR_CHOICE, problem=True)
             self.prompt()
-        elif (
-            question.kind == "consent" and not reading.sure and not self._clear_when_typed(question, message)
-        ):
-            # Consent only from a button or a clear yes or no (a spoken one read back and confirmed):
-            # never from "not sure" or a question.
+        elif question.kind == "consent" and reading.value is None:
+            # Consent only from a tap, a clear yes or no, or clear agreement in other words read
+            # back and confirmed: never from "not sure" or a question.
             self.say(m.CONSENT_UNCLEAR, problem=True)
             self.prompt()
         elif reading.certainty is Certainty.UNSURE:
@@ -412,12 +426,6 @@ class Conversation(Prompts):
             )
             self.open_menu("confirm")
             self.prompt()
-
-    def _clear_when_typed(self, question: Question, message: Choice | Text) -> bool:
-        """A spoken answer whose words, typed, would be clear (a plain yes or no)."""
-        if not (isinstance(message, Text) and message.via == "voice"):
-            return False
-        return self.reader.read(question, replace(message, via="text"))[0].sure
 
     def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
         """An answer meant for certain: stored as it came."""
@@ -452,16 +460,20 @@ class Conversation(Prompts):
 
     def _answer_read_back(self, message: Choice | Text) -> None:
         held = self.records.held_answer(self.screening)
-        choice = self.reader.read_menu(message, self._read_back_options(), self.reader.confirm_words())
+        choice = self._menu_choice(self.reader.read_menu(message, READ_BACK_OPTIONS, "read_back"), message)
         if held is None or held["question"] != self.base:
             self.close_menu()
             self.prompt()
         elif choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
-        elif choice == "yes" and held["question"] == NOT_ELIGIBLE:
+        elif choice == "yes" and held_menu(held) == "other_studies":
             self.close_menu()
             self._other_studies(held["value"])
+        elif choice == "yes" and held_menu(held) == "delete":
+            self.close_menu()
+            self._erase()
+            self.say(m.DELETED)
         elif choice == "yes":
             self.close_menu()
             question = self.trial.question(held["question"])
@@ -473,7 +485,7 @@ class Conversation(Prompts):
             self.prompt()
 
     def _answer_summary(self, message: Choice | Text) -> None:
-        choice = self.reader.read_menu(message, self._summary_options(), self.reader.summary_words())
+        choice = self._menu_choice(self.reader.read_menu(message, SUMMARY_OPTIONS, "summary"), message)
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -481,7 +493,7 @@ class Conversation(Prompts):
             self.fire(choice)
 
     def _answer_correcting(self, message: Choice | Text) -> None:
-        choice = self.reader.read_menu(message, self._correcting_options())
+        choice = self._menu_choice(self.reader.read_menu(message, self._correcting_options()), message)
         if choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
@@ -491,18 +503,29 @@ class Conversation(Prompts):
             self.fire("pick", target=choice)
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
-        choice = self.reader.read_menu(message, self._other_studies_options())
-        if choice is None:
+        reading = self.reader.read_menu(message, OTHER_STUDIES_OPTIONS, "other_studies", m.OTHER_STUDIES)
+        if reading.value is None:
             self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
             self.prompt()
-        elif isinstance(message, Text) and message.via == "voice":
-            # A consent, heard: read back and recorded once confirmed, like every spoken answer.
-            held = {"question": NOT_ELIGIBLE, "value": choice, "raw": message.text, "via": message.via}
-            self.records.hold_answer(self.screening, held)
-            self.open_menu("confirm")
-            self.prompt()
+        elif _heard_or_interpreted(reading, message):
+            # A consent, heard or put in other words: read back and recorded once confirmed.
+            self._hold_menu_answer("other_studies", reading.value, message)
         else:
-            self._other_studies(choice)
+            self._other_studies(reading.value)
+
+    def _menu_choice(self, reading: Reading, message: Choice | Text) -> str | None:
+        """A menu's option, from a tap or clear words; a transcript only if its words are exact
+        (a read-back of the answer to a read-back would never end)."""
+        if reading.value is None or (_heard_or_interpreted(reading, message) and _spoken(message)):
+            return None
+        return reading.value
+
+    def _hold_menu_answer(self, menu: str, value: str, message: Choice | Text) -> None:
+        assert isinstance(message, Text)
+        held = {"question": self.base, "menu": menu, "value": value, "raw": message.text, "via": message.via}
+        self.records.hold_answer(self.screening, held)
+        self.open_menu("confirm")
+        self.prompt()
 
     def _other_studies(self, choice: str) -> None:
         """The person's answer to news of other studies: a consent of its own."""

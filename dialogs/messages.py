@@ -58,8 +58,10 @@ CONSENT_UNCLEAR = N_(
     "this pre-screening, only the study team can see them, and you can have everything deleted at "
     "any time with /delete. If you have questions, the study team will gladly answer them."
 )
-READ_BACK = N_('You wrote: "{said}"\nI understood: {answer}\nIs that right?')
-HEARD_BACK = N_('I heard: "{said}"\nI understood: {answer}\nIs that right?')
+# The answer is quoted in its option's own words, with what it answers: a bare "I understood: No"
+# after "I'm a man" reads as agreement with the person's words, not as the answer stored.
+READ_BACK = N_('You wrote: "{said}"\nI understood your answer to “{question}” as: “{answer}”\nIs that right?')
+HEARD_BACK = N_('I heard: "{said}"\nI understood your answer to “{question}” as: “{answer}”\nIs that right?')
 READ_BACK_YES = N_("Yes, that's right")
 READ_BACK_NO = N_("No, let me answer again")
 ANSWER_AGAIN = N_("All right. Please answer again:")
@@ -87,6 +89,8 @@ NOT_ELIGIBLE_INTRO = N_(
 )
 NOT_ELIGIBLE_NOTE = N_("This is not a medical decision. If an answer was wrong, send /back to change it.")
 OTHER_STUDIES = N_("Would you like us to tell you about other studies that might suit you?")
+OTHER_STUDIES_LABEL = N_("News of other studies")
+DELETE_LABEL = N_("Erase everything")
 OTHER_STUDIES_YES = N_("Yes, please")
 OTHER_STUDIES_NO = N_("No, thank you")
 # Nothing sends such messages (and the web chat could not): say only what was done.

@@ -23,6 +23,24 @@ from dialogs.understanding import clean
 from storage.models import Screening
 from storage.repository import Records
 
+# The bot's own menus: their options (value: label).
+READ_BACK_OPTIONS = {"yes": m.READ_BACK_YES, "no": m.READ_BACK_NO}
+SUMMARY_OPTIONS = {"confirm": m.CONFIRM, "change": m.CHANGE}
+DELETE_OPTIONS = {"yes": m.DELETE_YES, "no": m.DELETE_NO}
+RESTART_OPTIONS = {"yes": m.RESTART_YES, "no": m.RESTART_NO}
+OTHER_STUDIES_OPTIONS = {"yes": m.OTHER_STUDIES_YES, "no": m.OTHER_STUDIES_NO}
+# The menus whose answer, heard or put in other words, is read back first: what it answers, and its options.
+MENU_READ_BACKS = {
+    "other_studies": (m.OTHER_STUDIES_LABEL, OTHER_STUDIES_OPTIONS),
+    "delete": (m.DELETE_LABEL, DELETE_OPTIONS),
+}
+
+
+def held_menu(held: dict[str, Any]) -> str | None:
+    """Which menu an answer held for its read-back answers, if a menu's; one held before menus
+    were named (news of other studies, at "not eligible") counts as that menu's."""
+    return held.get("menu") or ("other_studies" if held.get("question") == NOT_ELIGIBLE else None)
+
 
 class Prompts:
     """Rendering for `Conversation`, which provides the state below."""
@@ -91,17 +109,19 @@ class Prompts:
     def _read_back(self) -> None:
         held = self.records.held_answer(self.screening) or {}
         question = self.trial.question_index.get(held.get("question", ""))
-        if held.get("question") == NOT_ELIGIBLE:  # news of other studies, heard
-            answer = self.t(self._other_studies_options()[held["value"]])
+        menu = MENU_READ_BACKS.get(held_menu(held) or "")
+        if menu is not None:  # news of other studies, or erasing everything: heard or interpreted
+            label, options = menu
+            answer, label = self.t(options[held["value"]]), self.t(label)
         elif question is not None:
-            answer = answer_text(question, held["value"], self.t)
+            answer, label = answer_text(question, held["value"], self.t), self.t(question.label)
         else:
             self.close_menu()
             self.prompt()
             return
         heard = m.HEARD_BACK if held.get("via") == "voice" else m.READ_BACK
-        text = self.t(heard, said=clean(held["raw"]), answer=answer)
-        self._menu(text, self._read_back_options(), translate=False)
+        text = self.t(heard, said=clean(held["raw"]), question=label, answer=answer)
+        self._menu(text, READ_BACK_OPTIONS, translate=False)
 
     def question_text(self, question: Question) -> str:
         return self.t(self._variant(question.text))
@@ -121,7 +141,7 @@ class Prompts:
                 lines.append(
                     f"• {t(question.label)}{colon}{answer_text(question, self.answers[question.id], t)}"
                 )
-        self._menu("\n".join(lines), self._summary_options(), translate=False)
+        self._menu("\n".join(lines), SUMMARY_OPTIONS, translate=False)
 
     def _not_eligible(self) -> None:
         reasons = self.screening.reasons or []
@@ -130,7 +150,7 @@ class Prompts:
         )
         lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
         self._emit(Reply("\n".join(lines)))
-        self._menu(m.OTHER_STUDIES, self._other_studies_options())
+        self._menu(m.OTHER_STUDIES, OTHER_STUDIES_OPTIONS)
 
     def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
@@ -145,27 +165,12 @@ class Prompts:
             screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
         self._emit(Reply(text, options, self.prompt_id(), key, expects, speak=self.screening.read_aloud))
 
-    def _summary_options(self) -> dict[str, str]:
-        return {"confirm": m.CONFIRM, "change": m.CHANGE}
-
     def _correcting_options(self) -> dict[str, str]:
         options = {q.id: q.label for q in self._asked() if q.scope != "storage"}
         return {**options, SUMMARY: m.BACK_TO_SUMMARY}
 
-    def _read_back_options(self) -> dict[str, str]:
-        return self._yes_no(m.READ_BACK_YES, m.READ_BACK_NO)
-
     def _pending_options(self, pending: str) -> dict[str, str]:
-        if pending == "delete":
-            return self._yes_no(m.DELETE_YES, m.DELETE_NO)
-        return self._yes_no(m.RESTART_YES, m.RESTART_NO)
-
-    @staticmethod
-    def _yes_no(yes: str, no: str) -> dict[str, str]:
-        return {"yes": yes, "no": no}
-
-    def _other_studies_options(self) -> dict[str, str]:
-        return self._yes_no(m.OTHER_STUDIES_YES, m.OTHER_STUDIES_NO)
+        return DELETE_OPTIONS if pending == "delete" else RESTART_OPTIONS
 
     def _asked(self) -> list[Question]:
         return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]

@@ -96,6 +96,8 @@ class Question(_Strict):
     ask_if: ConditionField = None
     min: int | None = None
     max: int | None = None
+    # What a number question counts: "age" also takes a birth year or date, and 虚岁.
+    number: Literal["age"] | None = None
     max_length: int = 200
     scope: ConsentScope | None = None
     # Identifies the person (a name): shown as contact details, never in statistics.

@@ -54,7 +54,7 @@ class Reading:
         return self.certainty is Certainty.SURE
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)  # compared by identity: one object per set of locales, a cache key
 class Lexicon:
     """One or more languages' ways of answering: phrases per stored value, cues, number words."""
 
@@ -78,6 +78,21 @@ class Lexicon:
     approximations: tuple[str, ...] = ()
     # "half", 半: not a whole number.
     fractions: tuple[str, ...] = ()
+    # 虚岁: an age counted from one at birth, one more than the age in whole years.
+    nominal_ages: tuple[str, ...] = ()
+    # "born", 出生: a year or date that follows is a birth date, not an age.
+    born: tuple[str, ...] = ()
+    # Meanings beyond yes and no, as phrases: better, same, worse, positive, negative, male,
+    # no_problem ("没问题"), fine ("my heart is fine"), accept ("ok"), know (negated: "I don't really know").
+    concepts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # What a question asks, found in its English source: ability ("could you…?"), problem, pregnancy.
+    asks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Words a reply may share with its question that say nothing of the answer ("doctor", 医生).
+    stopwords: tuple[str, ...] = ()
+    # Words that join things a question asks about at once ("or"), in its English source.
+    alternatives: tuple[str, ...] = ()
+    # Whole answers to the bot's own menus, per meaning: confirm, wrong, change, delete, keep…
+    menus: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
     @cached_property
     def number_patterns(self) -> tuple[re.Pattern[str] | None, re.Pattern[str]]:
@@ -106,6 +121,13 @@ class Lexicon:
             units=(*self.units, *other.units),
             approximations=(*self.approximations, *other.approximations),
             fractions=(*self.fractions, *other.fractions),
+            nominal_ages=(*self.nominal_ages, *other.nominal_ages),
+            born=(*self.born, *other.born),
+            concepts=both(self.concepts, other.concepts),
+            asks=both(self.asks, other.asks),
+            stopwords=(*self.stopwords, *other.stopwords),
+            alternatives=(*self.alternatives, *other.alternatives),
+            menus=both(self.menus, other.menus),
         )
 
 
@@ -134,6 +156,13 @@ def load_lexicon(path: Path) -> Lexicon:
         units=words(numbers.get("units")),
         approximations=words(numbers.get("approximations")),
         fractions=words(numbers.get("fractions")),
+        nominal_ages=words(numbers.get("nominal")),
+        born=words(numbers.get("born")),
+        concepts={key: words(items) for key, items in (data.get("concepts") or {}).items()},
+        asks={key: words(items) for key, items in (data.get("asks") or {}).items()},
+        stopwords=words(data.get("stopwords")),
+        alternatives=words(data.get("alternatives")),
+        menus={key: words(items) for key, items in (data.get("menus") or {}).items()},
     )
 
 
@@ -156,14 +185,17 @@ def clean(text: str) -> str:
 def normalize(text: str) -> str:
     """Folded for matching: full-width to ASCII, case folded, one apostrophe, single spaces."""
     folded = unicodedata.normalize("NFKC", clean(text)).casefold().replace("\u2019", "'")
-    kept = "".join(c if (c.isalnum() or c in "' ?") else " " for c in folded)
+    # Marks over a letter (Arabic vowels, as in أبداً) are dropped; other symbols part words.
+    kept = "".join(
+        c if (c.isalnum() or c in "' ?") else "" if unicodedata.category(c) == "Mn" else " " for c in folded
+    )
     return " ".join(kept.split())
 
 
 def match_phrase(text: str, phrases: Mapping[str, Iterable[str]]) -> str | None:
     """The key whose phrase is the longest found in `text`; None if none, or a tie."""
     frozen = tuple((key, tuple(options)) for key, options in phrases.items())
-    pattern, owners = _matcher(frozen)
+    pattern, owners = matcher(frozen)
     if pattern is None:
         return None
     found = [m.group(1) for m in pattern.finditer(normalize(text))]
@@ -178,7 +210,7 @@ Phrases = tuple[tuple[str, tuple[str, ...]], ...]
 
 
 @lru_cache(maxsize=512)
-def _matcher(phrases: Phrases) -> tuple[re.Pattern[str] | None, dict[str, set[str]]]:
+def matcher(phrases: Phrases) -> tuple[re.Pattern[str] | None, dict[str, set[str]]]:
     """One compiled pattern for a set of phrases, and which keys each phrase means.
 
     A lookahead at every position finds, for each place in the text, the longest
@@ -202,86 +234,12 @@ def _word(phrase: str) -> str:
     return rf"(?<![\w']){re.escape(phrase)}(?![\w'])"
 
 
-@dataclass(frozen=True)
-class _Span:
-    start: int
-    end: int
-    phrase: str
-    values: frozenset[str]
-
-
-def _spans(text: str, phrases: Mapping[str, Iterable[str]]) -> list[_Span]:
-    """The phrases found in `text`, longest first, none overlapping another."""
-    frozen = tuple((key, tuple(options)) for key, options in phrases.items())
-    pattern, owners = _matcher(frozen)
-    if pattern is None:
-        return []
-    found = sorted(
-        ((m.start(), m.group(1)) for m in pattern.finditer(text)), key=lambda f: (-len(f[1]), f[0])
-    )
-    kept: list[_Span] = []
-    for start, phrase in found:
-        end = start + len(phrase)
-        if all(end <= s.start or start >= s.end for s in kept):
-            kept.append(_Span(start, end, phrase, frozenset(owners[phrase])))
-    return sorted(kept, key=lambda s: s.start)
-
-
-def _found(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
+def find_phrases(text: str, words: Iterable[str]) -> list[tuple[int, int]]:
     """Where any of `words` occurs in `text` (whole words, or anywhere in CJK)."""
-    pattern, _ = _matcher((("", tuple(words)),))
+    pattern, _ = matcher((("", tuple(words)),))
     if pattern is None:
         return []
     return [(m.start(), m.start() + len(m.group(1))) for m in pattern.finditer(text)]
-
-
-def read_options(
-    text: str,
-    exact: Mapping[str, Iterable[str]],
-    phrases: Mapping[str, Iterable[str]],
-    lexicon: Lexicon,
-) -> Reading:
-    """Which option a typed answer means, and how sure that is.
-
-    `exact` holds, per option value, the whole answers (normalized) that mean it for certain
-    (its label, its number, the language's plain yes/no words); `phrases` the
-    words that suggest it within a longer answer. Everything that is not exact is
-    at best read back: a "yes" phrase with a negation outside it is turned round
-    ("she does" + "not"); a hedge ("I think", 好像) offers the options; a negated
-    option of a choice ("not worse"), two different answers in one message, or a
-    number where none belongs, are unclear.
-    Values in `phrases` that are not in `exact` (e.g. "I don't know" at a consent)
-    are recognised so that they are not mistaken for another answer.
-    """
-    folded = normalize(text)
-    if not folded or len(text) > MAX_OPTION_ANSWER:
-        return Reading()
-    owners = {value for value, answers in exact.items() if folded in answers}
-    if len(owners) == 1:
-        return Reading(owners.pop(), Certainty.SURE)
-    plain = unicodedata.normalize("NFKC", text)
-    if _found(folded, lexicon.hedges) or re.search(r"[?¿؟]", plain):
-        return Reading(certainty=Certainty.UNSURE)  # unsure, or asking something back
-    if re.search(r"\d", plain):
-        return Reading()  # "he is 42" at a yes/no question answers something else
-    spans = _spans(folded, phrases)
-    negations = _found(folded, lexicon.negators)
-    particles = set(lexicon.exact.get("yes", ()))
-    values = set()
-    for span in spans:
-        meant = set(span.values)
-        if meant == {"yes"} and span.phrase not in particles:
-            # Any negation outside it turns it round, even one inside a "no" phrase ("I have" + "never").
-            if any(end <= span.start or start >= span.end for start, end in negations):
-                meant = {"no"}
-        elif not meant & set(ANSWER_VALUES) and any(
-            all(end <= other.start or start >= other.end for other in spans) for start, end in negations
-        ):
-            return Reading()  # "not worse": not this option, but which one is meant?
-        values |= meant
-    if len(values) != 1:
-        return Reading()
-    return Reading(values.pop(), Certainty.READ_BACK)
 
 
 def read_number(text: str, lexicon: Lexicon) -> Reading:
@@ -296,10 +254,10 @@ def read_number(text: str, lexicon: Lexicon) -> Reading:
         return Reading()
     plain = unicodedata.normalize("NFKC", clean(text))
     folded = normalize(text)
-    if _found(folded, lexicon.approximations):
+    if find_phrases(folded, lexicon.approximations):
         return Reading(certainty=Certainty.UNSURE)
     numerals = _DIGITS.findall(plain)
-    if any(not n.isdigit() for n in numerals) or _found(folded, lexicon.fractions):
+    if any(not n.isdigit() for n in numerals) or find_phrases(folded, lexicon.fractions):
         return Reading()  # not a whole number
     words = _number_words(folded, lexicon)
     if words is None:
@@ -308,7 +266,9 @@ def read_number(text: str, lexicon: Lexicon) -> Reading:
     if len(found) != 1:
         return Reading()
     rest = re.sub(r"\d+", " ", folded)
-    for start, end in sorted(_found(rest, (*lexicon.numbers, *lexicon.multipliers, *lexicon.units)))[::-1]:
+    for start, end in sorted(find_phrases(rest, (*lexicon.numbers, *lexicon.multipliers, *lexicon.units)))[
+        ::-1
+    ]:
         rest = rest[:start] + " " + rest[end:]
     bare = lexicon.number_patterns[1].match(rest) is not None
     return Reading(found.pop(), Certainty.SURE if bare else Certainty.READ_BACK)

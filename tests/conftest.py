@@ -152,7 +152,7 @@ class Person:
         return asked
 
     def confirm_read_back(self) -> bool:
-        """If the bot read an answer back ("I understood: No. Is that right?"), say it is right."""
+        """If the bot read an answer back ("I understood your answer … as: “No”"), say it is right."""
         if self.prompt != "_confirm":
             return False
         self.read_backs += 1
@@ -219,11 +219,12 @@ LIKELY_B1: dict[str, str] = {
     **{question: str(value) for question, value in B1_VALUES.items()},
     "respondent": "1",
     "symptoms_course": "about the same",
+    "serology": "Tested, all negative",
     "contact_name": "Li Wei",
     "contact_phone": "+86 138 1234 5678",
 }
 
-TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "symptoms_course": "same"}
+TAPS_B1: dict[str, str] = {**LIKELY_B1, "respondent": "self", "symptoms_course": "same", "serology": "no"}
 
 # The same person, typing in Chinese: words, native numerals, and no buttons.
 LIKELY_B1_ZH: dict[str, str] = {
@@ -235,7 +236,7 @@ LIKELY_B1_ZH: dict[str, str] = {
     "had_surgery": "做过",
     "surgery_year_ago": "对",
     "mri_shrunk": "是的",
-    "symptoms_course": "没有好转",
+    "symptoms_course": "没什么变化",
     "diabetes": "没有",
     "heart_disease": "没有",
     "liver_kidney": "不是",
@@ -247,7 +248,7 @@ LIKELY_B1_ZH: dict[str, str] = {
     "recent_study": "没有",
     "follow_plan": "能",
     "pregnancy": "否",
-    "serology": "没有",
+    "serology": "都是阴性",
     "travel": "可以",
     "contact_name": "李伟",
     "contact_phone": "138 1234 5678",

@@ -1,45 +1,45 @@
-"""The phrase corpus (`locales/<locale>/answers-corpus.yaml`): no answer is ever read as another one.
+"""The phrase corpus (`locales/<locale>/answers-corpus.yaml`): no answer is stored or read back wrong.
 
-Each phrase is read as the engine reads it at one question of each kind. A phrase listed
-as `sure` is stored at once as its value; `read back`, understood as its value and read
-back first; `ask`, neither stored nor proposed. Whatever a phrase is, the bot never takes
-it for a value other than the one listed: that is the property that matters.
+Each phrase is read as the engine reads it at its own question (as worded for the person, or
+for a relative), in a conversation in its language. Whatever the bot does with a phrase, it
+never stores it as another answer or reads it back as one; a phrase whose meaning is unclear
+is asked again. How often clear phrases are understood the first time is measured by
+`bench/understanding.py` and held here to a floor per language.
 """
 
 from __future__ import annotations
 
-from typing import Any
+from collections import Counter
 
 import pytest
 
-from dialogs.corpus import CORPUS_QUESTIONS, Case, load_corpus, read_case
+from dialogs.corpus import Case, Outcome, judge, load_corpus, read_case, servable
 from dialogs.i18n import shipped_locales
-from dialogs.trial import Trial, find_trial
-from dialogs.understanding import Certainty
 
 LOCALES = shipped_locales()
-CASES: list[Case] = [case for locale in LOCALES for case in load_corpus(locale)]
+CASES: list[Case] = [case for locale in LOCALES for case in load_corpus(locale) if servable(case)]
+# The share of clear answers understood the first time, at least (bench/understanding.py).
+FLOOR = {"zh_Hans": 0.70, "en": 0.65, "zh_Hant": 0.70, "ru": 0.70, "es": 0.70, "ar": 0.55}
 
 
-@pytest.fixture(scope="module")
-def trial() -> Trial:
-    return find_trial("nct07295067")
-
-
-def test_every_language_has_at_least_forty_phrasings_across_every_kind() -> None:
+def test_every_language_has_its_corpus_at_every_kind_of_question() -> None:
     for locale in LOCALES:
         cases = load_corpus(locale)
-        assert len(cases) >= 40, f"{locale}: {len(cases)} phrasings"
-        assert {c.kind for c in cases} == set(CORPUS_QUESTIONS), locale
+        minimum = 300 if locale in ("zh_Hans", "en") else 100
+        assert len(cases) >= minimum, f"{locale}: {len(cases)} phrasings"
+        assert {c.trial for c in cases} >= {"nct07295067", "menus"}, locale
+        assert sum(c.meaning is None for c in cases) >= len(cases) // 10, f"{locale}: too few unclear"
 
 
 @pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_no_phrase_is_read_as_another_answer(trial: Trial, case: Case) -> None:
-    reading = read_case(trial, case)
-    expected: Any = case.value
-    if case.expect == "ask":
-        assert reading.value is None, f"{case.text!r} must not be stored or proposed"
-        return
-    assert reading.value == expected, f"{case.text!r}: {reading}"
-    wanted = Certainty.SURE if case.expect == "sure" else Certainty.READ_BACK
-    assert reading.certainty is wanted, f"{case.text!r}: {reading}"
+def test_no_phrase_is_stored_or_read_back_as_another_answer(case: Case) -> None:
+    outcome = judge(case, read_case(case))
+    assert outcome not in (Outcome.STORED_WRONG, Outcome.READ_BACK_WRONG), f"{case.text!r}: {outcome}"
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_most_clear_answers_are_understood_the_first_time(locale: str) -> None:
+    clear = [c for c in CASES if c.locale == locale and c.meaning is not None]
+    outcomes = Counter(judge(c, read_case(c)) for c in clear)
+    understood = (outcomes[Outcome.STORED_RIGHT] + outcomes[Outcome.READ_BACK_RIGHT]) / len(clear)
+    assert understood >= FLOOR[locale], f"{locale}: {understood:.1%} {dict(outcomes)}"

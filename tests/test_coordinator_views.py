@@ -40,7 +40,7 @@ def test_the_card_has_what_a_coordinator_needs_to_call_back(engine: Engine, refe
     assert "Language: Chinese (Simplified)" in text
     assert "Source: poster_beijing" in text
     assert "Received: Nov 25, 2026, 9:40:00\u202fPM" in text, "Beijing time, English (CLDR) format"
-    assert ("Can come to Beijing monthly for three months", "Yes") in card.answers
+    assert ("Can come to Beijing monthly for three months", "Yes, coming is possible") in card.answers
     assert all(label != "Name" for label, _ in card.answers), "contact details appear once, as contact"
 
 
@@ -59,7 +59,7 @@ def test_answers_are_worded_and_numbers_written_the_readers_way(trial: Trial) ->
     assert answer_text(age, 1234, translator("en")) == "1,234"
     assert answer_text(age, 1234, translator("ru")) == "1\xa0234"
     assert answer_text(age, 42, translator("ar")) == "42"
-    assert answer_text(serology, "dont_know", translator("zh_Hans", (trial.domain,))) == "不确定，或从没查过"
+    assert answer_text(serology, "dont_know", translator("zh_Hans", (trial.domain,))) == "没查过，或记不清"
 
 
 def test_intake_referrals_prints_the_cards(tmp_path: Path) -> None:

@@ -115,7 +115,7 @@ def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> 
     person.say("for my mother")
     assert person.prompt == "_confirm", "interpreted, so read back first"
     assert person.texts[0] == m.READ_BACK.format(
-        said="for my mother", answer="For someone else (as a relative or carer)"
+        said="for my mother", question="Who is answering", answer="For someone else (as a relative or carer)"
     )
     assert "respondent" not in person.stored()["answers"]
     person.tap("yes")

@@ -39,7 +39,7 @@ def intake(
 
 
 def _screen(data_dir: Path, key: str | None = None) -> subprocess.CompletedProcess[str]:
-    # "I am forty two" is read back ("I understood: 42. Is that right?"): 1 says it is.
+    # "I am forty two" is read back ("I understood your answer to “Age” as: “42”"): 1 says it is.
     answers = "".join(v + ("\n1\n" if k == "age" else "\n") for k, v in PERSONA.items()) + "1\n"
     return intake(data_dir, "chat", "--lang", "en", "--user", "kim.secret", stdin=answers, key=key)
 

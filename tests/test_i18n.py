@@ -85,7 +85,7 @@ def test_counts_take_the_plural_form_of_the_language(locale: str, counts: dict[i
 def test_options_are_looked_up_in_the_trial_then_the_bot_domain() -> None:
     t = translator("zh_Hans", ("nct07295067",))
     assert t("I don't know") == "不知道"  # the bot's domain
-    assert t("Not sure, or never tested") == "不确定，或从没查过"  # the trial's domain
+    assert t("Never tested, or I don't remember") == "没查过，或记不清"  # the trial's domain
     assert "abc" in t(m.WILL_CONTACT, reference="abc") and "编号" in t(m.WILL_CONTACT, reference="abc")
 
 

@@ -26,6 +26,7 @@ WORDS: dict[str, dict[str, str]] = {
         "proxy": "for my mother",
         "same": "about the same",
         "name": "Li Wei",
+        "negative": "all negative",
     },
     "zh_Hans": {
         "yes": "是的",
@@ -34,8 +35,9 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "四十二",
         "self": "我自己",
         "proxy": "帮我妈妈填",
-        "same": "没有好转",
+        "same": "没什么变化",
         "name": "李伟",
+        "negative": "都是阴性",
     },
     "zh_Hant": {
         "yes": "係",
@@ -44,8 +46,9 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "我今年四十二歲",
         "self": "係我自己",
         "proxy": "幫我媽媽答",
-        "same": "冇好轉",
+        "same": "冇變化",
         "name": "陳大文",
+        "negative": "全部陰性",
     },
     "ru": {
         "yes": "да",
@@ -56,6 +59,7 @@ WORDS: dict[str, dict[str, str]] = {
         "proxy": "за другого человека",
         "same": "без изменений",
         "name": "Анна Петрова",
+        "negative": "все отрицательные",
     },
     "es": {
         "yes": "sí",
@@ -66,6 +70,7 @@ WORDS: dict[str, dict[str, str]] = {
         "proxy": "para otra persona",
         "same": "sigue igual",
         "name": "María López",
+        "negative": "todos negativos",
     },
     "ar": {
         "yes": "نعم",
@@ -74,19 +79,29 @@ WORDS: dict[str, dict[str, str]] = {
         "age": "اثنان وأربعون",
         "self": "لنفسي",
         "proxy": "عن شخص آخر",
-        "same": "لم تتحسن",
+        "same": "لم تتغير",
         "name": "ليلى حسن",
+        "negative": "كلها سلبية",
     },
 }
 # A person's answers as symbols, turned into words or taps below.
-BASE = {**B1_VALUES, "age": "age", "contact_name": "name", "contact_phone": "phone"}
+# The serology question's "no" is "tested, all negative", which a plain "no" does not say.
+BASE = {**B1_VALUES, "age": "age", "serology": "negative", "contact_name": "name", "contact_phone": "phone"}
 PERSONAS = {
     "likely": (BASE, "likely_eligible", [], []),
     "review": ({**BASE, "serology": "dk", "biologic_allergy": "dk"}, "needs_review", [], ["E6", "E10"]),
     "pregnant": ({**BASE, "pregnancy": "yes"}, "not_eligible", ["E9"], []),
     "relative": ({**BASE, "respondent": "proxy", "can_communicate": "no"}, "not_eligible", ["E8"], []),
 }
-TAPS = {"yes": "yes", "no": "no", "dk": "dont_know", "self": "self", "proxy": "proxy", "same": "same"}
+TAPS = {
+    "yes": "yes",
+    "no": "no",
+    "dk": "dont_know",
+    "self": "self",
+    "proxy": "proxy",
+    "same": "same",
+    "negative": "no",
+}
 LOCALES = shipped_locales()
 
 

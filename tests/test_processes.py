@@ -126,9 +126,9 @@ def _piped(persona: dict[str, str], order: list[str]) -> str:
 
 # The questions a B1 persona is asked, in order (mri_resolved and can_communicate are skipped).
 B1_ORDER = [q for q in LIKELY_B1]
-# Typed in Chinese, two answers are the bot's interpretation ("我自己" is "for myself", "没有好转"
+# Typed in Chinese, two answers are the bot's interpretation ("我自己" is "for myself", "没什么变化"
 # is "about the same"): it reads them back, and the person confirms with 对.
-PIPED_ZH = {**LIKELY_B1_ZH, "respondent": "我自己\n对", "symptoms_course": "没有好转\n对"}
+PIPED_ZH = {**LIKELY_B1_ZH, "respondent": "我自己\n对", "symptoms_course": "没什么变化\n对"}
 
 
 # Each language reaches each outcome: (language, answers, the questions answered in order,

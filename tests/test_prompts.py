@@ -162,7 +162,7 @@ def test_an_interpreted_answer_is_read_back_and_stored_only_when_confirmed(
     _at_diabetes(person)
     person.say(said)
     assert person.prompt == "_confirm"
-    assert person.texts == [m.READ_BACK.format(said=said, answer=shown)]
+    assert person.texts == [m.READ_BACK.format(said=said, question="Diabetes", answer=shown)]
     assert [o.label for o in person.replies[0].options] == [m.READ_BACK_YES, m.READ_BACK_NO]
     assert "diabetes" not in _answers(person)
     person.say("yes")
@@ -209,7 +209,7 @@ def test_a_read_back_survives_a_restart_and_a_command_clears_it(engine: Engine, 
 def test_a_spoken_answer_is_always_read_back(person: Person) -> None:
     _at_diabetes(person)
     person.send(Text("no", via="voice"))
-    assert person.texts == [m.HEARD_BACK.format(said="no", answer="No")]
+    assert person.texts == [m.HEARD_BACK.format(said="no", question="Diabetes", answer="No")]
     person.tap("yes")
     with person.engine.store.transaction() as records:
         answer = records.session.exec(select(Answer).where(Answer.question_id == "diabetes")).one()
@@ -288,7 +288,9 @@ def test_an_unclear_number_is_never_stored(person: Person, said: str) -> None:
     assert person.prompt == "age" and "age" not in _answers(person)
 
 
-@pytest.mark.parametrize("said", ["no improvement", "no, still the same", "没有好转", "没有改善，还是老样子"])
+@pytest.mark.parametrize(
+    "said", ["about the same", "no, still the same", "没什么变化", "没有改善，还是老样子"]
+)
 def test_symptoms_that_did_not_improve_keep_the_person_eligible(engine: Engine, said: str) -> None:
     person = Person(engine, f"s-{said}")
     person.start()

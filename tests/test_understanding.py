@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
@@ -271,7 +272,7 @@ def test_load_chinese_lexicon() -> None:
     assert chinese.numbers["四"] == 4
     assert chinese.numbers["两"] == 2
     assert chinese.multipliers == {"十": 10, "拾": 10, "百": 100, "佰": 100, "千": 1000, "万": 10000}
-    assert chinese.fillers == ()
+    assert chinese.fillers == ("有",)  # 四十有五
 
 
 def test_load_lexicon_normalizes_phrases(tmp_path: Path) -> None:
@@ -291,7 +292,9 @@ def test_load_empty_lexicon(tmp_path: Path) -> None:
     path = tmp_path / "answers.yaml"
     path.write_text("", encoding="utf-8")
     empty = {"yes": (), "no": (), "dont_know": ()}
-    assert load_lexicon(path) == Lexicon(phrases=empty, exact=empty)
+    loaded, expected = load_lexicon(path), Lexicon(phrases=empty, exact=empty)
+    fields = [f.name for f in dataclasses.fields(Lexicon)]
+    assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
 
 
 def test_all_lexicons_merges_english_and_chinese(lexicon: Lexicon) -> None:

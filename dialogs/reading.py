@@ -1,0 +1,472 @@
+"""Reading a reply to a question with options: which option the person meant, and how sure that is.
+
+The reader sees the question as the person saw it (its text in their language and its English
+source, the options' labels, any hints the trial gives) and the reply. It reads meanings, not
+word lists per option, so a trial file without hints is read as well as one with them:
+
+1. **Exact** (stored at once): the option's number or label, or, at a yes/no or consent
+   question, the language's plain word for yes, no or "I don't know".
+2. **A hedge or a question back** ("I think so", 好像有, "what is that?"): nothing is proposed.
+3. **Meanings.** The reply is cut into clauses. In each, the longest phrases of the language's
+   concepts are found (yes, no, dont_know, better, worse, smaller, male, no_problem… from
+   `locales/*/answers.yaml`), the options' labels and hints, and echoes of the question's own
+   words ("not diabetic", 变小了, 没有做过手术). A negation, or a "no" before them, turns round
+   what follows in the clause ("I don't [have diabetes]"), and a "yes" just before it ("she
+   does" + "not").
+4. **What they point at.** A meaning points at an option whose label carries it (都是阴性 at
+   "Tested, all negative"), or through the question: an echo of the question is yes and a
+   negated one no ("smaller" at "did the syrinx become smaller?", "the same" there is no);
+   "no problem" answers "could you…?" with yes and "a problem with…?" with no; "I'm a man"
+   answers a pregnancy question with no.
+5. A clause that also speaks of something else ("有点脂肪肝" at "a problem with your liver?")
+   says yes or no about that, not about what was asked: its yes and no do not count.
+6. One option pointed at and no other: it is read back (READ_BACK). Anything else is unclear.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from dialogs.conditions import DONT_KNOW
+from dialogs.understanding import (
+    _CJK,
+    MAX_OPTION_ANSWER,
+    Certainty,
+    Lexicon,
+    Reading,
+    find_phrases,
+    matcher,
+    normalize,
+)
+
+# Where a clause ends: punctuation of any script, and the words that start a contrast.
+_CLAUSE_BREAK = re.compile(r"[,，。.;；!！、…~～\n:：]+|\s*(但是|但|不过|可是|但係|就是|不過)\s*")
+_CONTRAST_WORDS = re.compile(r"但是|但|不过|可是|但係|就是|不過")
+_CONTRAST = ("but", "however", "но", "однако", "pero", "aunque", "لكن", "ولكن")
+_QUESTION_MARK = re.compile(r"[?¿؟？]")
+_HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
+
+YES, NO = "yes", "no"
+POLARITY = (YES, NO, DONT_KNOW)
+HEDGE, NEGATOR, ECHO = "hedge", "negator", "echo"
+# A clause that said yes or no about something the question does not ask: "aside:yes", "aside:no".
+ASIDE = "aside:"
+# A negation turns these round; any other meaning negated ("not worse") points at nothing.
+_OPPOSITE = {YES: NO, ECHO: "not_echo", "know": DONT_KNOW, "positive": "negative", "negative": "positive"}
+# What a yes/no question asks about, when the reply names the same: "smaller" at "did it become
+# smaller?" is yes, and these contrary meanings are no.
+_CONTRARY = {
+    "smaller": ("bigger", "same"),
+    "bigger": ("smaller", "same"),
+    "better": ("worse", "same"),
+    "worse": ("better", "same"),
+}
+# What the question asks, found in its English source: these change what some replies mean.
+ABILITY, PROBLEM, PREGNANCY, CONSENT = "ability", "problem", "pregnancy", "consent"
+# Which meaning a phrase of several concepts has: a hedge first ("maybe" is no "I don't know"),
+# then yes/no/don't know, a negator last.
+_RANK = {HEDGE: 0, YES: 1, NO: 2, DONT_KNOW: 3, ECHO: 60, NEGATOR: 99}
+
+
+@dataclass(frozen=True)
+class ShownOption:
+    value: str
+    labels: tuple[str, ...]  # as shown in the person's language, and the English source
+    hints: tuple[str, ...] = ()  # the trial's other ways of saying it, in any language: read back
+    words: tuple[str, ...] = ()  # whole answers that mean it for certain (a menu's "that's right")
+
+
+@dataclass(frozen=True)
+class Shown:
+    """A question as the person saw it."""
+
+    kind: str  # yes_no, consent, choice, or menu (the bot's own: only exact answers count)
+    texts: tuple[str, ...]  # as shown, and the English source (the last); none for a menu
+    options: tuple[ShownOption, ...]
+
+    @property
+    def source(self) -> str:
+        return self.texts[-1] if self.texts else ""
+
+    @property
+    def plain_words_exact(self) -> bool:
+        """Whether the language's plain yes/no words answer it exactly: they do a yes/no question,
+        a consent and a menu, not a choice (at "tested? if so, positive?", 没有 could mean either)."""
+        return self.kind != "choice"
+
+
+def read_reply(shown: Shown, text: str, lexicon: Lexicon) -> Reading:
+    """Which option of `shown` the typed `text` means, and how sure that is."""
+    folded = normalize(text)
+    if not folded or len(text) > MAX_OPTION_ANSWER:
+        return Reading()
+    exact = _exact(shown, text, lexicon)
+    if exact is not None:
+        return Reading(exact, Certainty.SURE)
+    plain = unicodedata.normalize("NFKC", text)
+    if _QUESTION_MARK.search(plain):
+        return Reading(certainty=Certainty.UNSURE)  # asking something back
+    question = _question(shown, lexicon)
+    said: list[str] = []
+    for clause, after_contrast in _clauses(plain, with_contrast=True):
+        meanings = _meanings(clause, question, lexicon)
+        if HEDGE in meanings:
+            return Reading(certainty=Certainty.UNSURE)  # "I think so", 好像有, "what is that"
+        if (
+            said
+            and _says_anything(clause, question, lexicon)
+            and (after_contrast or (question.choice and not meanings))
+        ):
+            # "yes, but only once", "人清醒，就是说话有点慢", "乙肝抗体阳性，打过疫苗的": a caveat
+            # that the options cannot hold
+            return Reading()
+        said += meanings
+    votes = {value for meaning in said for value in question.options_for(meaning)}
+    asides = {
+        value for m in said if m.startswith(ASIDE) for value in question.options_for(m.removeprefix(ASIDE))
+    }
+    if asides - votes:
+        # One clause said something of another matter, another answered otherwise ("做过颈椎手术，
+        # 不是空洞的"): which is about what was asked? ("去不了，腿脚不方便" says no twice, and is no.)
+        return Reading()
+    if len(votes) == 1:
+        return Reading(votes.pop(), Certainty.READ_BACK)
+    if not votes and DONT_KNOW in said:
+        # "I don't know" where it is no option: not taken for another answer, and not a guess.
+        return Reading(certainty=Certainty.UNSURE)
+    return Reading()
+
+
+def _exact(shown: Shown, text: str, lexicon: Lexicon) -> str | None:
+    """The option that every clause of `text` names exactly ("是的，没错", "对对对"), if one does."""
+    clauses = _clauses(unicodedata.normalize("NFKC", text))
+    owners = set()
+    for number, option in enumerate(shown.options, start=1):
+        whole = {str(number), *map(normalize, option.labels), *map(normalize, option.words)}
+        if shown.plain_words_exact and option.value in POLARITY:
+            whole |= set(lexicon.exact.get(option.value, ()))
+        if normalize(text) in whole or (clauses and all(_repeats(clause, whole) for clause in clauses)):
+            owners.add(option.value)
+    return owners.pop() if len(owners) == 1 else None
+
+
+def _repeats(clause: str, whole: set[str]) -> bool:
+    """Whether `clause` is one of `whole`, or one of them said again and again ("对对对", "no no")."""
+    if clause in whole:
+        return True
+    for word in whole:
+        if word and len(clause) % len(word) == 0 and clause == word * (len(clause) // len(word)):
+            return True
+        spaced = " ".join([word] * (len(clause.split()) // max(len(word.split()), 1)))
+        if word and clause == spaced:
+            return True
+    return False
+
+
+# --- the question ---------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Question:
+    """What a reader needs of a question: what it asks, its own words, and its options' meanings."""
+
+    asks: frozenset[str]  # ability, problem, pregnancy, consent
+    alternatives: bool  # whether it asks of several things at once ("…or…"): one denied is not all
+    choice: bool  # whether its options are not yes and no
+    topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
+    echoes: tuple[str, ...]  # the question's own words, as the reply may repeat them
+    characters: frozenset[str]  # its Han characters: a reply's 肝肾 is no new subject at 肝脏或肾脏
+    meanings: Mapping[str, frozenset[str]]  # option value: the meanings its labels carry
+    pointers: tuple[tuple[str, re.Pattern[str]], ...]  # "option:<value>" and its labels' and hints' pattern
+
+    def options_for(self, meaning: str) -> set[str]:
+        if meaning.startswith("option:"):
+            return {meaning.removeprefix("option:")}
+        return {value for value, carried in self.meanings.items() if meaning in carried}
+
+
+_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), (), frozenset(), {}, ())
+
+
+@lru_cache(maxsize=2048)
+def _question(shown: Shown, lexicon: Lexicon) -> _Question:
+    source = normalize(shown.source)
+    asks = {concept for concept, phrases in lexicon.asks.items() if _found(source, phrases)}
+    if shown.kind == CONSENT:
+        asks.add(CONSENT)
+    meanings: dict[str, frozenset[str]] = {}
+    for option in shown.options:
+        # A label speaks of what is asked, whatever else it says ("Tested, all negative").
+        labels = map(normalize, option.labels)
+        carried = {m.removeprefix(ASIDE) for label in labels for m in _meanings(label, _NO_QUESTION, lexicon)}
+        if shown.plain_words_exact:
+            # Its value says what a yes/no option means ("Yes, you may contact me" is yes, not "me").
+            carried = {option.value} & set(POLARITY)
+        else:
+            # A choice's labels say yes or no only as part of their sense ("查过，有阳性"):
+            # a bare yes or no does not choose between them. "I don't know" does.
+            carried = (carried - {YES, NO}) | ({option.value} & {DONT_KNOW})
+        meanings[option.value] = frozenset(m for m in carried if not m.startswith(ASIDE))
+    # A meaning that more than one option carries chooses none of them.
+    shared = {m for a in meanings for b in meanings if a < b for m in meanings[a] & meanings[b]}
+    meanings = {value: carried - shared for value, carried in meanings.items()}
+    pointers = _patterns(
+        tuple(
+            (f"option:{o.value}", tuple(dict.fromkeys(p for p in map(normalize, (*o.labels, *o.hints)) if p)))
+            for o in shown.options
+        )
+    )
+    topics: set[str] = set()
+    echoes: tuple[str, ...] = ()
+    characters: frozenset[str] = frozenset()
+    # A consent's text is long: its characters would cover anything.
+    characters = frozenset(c for text in shown.texts for c in text if _HAN.match(c) and shown.kind != CONSENT)
+    if shown.kind in ("yes_no", "consent"):
+        for text in map(normalize, shown.texts):
+            topics |= {m for s in _spans(text, _NO_QUESTION, lexicon) if (m := s.meaning) in _CONTRARY}
+        echoes = _echo_words(shown.texts, lexicon)
+    alternatives = bool(_found(source, lexicon.alternatives))
+    choice = not shown.plain_words_exact
+    return _Question(
+        frozenset(asks), alternatives, choice, frozenset(topics), echoes, characters, meanings, pointers
+    )
+
+
+# --- a clause and what it says --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Span:
+    start: int
+    end: int
+    meaning: str  # a concept, ECHO, "option:<value>", or NEGATOR
+
+
+def _clauses(text: str, with_contrast: bool = False) -> list[Any]:
+    """The clauses of `text`, folded; with `with_contrast`, each with whether a contrast ("but",
+    但是) opened it."""
+    clauses: list[tuple[str, bool]] = []
+    for part in _CLAUSE_BREAK.split(text):
+        if part is None:
+            continue
+        contrast = bool(_CONTRAST_WORDS.fullmatch(part.strip()))
+        if contrast:
+            clauses.append(("", True))
+            continue
+        words = normalize(part).split()
+        start = 0
+        for i, word in enumerate(words):
+            if word in _CONTRAST:
+                clauses.append((" ".join(words[start:i]), False))
+                clauses.append(("", True))
+                start = i + 1
+        clauses.append((" ".join(words[start:]), False))
+    merged: list[tuple[str, bool]] = []
+    pending = False
+    for clause, contrast in clauses:
+        if contrast:
+            pending = True
+        elif clause:
+            merged.append((clause, pending))
+            pending = False
+    return merged if with_contrast else [clause for clause, _ in merged]
+
+
+def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
+    """What one clause says, after negation, as meanings the question's options may carry."""
+    spans = _spans(clause, question, lexicon)
+    meanings: list[str] = []
+    negated = False
+    for i, span in enumerate(spans):
+        if span.meaning == NEGATOR:
+            if i and spans[i - 1].meaning == YES and not negated and meanings[-1] == YES:
+                meanings[-1] = NO  # "she does" + "not"
+            negated = True
+            continue
+        meaning = span.meaning
+        if negated and meaning != NO:
+            meaning = _OPPOSITE.get(meaning, f"not_{meaning}")
+        elif (
+            meaning == NO
+            and i
+            and spans[i - 1].meaning == YES
+            and meanings[-1:] == [YES]
+            and not _CJK.search(clause)
+        ):
+            meanings[-1] = NO  # "I have" + "never" (not 有没有, which asks)
+            continue
+        elif meaning == NO and i + 1 < len(spans):
+            negated = True  # "I don't" [have diabetes], 没有[做过手术]: the no is in what follows
+            continue
+        meanings.append(meaning)
+    answered = _through_question(meanings, question)
+    # At a choice, a yes or no is about something else ("我跟我妈都有" at "who is answering?").
+    if _new_content(clause, spans, question, lexicon) or (question.choice and {YES, NO} & set(answered)):
+        answered = [ASIDE + m if m in _WEAK or m.startswith("option:") else m for m in answered]
+    return answered
+
+
+def _through_question(meanings: list[str], question: _Question) -> list[str]:
+    """The meanings that answer this question only through what it asks, as yes or no."""
+    asks, topics, said = question.asks, question.topics, set(meanings)
+    out = [m for m in meanings if m not in _THROUGH_QUESTION]
+    if said & {"test", "not_test"}:
+        out = [m for m in out if m != NO]  # "ЭКГ не делал", 没做过心脏检查: no test says nothing of a result
+    wrong = said & {"fine", "no_problem"}
+    if asks & {ABILITY, CONSENT}:
+        if wrong or "accept" in said:
+            out.append(YES)  # "no problem", "ok" to "could you…?" or "do you agree?"
+    elif (wrong or "accept" in said) and (said & {ECHO, "test"} or PROBLEM in asks):
+        out.append(NO)  # "my heart is fine", 肝肾都没问题, 心电图正常: nothing wrong with what was asked
+    if ECHO in said and not wrong and "accept" not in said:
+        out.append(YES)  # 变小了, "I have diabetes"
+    if said & {"not_echo", "not_yet"} and not question.alternatives:
+        # "not diabetic", 没有做过手术, 还没做; but "not planning" and "not yet" do not answer
+        # "pregnant, breastfeeding or planning a pregnancy?", nor "没有肝病" "a problem with your
+        # liver or your kidneys?"
+        out.append(NO)
+    for topic in topics:
+        if topic in said:
+            out.append(YES)  # 缩小了 at "did it become smaller?"
+        if said & {f"not_{topic}", *_CONTRARY[topic]}:
+            out.append(NO)  # 没变化, 反而大了 there
+    if said & {"male", "past_childbearing"} and PREGNANCY in asks:
+        out.append(NO)  # "I'm a man", 绝经了 to "are you pregnant…?"
+    if "pregnant" in said and PREGNANCY in asks:
+        out.append(YES)  # 在喂奶, "expecting"
+    return out
+
+
+# Meanings that answer only through what the question asks (`_through_question`).
+_THROUGH_QUESTION = frozenset(
+    {
+        ECHO,
+        "not_echo",
+        "not_yet",
+        "fine",
+        "no_problem",
+        "accept",
+        "male",
+        "past_childbearing",
+        "pregnant",
+        "test",
+    }
+)
+# Meanings that speak of the question only where nothing else is spoken of: in a clause of
+# other things ("我女儿在帮我打字", "antibody positive from the vaccine") they are asides.
+_WEAK = frozenset({YES, NO, DONT_KNOW, "relative", "myself", "positive", "negative"})
+
+
+def _spans(clause: str, question: _Question, lexicon: Lexicon) -> list[_Span]:
+    """The meanings found in a clause, longest first, none overlapping another, in order."""
+    found: list[_Span] = []
+    # Each kind is matched on its own, so that a negation is found inside a longer phrase of
+    # another kind ("没" of "没有改善", where a hint "有改善" is longer than "没有").
+    for meaning, pattern in (*_concept_patterns(lexicon), *question.pointers):
+        found += [_Span(m.start(), m.start() + len(m.group(1)), meaning) for m in pattern.finditer(clause)]
+    found += [_Span(s, e, ECHO) for s, e in _echoes(clause, question.echoes)]
+    kept: list[_Span] = []
+    # Longest first; of two the same, the higher-ranked meaning.
+    for span in sorted(found, key=lambda s: (-(s.end - s.start), s.start, _RANK.get(s.meaning, 50))):
+        if all(span.end <= k.start or span.start >= k.end for k in kept):
+            kept.append(span)
+    return sorted(kept, key=lambda s: s.start)
+
+
+@lru_cache(maxsize=64)
+def _concept_patterns(lexicon: Lexicon) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    """A pattern for every concept's phrases, hedges and negations."""
+    concepts = {**{v: lexicon.phrases.get(v, ()) for v in POLARITY}, **lexicon.concepts}
+    return _patterns((*concepts.items(), (HEDGE, lexicon.hedges), (NEGATOR, lexicon.negators)))
+
+
+def _patterns(phrases: tuple[tuple[str, tuple[str, ...]], ...]) -> tuple[tuple[str, re.Pattern[str]], ...]:
+    compiled = ((meaning, matcher(((meaning, words),))[0]) for meaning, words in phrases)
+    return tuple((meaning, pattern) for meaning, pattern in compiled if pattern is not None)
+
+
+def _says_anything(clause: str, question: _Question, lexicon: Lexicon) -> bool:
+    spans = _spans(clause, question, lexicon)
+    return bool(spans) or _new_content(clause, spans, question, lexicon)
+
+
+def _new_content(clause: str, spans: list[_Span], question: _Question, lexicon: Lexicon) -> bool:
+    """Whether the clause has words no meaning covers and that are more than function words,
+    or than the question's own characters."""
+    rest = list(clause)
+    for span in spans:
+        rest[span.start : span.end] = " " * (span.end - span.start)
+    stop = _stop(lexicon)
+    for word in "".join(rest).split():
+        if _CJK.search(word):
+            for phrase in _cjk_stop_phrases(lexicon):
+                word = word.replace(phrase, " ")
+            if any(_CJK.match(c) and c not in stop and c not in question.characters for c in word):
+                return True
+        elif len(word) >= 3 and not word.isdigit() and word not in stop:
+            return True
+    return False
+
+
+@lru_cache(maxsize=64)
+def _cjk_stop_phrases(lexicon: Lexicon) -> tuple[str, ...]:
+    phrases = (w for w in lexicon.stopwords if len(w) > 1 and _CJK.match(w))
+    return tuple(sorted(phrases, key=len, reverse=True))
+
+
+@lru_cache(maxsize=64)
+def _stop(lexicon: Lexicon) -> frozenset[str]:
+    """Function words and characters, which say nothing of their own."""
+    return frozenset(lexicon.stopwords)
+
+
+# --- echoes of the question's own words -----------------------------------------------------------
+
+
+def _echo_words(texts: Iterable[str], lexicon: Lexicon) -> tuple[str, ...]:
+    """The question's content words (spaced scripts, by stem) and character pairs (CJK)."""
+    stop = _stop(lexicon)
+    words: dict[str, None] = {}
+    for text in map(normalize, texts):
+        for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", text):
+            for i in range(len(run) - 1):
+                pair = run[i : i + 2]
+                if not set(pair) & stop and pair not in stop:
+                    words[pair] = None
+        for word in text.split():
+            if not _CJK.search(word) and len(word) >= 4 and not word.isdigit() and word not in stop:
+                words[_stem(word)] = None
+    return tuple(words)
+
+
+def _stem(word: str) -> str:
+    word = word.removeprefix("ال") if len(word) > 5 else word
+    return word[:5]
+
+
+def _echoes(clause: str, echoes: tuple[str, ...]) -> list[tuple[int, int]]:
+    if not echoes:
+        return []
+    found: list[tuple[int, int]] = []
+    pairs = {e for e in echoes if _CJK.match(e)}
+    for i in range(len(clause) - 1):
+        if clause[i : i + 2] in pairs:
+            if found and found[-1][1] >= i + 1:  # 糖尿 + 尿病: one echo, 糖尿病
+                found[-1] = (found[-1][0], i + 2)
+            else:
+                found.append((i, i + 2))
+    stems = set(echoes) - pairs
+    for match in re.finditer(r"\S+", clause):
+        word = match.group()
+        if not _CJK.search(word) and len(word) >= 4 and _stem(word) in stems:
+            found.append((match.start(), match.end()))
+    return found
+
+
+def _found(text: str, phrases: Iterable[str]) -> list[tuple[int, int]]:
+    return find_phrases(text, tuple(phrases))
