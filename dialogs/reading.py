@@ -66,6 +66,9 @@ _CONTRARY = {
     "better": ("worse", "same"),
     "worse": ("better", "same"),
 }
+# Concepts a yes/no question may be about: where its text names one, the reply's naming it (in
+# other words: 开过刀 for "surgery") answers yes, and its negation no.
+_TOPICAL = frozenset({*_CONTRARY, "surgery", "said", "allergy", "study", "infection"})
 # What the question asks, found in its English source: these change what some replies mean.
 ABILITY, PROBLEM, PREGNANCY, CONSENT = "ability", "problem", "pregnancy", "consent"
 # Which meaning a phrase of several concepts has: a hedge first ("maybe" is no "I don't know"),
@@ -178,6 +181,7 @@ class _Question:
     asks: frozenset[str]  # ability, problem, pregnancy, consent
     alternatives: bool  # whether it asks of several things at once ("…or…"): one denied is not all
     choice: bool  # whether its options are not yes and no
+    copulas: frozenset[str]  # "is" words, which say yes at a yes/no question, and nothing at a choice
     topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
     echoes: tuple[str, ...]  # the question's own words, as the reply may repeat them
     characters: frozenset[str]  # its Han characters: a reply's 肝肾 is no new subject at 肝脏或肾脏
@@ -190,7 +194,7 @@ class _Question:
         return {value for value, carried in self.meanings.items() if meaning in carried}
 
 
-_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), (), frozenset(), {}, ())
+_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), frozenset(), (), frozenset(), {}, ())
 
 
 @lru_cache(maxsize=2048)
@@ -228,12 +232,20 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
     characters = frozenset(c for text in shown.texts for c in text if _HAN.match(c) and shown.kind != CONSENT)
     if shown.kind in ("yes_no", "consent"):
         for text in map(normalize, shown.texts):
-            topics |= {m for s in _spans(text, _NO_QUESTION, lexicon) if (m := s.meaning) in _CONTRARY}
+            topics |= {m for s in _spans(text, _NO_QUESTION, lexicon) if (m := s.meaning) in _TOPICAL}
         echoes = _echo_words(shown.texts, lexicon)
     alternatives = bool(_found(source, lexicon.alternatives))
     choice = not shown.plain_words_exact
     return _Question(
-        frozenset(asks), alternatives, choice, frozenset(topics), echoes, characters, meanings, pointers
+        frozenset(asks),
+        alternatives,
+        choice,
+        frozenset(lexicon.copulas),
+        frozenset(topics),
+        echoes,
+        characters,
+        meanings,
+        pointers,
     )
 
 
@@ -289,6 +301,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
             negated = True
             continue
         meaning = span.meaning
+        if question.choice and meaning == YES and clause[span.start : span.end] in question.copulas:
+            continue  # "我是他女儿": "is", not yes
         if negated and meaning != NO:
             meaning = _OPPOSITE.get(meaning, f"not_{meaning}")
         elif (
@@ -314,7 +328,7 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
 def _through_question(meanings: list[str], question: _Question) -> list[str]:
     """The meanings that answer this question only through what it asks, as yes or no."""
     asks, topics, said = question.asks, question.topics, set(meanings)
-    out = [m for m in meanings if m not in _THROUGH_QUESTION]
+    out = [m for m in meanings if m not in _THROUGH_QUESTION and m.removeprefix("not_") not in topics]
     if said & {"test", "not_test"}:
         out = [m for m in out if m != NO]  # "ЭКГ не делал", 没做过心脏检查: no test says nothing of a result
     wrong = said & {"fine", "no_problem"}
@@ -332,9 +346,11 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(NO)
     for topic in topics:
         if topic in said:
-            out.append(YES)  # 缩小了 at "did it become smaller?"
-        if said & {f"not_{topic}", *_CONTRARY[topic]}:
-            out.append(NO)  # 没变化, 反而大了 there
+            out.append(YES)  # 缩小了 at "did it become smaller?", 开过刀 at "had surgery?"
+        if f"not_{topic}" in said or said & set(_CONTRARY.get(topic, ())):
+            # 没变化, 反而大了 there; 没动过刀; 医生没这么说过 at "has a doctor told you…?"; a topic
+            # denied is denied whatever examples the question gives of it ("…vaccine… or cell therapy")
+            out.append(NO)
     if said & {"male", "past_childbearing"} and PREGNANCY in asks:
         out.append(NO)  # "I'm a man", 绝经了 to "are you pregnant…?"
     if "pregnant" in said and PREGNANCY in asks:

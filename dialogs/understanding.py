@@ -91,6 +91,8 @@ class Lexicon:
     stopwords: tuple[str, ...] = ()
     # Words that join things a question asks about at once ("or"), in its English source.
     alternatives: tuple[str, ...] = ()
+    # "Is" words ("是", "I am"), which are yes only where yes is an answer.
+    copulas: tuple[str, ...] = ()
     # Whole answers to the bot's own menus, per meaning: confirm, wrong, change, delete, keep…
     menus: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
 
@@ -128,6 +130,7 @@ class Lexicon:
             stopwords=(*self.stopwords, *other.stopwords),
             alternatives=(*self.alternatives, *other.alternatives),
             menus=both(self.menus, other.menus),
+            copulas=(*self.copulas, *other.copulas),
         )
 
 
@@ -163,6 +166,7 @@ def load_lexicon(path: Path) -> Lexicon:
         stopwords=words(data.get("stopwords")),
         alternatives=words(data.get("alternatives")),
         menus={key: words(items) for key, items in (data.get("menus") or {}).items()},
+        copulas=words(data.get("copulas")),
     )
 
 
