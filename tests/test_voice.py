@@ -25,7 +25,7 @@ from bot.config import Settings
 from bot.speech import models
 from bot.speech.audio import RATE, AudioProblem, decode, encode, ogg_opus
 from bot.speech.listener import Listener
-from bot.speech.recognition import Transcript
+from bot.speech.recognition import Hearing, Transcript
 from bot.speech.script import in_script
 from bot.speech.synthesis import Espeak
 from bot.wiring import build_engine, build_listener
@@ -207,6 +207,13 @@ def test_spanish_and_chinese_go_through_the_multilingual_model(
     _say(engine, address, Choice("yes", replies[-1].prompt or ""))
     stored = _stored(engine)["diagnosis"]
     assert (stored.value, stored.via) == ("dont_know", "voice") and 0.35 <= (stored.confidence or 0) <= 1
+
+
+def test_a_transcript_stuck_in_a_loop_is_asked_again() -> None:
+    """whisper base hears espeak-ng's 有好转 as 右邊邊邊… (30 times), with a confidence of 0.94:
+    text that repeats itself compresses well, whisper's own sign of a decoder in a loop."""
+    assert Hearing("右" + "邊" * 30, 0.938, 0.35, 33.6).transcript is None
+    assert Hearing("右泡爪", 0.379, 0.35, 0.5).transcript == Transcript("右泡爪", 0.379), "read back"
 
 
 def _opus(samples: np.ndarray) -> bytes:
