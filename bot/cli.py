@@ -225,9 +225,10 @@ def _converse(
     settings: Settings, lang: str | None, source: str | None, user: str | None, *, web: bool = False
 ) -> int:
     """The console chat, with the notifier beside it (and the web chat, for `make run`)."""
-    # Speech first: a wrong setting is an error before anything is created, not at the first voice.
-    listener = build_listener(settings)  # one speech model in memory for both channels
+    # Speech first: a wrong setting is an error before anything is created, not at the first voice
+    # (the speaker's settings before the listener's models are assembled into the data directory).
     speaker = build_speaker(settings)
+    listener = build_listener(settings)  # one speech model in memory for both channels
     engine = build_engine(settings)
     with in_use(engine.store.engine):
         notifier = build_notifier(settings, engine, None)

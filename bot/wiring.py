@@ -155,9 +155,10 @@ class WebServer:
 def build_listener(settings: Settings) -> Listener:
     """Speech-to-text for the configured languages (none: every recording gets "please type")."""
     from bot.speech.listener import Listener  # PyAV and NumPy load only where voice is heard
+    from bot.speech.models import with_packaged
 
     return Listener(
-        settings.speech_model_dirs,
+        with_packaged(settings.speech_model_dirs, settings.data_dir / "speech-models"),
         workers=settings.speech_workers,
         queue_limit=settings.speech_queue,
         timeout=settings.speech_timeout,

@@ -2,11 +2,19 @@
 
 A recording that cannot be used says why, as one of the `Unsupported` kinds the engine
 answers in the person's language: too long, too big, unreadable, or silent.
+
+Uploads are untrusted, and FFmpeg reads far more than recordings: left to guess, it takes an
+SDP file for a network stream (and binds UDP sockets to wait for it), an ffconcat file for a
+list of other files to read, an HLS playlist for URLs to fetch. So the container is decided
+from the file's first bytes, among the six that recordings come in, and opened with that
+demuxer only; FFmpeg may open no protocol but file and pipe; and decoding has a deadline,
+after which the worker is free again.
 """
 
 from __future__ import annotations
 
 import io
+import time
 
 import av
 import numpy as np
@@ -14,6 +22,9 @@ import numpy as np
 RATE = 16_000
 MAX_SECONDS = 60.0
 MAX_BYTES = 5 * 1024 * 1024  # a minute of Opus is about 250 KB; of uncompressed WAV, 5.6 MB at 48 kHz
+# A minute of any of these decodes in well under a second on one core.
+MAX_DECODE_SECONDS = 5.0
+SAFE_PROTOCOLS = {"protocol_whitelist": "file,pipe"}
 # Below this level (about -50 dBFS), a recording holds nothing anyone could hear.
 SILENCE_RMS = 0.003
 
@@ -24,18 +35,54 @@ class AudioProblem(Exception):
         self.kind = kind  # "voice_too_long", "voice_unreadable" or "voice_silent"
 
 
-def decode(data: bytes, max_seconds: float = MAX_SECONDS, max_bytes: int = MAX_BYTES) -> np.ndarray:
-    """The recording's samples at 16 kHz, mono; stops reading as soon as it is too long."""
+def container_of(data: bytes) -> str | None:
+    """The FFmpeg demuxer for a recording, from its first bytes; None: not a recording."""
+    if data.startswith(b"OggS"):
+        return "ogg"  # Telegram's voice notes (Opus), Firefox's recordings
+    if data.startswith(b"\x1a\x45\xdf\xa3"):
+        return "matroska"  # WebM: Chrome's and Android's recordings
+    if data[4:8] == b"ftyp":
+        return "mp4"  # MP4 and M4A: Safari's and iPhones' recordings, round video messages
+    if data.startswith(b"RIFF") and data[8:12] == b"WAVE":
+        return "wav"
+    if data.startswith(b"fLaC"):
+        return "flac"
+    # MP3: an ID3 tag, or a frame's 11 sync bits and a layer (AAC's ADTS has layer 0: not MP3).
+    if data.startswith(b"ID3") or (data[:1] == b"\xff" and data[1:2] >= b"\xe0" and data[1] & 0b110):
+        return "mp3"
+    return None
+
+
+def decode(
+    data: bytes,
+    max_seconds: float = MAX_SECONDS,
+    max_bytes: int = MAX_BYTES,
+    max_decode_seconds: float = MAX_DECODE_SECONDS,
+) -> np.ndarray:
+    """The recording's samples at 16 kHz, mono; stops reading as soon as it is too long, or
+    has taken longer than `max_decode_seconds` to decode."""
     if len(data) > max_bytes:
         raise AudioProblem("voice_too_long")
+    container_format = container_of(data)
+    if container_format is None:
+        raise AudioProblem("voice_unreadable")  # a picture, a document, a playlist, an SDP file
     chunks: list[np.ndarray] = []
     total, limit = 0, int(max_seconds * RATE)
+    deadline = time.monotonic() + max_decode_seconds
     try:
-        with av.open(io.BytesIO(data), mode="r") as container:
+        with av.open(
+            io.BytesIO(data),
+            mode="r",
+            format=container_format,
+            container_options=SAFE_PROTOCOLS,
+            timeout=max_decode_seconds,  # FFmpeg's own reads, interrupted
+        ) as container:
             if not container.streams.audio:
-                raise AudioProblem("voice_unreadable")  # a picture, a document
+                raise AudioProblem("voice_unreadable")  # a video without sound
             resampler = av.AudioResampler(format="flt", layout="mono", rate=RATE)
             for frame in container.decode(container.streams.audio[0]):
+                if time.monotonic() > deadline:
+                    raise AudioProblem("voice_unreadable")  # built to be slow: the worker goes free
                 for out in resampler.resample(frame):
                     chunk = out.to_ndarray().reshape(-1)
                     chunks.append(chunk)

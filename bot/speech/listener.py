@@ -17,6 +17,7 @@ from pathlib import Path
 
 from bot.speech.audio import AudioProblem, decode
 from bot.speech.recognition import SpeechToText, Whisper
+from bot.speech.script import in_script
 from dialogs.inputs import Text, Unsupported
 
 log = logging.getLogger(__name__)
@@ -76,7 +77,7 @@ class Listener:
         transcript = self._engine(locale).transcribe(samples, language)
         if transcript is None:
             return Unsupported("voice_unheard")
-        return Text(transcript.text, via="voice", confidence=transcript.confidence)
+        return Text(in_script(transcript.text, locale), via="voice", confidence=transcript.confidence)
 
     async def listen(self, data: bytes, locale: str) -> Heard:
         """`hear`, in the pool: never on the event loop, never queued without bound."""

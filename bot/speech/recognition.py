@@ -21,12 +21,30 @@ import numpy as np
 # transcript is read back anyway; this only spares the person a read-back of noise.
 MIN_CONFIDENCE = 0.35
 MAX_NO_SPEECH = 0.6
+# Whisper's own sign of a decoder stuck in a loop ("右边边边边…"), often with high confidence.
+MAX_COMPRESSION_RATIO = 2.4
 
 
 @dataclass(frozen=True)
 class Transcript:
     text: str
     confidence: float  # 0..1, the mean probability of the words
+
+
+@dataclass(frozen=True)
+class Hearing:
+    """All that the model made of a recording, before the bot decides whether to trust it."""
+
+    text: str
+    confidence: float
+    no_speech: float  # the model's chance that nothing was said
+    compression_ratio: float  # text repeating itself compresses well: a loop
+
+    @property
+    def transcript(self) -> Transcript | None:
+        if not self.text or self.no_speech > MAX_NO_SPEECH or self.compression_ratio > MAX_COMPRESSION_RATIO:
+            return None
+        return Transcript(self.text, self.confidence) if self.confidence >= MIN_CONFIDENCE else None
 
 
 class SpeechToText(Protocol):
@@ -51,6 +69,9 @@ class Whisper:
         self.multilingual = self.model.model.is_multilingual
 
     def transcribe(self, samples: np.ndarray, language: str) -> Transcript | None:
+        return self.hear(samples, language).transcript
+
+    def hear(self, samples: np.ndarray, language: str) -> Hearing:
         segments, _ = self.model.transcribe(
             samples,
             language=language if self.multilingual else None,
@@ -62,9 +83,13 @@ class Whisper:
         )
         heard = list(segments)
         text = "".join(segment.text for segment in heard).strip()
-        if not text or any(s.no_speech_prob > MAX_NO_SPEECH for s in heard):
-            return None
         if text.endswith((".", "。")) and not text.endswith(".."):
             text = text[:-1]  # whisper ends what it hears as a sentence: "John Smith." is a name
-        confidence = math.exp(sum(s.avg_logprob for s in heard) / len(heard))
-        return Transcript(text, round(confidence, 3)) if confidence >= MIN_CONFIDENCE else None
+        if not heard:
+            return Hearing("", 0.0, 1.0, 0.0)
+        return Hearing(
+            text,
+            round(math.exp(sum(s.avg_logprob for s in heard) / len(heard)), 3),
+            max(s.no_speech_prob for s in heard),
+            max(s.compression_ratio for s in heard),
+        )
