@@ -167,7 +167,8 @@ class AnswerReader:
                 for value, label in options.items()
             ),
         )
-        return self._voice(message, self._read_shown(shown, message))
+        # Not demoted for a transcript, as an answer is: the dialog decides what a spoken menu answer may do.
+        return self._read_shown(shown, message)
 
     def language(self, message: Choice | Text) -> str | None:
         locales = self.locales

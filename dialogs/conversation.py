@@ -516,7 +516,7 @@ class Conversation(Prompts):
     def _menu_choice(self, reading: Reading, message: Choice | Text) -> str | None:
         """A menu's option, from a tap or clear words; a transcript only if its words are exact
         (a read-back of the answer to a read-back would never end)."""
-        if reading.value is None or (_heard_or_interpreted(reading, message) and _spoken(message)):
+        if reading.value is None or (_spoken(message) and reading.certainty is Certainty.READ_BACK):
             return None
         return reading.value
 

@@ -311,13 +311,13 @@ def test_a_spoken_wish_for_news_of_other_studies_is_read_back_before_it_is_recor
             return [c.granted for c in records.consents(1) if c.scope == "future_studies"]
 
     replies = _say(engine, address, listener.hear(spoken("yes"), "en"))
-    assert replies[0].text.startswith('I heard: "Yes"') and "I understood: Yes, please" in replies[0].text
+    assert replies[0].text.startswith('I heard: "Yes"') and "as: “Yes, please”" in replies[0].text
     assert news() == [], "not recorded from a transcript alone"
     replies = _say(engine, address, Choice("no", replies[-1].prompt or ""))  # not what they meant
     assert replies[-1].text.startswith("Would you like us to tell you about other studies")
     assert news() == []
     replies = _say(engine, address, listener.hear(spoken("no"), "en"))
-    assert "I understood: No, thank you" in replies[0].text
+    assert "as: “No, thank you”" in replies[0].text
     replies = _say(engine, address, listener.hear(spoken("yes"), "en"))  # "yes, that's right"
     assert news() == [False] and "We wish you good health" in replies[0].text
 
@@ -382,7 +382,7 @@ async def test_voice_notes_on_telegram_are_read_back_and_answer_the_questions(tm
             await speak("yes")  # "Yes, that's right"
         await user.tap("self")
         replies = await speak("I am forty two years old")
-        assert "I understood: 42" in str(replies[0]["text"])
+        assert "“Age” as: “42”" in str(replies[0]["text"])
         await speak("yes")
         assert str(user.last["text"]).startswith("Has a doctor told you that you have syringomyelia")
         assert tg.calls_to("getFile") and tg.calls_to("sendChatAction")
@@ -487,7 +487,7 @@ def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:
     )
     result = intake(tmp_path, "chat", "--lang", "en", stdin=lines)
     assert result.returncode == 0, result.stderr
-    assert 'I heard: "Yes"' in result.stdout and "I understood: I agree" in result.stdout
+    assert 'I heard: "Yes"' in result.stdout and "as: “I agree”" in result.stdout
     assert "Separately, if your answers suggest" in result.stdout, "confirmed by voice: the next question"
     assert "could not play that recording" in result.stdout, "a file that is not there"
 
@@ -586,10 +586,10 @@ MEANT = {
     "surgery_year_ago": ("yes", "Yes"),
     "mri_shrunk": ("yes", "Yes"),
     "symptoms_course": ("about the same", "About the same"),
-    "can_communicate": ("yes", "Yes"),
-    "follow_plan": ("yes", "Yes"),
-    "serology": ("no", "No, tested negative"),
-    "travel": ("yes", "Yes"),
+    "can_communicate": ("yes", "Yes, all of these"),
+    "follow_plan": ("yes", "Yes, that can be done"),
+    "serology": ("all negative", "Tested, all negative"),
+    "travel": ("yes", "Yes, coming is possible"),
     "contact_name": ("John Smith", "John Smith"),
     # Runs of one digit ("zero zero zero") are what tiny.en miscounts: a read-back catches it.
     "contact_phone": ("one three nine one two three four five six seven eight", "13912345678"),
@@ -620,7 +620,8 @@ class VoiceOnly:
         if asks != "_confirm":
             self.current = asks
             return MEANT.get(asks, ("no", "No"))[0]
-        understood = re.findall(r"I understood: (.*?)\s*Is that right\?", shown, re.S)[-1]
+        read_back = r"I understood your answer to “.*?” as: “(.*?)”\s*Is that right\?"
+        understood = re.findall(read_back, shown, re.S)[-1]
         meant = MEANT.get(self.current, ("no", "No"))[1]
         same = re.sub(r"\W", "", understood).lower() == re.sub(r"\W", "", meant).lower()
         assert same or self.asked.count(self.current) < 3, f"{self.current}: heard {understood!r} thrice"
@@ -873,8 +874,11 @@ def test_a_recording_slower_to_decode_than_its_limit_is_refused() -> None:
     """The limit is checked as the frames come: a file made to decode slowly frees the worker."""
     tone = (np.sin(np.arange(RATE * 55) / 10) * 8000).astype(np.int16)
     recording = encode(tone, RATE, "mp3", "libmp3lame", RATE)
+    began = time.perf_counter()
     assert decode(recording).size > RATE * 50, "within the usual limit: heard"
+    whole = time.perf_counter() - began
     began = time.perf_counter()
     with pytest.raises(AudioProblem, match="voice_unreadable"):
         decode(recording, max_decode_seconds=0.001)
-    assert time.perf_counter() - began < 0.5
+    # Stopped at the limit, not after decoding it all (compared in the same run: the machine may be busy).
+    assert time.perf_counter() - began < whole / 2
