@@ -137,7 +137,7 @@ class AnswerReader:
         if isinstance(message, Choice):
             values = {o.value for o in shown.options}
             return Reading(message.value, Certainty.SURE) if message.value in values else Reading()
-        return read_reply(shown, message.text, self.lexicon)
+        return read_reply(shown, message.text, self.lexicon, self.today)
 
     def read_menu(
         self,

@@ -29,10 +29,12 @@ import re
 import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import date
 from functools import lru_cache
 from typing import Any
 
 from dialogs.conditions import DONT_KNOW
+from dialogs.durations import Window, elapsed, window
 from dialogs.understanding import (
     _CJK,
     MAX_OPTION_ANSWER,
@@ -103,8 +105,8 @@ class Shown:
         return self.kind != "choice"
 
 
-def read_reply(shown: Shown, text: str, lexicon: Lexicon) -> Reading:
-    """Which option of `shown` the typed `text` means, and how sure that is."""
+def read_reply(shown: Shown, text: str, lexicon: Lexicon, today: date | None = None) -> Reading:
+    """Which option of `shown` the typed `text` means, and how sure that is (`today` dates "去年")."""
     folded = normalize(text)
     if not folded or len(text) > MAX_OPTION_ANSWER:
         return Reading()
@@ -118,6 +120,13 @@ def read_reply(shown: Shown, text: str, lexicon: Lexicon) -> Reading:
     said: list[str] = []
     for clause, after_contrast in _clauses(plain, with_contrast=True):
         meanings = _meanings(clause, question, lexicon)
+        when = elapsed(clause, lexicon, today or date.today()) if question.window else None
+        if question.window and when is not None:
+            # "2019年做的", "不到一年": the date decides "at least a year ago?", not the verb with it.
+            answer = question.window.answers(*when)
+            meanings = [m for m in meanings if m.removeprefix(ASIDE) not in (YES, NO)] + (
+                [answer] if answer else []
+            )
         if HEDGE in meanings:
             return Reading(certainty=Certainty.UNSURE)  # "I think so", 好像有, "what is that"
         if (
@@ -182,6 +191,7 @@ class _Question:
     alternatives: bool  # whether it asks of several things at once ("…or…"): one denied is not all
     choice: bool  # whether its options are not yes and no
     copulas: frozenset[str]  # "is" words, which say yes at a yes/no question, and nothing at a choice
+    window: Window | None  # "at least a year ago?", "in the past three months"
     topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
     echoes: tuple[str, ...]  # the question's own words, as the reply may repeat them
     characters: frozenset[str]  # its Han characters: a reply's 肝肾 is no new subject at 肝脏或肾脏
@@ -194,7 +204,7 @@ class _Question:
         return {value for value, carried in self.meanings.items() if meaning in carried}
 
 
-_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), frozenset(), (), frozenset(), {}, ())
+_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), None, frozenset(), (), frozenset(), {}, ())
 
 
 @lru_cache(maxsize=2048)
@@ -241,6 +251,7 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
         alternatives,
         choice,
         frozenset(lexicon.copulas),
+        window(shown.source) if shown.kind == "yes_no" else None,
         frozenset(topics),
         echoes,
         characters,

@@ -91,6 +91,10 @@ class Lexicon:
     stopwords: tuple[str, ...] = ()
     # Words that join things a question asks about at once ("or"), in its English source.
     alternatives: tuple[str, ...] = ()
+    # Words of time, for how long ago something happened (dialogs.durations): years, months,
+    # half_year, more_than, less_than, about, almost, this_year, last_year, year_before_last, last_month.
+    time: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    months_of_year: Mapping[str, int] = field(default_factory=dict)
     # "Is" words ("是", "I am"), which are yes only where yes is an answer.
     copulas: tuple[str, ...] = ()
     # Whole answers to the bot's own menus, per meaning: confirm, wrong, change, delete, keep…
@@ -131,6 +135,8 @@ class Lexicon:
             alternatives=(*self.alternatives, *other.alternatives),
             menus=both(self.menus, other.menus),
             copulas=(*self.copulas, *other.copulas),
+            time=both(self.time, other.time),
+            months_of_year={**self.months_of_year, **other.months_of_year},
         )
 
 
@@ -167,6 +173,10 @@ def load_lexicon(path: Path) -> Lexicon:
         alternatives=words(data.get("alternatives")),
         menus={key: words(items) for key, items in (data.get("menus") or {}).items()},
         copulas=words(data.get("copulas")),
+        time={key: words(items) for key, items in ((data.get("time") or {}).get("words") or {}).items()},
+        months_of_year={
+            normalize(k): int(v) for k, v in ((data.get("time") or {}).get("months") or {}).items()
+        },
     )
 
 
