@@ -11,7 +11,16 @@ import re
 import unicodedata
 from datetime import date
 
-from dialogs.understanding import Certainty, Lexicon, Reading, clean, find_phrases, normalize, read_number
+from dialogs.understanding import (
+    Certainty,
+    Lexicon,
+    Reading,
+    ascii_digits,
+    clean,
+    find_phrases,
+    normalize,
+    read_number,
+)
 
 # A date of birth: year-month-day in any of the usual separators, or day/month/year.
 _YMD = re.compile(r"(?<!\d)(\d{4}|\d{2})\s*[年./\-]\s*(\d{1,2})\s*(?:[月./\-]\s*(\d{1,2}))?(?!\d)")
@@ -29,7 +38,7 @@ _CJK_DIGIT_RUN = re.compile(r"[零〇一二三四五六七八九]{2,4}(?=\s*年)
 
 def read_age(text: str, lexicon: Lexicon, today: date) -> Reading:
     """The age in whole years that `text` gives, and how sure that is."""
-    plain = _digits(unicodedata.normalize("NFKC", clean(text)))
+    plain = _digits(ascii_digits(unicodedata.normalize("NFKC", clean(text))))
     born = _born(plain, normalize(text), lexicon, today)
     if born is not None:
         return born

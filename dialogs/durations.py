@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 from datetime import date
 
-from dialogs.understanding import Lexicon, find_phrases, normalize, read_number
+from dialogs.understanding import Lexicon, ascii_digits, find_phrases, normalize, read_number
 
 _WINDOW = re.compile(
     r"\b(?:(?P<least>at least)\s+(?P<n1>\w+)\s+(?P<u1>year|month)s?\s+ago"
@@ -53,6 +53,7 @@ def window(source: str) -> Window | None:
 
 def elapsed(text: str, lexicon: Lexicon, today: date) -> tuple[int, int] | None:
     """How many whole months ago `text` says something happened, as a span; None if it does not say."""
+    text = ascii_digits(text)
     folded = normalize(text)
     time = lexicon.time
     calendar = _calendar(text, folded, lexicon, today)

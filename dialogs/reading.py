@@ -107,6 +107,18 @@ class Shown:
 
 def read_reply(shown: Shown, text: str, lexicon: Lexicon, today: date | None = None) -> Reading:
     """Which option of `shown` the typed `text` means, and how sure that is (`today` dates "去年")."""
+    reading = _read(shown, text, lexicon, today)
+    if reading.value is None and reading.certainty is Certainty.UNCLEAR:
+        respelled = _respelled(text, lexicon)
+        if respelled is not None:
+            # "ys", "i agre", "betetr": read as the words they are one slip from, and read back
+            again = _read(shown, respelled, lexicon, today)
+            if again.value is not None:
+                return Reading(again.value, Certainty.READ_BACK)
+    return reading
+
+
+def _read(shown: Shown, text: str, lexicon: Lexicon, today: date | None) -> Reading:
     folded = normalize(text)
     if not folded or len(text) > MAX_OPTION_ANSWER:
         return Reading()
@@ -118,26 +130,20 @@ def read_reply(shown: Shown, text: str, lexicon: Lexicon, today: date | None = N
         return Reading(certainty=Certainty.UNSURE)  # asking something back
     question = _question(shown, lexicon)
     said: list[str] = []
+    spoke = False  # whether an earlier clause said anything
     for clause, after_contrast in _clauses(plain, with_contrast=True):
-        meanings = _meanings(clause, question, lexicon)
-        when = elapsed(clause, lexicon, today or date.today()) if question.window else None
-        if question.window and when is not None:
-            # "2019年做的", "不到一年": the date decides "at least a year ago?", not the verb with it.
-            answer = question.window.answers(*when)
-            meanings = [m for m in meanings if m.removeprefix(ASIDE) not in (YES, NO)] + (
-                [answer] if answer else []
-            )
+        meanings = _dated(_meanings(clause, question, lexicon), clause, question, lexicon, today)
         if HEDGE in meanings:
             return Reading(certainty=Certainty.UNSURE)  # "I think so", 好像有, "what is that"
-        if (
-            said
-            and _says_anything(clause, question, lexicon)
-            and (after_contrast or (question.choice and not meanings))
-        ):
-            # "yes, but only once", "人清醒，就是说话有点慢", "乙肝抗体阳性，打过疫苗的": a caveat
-            # that the options cannot hold
+        says = _says_anything(clause, question, lexicon)
+        if spoke and says and (after_contrast or (question.choice and not meanings)):
+            # "yes, but only once", "I had one but it's fine now", "乙肝抗体阳性，打过疫苗的": a
+            # caveat that the options cannot hold
             return Reading()
+        spoke = spoke or says
         said += meanings
+    if "not_test" in said:
+        return Reading()  # "smaller at 6 months, no scan since": what a test not done would show is not known
     votes = {value for meaning in said for value in question.options_for(meaning)}
     asides = {
         value for m in said if m.startswith(ASIDE) for value in question.options_for(m.removeprefix(ASIDE))
@@ -152,6 +158,18 @@ def read_reply(shown: Shown, text: str, lexicon: Lexicon, today: date | None = N
         # "I don't know" where it is no option: not taken for another answer, and not a guess.
         return Reading(certainty=Certainty.UNSURE)
     return Reading()
+
+
+def _dated(
+    meanings: list[str], clause: str, question: _Question, lexicon: Lexicon, today: date | None
+) -> list[str]:
+    """At a question with a time window, a clause that dates the event answers it by its date
+    ("2019年做的", "不到一年"), whatever verb says yes with it."""
+    when = elapsed(clause, lexicon, today or date.today()) if question.window else None
+    if question.window is None or when is None:
+        return meanings
+    answer = question.window.answers(*when)
+    return [m for m in meanings if m.removeprefix(ASIDE) not in (YES, NO)] + ([answer] if answer else [])
 
 
 def _exact(shown: Shown, text: str, lexicon: Lexicon) -> str | None:
@@ -309,6 +327,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
         if span.meaning == NEGATOR:
             if i and spans[i - 1].meaning == YES and not negated and meanings[-1] == YES:
                 meanings[-1] = NO  # "she does" + "not"
+            elif i + 1 == len(spans) and not (set(meanings) - {"relative", "myself"}):
+                meanings.append(NO)  # "mum doesn't", "not him": a denial of what was asked
             negated = True
             continue
         meaning = span.meaning
@@ -366,6 +386,8 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(NO)  # "I'm a man", 绝经了 to "are you pregnant…?"
     if "pregnant" in said and PREGNANCY in asks:
         out.append(YES)  # 在喂奶, "expecting"
+    if "not_pregnant" in said and PREGNANCY in asks:
+        out.append(NO)  # "مش حامل": said of the main thing asked, it is meant of all of it
     return out
 
 
@@ -450,6 +472,69 @@ def _cjk_stop_phrases(lexicon: Lexicon) -> tuple[str, ...]:
 def _stop(lexicon: Lexicon) -> frozenset[str]:
     """Function words and characters, which say nothing of their own."""
     return frozenset(lexicon.stopwords)
+
+
+# --- slips of the keyboard ------------------------------------------------------------------------
+
+
+def _respelled(text: str, lexicon: Lexicon) -> str | None:
+    """`text` with each word that the lexicon does not know, and that is one slip (a letter
+    missing, added, changed, or two swapped) from exactly one word it knows, put right; None if
+    nothing was. Words of CJK scripts are left alone: a slip there is another character."""
+    known, slips = _vocabulary(lexicon)
+    words = normalize(text).split()
+    fixed = []
+    for word in words:
+        candidates = set() if word in known or _CJK.search(word) or len(word) < 2 else _near(word, slips)
+        fixed.append(candidates.pop() if len(candidates) == 1 else word)
+    return " ".join(fixed) if fixed != words else None
+
+
+@lru_cache(maxsize=8)
+def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
+    """The words of the lexicon's phrases, and for each variant with one letter deleted, the
+    words it comes from (a symmetric-delete index: a slip is found by a few look-ups)."""
+    phrases = [*(p for _, ps in _concept_phrases_of(lexicon) for p in ps), *lexicon.confirm]
+    # Words that are no answer are known too, or "pero" would be put right to "peor".
+    other = (*lexicon.stopwords, *lexicon.hedges, *lexicon.negators, *_CONTRAST, *lexicon.numbers)
+    known = frozenset(w for p in (*phrases, *other) for w in p.split() if not _CJK.search(w) and len(w) >= 2)
+    slips: dict[str, set[str]] = {}
+    for word in {w for p in phrases for w in p.split()} & known:
+        if len(word) >= 3:
+            for variant in _deletes(word) | {word}:
+                slips.setdefault(variant, set()).add(word)
+    return known, {k: frozenset(v) for k, v in slips.items()}
+
+
+def _concept_phrases_of(lexicon: Lexicon) -> tuple[tuple[str, tuple[str, ...]], ...]:
+    return (*((v, lexicon.phrases.get(v, ())) for v in POLARITY), *lexicon.concepts.items())
+
+
+def _deletes(word: str) -> set[str]:
+    return {word[:i] + word[i + 1 :] for i in range(len(word))}
+
+
+def _near(word: str, slips: dict[str, frozenset[str]]) -> set[str]:
+    found: set[str] = set()
+    for variant in _deletes(word) | {word}:
+        found |= {w for w in slips.get(variant, ()) if _one_slip(word, w)}
+    return found
+
+
+def _one_slip(a: str, b: str) -> bool:
+    """Whether `a` becomes `b` by one deletion, insertion, substitution or swap of neighbours."""
+    if a == b or abs(len(a) - len(b)) > 1:
+        return False
+    if len(a) == len(b):
+        diff = [i for i in range(len(a)) if a[i] != b[i]]
+        return len(diff) == 1 or (
+            len(diff) == 2
+            and diff[1] == diff[0] + 1
+            and a[diff[0]] == b[diff[1]]
+            and a[diff[1]] == b[diff[0]]
+        )
+    short, long = (a, b) if len(a) < len(b) else (b, a)
+    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
 
 
 # --- echoes of the question's own words -----------------------------------------------------------

@@ -196,6 +196,11 @@ def clean(text: str) -> str:
     return _UNSAFE.sub("", unicodedata.normalize("NFC", text)).strip()
 
 
+def ascii_digits(text: str) -> str:
+    """Digits of any script (٤٢, ４２) as 0-9, for reading dates and years."""
+    return "".join(str(unicodedata.digit(c)) if c.isdigit() and not c.isascii() else c for c in text)
+
+
 def normalize(text: str) -> str:
     """Folded for matching: full-width to ASCII, case folded, one apostrophe, single spaces."""
     folded = unicodedata.normalize("NFKC", clean(text)).casefold().replace("\u2019", "'")
