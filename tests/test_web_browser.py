@@ -13,16 +13,13 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.testing.ports import free_port
 from tests.conftest import LIKELY_B1_ZH, TAPS_B1
-from tests.test_processes import ROOT, _env, get_when_up
+from tests.test_processes import ROOT, serving_web
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -40,20 +37,8 @@ from playwright.async_api import Browser, Page, Route, async_playwright  # noqa:
 @contextlib.contextmanager
 def serving(data_dir: Path, *, settle: float) -> Iterator[str]:
     """`intake web` as an operator starts it; `settle`: how long a new page ignores taps."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web"],
-        cwd=ROOT,
-        env={**_env(data_dir), "INTAKE_WEB_PORT": str(port), "INTAKE_WEB_TAP_SETTLE": str(settle)},
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        get_when_up(f"{base}/static/chat.css")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving_web(data_dir, {"INTAKE_WEB_TAP_SETTLE": str(settle)}) as served:
+        yield served.base
 
 
 @pytest.fixture
