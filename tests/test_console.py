@@ -285,15 +285,62 @@ async def test_the_funnel_and_the_exports(app: object, engine: Engine) -> None:
 
 
 async def test_the_console_speaks_the_coordinators_language(app: object, engine: Engine) -> None:
-    _account(engine, "li.na", "coordinator")
+    _account(engine, "li.na", "operator")
+    reference = await _referral_from_the_web(app)
     async with _client(app) as browser:
         login = await browser.get("/coordinator/login?lang=zh_Hans")
         assert '<html lang="zh-Hans"' in login.text
+        assert '<label for="name">账号</label>' in login.text, "an account name, not a person's (姓名)"
         await _sign_in(browser, "li.na")
-        listing = await browser.get("/coordinator/")
-        assert '<html lang="zh-Hans"' in listing.text, "the language chosen is kept"
+        links = None
+        for url in [*URLS[:4], URLS[5], f"/coordinator/referrals/{reference}", "/coordinator/account"]:
+            page = await browser.get(url)
+            assert '<html lang="zh-Hans"' in page.text, f"{url}: the language chosen is kept"
+            shown = re.search(r'<p class="languages">(.*?)</p>', page.text, re.S)
+            assert shown and (links is None or shown[1] == links), f"{url}: the same language links"
+            links = shown[1]
+        assert ">English<" in (links or "") and ">العربية<" in (links or ""), "each in its own name"
         arabic = await browser.get("/coordinator/?lang=ar")
         assert '<html lang="ar" dir="rtl">' in arabic.text
+        assert "اسم الحساب" in (await browser.get("/coordinator/login")).text
+
+
+async def test_people_change_their_own_password_and_second_factor(app: object, engine: Engine) -> None:
+    """From the console, with their current password; their other sessions end."""
+    _account(engine, "li.na", "coordinator")
+    new_password = "a much longer passphrase"
+    async with _client(app) as browser, _client(app) as elsewhere:
+        assert (await _sign_in(browser, "li.na")).status_code == 303
+        assert (await _sign_in(elsewhere, "li.na")).status_code == 303
+        page = await browser.get("/coordinator/account")
+        csrf = _csrf(page.text)
+        form = {"csrf": csrf, "current": "not it", "new": new_password, "again": new_password}
+        wrong = await browser.post("/coordinator/account/password", data=form)
+        assert "not your current password" in wrong.text
+        short = {**form, "current": PASSWORD, "new": "short", "again": "short"}
+        assert "was not changed" in (await browser.post("/coordinator/account/password", data=short)).text
+        changed = await browser.post("/coordinator/account/password", data={**form, "current": PASSWORD})
+        assert "Your password is changed" in changed.text
+        assert (await elsewhere.get("/coordinator/")).status_code == 303, "the other session has ended"
+        assert (await browser.get("/coordinator/")).status_code == 200, "this one goes on"
+
+        setup = await browser.post(
+            "/coordinator/account/second-factor", data={"csrf": csrf, "current": new_password}
+        )
+        secret = re.search(r"type in the key ([A-Z2-7]+)", setup.text)
+        sealed = re.search(r'name="sealed" value="([^"]+)"', setup.text)
+        assert secret and sealed and 'src="data:image/svg+xml' in setup.text, "a QR code to scan"
+        data = {"csrf": csrf, "sealed": unescape(sealed[1])}
+        wrong_code = await browser.post("/coordinator/account/second-factor", data={**data, "code": "000000"})
+        assert "code is not right" in wrong_code.text
+        done = await browser.post(
+            "/coordinator/account/second-factor", data={**data, "code": pyotp.TOTP(secret[1]).now()}
+        )
+        assert "Your new second factor is set up" in done.text
+    async with _client(app) as later:
+        assert (await _sign_in(later, "li.na", password=new_password)).status_code == 401, "a code is needed"
+    actions = [action for actor, action, _ in _audit(engine) if actor == "console:li.na"]
+    assert "password_changed" in actions and "second_factor_changed" in actions
 
 
 async def test_intake_users_gives_out_accounts_that_sign_in_and_takes_them_back(tmp_path: Path) -> None:

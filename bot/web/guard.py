@@ -168,15 +168,16 @@ def source_of(address: str) -> str:
 
 
 def same_origin(request: Request, origins: frozenset[str] = frozenset()) -> bool:
-    """Whether a request was made by the bot's own pages (or typed by the person): the browser's
-    Sec-Fetch-Site and Origin say so. Without either (an old browser), the CSRF token decides."""
+    """Whether a request was made by the bot's own pages (or by the person, typing an address).
+
+    The browser's Sec-Fetch-Site says so, and a page cannot forge it; a browser too old to send
+    it sends Origin, which must then be this site's. Our pages send no referrer, so a browser
+    may say `Origin: null` of our own forms: then, as without either, the CSRF token decides."""
     site = request.headers.get("sec-fetch-site")
-    if site is not None and site not in ("same-origin", "none"):
-        return False
-    origin = request.headers.get("origin")
-    if origin is None:
-        return True
-    return urlsplit(origin).netloc == request.headers.get("host", "") or origin in origins
+    if site is not None:
+        return site in ("same-origin", "none")
+    origin = request.headers.get("origin", "null")
+    return origin == "null" or urlsplit(origin).netloc == request.headers.get("host", "") or origin in origins
 
 
 class Guard:
