@@ -544,3 +544,19 @@ async def test_a_recording_uploaded_from_the_page_is_read_back_before_it_is_stor
             "/voice", data={"csrf": page.field("csrf")}, files={"audio": ("a", b"\0" * (3 * 1024 * 1024))}
         )
         assert too_big.status_code == 413
+
+
+def test_the_shared_budget_once_spent_refuses_only_who_took_more_than_a_share() -> None:
+    """Many sources, each within its own allowance, can still spend the budget everyone shares:
+    then those above an equal share wait, and the people who made a request or two go on."""
+    from bot.web.guard import Budgets, Limits
+
+    budgets = Budgets(Limits(per_session=1000, per_address=1000, total=100))
+    now = 0.0
+    heavy = [budgets.allow(f"198.51.100.{n}", None, now) for n in range(2) for _ in range(60)]
+    # The first took 60; once the budget was spent, the second could still reach an equal share (50).
+    assert heavy.count(True) == 110, "together, two scripts spend the budget"
+    assert not budgets.allow("198.51.100.0", None, now) and not budgets.allow("198.51.100.1", None, now)
+    assert budgets.allow("203.0.113.7", None, now), "a patient's first request goes through"
+    assert budgets.allow("203.0.113.7", None, now), "and their second"
+    assert budgets.allow("198.51.100.1", None, now + 61), "a minute later, the budget is back"
