@@ -84,6 +84,7 @@ async def main() -> None:
             "INTAKE_WEB_TAP_SETTLE": "0",
             "INTAKE_WEB_REQUESTS_PER_MINUTE": "1000000",
             "INTAKE_WEB_NEW_VISITORS_PER_MINUTE": "1000000",
+            "INTAKE_WEB_ADDRESS_REQUESTS_PER_MINUTE": "1000000",
             "INTAKE_WEB_TOTAL_REQUESTS_PER_MINUTE": "1000000",
             "INTAKE_NOTIFY": "",
         }

@@ -1,20 +1,19 @@
-"""Coordinator console accounts: passwords, second factors, sign-in and its sessions.
+"""Coordinator console accounts: passwords, second factors, and how sign-ins are checked.
 
 Passwords are hashed with argon2id (argon2-cffi); the second factor is TOTP (pyotp),
-its secret encrypted at rest. Five wrong sign-ins in a row lock an account for a
-quarter of an hour. A session is a signed cookie naming the account, the account's
-generation (raised on a reset or a disabling, which ends every session), when it
-began and when it was last used: it ends after `idle` without use and `absolute`
-after it began, whatever happens.
+its secret encrypted at rest, and each code is good once. Every refusal costs one
+argon2 verification, so how long it takes says nothing of which names exist. Failed
+sign-ins are slowed down (`Backoff`) rather than locking an account, which anyone who
+knows a name could otherwise keep locked.
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from dataclasses import dataclass, field
+from datetime import datetime
 
 import pyotp
 from argon2 import PasswordHasher
@@ -24,8 +23,7 @@ from storage.models import Account, utcnow
 from storage.repository import Records
 
 ROLES = ("coordinator", "monitor", "operator")
-LOCK_AFTER = 5
-LOCK_FOR = timedelta(minutes=15)
+PASSWORD_LENGTHS = (12, 128)  # ASVS 2.1.1 and 2.1.2: at least 12 characters, and up to 128 allowed
 _hasher = PasswordHasher()
 # Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
 _DUMMY = _hasher.hash(secrets.token_urlsafe(16))
@@ -41,6 +39,12 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def acceptable_password(password: str, name: str) -> bool:
+    """Long enough, not too long to hash, and not the account's own name."""
+    shortest, longest = PASSWORD_LENGTHS
+    return shortest <= len(password) <= longest and password.strip().casefold() != name.casefold()
+
+
 def new_totp_secret() -> str:
     return pyotp.random_base32()
 
@@ -50,44 +54,52 @@ def totp_uri(name: str, secret: str) -> str:
     return pyotp.TOTP(secret).provisioning_uri(name=name, issuer_name="trial-intake")
 
 
+def totp_step(secret: str, code: str, now: datetime) -> int | None:
+    """The time step a code belongs to (this one, or the one either side of it, for a clock a
+    little off), or None if it is none of them."""
+    totp = pyotp.TOTP(secret)
+    code = code.replace(" ", "")
+    current = totp.timecode(now)
+    for step in (current, current - 1, current + 1):
+        if secrets.compare_digest(code.encode(), totp.generate_otp(step).encode()):
+            return step
+    return None
+
+
 @dataclass(frozen=True)
 class SignIn:
     account: Account | None  # None: refused
-    reason: str = ""  # for the audit trail: "password", "code", "locked", "disabled", "unknown"
+    reason: str = ""  # for the audit trail: "password", "code", "disabled", "unknown"
+    name: str | None = None  # the account's name when it exists (never what was typed otherwise)
+
+
+def check_password(account: Account | None, password: str) -> bool:
+    """Whether `password` is the account's; as slow for no account as for a wrong password."""
+    return _verify(account.password_hash if account else _DUMMY, password) and account is not None
 
 
 def sign_in(records: Records, name: str, password: str, code: str, now: datetime | None = None) -> SignIn:
-    """Check a sign-in, counting failures and locking the account after too many."""
+    """Check a sign-in: the password (always, even for an unknown or disabled account: the
+    time it takes is the same), then the code, which is good once."""
     now = now or utcnow()
     account = records.account(name)
+    right = check_password(account, password)
     if account is None:
-        _verify(_DUMMY, password)
         return SignIn(None, "unknown")
     if account.disabled:
-        return SignIn(None, "disabled")
-    if account.locked_until is not None and account.locked_until > now:
-        return SignIn(None, "locked")
-    reason = ""
-    if not _verify(account.password_hash, password):
-        reason = "password"
-    else:
-        secret = records.totp_secret(account)
-        if (secret or account.totp_required) and not (
-            secret and pyotp.TOTP(secret).verify(code.replace(" ", ""), for_time=now, valid_window=1)
-        ):
-            reason = "code"
-    if reason:
-        account.failed_logins += 1
-        if account.failed_logins >= LOCK_AFTER:
-            account.locked_until, account.failed_logins = now + LOCK_FOR, 0
-            reason = "locked now"
-        records.save_account(account)
-        return SignIn(None, reason)
-    account.failed_logins, account.locked_until = 0, None
+        return SignIn(None, "disabled", account.name)
+    if not right:
+        return SignIn(None, "password", account.name)
+    secret = records.totp_secret(account)
+    if secret or account.totp_required:
+        step = totp_step(secret, code, now) if secret else None
+        if step is None or (account.totp_last_step is not None and step <= account.totp_last_step):
+            return SignIn(None, "code", account.name)  # wrong, or used already
+        account.totp_last_step = step
     if _hasher.check_needs_rehash(account.password_hash):
         account.password_hash = hash_password(password)
     records.save_account(account)
-    return SignIn(account)
+    return SignIn(account, name=account.name)
 
 
 def _verify(hashed: str, password: str) -> bool:
@@ -97,41 +109,37 @@ def _verify(hashed: str, password: str) -> bool:
         return False
 
 
-@dataclass(frozen=True)
-class ConsoleSession:
-    account_id: int
-    generation: int
-    began: int  # seconds since 1970
-    used: int
-
-
 @dataclass
-class ConsoleSessions:
-    """Signed console session cookies with idle and absolute timeouts."""
+class Backoff:
+    """Failed attempts per key (an address, an account name from an address, a browser): the
+    first `free` cost nothing, then each next attempt must wait twice as long as the one
+    before (1 s, 2 s, 4 s… up to `longest`). Forgotten after `longest` without a failure.
 
-    sign: Callable[[str], str]
-    idle: int = 30 * 60
-    absolute: int = 12 * 3600
+    Kept in the running process: it slows guessing down, and since nobody's attempts but a
+    key's own make it wait, no stranger can lock anyone out."""
 
-    def _signature(self, body: str) -> str:
-        return self.sign(f"console-session:{body}")[:43]
+    free: int
+    longest: float = 15 * 60
+    clock: Callable[[], float] = time.monotonic
+    _failures: dict[str, tuple[int, float]] = field(default_factory=dict)
 
-    def issue(self, session: ConsoleSession) -> str:
-        body = f"{session.account_id}.{session.generation}.{session.began}.{session.used}"
-        return f"{body}.{self._signature(body)}"
+    def wait(self, key: str) -> float:
+        """Seconds before an attempt for `key` is checked at all (0: now)."""
+        count, last = self._failures.get(key, (0, 0.0))
+        now = self.clock()
+        if count and now - last > self.longest:
+            del self._failures[key]
+            return 0.0
+        if count < self.free:
+            return 0.0
+        return max(0.0, last + min(self.longest, 2.0 ** (count - self.free)) - now)
 
-    def read(self, token: str | None, now: int) -> ConsoleSession | None:
-        """The session a cookie holds, or None: forged, mangled, idle too long, or too old."""
-        body, _, signature = (token or "").rpartition(".")
-        parts = body.split(".")
-        if len(parts) != 4 or not all(p.isdigit() for p in parts):
-            return None
-        if not hmac.compare_digest(signature, self._signature(body)):
-            return None
-        session = ConsoleSession(*(int(p) for p in parts))
-        if now - session.used > self.idle or now - session.began > self.absolute:
-            return None
-        return session
+    def failed(self, key: str) -> None:
+        now = self.clock()
+        count, last = self._failures.pop(key, (0, 0.0))
+        self._failures[key] = (count + 1 if now - last <= self.longest else 1, now)
+        if len(self._failures) > 100_000:  # a flood of names: the oldest go first
+            del self._failures[next(iter(self._failures))]
 
-    def csrf(self, session: ConsoleSession) -> str:
-        return self.sign(f"console-csrf:{session.account_id}.{session.began}")[:43]
+    def succeeded(self, key: str) -> None:
+        self._failures.pop(key, None)

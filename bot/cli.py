@@ -150,7 +150,9 @@ def _parser() -> argparse.ArgumentParser:
     chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
     chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
-    command("web", _web, "run the web chat (INTAKE_WEB_HOST, INTAKE_WEB_PORT)")
+    web = command("web", _web, "run the web chat and the console (INTAKE_WEB_HOST, INTAKE_WEB_PORT)")
+    web.add_argument("--host", help="the address to listen on (default: INTAKE_WEB_HOST, 127.0.0.1)")
+    web.add_argument("--port", type=int, help="the port to listen on (default: INTAKE_WEB_PORT, 8080)")
     qr = command("qr", _qr, "a QR code for a campaign: the web chat link, and the Telegram link")
     qr.add_argument("--source", required=True, help="the campaign, e.g. poster_beijing")
     qr.add_argument("--lang", help="the language the page opens in, e.g. zh_Hans")
@@ -306,6 +308,10 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
 def _web(settings: Settings, args: argparse.Namespace) -> int:
     from bot.web.serve import serve
 
+    if args.host is not None or args.port is not None:  # as uvicorn, Flask and Django take them
+        settings = settings.model_copy(
+            update={"web_host": args.host or settings.web_host, "web_port": args.port or settings.web_port}
+        )
     engine = build_engine(settings)
     notifier = build_notifier(settings, engine, None)
     print(f"trial-intake: database {shown_url(settings.database)}", file=sys.stderr)

@@ -7,6 +7,7 @@ embedded SQLite database under ./data with no configuration at all.
 from __future__ import annotations
 
 import os
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -90,7 +91,8 @@ class Settings(BaseSettings):
     web_port: int = Field(default=8080, description="The port `intake web` listens on.")
     web_trusted_proxies: str = Field(
         default="",
-        description="Comma-separated addresses of reverse proxies whose X-Forwarded-For names the client.",
+        description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
+        "(comma-separated); none by default, not even loopback.",
     )
     console_port: int | None = Field(
         default=None,
@@ -108,15 +110,22 @@ class Settings(BaseSettings):
         description="Seconds a new web page ignores taps, so a double tap cannot answer the next question.",
     )
     web_session_days: int = Field(
-        default=90,
-        ge=1,
-        description="Days a web session (its cookie and resume link) lasts unused; each visit renews it.",
+        default=90, ge=1, description="Days a web session lasts unused; each visit renews it."
+    )
+    web_session_lifetime_days: int = Field(
+        default=180, ge=1, description="Days a web session lasts at most, however often it is used."
+    )
+    web_resume_days: int = Field(
+        default=7, ge=1, description="Days a resume link (to continue on another device) works, once."
     )
     web_requests_per_minute: int = Field(
         default=120, ge=1, description="Requests a minute one web chat visitor may make (then 429)."
     )
+    web_address_requests_per_minute: int = Field(
+        default=2400, ge=1, description="Requests a minute from one network address, everyone behind it."
+    )
     web_new_visitors_per_minute: int = Field(
-        default=30, ge=1, description="New web chat visitors a minute from one network address."
+        default=60, ge=1, description="New web chat visitors a minute from one network address."
     )
     web_total_requests_per_minute: int = Field(
         default=6000, ge=1, description="Requests a minute the web chat takes from everyone together."
@@ -153,6 +162,20 @@ class Settings(BaseSettings):
             return [int(i) for i in ids]
         except ValueError as error:
             raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+
+    @property
+    def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """The reverse proxies whose X-Forwarded-For names the client; a malformed entry is a
+        start-up error."""
+        networks = []
+        for entry in self.web_trusted_proxies.replace(",", " ").split():
+            try:
+                networks.append(ip_network(entry, strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"INTAKE_WEB_TRUSTED_PROXIES: {entry!r} is not an address or a network"
+                ) from None
+        return tuple(networks)
 
     @field_validator("timezone")
     @classmethod

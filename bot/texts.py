@@ -40,12 +40,12 @@ WEB_STOP = N_("Tap to stop and send")
 WEB_LISTENING = N_("Listening to your recording…")
 WEB_VOICE_NOT_SENT = N_("Your recording did not reach us. Please try again, or type your answer.")
 WEB_COMMANDS = N_("More")
-WEB_KEEP_LINK = N_("To continue later, on this or another device, keep this link:")
+WEB_MAKE_LINK = N_("Continue on another device")
 WEB_CONTINUE = N_("Go to the pre-screening")
 WEB_FORM_EXPIRED = N_("This page was out of date, so your answer was not used. Please answer again.")
 WEB_LINK_EXPIRED = N_(
-    "This link has expired: for your privacy, links stop working after {days} days without use. "
-    "You can start the pre-screening again, or contact the study team."
+    "This link has expired: for your privacy, a link works for {days} days only. On the device "
+    "where you began, make a new one from the pre-screening's page."
 )
 WEB_TOO_MANY_NEW = N_(
     "Many people have just started from your network. Please wait a minute and open the page again."
@@ -68,10 +68,10 @@ WEB_BUTTONS = (
 CONSOLE_TITLE = N_("Coordinator console")
 CONSOLE_SIGN_IN = N_("Sign in")
 CONSOLE_SIGN_OUT = N_("Sign out")
-CONSOLE_NAME = N_("Name")
+CONSOLE_NAME = N_("Account name")
 CONSOLE_PASSWORD = N_("Password")
 CONSOLE_CODE = N_("Code from your authenticator app (if you use one)")
-CONSOLE_REFUSED = N_("Those details are not right, or the account is locked. Please try again later.")
+CONSOLE_REFUSED = N_("Those details are not right, or there were too many tries. Please try again later.")
 CONSOLE_REFERRALS = N_("Referrals")
 CONSOLE_CALLS = N_("Call list")
 CONSOLE_FUNNEL = N_("Funnel")
@@ -100,3 +100,78 @@ CONSOLE_WHO = N_("Who")
 CONSOLE_WHAT = N_("What")
 CONSOLE_NOT_ALLOWED = N_("Your account cannot do that.")
 CONSOLE_NOT_FOUND = N_("There is no such referral, or it is not one of your trials'.")
+
+# The coordinator console: one's own account.
+CONSOLE_ACCOUNT = N_("Your account")
+CONSOLE_CHANGE_PASSWORD = N_("Change your password")
+CONSOLE_CURRENT_PASSWORD = N_("Current password")
+CONSOLE_NEW_PASSWORD = N_("New password (12 to 128 characters)")
+CONSOLE_NEW_PASSWORD_AGAIN = N_("New password again")
+CONSOLE_WRONG_PASSWORD = N_(
+    "That is not your current password, or there were too many tries: please wait a little."
+)
+CONSOLE_PASSWORD_UNACCEPTABLE = N_(
+    "The new password was not changed: it must be 12 to 128 characters, not your account name, "
+    "and typed the same twice."
+)
+CONSOLE_PASSWORD_CHANGED = N_("Your password is changed. Your other sessions have ended.")
+CONSOLE_CHANGE_SECOND_FACTOR = N_("Set up a new second factor")
+CONSOLE_SCAN = N_(
+    "Scan this code with your authenticator app, or type in the key {key}. Then type the code the app shows."
+)
+CONSOLE_CODE_NOW = N_("Code from your authenticator app")
+CONSOLE_CODE_WRONG = N_("That code is not right. Please type the code the app shows now.")
+CONSOLE_SECOND_FACTOR_CHANGED = N_("Your new second factor is set up. Your other sessions have ended.")
+CONSOLE_SUBJECT = N_("About")
+CONSOLE_DETAIL = N_("Details")
+
+# The audit trail's actions, as the console shows them.
+AUDIT_ACTIONS = {
+    "screening_started": N_("Screening started"),
+    "screening_finished": N_("Screening finished"),
+    "participant_erased": N_("Person erased"),
+    "referral_created": N_("Referral made"),
+    "referral_status": N_("Referral status set"),
+    "notification_sent": N_("Notification sent"),
+    "purged": N_("Personal data past retention removed"),
+    "backed_up": N_("Database backed up"),
+    "restored_backup": N_("Database restored"),
+    "rotated_keys": N_("Encryption keys rotated"),
+    "refused": N_("Refused: not a coordinator chat"),
+    "viewed_referrals": N_("Referrals viewed"),
+    "viewed_screenings": N_("Screenings viewed"),
+    "viewed_stats": N_("Funnel viewed"),
+    "viewed_audit": N_("Audit trail viewed"),
+    "viewed_deliveries": N_("Deliveries viewed"),
+    "exported_referrals": N_("Referrals exported"),
+    "export": N_("Exported"),
+    "console_view": N_("Viewed in the console"),
+    "console_login": N_("Signed in"),
+    "console_login_refused": N_("Sign-in refused"),
+    "console_logout": N_("Signed out"),
+    "account_added": N_("Account added"),
+    "account_disabled": N_("Account disabled"),
+    "account_reset": N_("Account reset"),
+    "password_changed": N_("Own password changed"),
+    "second_factor_changed": N_("Own second factor changed"),
+}
+
+# The web chat: continuing on another device.
+WEB_KEEP_LINK = N_(
+    "Open this link on the other device to continue there. It works once, within {days} days. "
+    "Whoever has it can see your answers: keep it to yourself."
+)
+WEB_LINK_USED = N_(
+    "This link has been used already: a link works once. On the device where you began, make a "
+    "new one from the pre-screening's page."
+)
+WEB_RESUME_ASK = N_(
+    "This link continues a pre-screening begun on another device. Continue it here only if it is "
+    "your own: whoever continues it can see its answers."
+)
+WEB_RESUME_REPLACES = N_(
+    "This browser has a pre-screening with answers already. If you continue the other one here, "
+    "this browser shows that one instead of yours."
+)
+WEB_RESUME_CONTINUE = N_("Continue that pre-screening here")
+WEB_RESUME_KEEP = N_("No, do not continue it")

@@ -29,7 +29,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     actions.add_parser("list", help="every account, its role, trials and state")
     disable = actions.add_parser("disable", help="no more sign-ins; its sessions end")
     disable.add_argument("name")
-    reset = actions.add_parser("reset", help="a new password (printed once); unlocks; its sessions end")
+    reset = actions.add_parser("reset", help="a new password (printed once); its sessions end")
     reset.add_argument("name")
     reset.add_argument("--totp", action="store_true", help="a new second factor, required from now on")
 
@@ -44,7 +44,7 @@ def run(store: Store, args: argparse.Namespace, operator: str) -> int:
         if account is None:
             print(f"error: no account named {args.name!r} (intake users list)", file=sys.stderr)
             return 2
-        account.generation += 1  # either way, every open session ends
+        records.end_console_sessions(account.id or 0)  # either way, every open session ends now
         if args.action == "disable":
             account.disabled = True
             records.save_account(account)
@@ -53,7 +53,6 @@ def run(store: Store, args: argparse.Namespace, operator: str) -> int:
             return 0
         password = new_password()
         account.password_hash, account.disabled = hash_password(password), False
-        account.failed_logins, account.locked_until = 0, None
         records.save_account(account)
         _hand_over(records, account, password, args.totp)
         records.audit(operator, "account_reset", f"account:{account.name}", totp=bool(args.totp))
@@ -96,7 +95,7 @@ def _hand_over(records: Records, account: Account, password: str, totp: bool) ->
 
 def _list(records: Records) -> int:
     for account in records.accounts():
-        state = "disabled" if account.disabled else "locked" if account.locked_until else "active"
+        state = "disabled" if account.disabled else "active"
         trials = ",".join(account.trials) or "every trial"
         factor = "TOTP" if account.totp_sealed else "password only"
         print(f"{account.name}\t{account.role}\t{trials}\t{factor}\t{state}")

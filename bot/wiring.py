@@ -111,10 +111,13 @@ def build_web(
 
     options = WebOptions(
         public_url=settings.public_url,
-        trusted_proxies=frozenset(p.strip() for p in settings.web_trusted_proxies.split(",") if p.strip()),
+        trusted_proxies=settings.trusted_proxies,
         tap_settle=settings.web_tap_settle,
         session_days=settings.web_session_days,
+        session_lifetime_days=settings.web_session_lifetime_days,
+        resume_days=settings.web_resume_days,
         requests_per_minute=settings.web_requests_per_minute,
+        address_requests_per_minute=settings.web_address_requests_per_minute,
         new_visitors_per_minute=settings.web_new_visitors_per_minute,
         total_requests_per_minute=settings.web_total_requests_per_minute,
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),

@@ -13,6 +13,8 @@ from pathlib import Path
 
 from sqlalchemy import Engine
 
+from storage.files import private_file
+
 POSTGRES_HINT = (
     "this database is PostgreSQL: back it up with `pg_dump --format=custom --file=intake.dump <url>` "
     "and restore with `pg_restore --clean --dbname=<url> intake.dump`"
@@ -28,7 +30,7 @@ def backup(engine: Engine, target: Path) -> None:
     _require_sqlite(engine)
     if target.exists():
         raise BackupError(f"{target} exists; choose a new file")
-    target.parent.mkdir(parents=True, exist_ok=True)
+    private_file(target)  # as private as the database it copies
     source = engine.raw_connection()
     try:
         with sqlite3.connect(target) as destination:

@@ -24,6 +24,8 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
+from storage.files import private_folder
+
 
 class EncryptionKeyError(RuntimeError):
     """The encryption key is missing, malformed or not the one the database was written with."""
@@ -88,7 +90,7 @@ def key_file_keys(path: Path, may_create: bool) -> list[str]:
             f"the database holds encrypted data, but no key is configured: set INTAKE_ENCRYPTION_KEY "
             f"or restore {path}"
         )
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_folder(path.parent)
     # Written in full and on disk before it gets its name: a crash leaves no key file, never an empty one.
     temporary = path.with_name(f".{path.name}.{os.getpid()}")
     descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

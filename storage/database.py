@@ -20,6 +20,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
+from storage.files import private_file
+
 MIGRATIONS = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 
@@ -30,7 +32,10 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() != "sqlite":
         return create_engine(url, pool_pre_ping=True)
     if parsed.database and parsed.database != ":memory:":
-        Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+        database = Path(parsed.database)
+        for path in (database, *(database.with_name(database.name + end) for end in ("-wal", "-shm"))):
+            if path == database or path.exists():
+                private_file(path)
     engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000, "check_same_thread": False})
     event.listen(engine, "connect", _tune_sqlite)
     event.listen(engine, "begin", lambda conn: conn.exec_driver_sql("BEGIN IMMEDIATE"))
@@ -45,6 +50,8 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
+    # Deleted rows are overwritten, not left in free pages: an erasure leaves nothing behind.
+    cursor.execute("PRAGMA secure_delete=ON")
     cursor.close()
 
 
@@ -125,7 +132,7 @@ def in_use(engine: Engine, *, exclusive: bool = False) -> Iterator[None]:
         yield
         return
     path = Path(database).with_name(Path(database).name + ".lock")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    private_file(path)
     with open(path, "a") as handle:
         try:
             fcntl.flock(handle, (fcntl.LOCK_EX if exclusive else fcntl.LOCK_SH) | fcntl.LOCK_NB)

@@ -269,12 +269,40 @@ class Account(SQLModel, table=True):
     # The TOTP secret, encrypted; None until one is set up.
     totp_sealed: str | None = None
     totp_required: bool = False
+    # The TOTP time step of the last code accepted: a code is good once, not twice in its window.
+    totp_last_step: int | None = None
     disabled: bool = False
-    failed_logins: int = 0
-    locked_until: datetime | None = _when(nullable=True)
-    # Raised on a reset or a disabling: every session signed with an older one ends.
-    generation: int = 1
     created_at: datetime = _when()
+
+
+class ConsoleSession(SQLModel, table=True):
+    """A signed-in console session, kept here so that signing out, a reset or a disabling
+    ends it at once. The cookie holds a random token; only its keyed hash is stored."""
+
+    __tablename__ = "console_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    account_id: int = _parent("account", "CASCADE")
+    began_at: datetime = _when()
+    used_at: datetime = _when()
+
+
+class ResumeLink(SQLModel, table=True):
+    """A link to continue a web chat session on another device: good once, for a few days.
+    The link holds a random token; only its keyed hash is stored, beside the session it opens."""
+
+    __tablename__ = "resume_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    # The session as `Participant.external_id` and `OutgoingReply.recipient` hold it (a keyed
+    # hash), so that erasing the person takes their links too; and the session id, encrypted.
+    session_key: str = Field(max_length=128, index=True)
+    session_sealed: str
+    created_at: datetime = _when()
+    expires_at: datetime = _when()
+    used_at: datetime | None = _when(nullable=True)
 
 
 class ReferralEvent(SQLModel, table=True):

@@ -26,6 +26,7 @@ from storage.models import (
     Answer,
     AuditEvent,
     Consent,
+    ConsoleSession,
     CryptoState,
     Notification,
     OutgoingReply,
@@ -33,6 +34,7 @@ from storage.models import (
     ProcessedInput,
     Referral,
     ReferralEvent,
+    ResumeLink,
     Screening,
     utcnow,
 )
@@ -47,6 +49,19 @@ class Erasure:
     participant: int
     screenings: int
     withdrawn: list[str]
+
+
+def empty_the_log(engine: Engine) -> None:
+    """After an erasure: what was erased stays in SQLite's write-ahead log until the log is
+    copied into the database (where secure_delete has overwritten it) and emptied. The
+    checkpoint waits, through the busy timeout, for readers still on older pages."""
+    if engine.dialect.name != "sqlite":
+        return
+    connection = engine.raw_connection()  # no transaction: a checkpoint cannot run inside one
+    try:
+        connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    finally:
+        connection.close()
 
 
 class Store:
@@ -81,8 +96,11 @@ class Store:
     @contextmanager
     def transaction(self) -> Iterator[Records]:
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
-            yield Records(session, self.cipher)
+            records = Records(session, self.cipher)
+            yield records
             session.commit()
+        if records.erased:
+            empty_the_log(self.engine)
 
     def run(self, work: Callable[[Records], T], attempts: int = 3) -> T:
         """`work` in one transaction, tried again when it collides with another writer.
@@ -135,6 +153,7 @@ class Records:
     def __init__(self, session: Session, cipher: Cipher) -> None:
         self.session = session
         self.cipher = cipher
+        self.erased = False  # personal data was removed: the store empties SQLite's log after commit
 
     # Inputs -----------------------------------------------------------------
 
@@ -393,7 +412,66 @@ class Records:
 
     def set_totp_secret(self, account: Account, secret: str | None) -> None:
         account.totp_sealed = self.cipher.seal(secret) if secret else None
+        account.totp_last_step = None
         self.session.add(account)
+
+    def add_console_session(self, account: Account, token_hash: str, now: datetime) -> ConsoleSession:
+        session = ConsoleSession(token_hash=token_hash, account_id=account.id or 0, began_at=now, used_at=now)
+        self.session.add(session)
+        self.session.flush()
+        return session
+
+    def console_session(self, token_hash: str) -> ConsoleSession | None:
+        return self.session.exec(
+            select(ConsoleSession).where(ConsoleSession.token_hash == token_hash)
+        ).first()
+
+    def touch_console_session(self, session: ConsoleSession, now: datetime) -> None:
+        session.used_at = now
+        self.session.add(session)
+
+    def end_console_sessions(self, account_id: int, keep: str | None = None) -> None:
+        """End an account's sessions at once (all of them, or all but the one `keep` names)."""
+        query = delete(ConsoleSession).where(col(ConsoleSession.account_id) == account_id)
+        if keep is not None:
+            query = query.where(col(ConsoleSession.token_hash) != keep)
+        self.session.exec(query)
+
+    def end_console_session(self, token_hash: str) -> None:
+        self.session.exec(delete(ConsoleSession).where(col(ConsoleSession.token_hash) == token_hash))
+
+    # Resume links: a web chat session, continued on another device ---------------
+
+    def add_resume_link(
+        self, channel: str, opens: dict[str, Any], token_hash: str, expires_at: datetime
+    ) -> None:
+        """A new link to open a session (`opens["session"]`), which replaces the links it had;
+        links long expired go too."""
+        key = self.person_key(channel, opens["session"])
+        self.session.exec(
+            delete(ResumeLink).where(
+                (col(ResumeLink.session_key) == key)
+                | (col(ResumeLink.expires_at) < utcnow() - timedelta(days=30))
+            )
+        )
+        sealed = self.cipher.seal(opens)
+        self.session.add(
+            ResumeLink(token_hash=token_hash, session_key=key, session_sealed=sealed, expires_at=expires_at)
+        )
+
+    def resume_link(self, token_hash: str) -> tuple[ResumeLink, dict[str, Any]] | None:
+        """A link, and what it opens."""
+        link = self.session.exec(select(ResumeLink).where(ResumeLink.token_hash == token_hash)).first()
+        return (link, self.cipher.open(link.session_sealed)) if link else None
+
+    def use_resume_link(self, token_hash: str) -> bool:
+        """Mark a link used; False if it was already (two devices at once: only one gets it)."""
+        used = self.session.exec(
+            update(ResumeLink)
+            .where(col(ResumeLink.token_hash) == token_hash, col(ResumeLink.used_at).is_(None))
+            .values(used_at=utcnow())
+        )
+        return bool(used.rowcount)
 
     # Replies: the outbox of what the bot says to people --------------------------
 
@@ -656,6 +734,7 @@ class Records:
             self.session.add(screening)
             purged.append(screening.id or 0)
         self.session.flush()
+        self.erased = self.erased or bool(purged)
         for participant in self.session.exec(select(Participant).where(col(Participant.ref).is_not(None))):
             kept = select(Screening.id).where(
                 Screening.participant_id == participant.id, col(Screening.purged_at).is_(None)
@@ -663,6 +742,9 @@ class Records:
             if self.session.exec(kept).first() is None:
                 self.session.exec(
                     delete(OutgoingReply).where(OutgoingReply.recipient == participant.external_id)
+                )
+                self.session.exec(
+                    delete(ResumeLink).where(col(ResumeLink.session_key) == participant.external_id)
                 )
                 participant.ref, participant.external_id = None, f"purged:{participant.id}"
                 self.session.add(participant)
@@ -697,8 +779,10 @@ class Records:
                 .values(status="cancelled", updated_at=utcnow())
             )
         self.cancel_notifications(withdrawn, "withdrawn")
-        # Unsent replies may quote answers (a summary): they go too.
+        # Unsent replies may quote answers (a summary): they go too, and links to the session.
         self.session.exec(delete(OutgoingReply).where(OutgoingReply.recipient == participant.external_id))
+        self.session.exec(delete(ResumeLink).where(col(ResumeLink.session_key) == participant.external_id))
+        self.erased = True
         # The database cascades to screenings, answers and consents, and empties referrals.
         self.session.exec(delete(Participant).where(col(Participant.id) == participant.id))
         self.session.expunge_all()

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -49,6 +52,35 @@ def get_when_up(url: str, timeout: float = 30) -> httpx.Response:
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+@contextlib.contextmanager
+def serving_web(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[WebProcess]:
+    """`intake web` as an operator starts it, on a free loopback port, until the block ends."""
+    from bot.testing.ports import free_port
+
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "bot", "web"],
+        cwd=ROOT,
+        env={**_env(data_dir), "INTAKE_WEB_PORT": str(port), **(env or {})},
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    served = WebProcess(process, f"http://127.0.0.1:{port}")
+    try:
+        get_when_up(f"{served.base}/static/chat.css")
+        yield served
+    finally:
+        process.terminate()
+        _, served.stderr = process.communicate(timeout=10)
+
+
+@dataclass
+class WebProcess:
+    process: subprocess.Popen[str]
+    base: str  # http://127.0.0.1:<port>
+    stderr: str = ""  # what it said, once it has stopped
 
 
 def _shell(command: str, data_dir: Path) -> subprocess.CompletedProcess[str]:

@@ -170,3 +170,24 @@ def test_the_follow_up_so_far_is_carried_from_the_audit_trail_into_the_history(
         ).all()
     assert [tuple(r) for r in rows] == [("r1", "telegram:5", "contacted"), ("r1", "telegram:5", "booked")]
     engine.dispose()
+
+
+def test_resume_links_open_once_and_go_with_the_person(engine: Engine) -> None:
+    """A resume link is used once (its row is marked used only if it was not: two devices at once
+    cannot both have it); erasing the person takes their links with them."""
+    from bot.web.resume import ResumeLinks
+
+    person = Person(engine, "web-session-1")
+    person.address = Address("web", "web-session-1")
+    person.start()
+    person.tap("yes")
+    links = ResumeLinks(engine.store, "web")
+    token = links.make("web-session-1", began=20_000)
+    assert links.find(token).state == "good" and links.find(token).session_id == "web-session-1"
+    assert [links.use(token).state, links.use(token).state] == ["good", "used"]
+    again = links.make("web-session-1", began=20_000)
+    with engine.store.transaction() as records:
+        participant = records.participant("web", "web-session-1")
+        assert participant is not None
+        records.erase_participant(participant)
+    assert links.find(again).state == "unknown", "erased with the person"

@@ -7,7 +7,9 @@ import csv
 import io
 import re
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from html import unescape
+from ipaddress import ip_network
 from pathlib import Path
 from typing import Any
 
@@ -140,11 +142,16 @@ async def test_a_reload_resumes_and_the_resume_link_works_in_another_browser(
     asked = page.option_prompt()
     again = await _open(browser)
     assert "Welcome back" in again.text and again.option_prompt() == asked
-    link = re.search(r'<a href="([^"]+/resume/[^"]+)"', again.html)
-    assert link
+    assert "/resume/" not in again.html, "no key to the session on the page"
+    made = Page(await browser.post("/resume-link", data={"csrf": again.field("csrf")}))
+    link = re.search(r'<a href="(http://intake\.test/resume/[^"]+)"', made.html)
+    assert link and "works once, within 7 days" in made.text
+    assert browser.cookies[COOKIE].split(".")[0] not in link[1], "a token of its own, not the cookie's"
     other = httpx.AsyncClient(transport=browser._transport, follow_redirects=True)
     async with other:
-        elsewhere = Page(await other.get(link[1]))
+        asking = Page(await other.get(link[1]))
+        assert "Continue it here only if it is your own" in asking.text
+        elsewhere = Page(await other.post(link[1], data={"csrf": asking.field("csrf")}))
     assert elsewhere.option_prompt() == asked, "the same screening, on another device"
     assert len(_rows(engine, Screening)) == 1
 
@@ -205,43 +212,64 @@ async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
     assert len(_rows(engine, Screening)) == 2, "a new person, not the owner of the session id"
 
 
-def test_session_tokens_are_signed_dated_and_expire_unused() -> None:
+def test_session_tokens_are_signed_dated_and_expire_unused_or_old() -> None:
     from bot.web.sessions import Tokens
 
     day = [20_000]
-    tokens = Tokens(lambda value: f"{hash(('key', value)):x}" * 4, max_age_days=90, clock=lambda: day[0])
+    sign = lambda value: f"{hash(('key', value)):x}" * 4  # noqa: E731
+    tokens = Tokens(sign, max_age_days=90, lifetime_days=180, clock=lambda: day[0])
     token = tokens.issue()
-    session = tokens.read(token).session_id
-    assert session and len(session) >= 32
+    reading = tokens.read(token)
+    assert reading.session_id and len(reading.session_id) >= 32 and reading.began == 20_000
     day[0] += 90
-    assert tokens.read(token).session_id == session, "still good on its last day"
-    renewed = tokens.issue(session)
+    assert tokens.read(token).session_id == reading.session_id, "still good on its last day"
+    renewed = tokens.issue(reading.session_id, reading.began)
     day[0] += 1
-    assert tokens.read(token).expired and tokens.read(token).session_id is None
-    assert tokens.read(renewed).session_id == session, "each visit renews it"
+    assert tokens.read(token).session_id is None, "unused for 91 days"
+    assert tokens.read(renewed).session_id == reading.session_id, "each visit renews it"
     later = renewed.replace(f".{day[0] - 1}.", f".{day[0]}.")
-    assert tokens.read(later).session_id is None and not tokens.read(later).expired, "a date changed: forged"
-    assert tokens.read("").session_id is None and tokens.read("a.b.c").session_id is None
+    assert tokens.read(later).session_id is None, "a date changed: forged"
+    day[0] = 20_000 + 180
+    assert tokens.read(tokens.issue(reading.session_id, reading.began)).session_id == reading.session_id
+    day[0] += 1
+    used_today = tokens.issue(reading.session_id, reading.began)
+    assert tokens.read(used_today).session_id is None, "181 days after it began, however often used"
+    assert tokens.read("").session_id is None and tokens.read("a.b.c.d").session_id is None
 
 
-async def test_an_old_resume_link_expires_and_says_so(browser: httpx.AsyncClient, engine: Engine) -> None:
-    from bot.web.sessions import Tokens, today
+async def test_resume_links_expire_work_once_and_say_so(browser: httpx.AsyncClient, engine: Engine) -> None:
+    from sqlmodel import select
+
+    from storage.models import ResumeLink, utcnow
 
     page = await _open(browser, "/?lang=en")
     await _tap(browser, page, "yes")
-    session = browser.cookies[COOKIE].split(".")[0]
-    old = Tokens(engine.store.cipher.lookup, clock=lambda: today() - 91).issue(session)
+    page = await _open(browser)
+
+    async def make() -> str:
+        made = Page(await browser.post("/resume-link", data={"csrf": page.field("csrf")}))
+        link = re.search(r'<a href="http://intake\.test(/resume/[^"]+)"', made.html)
+        assert link
+        return link[1]
+
+    old = await make()
+    with engine.store.transaction() as records:
+        [row] = records.session.exec(select(ResumeLink))
+        row.expires_at = utcnow() - timedelta(seconds=1)  # eight days later
+        records.session.add(row)
     async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as other:
-        expired = await other.get(f"/resume/{old}", headers={"accept-language": "zh-CN"})
-        assert expired.status_code == 410 and "90" in expired.text and '<html lang="zh-Hans"' in expired.text
-        assert COOKIE not in expired.headers.get("set-cookie", ""), "no way in to the old screening"
-        cookie = await other.get("/", headers={"cookie": f"{COOKIE}={old}"})  # the old cookie, too
-        assert session not in cookie.headers["set-cookie"], "a new person"
-        unknown = await other.get(f"/resume/{session}.1.{'A' * 43}")
+        expired = await other.get(old, headers={"accept-language": "zh-CN"})
+        assert expired.status_code == 410 and "7" in expired.text and '<html lang="zh-Hans"' in expired.text
+        unknown = await other.get(f"/resume/{'A' * 43}")
         assert unknown.status_code == 404 and "copied in full" in unknown.text
-        recent = Tokens(engine.store.cipher.lookup, clock=lambda: today() - 80).issue(session)
-        resumed = await other.get(f"/resume/{recent}", follow_redirects=True)
-        assert "Separately" in resumed.text and other.cookies[COOKIE].split(".")[1] == str(today())
+        fresh = await make()
+        assert (await other.get(old)).status_code == 404, "a new link replaces the one before"
+        asking = Page(await other.get(fresh))
+        resumed = await other.post(fresh, data={"csrf": asking.field("csrf")}, follow_redirects=True)
+        assert "Separately" in resumed.text
+    async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as third:
+        again = await third.get(fresh)
+        assert again.status_code == 410 and "used already" in again.text, "once"
 
 
 async def test_free_text_is_escaped_everywhere_it_is_shown(
@@ -366,7 +394,7 @@ async def test_rate_limits_hold_back_a_script_not_the_people_who_share_its_addre
         requests_per_minute=5,
         new_visitors_per_minute=3,
         total_requests_per_minute=100,
-        trusted_proxies=frozenset({"10.0.0.1"}),
+        trusted_proxies=(ip_network("10.0.0.1"),),
     )
     app = build_web_app(engine, options=options)
 
@@ -516,3 +544,19 @@ async def test_a_recording_uploaded_from_the_page_is_read_back_before_it_is_stor
             "/voice", data={"csrf": page.field("csrf")}, files={"audio": ("a", b"\0" * (3 * 1024 * 1024))}
         )
         assert too_big.status_code == 413
+
+
+def test_the_shared_budget_once_spent_refuses_only_who_took_more_than_a_share() -> None:
+    """Many sources, each within its own allowance, can still spend the budget everyone shares:
+    then those above an equal share wait, and the people who made a request or two go on."""
+    from bot.web.guard import Budgets, Limits
+
+    budgets = Budgets(Limits(per_session=1000, per_address=1000, total=100))
+    now = 0.0
+    heavy = [budgets.allow(f"198.51.100.{n}", None, now) for n in range(2) for _ in range(60)]
+    # The first took 60; once the budget was spent, the second could still reach an equal share (50).
+    assert heavy.count(True) == 110, "together, two scripts spend the budget"
+    assert not budgets.allow("198.51.100.0", None, now) and not budgets.allow("198.51.100.1", None, now)
+    assert budgets.allow("203.0.113.7", None, now), "a patient's first request goes through"
+    assert budgets.allow("203.0.113.7", None, now), "and their second"
+    assert budgets.allow("198.51.100.1", None, now + 61), "a minute later, the budget is back"

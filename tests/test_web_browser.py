@@ -13,16 +13,13 @@ import contextlib
 import os
 import re
 import shutil
-import subprocess
-import sys
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
 
-from bot.testing.ports import free_port
 from tests.conftest import LIKELY_B1_ZH, TAPS_B1
-from tests.test_processes import ROOT, _env, get_when_up
+from tests.test_processes import ROOT, serving_web
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 ARTIFACTS = ROOT / "test-artifacts"
@@ -40,20 +37,8 @@ from playwright.async_api import Browser, Page, Route, async_playwright  # noqa:
 @contextlib.contextmanager
 def serving(data_dir: Path, *, settle: float) -> Iterator[str]:
     """`intake web` as an operator starts it; `settle`: how long a new page ignores taps."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "bot", "web"],
-        cwd=ROOT,
-        env={**_env(data_dir), "INTAKE_WEB_PORT": str(port), "INTAKE_WEB_TAP_SETTLE": str(settle)},
-        stderr=subprocess.DEVNULL,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        get_when_up(f"{base}/static/chat.css")
-        yield base
-    finally:
-        process.terminate()
-        process.wait(timeout=10)
+    with serving_web(data_dir, {"INTAKE_WEB_TAP_SETTLE": str(settle)}) as served:
+        yield served.base
 
 
 @pytest.fixture
@@ -168,15 +153,64 @@ async def test_each_language_lays_out_its_way_and_resumes_on_another_device(
     question = await page.locator(".message").last.inner_text()
     ARTIFACTS.mkdir(exist_ok=True)
     await page.screenshot(path=str(ARTIFACTS / f"web-{lang}.png"), full_page=True)
-    link = await page.get_attribute(".resume a", "href")
-    assert link is not None
+    link = await _resume_link(page)
     other = await browser.new_context(viewport=PHONE)  # another device: no cookie
     elsewhere = await other.new_page()
     await elsewhere.goto(link)
+    async with elsewhere.expect_navigation():
+        await elsewhere.click("form.resume button")
     assert question.splitlines()[0] in await elsewhere.inner_text("#messages")
     # Nothing is wider than the phone: no sideways scrolling at 360 px.
     assert await elsewhere.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     await other.close()
+    await context.close()
+
+
+async def _resume_link(page: Page) -> str:
+    """Make a link to continue on another device, with the page's own button."""
+    async with page.expect_navigation():
+        await page.click("form.resume button")
+    link = await page.get_attribute(".resume a", "href")
+    assert link is not None and "/resume/" in link
+    await page.click("a.continue")  # back to the questions
+    await page.wait_for_load_state()
+    return link
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_a_resume_link_in_someone_elses_browser_asks_first_and_keeps_their_answers(
+    browser: Browser, server: str, javascript: bool
+) -> None:
+    """Someone sends a person the resume link of their own screening (to read what the person
+    types next). The person's browser, which has answers of its own, asks before anything
+    happens; the person declines, and their own screening is there as they left it."""
+    sender = await browser.new_context(viewport=PHONE)
+    theirs = await sender.new_page()
+    await theirs.goto(f"{server}/?lang=en")
+    link = await _resume_link(theirs)
+    await sender.close()
+
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang=en")
+    async with page.expect_navigation():
+        await page.locator(".message").last.locator("button[name=value][value='yes']").click()
+    own = await _asks(page)
+    assert own == "consent_contact"
+    cookie = [c["value"] for c in await context.cookies() if c["name"] == "intake_session"]
+
+    await page.goto(link)
+    shown = await page.inner_text("main")
+    assert "Continue it here only if it is your own" in shown
+    assert "has a pre-screening with answers already" in shown
+    assert [c["value"].split(".")[0] for c in await context.cookies() if c["name"] == "intake_session"] == [
+        value.split(".")[0] for value in cookie
+    ], "nothing replaced by opening it"
+    await page.screenshot(path=str(ARTIFACTS / "web-resume-asks.png"), full_page=True)
+    async with page.expect_navigation():
+        await page.click("a.continue")  # "No, do not continue it"
+    assert await _asks(page) == own, "their own screening, at their own question"
+    assert "Separately" in await page.inner_text("#messages")
     await context.close()
 
 

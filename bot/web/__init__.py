@@ -3,10 +3,11 @@
 Server-rendered pages and plain form posts, so it works with JavaScript off and in
 WeChat's built-in browser; no asset from anywhere else (a strict Content-Security-
 Policy says so). Each visitor gets an unguessable session token — a random id and
-its keyed signature — in an HttpOnly, SameSite cookie, and a resume link carrying
-the same token for another device. Every post carries a CSRF token derived from the
-session, and the prompt it answers: a typed answer counts only for the question
-the page showed (its sequence is the web's message position).
+its keyed signature — in an HttpOnly, SameSite cookie. To continue on another device
+they make a resume link, which has a token of its own and works once; opening it
+asks before anything happens (`bot.web.resume`). Every post carries a CSRF token
+derived from the session, and the prompt it answers: a typed answer counts only for
+the question the page showed (its sequence is the web's message position).
 
 Each post is one engine input; the page that follows shows what the outbox holds,
 and marks it sent (post, redirect, get).
@@ -20,18 +21,20 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hmac
 import logging
 import time
-from collections import OrderedDict, deque
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections import OrderedDict
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
-from starlette.requests import Request, cookie_parser
+from starlette.middleware import Middleware
+from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
@@ -42,7 +45,9 @@ from bot.notifications import Notifier
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.web.console import Console, ConsoleOptions
-from bot.web.pages import page_language
+from bot.web.guard import Guard, Limits, Network, Window, source_of
+from bot.web.pages import matches, page_language
+from bot.web.resume import ResumeLinks
 from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
@@ -54,125 +59,33 @@ HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
 MAX_VOICE_BODY = 2 * 1024 * 1024  # a minute of Opus at 32 kbit/s is 240 KB; the bot refuses over a minute
 SETTLE = 1.0  # seconds; a second tap comes within a few hundred milliseconds, a reader takes longer
-SECURITY_HEADERS = {
-    # Everything from the bot's own origin: no CDN, font, analytics or script from elsewhere.
-    "content-security-policy": (
-        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
-        "form-action 'self'; frame-ancestors 'none'; base-uri 'none'; object-src 'none'"
-    ),
-    "x-content-type-options": "nosniff",
-    "referrer-policy": "no-referrer",
-    "x-frame-options": "DENY",
-    "cache-control": "no-store",
-}
-
-ASGIApp = Callable[
-    [dict[str, Any], Callable[[], Awaitable[Any]], Callable[[Any], Awaitable[None]]], Awaitable[None]
-]
 
 
-class RateLimit:
-    """At most `per_client` requests a minute from one client and `overall` from everyone: enough
-    for a person answering, however slowly or quickly; not for a script."""
-
-    def __init__(self, per_client: int, overall: int, window: float = 60.0, clients: int = 10_000) -> None:
-        self.per_client, self.overall, self.window, self.clients = per_client, overall, window, clients
-        self._seen: OrderedDict[str, deque[float]] = OrderedDict()
-        self._all: deque[float] = deque()
-
-    def allow(self, client: str, now: float) -> bool:
-        times = self._seen.pop(client, None) or deque()
-        self._seen[client] = times  # most recent last; the least recent are forgotten first
-        while len(self._seen) > self.clients:
-            self._seen.popitem(last=False)
-        for queue in (times, self._all):
-            while queue and queue[0] <= now - self.window:
-                queue.popleft()
-        if len(times) >= self.per_client or len(self._all) >= self.overall:
-            return False
-        times.append(now)
-        self._all.append(now)
-        return True
-
-
-# A page saying why a request was refused, in the visitor's language: (request, text, status, headers).
-Refusal = Callable[[Request, str, int, dict[str, str]], Response]
-
-
-class Guard:
-    """In front of every request: the size limit, the rate limits, and the security headers.
-
-    The rate limit counts a person's requests by their session (many people share one
-    address behind a mobile carrier's NAT, a hospital's Wi-Fi), and requests without one by
-    address. The address is the connection's; behind a reverse proxy listed in
-    `trusted_proxies`, the one that proxy puts last in X-Forwarded-For. The app reads it
-    from `request.state.address` (new visitors are limited by address there).
-    """
-
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        https: bool,
-        limit: RateLimit,
-        refuse: Refusal,
-        trusted_proxies: frozenset[str] = frozenset(),
-    ) -> None:
-        self.app = app
-        self.limit = limit
-        self.refuse = refuse
-        self.trusted = trusted_proxies
-        self.headers = [(k.encode(), v.encode()) for k, v in SECURITY_HEADERS.items()]
-        if https:
-            self.headers.append((b"strict-transport-security", b"max-age=31536000"))
-
-    def address(self, scope: dict[str, Any]) -> str:
-        address = (scope.get("client") or ("-", 0))[0]
-        if address in self.trusted:
-            forwarded = dict(scope.get("headers", [])).get(b"x-forwarded-for", b"").decode("latin-1")
-            hops = [hop.strip() for hop in forwarded.split(",") if hop.strip()]
-            return hops[-1] if hops else address
-        return address
-
-    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def with_headers(message: dict[str, Any]) -> None:
-            if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *self.headers]
-            await send(message)
-
-        headers = dict(scope.get("headers", []))
-        address = self.address(scope)
-        scope.setdefault("state", {})["address"] = address
-        session = cookie_parser(headers.get(b"cookie", b"").decode("latin-1")).get(COOKIE, "").split(".")[0]
-        client = f"session:{session}" if session else f"address:{address}"
-        length = headers.get(b"content-length", b"0")
-        limit = MAX_VOICE_BODY if scope["path"] == "/voice" else MAX_BODY
-        if not length.isdigit() or int(length) > limit:
-            refusal = self.refuse(Request(scope), texts.WEB_TOO_BIG, 413, {})
-        elif not scope["path"].startswith("/static/") and not self.limit.allow(client, time.monotonic()):
-            refusal = self.refuse(Request(scope), texts.WEB_TOO_MANY, 429, {"retry-after": "60"})
-        else:
-            await self.app(scope, receive, with_headers)
-            return
-        await refusal(scope, receive, with_headers)
+def body_limit(path: str) -> int:
+    """The most a request to `path` may bring."""
+    return MAX_VOICE_BODY if path == "/voice" else MAX_BODY
 
 
 @dataclass(frozen=True)
 class WebOptions:
     """How the web chat is served (from the INTAKE_WEB_* settings)."""
 
-    public_url: str | None = None  # https://… behind a TLS proxy: links, QR codes, HSTS
-    trusted_proxies: frozenset[str] = frozenset()
+    public_url: str | None = None  # https://… behind a TLS proxy: links, QR codes, HSTS, Secure cookies
+    trusted_proxies: tuple[Network, ...] = ()
     tap_settle: float = SETTLE
-    session_days: int = 90
-    requests_per_minute: int = 120  # one person's (by session), or one address's without a session
-    new_visitors_per_minute: int = 30  # new sessions from one address
+    session_days: int = 90  # unused for this long, a session ends
+    session_lifetime_days: int = 180  # and however often used, this long after it began
+    resume_days: int = 7
+    requests_per_minute: int = 120  # one person's (by verified session)
+    address_requests_per_minute: int = 2400  # one address's, everyone behind it together
+    new_visitors_per_minute: int = 60  # new sessions from one address
     total_requests_per_minute: int = 6000  # everyone's together
+    console_requests_per_minute: int = 600  # the console's, from one address
     console: ConsoleOptions = field(default_factory=ConsoleOptions)
+
+    @property
+    def https(self) -> bool:
+        return bool(self.public_url and self.public_url.startswith("https:"))
 
 
 class WebChat:
@@ -190,32 +103,43 @@ class WebChat:
         self.speaker = speaker or Speaker()
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
+        self.https = options.https
         self.settle, self.clock = options.tap_settle, clock
-        self.tokens = Tokens(engine.store.cipher.lookup, options.session_days)
+        self.tokens = Tokens(engine.store.cipher.lookup, options.session_days, options.session_lifetime_days)
+        self.links = ResumeLinks(engine.store, CHANNEL, options.resume_days)
         # Each new visitor is a participant and a screening in the database: a script must not
         # make thousands, while a waiting room behind one address can all begin at once.
-        self.new_visitors = RateLimit(options.new_visitors_per_minute, options.total_requests_per_minute)
+        self.new_visitors = Window(options.new_visitors_per_minute)
         self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
 
     # Pages ----------------------------------------------------------------------
 
+    def session_of(self, request: Request) -> str | None:
+        """The request's session, if its cookie is good."""
+        return self.tokens.read(request.cookies.get(COOKIE)).session_id
+
     async def page(self, request: Request) -> Response:
-        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
+        reading = self.tokens.read(request.cookies.get(COOKIE))
         hint = _language_hint(request)
-        fresh = session is None  # a first visit; a forged, mangled or expired cookie: a new person
-        if fresh and not self.new_visitors.allow(request.state.address, self.clock()):
+        fresh = reading.session_id is None  # a first visit; a forged, mangled or expired cookie: a new person
+        if fresh and not self.new_visitors.allow(source_of(request.state.address), self.clock()):
             return self.notice(request, texts.WEB_TOO_MANY_NEW, 429, headers={"retry-after": "60"})
-        token = self.tokens.issue(session)  # dated today: a session in use does not expire
+        token = self.tokens.issue(reading.session_id, reading.began)  # used today: it does not expire in use
         session = self.tokens.read(token).session_id
         assert session is not None
-        if fresh or request.query_params:
-            # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen.
-            params = request.query_params
+        params = request.query_params
+        # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen. For a
+        # screening begun already, only the person's own doing counts (typed in, a bookmark, a
+        # QR code, this site's own link): another site's link cannot change its language.
+        followed = fresh or request.headers.get("sec-fetch-site") in ("same-origin", "none")
+        if params and followed:
             await self._handle(session, Start(source=params.get("src"), locale=params.get("lang")), hint)
-            if request.query_params:
-                return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
+        elif fresh:
+            await self._handle(session, Start(), hint)
+        if params:
+            return self._with_cookie(RedirectResponse("/", status_code=303), token)
         address = Address(CHANNEL, session)
         replies = await asyncio.to_thread(self.engine.outbox, address)
         if not replies:  # a reload: where they stand, again
@@ -227,17 +151,19 @@ class WebChat:
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
         spoken = [await asyncio.to_thread(self.speaker.audio, r) if r.speak else None for r in replies]
         audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
-        page = self._render(request, session, token, replies, prompt, audio)
-        return self._with_cookie(page, token, request)
+        page = self._render(request, session, replies, prompt, audio)
+        return self._with_cookie(page, token)
 
-    def _with_cookie(self, response: Response, token: str, request: Request) -> Response:
+    def _with_cookie(self, response: Response, token: str) -> Response:
         response.set_cookie(
             COOKIE,
             token,
             max_age=self.tokens.max_age_days * 86400,
             httponly=True,
             samesite="lax",
-            secure=request.url.scheme == "https",
+            # Over TLS, said by the configured address: a proxy uvicorn does not trust makes every
+            # request look like plain HTTP to it.
+            secure=self.https,
         )
         return response
 
@@ -245,14 +171,12 @@ class WebChat:
         self,
         request: Request,
         session: str,
-        token: str,
         replies: list[Reply],
         prompt: str,
         audio: list[str | None],
     ) -> Response:
         locale = replies[-1].locale if replies else "en"
         t = translator(pick_locale(locale, self.engine.locales))
-        base = self.public_url or str(request.base_url).rstrip("/")
         context = {
             **page_language(t),
             "title": t(texts.WEB_TITLE),
@@ -271,9 +195,8 @@ class WebChat:
             "t_listening": t(texts.WEB_LISTENING),
             "t_not_sent": t(texts.WEB_VOICE_NOT_SENT),
             "t_commands": t(texts.WEB_COMMANDS),
-            "t_keep": t(texts.WEB_KEEP_LINK),
+            "t_make_link": t(texts.WEB_MAKE_LINK),
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
-            "resume": f"{base}/resume/{token}",
         }
         return self.templates.TemplateResponse(request, "chat.html", context)
 
@@ -286,11 +209,11 @@ class WebChat:
     ) -> tuple[str, FormData] | Response:
         """A post's session and form, or the answer to a post without a session (a new one) or
         without its session's CSRF token."""
-        session = self.tokens.read(request.cookies.get(COOKIE)).session_id
+        session = self.session_of(request)
         if session is None:
             return RedirectResponse("/", status_code=303)
         form = await request.form(max_files=max_files, max_fields=max_fields, max_part_size=max_size)
-        if not hmac.compare_digest(str(form.get("csrf", "")), self.tokens.csrf(session)):
+        if not matches(form.get("csrf", ""), self.tokens.csrf(session)):
             return self.notice(request, texts.WEB_FORM_EXPIRED, 403)
         return session, form
 
@@ -350,14 +273,90 @@ class WebChat:
         shown, when = self._shown.get(session, ("", float("-inf")))
         return shown == prompt and self.clock() - when < self.settle
 
+    # Continuing on another device ---------------------------------------------------
+
+    async def make_link(self, request: Request) -> Response:
+        """A new resume link for this session (the one before stops working), shown once."""
+        posted = await self._posted(request, max_files=0, max_fields=4, max_size=1024)
+        if isinstance(posted, Response):
+            return posted
+        session, _ = posted
+        began = self.tokens.read(request.cookies.get(COOKIE)).began
+        token = await asyncio.to_thread(self.links.make, session, began)
+        base = self.public_url or str(request.base_url).rstrip("/")
+        t = await self._translator(request, session)
+        context = {
+            "text": t(texts.WEB_KEEP_LINK, days=self.links.days),
+            "link": f"{base}/resume/{token}",
+            "t_continue": t(texts.WEB_CONTINUE),
+        }
+        return self._page(request, t, "resume.html", context)
+
     async def resume(self, request: Request) -> Response:
-        reading = self.tokens.read(request.path_params["token"])
-        if reading.expired:
-            return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.tokens.max_age_days)
-        if reading.session_id is None:
+        """A resume link opened: what will happen, and a button to do it. Opening it changes
+        nothing (a link preview opens it too); only the button, posted from this page, does."""
+        token = request.path_params["token"]
+        link = await asyncio.to_thread(self.links.find, token)
+        refusal = self._link_refusal(request, link.state)
+        if refusal is not None:
+            return refusal
+        reading = self.tokens.read(request.cookies.get(COOKIE))
+        if reading.session_id == link.session_id:
+            return RedirectResponse("/", status_code=303)  # their own link, in their own browser
+        # The button's CSRF token needs a session to be bound to: a new visitor gets one now
+        # (nothing is stored for it).
+        cookie = self.tokens.issue(reading.session_id, reading.began)
+        session = self.tokens.read(cookie).session_id
+        assert session is not None
+        t = await self._translator(request, session)
+        replaces = await asyncio.to_thread(self._has_answers, session)
+        context = {
+            "text": t(texts.WEB_RESUME_ASK),
+            "warning": t(texts.WEB_RESUME_REPLACES) if replaces else None,
+            "csrf": self.tokens.csrf(session),
+            "action": f"/resume/{token}",
+            "t_resume": t(texts.WEB_RESUME_CONTINUE),
+            "t_continue": t(texts.WEB_RESUME_KEEP),
+        }
+        return self._with_cookie(self._page(request, t, "resume.html", context), cookie)
+
+    async def resume_here(self, request: Request) -> Response:
+        """The button: this browser continues the link's session, and the link is used up."""
+        posted = await self._posted(request, max_files=0, max_fields=4, max_size=1024)
+        if isinstance(posted, Response):
+            return posted
+        link = await asyncio.to_thread(self.links.use, request.path_params["token"])
+        refusal = self._link_refusal(request, link.state)
+        if refusal is not None or link.session_id is None:
+            return refusal or RedirectResponse("/", status_code=303)
+        token = self.tokens.issue(link.session_id, link.began)
+        return self._with_cookie(RedirectResponse("/", status_code=303), token)
+
+    def _link_refusal(self, request: Request, state: str) -> Response | None:
+        if state == "unknown":
             return self.notice(request, texts.WEB_LINK_UNKNOWN, 404)
-        token = self.tokens.issue(reading.session_id)
-        return self._with_cookie(RedirectResponse("/", status_code=303), token, request)
+        if state == "used":
+            return self.notice(request, texts.WEB_LINK_USED, 410)
+        if state == "expired":
+            return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.links.days)
+        return None
+
+    def _has_answers(self, session: str) -> bool:
+        def read(records: Any) -> bool:
+            participant = records.participant(CHANNEL, session)
+            screening = records.latest_screening(participant.id) if participant else None
+            return bool(screening and records.answers(screening.id))
+
+        return self.engine.store.run(read)
+
+    async def _translator(self, request: Request, session: str) -> Any:
+        """The session's language, or the browser's for a session without a screening."""
+        locale = await asyncio.to_thread(self.engine.locale_of, Address(CHANNEL, session))
+        return translator(pick_locale(locale or _language_hint(request) or "en", self.engine.locales))
+
+    def _page(self, request: Request, t: Any, template: str, context: dict[str, Any]) -> Response:
+        page = {**page_language(t), "title": t(texts.WEB_TITLE), **context}
+        return self.templates.TemplateResponse(request, template, page)
 
     def notice(
         self,
@@ -421,30 +420,54 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    https = bool(options.public_url and options.public_url.startswith("https:"))
     routes: list[BaseRoute] = []
     if "console" in parts:
-        # Ten sign-in attempts a minute from one address: enough for typing mistakes, not for guessing.
-        sign_ins = RateLimit(10, options.total_requests_per_minute)
-        allow = lambda address: sign_ins.allow(address, clock())  # noqa: E731
-        routes += Console(engine, chat.templates, options.console, allow, https=https).routes()
+        routes += Console(engine, chat.templates, options.console, https=options.https).routes()
     if "chat" in parts:
         routes += [
             Route("/", chat.page, methods=["GET"]),
             Route("/say", chat.say, methods=["POST"]),
-            Route("/voice", chat.voice, methods=["POST"]),
+            Route("/voice", chat.voice, methods=["POST"], max_body_size=MAX_VOICE_BODY),
             Route("/speech/{key:str}.ogg", chat.speech, methods=["GET"]),
+            Route("/resume-link", chat.make_link, methods=["POST"]),
             Route("/resume/{token}", chat.resume, methods=["GET"]),
+            Route("/resume/{token}", chat.resume_here, methods=["POST"]),
         ]
     routes += [
         # Browsers ask for it on their own; no icon, and no 404 in their consoles.
         Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
+
+    def too_big(request: Request, error: Exception) -> Response:
+        return chat.notice(request, texts.WEB_TOO_BIG, 413)
+
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        # Every body is counted as it arrives, whatever its Content-Length says, or without one
+        # (chunked): at the limit, 413, and nothing more is read.
+        middleware=[Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)],
+        exception_handlers={413: too_big},
+    )
+    public = urlsplit(options.public_url or "")
+    origins = frozenset({f"{public.scheme}://{public.netloc}"} if public.netloc else set())
     return Guard(
-        Starlette(routes=routes, lifespan=lifespan),
-        https=https,
-        limit=RateLimit(options.requests_per_minute, options.total_requests_per_minute),
+        app,
+        https=options.https,
+        chat=Limits(
+            options.requests_per_minute,
+            options.address_requests_per_minute,
+            options.total_requests_per_minute,
+        ),
+        console=Limits(
+            options.console_requests_per_minute,
+            options.console_requests_per_minute,
+            options.total_requests_per_minute,
+        ),
         refuse=chat.notice,
+        session_of=chat.session_of,
+        body_limit=body_limit,
         trusted_proxies=options.trusted_proxies,
+        origins=origins,
     )

@@ -16,23 +16,36 @@ Every view, export, sign-in and change is in the audit trail with the account's 
 from __future__ import annotations
 
 import asyncio
-import hmac
+import secrets
 import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import segno
 from babel.dates import format_date, format_datetime
+from cryptography.fernet import InvalidToken
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
 from bot import texts
-from bot.accounts import ROLES, ConsoleSession, ConsoleSessions, sign_in
-from bot.web.pages import page_language
+from bot.accounts import (
+    ROLES,
+    Backoff,
+    acceptable_password,
+    check_password,
+    hash_password,
+    new_totp_secret,
+    sign_in,
+    totp_step,
+    totp_uri,
+)
+from bot.web.guard import source_of
+from bot.web.pages import matches, page_language
 from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
 from dialogs.engine import Engine
 from dialogs.fhir import fhir_bundle
@@ -48,12 +61,18 @@ from dialogs.reports import (
     referrals_csv,
     status_label,
 )
-from storage.models import Account, Referral
+from storage.models import Account, ConsoleSession, Referral
 from storage.repository import Records
 from storage.views import referral_views
 
 COOKIE = "intake_console"
 LANG_COOKIE = "intake_console_lang"
+# Before signing in: what the sign-in form's CSRF token is bound to.
+SIGN_IN_COOKIE = "intake_console_sign_in"
+# A browser that has signed in to an account before: a stranger's failures do not slow it down.
+DEVICE_COOKIE = "intake_console_device"
+DEVICE_DAYS = 180
+SETUP_MINUTES = 10  # how long a new second factor's QR code may wait for its first code
 PREFIX = "/coordinator"
 # Who may export what: the same three levels as Telegram's /export.
 EXPORTS_BY_ROLE = {
@@ -106,7 +125,6 @@ class Console:
         engine: Engine,
         templates: Jinja2Templates,
         options: ConsoleOptions,
-        sign_in_limit: Callable[[str], bool],
         clock: Callable[[], float] = time.time,
         https: bool = False,
     ) -> None:
@@ -114,11 +132,19 @@ class Console:
         self.https = https
         self.templates = templates
         self.options = options
-        self.sign_in_limit = sign_in_limit
         self.clock = clock
-        self.sessions = ConsoleSessions(
-            engine.store.cipher.lookup, options.idle_minutes * 60, options.absolute_hours * 3600
-        )
+        self.lookup = engine.store.cipher.lookup
+        # Failed sign-ins wait, doubling, per browser known to an account; otherwise per address
+        # (generous: a hospital's staff share one), per name from an address, and per name from
+        # everywhere (a guesser with many addresses). None of them can lock out an account's
+        # owner in their own browser.
+        monotonic = lambda: float(self.clock())  # noqa: E731
+        self.backoff = {
+            "device": Backoff(free=5, clock=monotonic),
+            "address": Backoff(free=20, clock=monotonic),
+            "name": Backoff(free=5, clock=monotonic),
+            "account": Backoff(free=50, clock=monotonic),
+        }
 
     def routes(self) -> list[Route]:
         def only(roles: tuple[str, ...], page: Page) -> Callable[[Request], Awaitable[Response]]:
@@ -140,6 +166,11 @@ class Console:
             Route(f"{PREFIX}/exports/{{kind}}.csv", only(EVERYONE, self.export), methods=["GET"]),
             Route(f"{PREFIX}/exports/fhir-{{kind}}.json", only(EVERYONE, self.export_fhir), methods=["GET"]),
             Route(f"{PREFIX}/audit", only(OPERATORS, self.audit), methods=["GET"]),
+            Route(f"{PREFIX}/account", only(EVERYONE, self.account), methods=["GET"]),
+            Route(f"{PREFIX}/account/password", only(EVERYONE, self.change_password), methods=["POST"]),
+            Route(
+                f"{PREFIX}/account/second-factor", only(EVERYONE, self.change_second_factor), methods=["POST"]
+            ),
         ]
 
     # Signing in -----------------------------------------------------------------
@@ -148,83 +179,153 @@ class Console:
         chosen = request.query_params.get("lang") or request.cookies.get(LANG_COOKIE)
         return pick_locale(chosen or self.options.locale, self.engine.locales)
 
-    async def login_page(self, request: Request, refused: bool = False) -> Response:
+    def _now(self) -> datetime:
+        return datetime.fromtimestamp(self.clock(), UTC)
+
+    def _sign_in_csrf(self, before: str) -> str:
+        return self.lookup(f"console-sign-in:{before}")[:43]
+
+    async def login_page(self, request: Request, refused: str | None = None, status: int = 200) -> Response:
+        """The sign-in form, its CSRF token bound to a cookie of its own (there is no session yet)."""
         locale = self._locale(request)
-        response = self._render(request, None, locale, "console_login.html", {"refused": refused})
-        if refused:
-            response.status_code = 401
+        before = request.cookies.get(SIGN_IN_COOKIE) or secrets.token_urlsafe(32)
+        context = {
+            "refused": translator(locale)(refused) if refused else None,
+            "csrf": self._sign_in_csrf(before),
+        }
+        response = self._render(request, None, locale, "console_login.html", context)
+        response.status_code = status
+        self._cookie(response, SIGN_IN_COOKIE, before, None)
         return self._remember_language(request, response, locale)
+
+    def _device_of(self, request: Request, name: str) -> str | None:
+        """The browser's id, if it signed in to the account `name` before."""
+        nonce, _, signature = request.cookies.get(DEVICE_COOKIE, "").partition(".")
+        if nonce and matches(signature, self.lookup(f"console-device:{name.casefold()}.{nonce}")[:43]):
+            return nonce
+        return None
+
+    def _backoff_keys(self, request: Request, name: str) -> list[tuple[Backoff, str]]:
+        device = self._device_of(request, name)
+        if device is not None:
+            return [(self.backoff["device"], device)]
+        address, name = source_of(request.state.address), name.casefold()
+        return [
+            (self.backoff["address"], address),
+            (self.backoff["name"], f"{name}\n{address}"),
+            (self.backoff["account"], name),
+        ]
 
     async def login(self, request: Request) -> Response:
         form = await request.form(max_files=0, max_fields=6, max_part_size=4096)
         name, password, code = (str(form.get(k, ""))[:256] for k in ("name", "password", "code"))
-        address = request.state.address
-        if not self.sign_in_limit(address):
-            return await self.login_page(request, refused=True)
+        name = name.strip()
+        before = request.cookies.get(SIGN_IN_COOKIE)
+        if not before or not matches(form.get("csrf", ""), self._sign_in_csrf(before)):
+            return await self.login_page(request, texts.WEB_FORM_EXPIRED, 403)
+        keys = self._backoff_keys(request, name)
+        waiting = any(backoff.wait(key) > 0 for backoff, key in keys)
+        now = self._now()
 
         def check(records: Records) -> Account | None:
-            result = sign_in(records, name.strip(), password, code)
-            if result.account is None:
-                records.audit(
-                    f"console:{name.strip()[:40]}", "console_login_refused", "console", why=result.reason
-                )
-                return None
-            records.audit(f"console:{result.account.name}", "console_login", "console")
-            return result.account
+            if waiting:  # not even checked: as quick for every name, known or not
+                known = records.account(name)
+                result_name, reason = (known.name if known else None), "backoff"
+            else:
+                result = sign_in(records, name, password, code, now)
+                if result.account is not None:
+                    records.audit(f"console:{result.account.name}", "console_login", "console")
+                    return result.account
+                result_name, reason = result.name, result.reason
+            # Only an existing account's name: what a stranger typed is not kept.
+            records.audit(f"console:{result_name or '?'}", "console_login_refused", "console", why=reason)
+            return None
 
         account = await asyncio.to_thread(self.engine.store.run, check)
         if account is None:
-            return await self.login_page(request, refused=True)
-        now = int(self.clock())
-        session = ConsoleSession(account.id or 0, account.generation, now, now)
+            if not waiting:
+                for backoff, key in keys:
+                    backoff.failed(key)
+            return await self.login_page(request, texts.CONSOLE_REFUSED, 401)
+        for backoff, key in keys:
+            backoff.succeeded(key)
+        token = secrets.token_urlsafe(32)
+        await asyncio.to_thread(
+            self.engine.store.run,
+            lambda records: records.add_console_session(account, self._hash(token), now),
+        )
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
-        self._set_cookie(response, self.sessions.issue(session))
+        self._cookie(response, COOKIE, token, self.options.absolute_hours * 3600)
+        device = self._device_of(request, name) or secrets.token_urlsafe(16)
+        signature = self.lookup(f"console-device:{name.casefold()}.{device}")[:43]
+        self._cookie(response, DEVICE_COOKIE, f"{device}.{signature}", DEVICE_DAYS * 86400)
+        response.delete_cookie(SIGN_IN_COOKIE, path=PREFIX)
         return response
 
+    def _hash(self, token: str) -> str:
+        """What the database keeps of a session's token: its keyed hash."""
+        return self.lookup(f"console-session:{token}")
+
+    def csrf(self, session: ConsoleSession) -> str:
+        return self.lookup(f"console-csrf:{session.token_hash}")[:43]
+
     async def logout(self, request: Request, visitor: Visitor) -> Response:
-        await self._audit(visitor, "console_logout", "console")
+        def end(records: Records) -> None:
+            records.end_console_session(visitor.console_session.token_hash)
+            records.audit(visitor.actor, "console_logout", "console")
+
+        await asyncio.to_thread(self.engine.store.run, end)
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
 
-    def _set_cookie(self, response: Response, token: str) -> None:
+    def _cookie(self, response: Response, name: str, value: str, max_age: int | None) -> None:
         response.set_cookie(
-            COOKIE,
-            token,
-            max_age=self.options.absolute_hours * 3600,
-            path=PREFIX,
-            httponly=True,
-            samesite="strict",
-            secure=self.https,
+            name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict", secure=self.https
         )
 
     async def _guarded(self, request: Request, roles: tuple[str, ...], page: Page) -> Response:
-        """The page, for a signed-in account of one of `roles`; a sign-in page for anyone else."""
-        now = int(self.clock())
-        session = self.sessions.read(request.cookies.get(COOKIE), now)
+        """The page, for a signed-in account of one of `roles`; a sign-in page for anyone else.
 
-        def current(records: Records) -> Account | None:
-            account = records.account_by_id(session.account_id) if session else None
-            if account is None or session is None or account.disabled:
+        The session is the database's: one signed out, reset, disabled, idle for too long or
+        too old is ended there, and its cookie names nothing any more."""
+        token = request.cookies.get(COOKIE)
+        now = self._now()
+        idle, absolute = (
+            timedelta(minutes=self.options.idle_minutes),
+            timedelta(hours=self.options.absolute_hours),
+        )
+
+        def current(records: Records) -> tuple[Account, ConsoleSession] | None:
+            session = records.console_session(self._hash(token)) if token else None
+            if session is None:
                 return None
-            return account if account.generation == session.generation else None
+            account = records.account_by_id(session.account_id)
+            if (
+                account is None
+                or account.disabled
+                or now - session.used_at > idle
+                or now - session.began_at > absolute
+            ):
+                records.end_console_session(session.token_hash)
+                return None
+            if now - session.used_at > timedelta(minutes=1):  # each use renews the idle timeout
+                records.touch_console_session(session, now)
+            return account, session
 
-        account = await asyncio.to_thread(self.engine.store.run, current)
-        if account is None or session is None:
+        found = await asyncio.to_thread(self.engine.store.run, current)
+        if found is None:
             response = RedirectResponse(f"{PREFIX}/login", status_code=303)
             response.delete_cookie(COOKIE, path=PREFIX)
             return response
-        visitor = Visitor(account, session, self._locale(request))
-        if account.role not in roles:
+        visitor = Visitor(*found, self._locale(request))
+        if visitor.account.role not in roles:
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
         if request.method == "POST":
             form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
-            if not hmac.compare_digest(str(form.get("csrf", "")), self.sessions.csrf(session)):
+            if not matches(form.get("csrf", ""), self.csrf(visitor.console_session)):
                 return self._message(request, visitor, texts.WEB_FORM_EXPIRED, 403)
         response = await page(request, visitor)
-        # Each use renews the idle timeout; the absolute one stays.
-        renewed = ConsoleSession(session.account_id, session.generation, session.began, now)
-        self._set_cookie(response, self.sessions.issue(renewed))
         return self._remember_language(request, response, visitor.locale)
 
     def _remember_language(self, request: Request, response: Response, locale: str) -> Response:
@@ -461,13 +562,15 @@ class Console:
     async def audit(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
 
+        t = translator(visitor.locale)
+
         def read(records: Records) -> list[dict[str, str]]:
             records.audit(visitor.actor, "console_view", "audit")
             return [
                 {
                     "when": format_datetime(e.at, "medium", tzinfo=zone, locale=visitor.locale),
                     "who": e.actor,
-                    "what": e.action,
+                    "what": t(texts.AUDIT_ACTIONS[e.action]) if e.action in texts.AUDIT_ACTIONS else e.action,
                     "subject": e.subject,
                     "detail": ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
                 }
@@ -477,12 +580,99 @@ class Console:
         events = await asyncio.to_thread(self.engine.store.run, read)
         return self._render(request, visitor, visitor.locale, "console_audit.html", {"events": events})
 
-    # Rendering ------------------------------------------------------------------
+    # One's own account ------------------------------------------------------------
 
-    async def _audit(self, visitor: Visitor, action: str, subject: str) -> None:
-        await asyncio.to_thread(
-            self.engine.store.run, lambda records: records.audit(visitor.actor, action, subject)
-        )
+    async def account(self, request: Request, visitor: Visitor, said: str | None = None) -> Response:
+        """Changing one's own password or second factor, each with the current password."""
+        t = translator(visitor.locale)
+        context = {"said": t(said) if said else None, "setup": None}
+        return self._render(request, visitor, visitor.locale, "console_account.html", context)
+
+    async def _current_password(self, request: Request, visitor: Visitor, password: str) -> bool:
+        """The account's current password, typed again; failures wait like failed sign-ins, so
+        a session left open is no way to guess it."""
+        keys = self._backoff_keys(request, visitor.account.name)
+        if any(backoff.wait(key) > 0 for backoff, key in keys):
+            return False
+        right = await asyncio.to_thread(check_password, visitor.account, password)
+        for backoff, key in keys:
+            backoff.succeeded(key) if right else backoff.failed(key)
+        return right
+
+    async def change_password(self, request: Request, visitor: Visitor) -> Response:
+        form = await request.form()
+        current, new, again = (str(form.get(k, ""))[:256] for k in ("current", "new", "again"))
+        if not await self._current_password(request, visitor, current):
+            return await self.account(request, visitor, texts.CONSOLE_WRONG_PASSWORD)
+        if new != again or not acceptable_password(new, visitor.account.name):
+            return await self.account(request, visitor, texts.CONSOLE_PASSWORD_UNACCEPTABLE)
+        hashed = await asyncio.to_thread(hash_password, new)
+
+        def change(records: Records) -> None:
+            account = records.account_by_id(visitor.account.id or 0)
+            assert account is not None
+            account.password_hash = hashed
+            records.save_account(account)
+            records.end_console_sessions(account.id or 0, keep=visitor.console_session.token_hash)
+            records.audit(visitor.actor, "password_changed", f"account:{account.name}")
+
+        await asyncio.to_thread(self.engine.store.run, change)
+        return await self.account(request, visitor, texts.CONSOLE_PASSWORD_CHANGED)
+
+    async def change_second_factor(self, request: Request, visitor: Visitor) -> Response:
+        """Two steps: the current password, then a code from the new secret, which proves the
+        app has it before the old one stops counting. Between them, the new secret travels in
+        the page, encrypted and bound to this session."""
+        form = await request.form()
+        cipher, now = self.engine.store.cipher, self._now()
+        if "sealed" not in form:
+            if not await self._current_password(request, visitor, str(form.get("current", ""))[:256]):
+                return await self.account(request, visitor, texts.CONSOLE_WRONG_PASSWORD)
+            secret = new_totp_secret()
+            sealed = cipher.seal(
+                {"session": visitor.console_session.token_hash, "secret": secret, "at": now.timestamp()}
+            )
+            return self._setup_page(request, visitor, secret, sealed, None)
+        sealed = str(form.get("sealed", ""))
+        try:
+            setup = cipher.open(sealed)
+        except (InvalidToken, ValueError, TypeError):
+            setup = {}
+        if (
+            setup.get("session") != visitor.console_session.token_hash
+            or now.timestamp() - setup["at"] > SETUP_MINUTES * 60
+        ):
+            return self._message(request, visitor, texts.WEB_FORM_EXPIRED, 403)
+        step = totp_step(setup["secret"], str(form.get("code", ""))[:16], now)
+        if step is None:
+            return self._setup_page(request, visitor, setup["secret"], sealed, texts.CONSOLE_CODE_WRONG)
+
+        def change(records: Records) -> None:
+            account = records.account_by_id(visitor.account.id or 0)
+            assert account is not None
+            records.set_totp_secret(account, setup["secret"])
+            account.totp_required, account.totp_last_step = True, step
+            records.save_account(account)
+            records.end_console_sessions(account.id or 0, keep=visitor.console_session.token_hash)
+            records.audit(visitor.actor, "second_factor_changed", f"account:{account.name}")
+
+        await asyncio.to_thread(self.engine.store.run, change)
+        return await self.account(request, visitor, texts.CONSOLE_SECOND_FACTOR_CHANGED)
+
+    def _setup_page(
+        self, request: Request, visitor: Visitor, secret: str, sealed: str, said: str | None
+    ) -> Response:
+        t = translator(visitor.locale)
+        uri = totp_uri(visitor.account.name, secret)
+        setup = {
+            "qr": segno.make(uri, error="m").svg_data_uri(scale=4),
+            "scan": t(texts.CONSOLE_SCAN, key=secret),
+            "sealed": sealed,
+        }
+        context = {"said": t(said) if said else None, "setup": setup}
+        return self._render(request, visitor, visitor.locale, "console_account.html", context)
+
+    # Rendering ------------------------------------------------------------------
 
     def _message(self, request: Request, visitor: Visitor | None, text: str, status: int) -> Response:
         t = translator(visitor.locale if visitor else self._locale(request))
@@ -506,6 +696,7 @@ class Console:
             ]
             if role in OPERATORS:
                 nav.append((f"{PREFIX}/audit", t(texts.CONSOLE_AUDIT)))
+            nav.append((f"{PREFIX}/account", t(texts.CONSOLE_ACCOUNT)))
         words = {name.removeprefix("CONSOLE_").lower(): t(getattr(texts, name)) for name in _CONSOLE_WORDS}
         base = {
             **page_language(t),
@@ -513,8 +704,9 @@ class Console:
             "t": words,
             "nav": nav,
             "visitor": visitor,
-            "csrf": self.sessions.csrf(visitor.console_session) if visitor else "",
-            "languages": [(code, language_name(code, code)) for code in self.engine.locales],
+            "csrf": self.csrf(visitor.console_session) if visitor else "",
+            # Each language in its own name, on every page: how a reader finds theirs.
+            "language_links": [(code, language_name(code, code)) for code in self.engine.locales],
             "labels": {
                 "outcome": t(OUTCOME),
                 "status": t(STATUS),

@@ -25,8 +25,14 @@ def announce(web: list[WebServer]) -> None:
 
 
 def _servers(web: list[WebServer], log_level: str) -> list[uvicorn.Server]:
+    # uvicorn's own proxy headers are off: it would believe X-Forwarded-For from loopback
+    # whatever is configured. The app's guard reads them from INTAKE_WEB_TRUSTED_PROXIES only.
     return [
-        uvicorn.Server(uvicorn.Config(s.app, host=s.host, port=s.port, access_log=False, log_level=log_level))
+        uvicorn.Server(
+            uvicorn.Config(
+                s.app, host=s.host, port=s.port, access_log=False, log_level=log_level, proxy_headers=False
+            )
+        )
         for s in web
     ]
 

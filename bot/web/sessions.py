@@ -1,19 +1,24 @@
-"""Web chat sessions without accounts: signed tokens that expire when left unused.
+"""Web chat sessions without accounts: signed cookies that expire, and resume links apart from them.
 
-A token is `<session id>.<day issued>.<signature>`: a random id, the day (counted from
-1970) it was last issued, and a keyed signature of both. Each visit issues it again with
-today's date, so a person who keeps coming back keeps their screening; a token (a
-cookie, or a resume link kept in a bookmark) unused for `max_age_days` stops working,
-because it is a key to someone's health answers.
+A session cookie is `<session id>.<day begun>.<day used>.<signature>`: a random id, the day
+(counted from 1970) the session began and the day it was last used, and a keyed signature
+of all three. Each visit issues it again with today as the day used, so a person who keeps
+coming back keeps their screening; a cookie unused for `max_age_days`, or begun more than
+`lifetime_days` ago however often used, stops working, because it is a key to someone's
+health answers. The cookie is never shown on a page.
+
+A resume link carries a token of its own, which opens the session on another device once
+(`bot.web.resume`).
 """
 
 from __future__ import annotations
 
-import hmac
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+
+from bot.web.pages import matches
 
 
 def today() -> int:
@@ -23,34 +28,41 @@ def today() -> int:
 @dataclass(frozen=True)
 class Reading:
     session_id: str | None  # the session id of a good token
-    expired: bool = False  # well signed, but unused for too long
+    began: int = 0  # the day the session began
 
 
 @dataclass
 class Tokens:
     sign: Callable[[str], str]  # a keyed hash of its argument (the store's lookup key)
     max_age_days: int = 90
+    lifetime_days: int = 180
     clock: Callable[[], int] = today
 
     def _signature(self, purpose: str, value: str) -> str:
         return self.sign(f"web-{purpose}:{value}")[:43]
 
-    def issue(self, session: str | None = None) -> str:
-        """A token for `session` (a new one when None), dated today."""
-        session = session or secrets.token_urlsafe(24)
-        issued = str(self.clock())
-        return f"{session}.{issued}.{self._signature('session', f'{session}.{issued}')}"
+    def issue(self, session: str | None = None, began: int | None = None) -> str:
+        """A token for `session` (a new one, begun today, when None), used today."""
+        if session is None:
+            session, began = secrets.token_urlsafe(24), None
+        used = self.clock()
+        body = f"{session}.{began if began is not None else used}.{used}"
+        return f"{body}.{self._signature('session', body)}"
 
     def read(self, token: str | None) -> Reading:
-        """What a token says: forged, mangled or missing ones name no session."""
-        session, _, rest = (token or "").partition(".")
-        issued, _, signature = rest.partition(".")
-        expected = self._signature("session", f"{session}.{issued}")
-        if not session or not issued.isdigit() or not hmac.compare_digest(signature, expected):
+        """What a token says: forged, mangled, missing, idle for too long or too old ones name
+        no session."""
+        body, _, signature = (token or "").rpartition(".")
+        session, _, days = body.partition(".")
+        began, _, used = days.partition(".")
+        if not (session and began.isdigit() and used.isdigit()):
             return Reading(None)
-        if self.clock() - int(issued) > self.max_age_days:
-            return Reading(None, expired=True)
-        return Reading(session)
+        if not matches(signature, self._signature("session", body)):
+            return Reading(None)
+        today = self.clock()
+        if today - int(used) > self.max_age_days or today - int(began) > self.lifetime_days:
+            return Reading(None)
+        return Reading(session, int(began))
 
     def csrf(self, session: str) -> str:
         """The token every form of this session posts back."""
