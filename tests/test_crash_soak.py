@@ -48,7 +48,7 @@ PERSONA = {
     "recent_study": ("no", "no"),
     "follow_plan": ("yes", "yes"),
     "pregnancy": ("no", "no"),
-    "serology": ("I don't know", "dont_know"),
+    "serology": ("3", "dont_know"),  # a choice: "I don't know" would be read back
     "travel": ("yes", "yes"),
 }
 PATIENTS = 8

@@ -158,9 +158,15 @@ def _piped(persona: dict[str, str], order: list[str]) -> str:
 
 # The questions a B1 persona is asked, in order (mri_resolved and can_communicate are skipped).
 B1_ORDER = [q for q in LIKELY_B1]
-# Typed in Chinese, two answers are the bot's interpretation ("我自己" is "for myself", "没什么变化"
-# is "about the same"): it reads them back, and the person confirms with 对.
-PIPED_ZH = {**LIKELY_B1_ZH, "respondent": "我自己\n对", "symptoms_course": "没什么变化\n对"}
+# Typed in Chinese, three answers are the bot's interpretation ("我自己" is "for myself", "没什么变化"
+# is "about the same", 都是阴性 is "tested, all negative"): it reads them back, and the person
+# confirms with 对.
+PIPED_ZH = {
+    **LIKELY_B1_ZH,
+    "respondent": "我自己\n对",
+    "symptoms_course": "没什么变化\n对",
+    "serology": "都是阴性\n对",
+}
 
 
 # Each language reaches each outcome: (language, answers, the questions answered in order,
@@ -170,7 +176,7 @@ PIPED = {
     "en-likely": ("en", LIKELY_B1, B1_ORDER, "likely_eligible", [], [], "you may be a candidate"),
     "en-review": (
         "en",
-        {**LIKELY_B1, "serology": "not sure"},
+        {**LIKELY_B1, "serology": "not sure\nyes"},  # "not sure" at a choice: read back
         B1_ORDER,
         "needs_review",
         [],
@@ -189,7 +195,7 @@ PIPED = {
     "zh-likely": ("zh", PIPED_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
     "zh-review": (
         "zh",
-        {**PIPED_ZH, "serology": "不清楚"},
+        {**PIPED_ZH, "serology": "不清楚\n对"},
         B1_ORDER,
         "needs_review",
         [],

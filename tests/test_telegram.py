@@ -117,7 +117,9 @@ async def test_typed_in_chinese_from_the_language_code(bot: tuple[FakeTelegram, 
         if replies[-1]["text"].startswith("您写的是"):  # an interpreted answer, read back
             read_back.append(question)
             await user.say("对")
-    assert read_back == ["respondent", "symptoms_course"], "我自己 and 没什么变化 are confirmed first"
+    assert read_back == ["respondent", "symptoms_course", "serology"], (
+        "我自己, 没什么变化, 都是阴性 confirmed first"
+    )
     phone_prompt = next(msg for msg in reversed(user.messages) if "keyboard" in msg.get("reply_markup", {}))
     assert "电话" in phone_prompt["text"], "the share-phone keyboard came with the phone question"
     await user.tap("confirm")

@@ -282,7 +282,7 @@ async def test_free_text_is_escaped_everywhere_it_is_shown(
     from dialogs.reports import referrals_csv
 
     name = f'=HYPERLINK("http://evil.example") {XSS}'
-    typed = {"respondent": f"myself {XSS}", "contact_name": name, "contact_phone": f"+86 138 1234 5678 {XSS}"}
+    typed = {"diabetes": f"no, {XSS}", "contact_name": name, "contact_phone": f"+86 138 1234 5678 {XSS}"}
     page = await _open(browser, "/?lang=en")
     seen: list[Page] = []
     for question, value in TAPS_B1.items():
