@@ -23,7 +23,7 @@ from dialogs.answers import AnswerReader
 from dialogs.i18n import LOCALES_DIR, shipped_locales, translator
 from dialogs.inputs import Text
 from dialogs.prompts import DELETE_OPTIONS, OTHER_STUDIES_OPTIONS, READ_BACK_OPTIONS, SUMMARY_OPTIONS
-from dialogs.trial import TRIALS_DIR, find_trial
+from dialogs.trial import TRIALS_DIR, Trial, find_trial
 from dialogs.understanding import Certainty, Reading, all_lexicons
 
 UNCLEAR = "unclear"
@@ -105,8 +105,9 @@ def _reader(locale: str, slug: str, locales_dir: Path) -> AnswerReader:
     return AnswerReader(all_lexicons(locales_dir), t, locales, everyone, today=CORPUS_DAY)
 
 
-def read_case(case: Case, locales_dir: Path = LOCALES_DIR) -> Reading:
-    """How the engine reads `case` typed at its question, in a conversation in its language."""
+def read_case(case: Case, locales_dir: Path = LOCALES_DIR, trial: Trial | None = None) -> Reading:
+    """How the engine reads `case` typed at its question, in a conversation in its language (with
+    `trial`, as that file words the case's trial)."""
     if case.trial == MENUS:
         reader = _reader(case.locale, "nct07295067", locales_dir)
         options, asked = MENU_OPTIONS[case.question]
@@ -114,8 +115,7 @@ def read_case(case: Case, locales_dir: Path = LOCALES_DIR) -> Reading:
         if case.question not in ("delete", "other_studies") and reading.value is not None:
             return Reading(reading.value, Certainty.SURE)  # acted on, as the dialog does
         return reading
-    trial = _trial(case.trial)
-    question = trial.question(case.question)
+    question = (trial or _trial(case.trial)).question(case.question)
     wording = question.text if isinstance(question.text, str) else question.text.get(case.respondent)
     reading, _ = _reader(case.locale, case.trial, locales_dir).read(question, Text(case.text), wording)
     return reading

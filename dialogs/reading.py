@@ -457,7 +457,7 @@ def _new_content(clause: str, spans: list[_Span], question: _Question, lexicon: 
                 word = word.replace(phrase, " ")
             if any(_CJK.match(c) and c not in stop and c not in question.characters for c in word):
                 return True
-        elif len(word) >= 3 and not word.isdigit() and word not in stop:
+        elif len(word) >= 3 and not word.isdigit() and word not in stop and word not in question.copulas:
             return True
     return False
 

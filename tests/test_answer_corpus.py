@@ -10,11 +10,14 @@ is asked again. How often clear phrases are understood the first time is measure
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
 import pytest
+import yaml
 
 from dialogs.corpus import Case, Outcome, judge, load_corpus, read_case, servable
 from dialogs.i18n import shipped_locales
+from dialogs.trial import TRIALS_DIR, load_trial
 
 LOCALES = shipped_locales()
 CASES: list[Case] = [case for locale in LOCALES for case in load_corpus(locale) if servable(case)]
@@ -43,3 +46,23 @@ def test_most_clear_answers_are_understood_the_first_time(locale: str) -> None:
     outcomes = Counter(judge(c, read_case(c)) for c in clear)
     understood = (outcomes[Outcome.STORED_RIGHT] + outcomes[Outcome.READ_BACK_RIGHT]) / len(clear)
     assert understood >= FLOOR[locale], f"{locale}: {understood:.1%} {dict(outcomes)}"
+
+
+def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_path: Path) -> None:
+    """Keywords are hints: the same trial with every option's keyword list taken out of its file."""
+    source = TRIALS_DIR / "nct07295067.yaml"
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    stripped = 0
+    for question in data["questions"]:
+        for option in question.get("options", ()):
+            stripped += option.pop("keywords", None) is not None
+    assert stripped >= 3, "the shipped file has keyword lists to take out"
+    bare = tmp_path / "nct07295067.yaml"
+    bare.write_text(yaml.safe_dump(data, allow_unicode=True), encoding="utf-8")
+    without = load_trial(bare)
+    cases = [c for c in CASES if c.trial == "nct07295067"]
+    hinted = Counter(judge(c, read_case(c)) for c in cases)
+    bare_outcomes = Counter(judge(c, read_case(c, trial=without)) for c in cases)
+    understood = (Outcome.STORED_RIGHT, Outcome.READ_BACK_RIGHT)
+    assert sum(bare_outcomes[o] for o in understood) >= sum(hinted[o] for o in understood)
+    assert bare_outcomes[Outcome.READ_BACK_WRONG] == bare_outcomes[Outcome.STORED_WRONG] == 0

@@ -560,3 +560,42 @@ def test_the_shared_budget_once_spent_refuses_only_who_took_more_than_a_share() 
     assert budgets.allow("203.0.113.7", None, now), "a patient's first request goes through"
     assert budgets.allow("203.0.113.7", None, now), "and their second"
     assert budgets.allow("198.51.100.1", None, now + 61), "a minute later, the budget is back"
+
+
+# Five answers a Chinese patient typed in the web chat, and was asked again for, before answers were
+# read by meaning (issue 19): the question, what was typed, and what was meant.
+TYPED_IN_CHINESE = [
+    ("consent_storage", "好的，同意", "yes"),
+    ("had_surgery", "没有做过手术", "no"),
+    ("mri_shrunk", "变小了", "yes"),
+    ("symptoms_course", "比以前差了一点", "worse"),
+    ("serology", "都是阴性", "no"),
+]
+
+
+@pytest.mark.parametrize(
+    ("question", "typed", "meant"), TYPED_IN_CHINESE, ids=[q for q, *_ in TYPED_IN_CHINESE]
+)
+async def test_chinese_answers_in_everyday_words_are_understood_the_first_time(
+    browser: httpx.AsyncClient, engine: Engine, question: str, typed: str, meant: str
+) -> None:
+    """Read back at once, in the option's own words and naming what it answers; stored when confirmed."""
+    from dialogs.i18n import translator
+
+    trial = engine.trial
+    t = translator("zh_Hans", (trial.domain,))
+    asked = trial.question(question)
+    page = await _open(browser, "/?lang=zh")
+    for earlier, value in TAPS_B1.items():
+        if earlier == question:
+            break
+        page = await _tap(browser, page, value) if page.buttons() else await _post(browser, page, text=value)
+    assert t(trial.question(question).texts[0]) in page.text, f"at {question}"
+    page = await _post(browser, page, text=typed)
+    label = t(next(o.text for o in asked.choices if o.value == meant))
+    assert f"您写的是：“{typed}”" in page.text, page.text
+    assert f"关于“{t(asked.label)}”，我理解您的回答是：“{label}”" in page.text
+    assert question not in str(_answers(engine)), "nothing stored before it is confirmed"
+    await _tap(browser, page, "yes")
+    [answers] = _answers(engine).values()
+    assert answers[question] == meant
