@@ -345,6 +345,9 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
         ):
             meanings[-1] = NO  # "I have" + "never" (not 有没有, which asks)
             continue
+        elif meaning == NO and meanings[-1:] == [ECHO] and i + 1 == len(spans):
+            meanings[-1] = "not_echo"  # "диабета нет", 糖尿病没有: what was asked, then denied
+            continue
         elif meaning == NO and i + 1 < len(spans):
             negated = True  # "I don't" [have diabetes], 没有[做过手术]: the no is in what follows
             continue
@@ -557,6 +560,8 @@ def _echo_words(texts: Iterable[str], lexicon: Lexicon) -> tuple[str, ...]:
 
 
 def _stem(word: str) -> str:
+    """A word's first letters, without accents or the Arabic article: diabético and diabetes meet."""
+    word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
     word = word.removeprefix("ال") if len(word) > 5 else word
     return word[:5]
 
