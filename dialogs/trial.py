@@ -98,6 +98,10 @@ class Question(_Strict):
     max: int | None = None
     # What a number question counts: "age" also takes a birth year or date, and 虚岁.
     number: Literal["age"] | None = None
+    # A name for what the question asks, the same in every trial that asks the same thing with the
+    # same options ("age", "syrinx_diagnosed"): an answer carries over to another trial by it, never
+    # by a guess from the wording.
+    concept: str | None = None
     max_length: int = 200
     scope: ConsentScope | None = None
     # Identifies the person (a name): shown as contact details, never in statistics.
@@ -310,6 +314,13 @@ def _check_question(trial: Trial, question: Question, earlier: dict[str, Questio
         problems.append("consent questions, and only they, have a `scope`")
     if question.ask_if is not None:
         problems += [f"ask_if: {p}" for p in _check_condition(question.ask_if, earlier)]
+    if question.concept is not None:
+        if not _ID.match(question.concept):
+            problems.append("a concept is lower-case letters, digits and _")
+        if question.concept in {q.concept for q in earlier.values()}:
+            problems.append(f"another question has the concept `{question.concept}`")
+        if question.kind == "consent":
+            problems.append("a consent is each study's own: it has no concept")
     if isinstance(question.text, dict):
         variant = trial.variant_by and earlier.get(trial.variant_by)
         if not variant:
