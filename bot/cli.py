@@ -65,7 +65,7 @@ from dialogs.engine import Engine, Text
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
 from dialogs.inputs import CAMPAIGN_SOURCE
 from dialogs.reports import referrals_csv
-from dialogs.trial import TrialDefinitionError, find_trial, load_trial
+from dialogs.trial import TrialDefinitionError, load_trial
 from storage.backup import BackupError, backup, restore
 from storage.crypto import EncryptionKeyError, new_key
 from storage.database import (
@@ -149,12 +149,14 @@ def _parser() -> argparse.ArgumentParser:
     chat_parser = command("chat", _chat, "talk to the bot in this terminal")
     chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
+    chat_parser.add_argument("--trial", help="the study to be screened for, e.g. nct06079125")
     chat_parser.add_argument("--user", help="who you are to the bot (default: your login name)")
     web = command("web", _web, "run the web chat and the console (INTAKE_WEB_HOST, INTAKE_WEB_PORT)")
     web.add_argument("--host", help="the address to listen on (default: INTAKE_WEB_HOST, 127.0.0.1)")
     web.add_argument("--port", type=int, help="the port to listen on (default: INTAKE_WEB_PORT, 8080)")
     qr = command("qr", _qr, "a QR code for a campaign: the web chat link, and the Telegram link")
     qr.add_argument("--source", required=True, help="the campaign, e.g. poster_beijing")
+    qr.add_argument("--trial", help="the study the link is for (default: the first served), e.g. nct06079125")
     qr.add_argument("--lang", help="the language the page opens in, e.g. zh_Hans")
     qr.add_argument("--format", choices=["svg", "png"], default="svg")
     qr.add_argument("--out", type=Path, help="the file to write (default: qr-<source>.<format>)")
@@ -216,15 +218,21 @@ def _run(settings: Settings, args: argparse.Namespace) -> int:
         "Type your answers; /help lists the commands. Ctrl-D leaves (your answers are kept).\n",
         file=sys.stderr,
     )
-    return _converse(settings, None, None, None, web=True)
+    return _converse(settings, None, None, None, None, web=True)
 
 
 def _chat(settings: Settings, args: argparse.Namespace) -> int:
-    return _converse(settings, args.lang, args.source, args.user)
+    return _converse(settings, args.lang, args.source, args.trial, args.user)
 
 
 def _converse(
-    settings: Settings, lang: str | None, source: str | None, user: str | None, *, web: bool = False
+    settings: Settings,
+    lang: str | None,
+    source: str | None,
+    trial: str | None,
+    user: str | None,
+    *,
+    web: bool = False,
 ) -> int:
     """The console chat, with the notifier beside it (and the web chat, for `make run`)."""
     # Speech first: a wrong setting is an error before anything is created, not at the first voice
@@ -246,6 +254,7 @@ def _converse(
                 locale=lang,
                 hint=os.environ.get("LANG"),
                 source=source,
+                trial=trial,
                 after_turn=notifier.wake,
                 listen=listener.hear,
             )
@@ -332,6 +341,20 @@ def _qr(settings: Settings, args: argparse.Namespace) -> int:
         )
         return 2
     query = {"src": args.source}
+    payload = args.source  # Telegram's one start parameter: "<trial>-<source>" names both
+    if args.trial:
+        trial = settings.load_trials().by_slug(args.trial)
+        if trial is None:
+            served = ", ".join(t.slug for t in settings.load_trials())
+            print(f"error: {args.trial!r} is not a trial served here ({served})", file=sys.stderr)
+            return 2
+        query = {"trial": trial.slug, **query}
+        payload = f"{trial.slug}-{args.source}"
+        if len(payload) > 64:
+            print(
+                "error: the trial and the source together are over Telegram's 64 characters", file=sys.stderr
+            )
+            return 2
     if args.lang:
         locale = negotiate(args.lang, shipped_locales())
         if locale is None:
@@ -343,12 +366,12 @@ def _qr(settings: Settings, args: argparse.Namespace) -> int:
         query["lang"] = locale
     base = (settings.public_url or f"http://{settings.web_host}:{settings.web_port}").rstrip("/")
     link = f"{base}/?{urlencode(query)}"
-    out = args.out or Path(f"qr-{args.source}.{args.format}")
+    out = args.out or Path(f"qr-{payload}.{args.format}")
     # Error correction M survives a smudged poster; scale 10 prints sharp at A6 and above.
     segno.make(link, error="m").save(out, kind=args.format, scale=10, border=4)
     print(f"web chat:  {link}\nQR code:   {out}")
     if settings.telegram_bot_username:
-        print(f"Telegram:  https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={args.source}")
+        print(f"Telegram:  https://t.me/{settings.telegram_bot_username.lstrip('@')}?start={payload}")
     else:
         print("Telegram:  set INTAKE_TELEGRAM_BOT_USERNAME to print the Telegram link for this source")
     if not settings.public_url:
@@ -424,7 +447,7 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
         # FHIR holds every screening, in full or de-identified: there is no call-list level.
         print("error: a FHIR export is --kind full or --kind deidentified", file=sys.stderr)
         return 2
-    trial = find_trial(settings.trial)
+    trial = settings.load_trials().first
     locale = pick_locale(args.lang or settings.coordinator_language)
     with _store(settings).transaction() as records:
         records.audit(_operator(), "export", "referrals", kind=args.kind, format=args.format, via="cli")
@@ -445,7 +468,7 @@ def _users(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _referrals(settings: Settings, args: argparse.Namespace) -> int:
-    cards = card_maker(settings, find_trial(settings.trial))
+    cards = card_maker(settings, settings.load_trials().first)
     if args.lang:
         cards = CardMaker(cards.trial, pick_locale(args.lang), settings.timezone)
     with _store(settings).transaction() as records:

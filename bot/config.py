@@ -9,12 +9,16 @@ from __future__ import annotations
 import os
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
+from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.destinations import Destination, DestinationError, SmtpSettings, parse_destinations
+
+if TYPE_CHECKING:
+    from dialogs.trial import Trials
 
 
 class ConfigError(ValueError):
@@ -35,7 +39,11 @@ class Settings(BaseSettings):
         description="Fernet key(s), newest first, comma-separated; default: <data dir>/encryption.key, "
         "created on first run.",
     )
-    trial: str = Field(default="nct07295067", description="The trial file (dialogs/trials/<trial>.yaml).")
+    trials: str = Field(
+        default="",
+        description="The trials served, comma-separated (dialogs/trials/<trial>.yaml), the first where a "
+        "link without one leads; default: every trial file.",
+    )
     coordinator_language: str = Field(
         default="zh_Hans", description="The language of referral cards and coordinator views."
     )
@@ -162,6 +170,16 @@ class Settings(BaseSettings):
             return [int(i) for i in ids]
         except ValueError as error:
             raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+
+    def load_trials(self) -> Trials:
+        """The trials served; an unknown or malformed trial file is a start-up error naming it."""
+        from dialogs.trial import TrialDefinitionError, load_trials
+
+        slugs = [part.strip() for part in self.trials.split(",") if part.strip()]
+        try:
+            return load_trials(slugs or None)
+        except TrialDefinitionError as error:
+            raise ConfigError(f"INTAKE_TRIALS: {error}") from None
 
     @property
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:

@@ -86,6 +86,7 @@ def chat(
     locale: str | None = None,
     hint: str | None = None,
     source: str | None = None,
+    trial: str | None = None,
     after_turn: Callable[[], None] = lambda: None,
     listen: Callable[[bytes, str], Input] | None = None,
 ) -> None:
@@ -101,7 +102,7 @@ def chat(
     """
     address = Address("console", user or getpass.getuser())
     interactive = stdin.isatty()
-    engine.handle(address, Start(source=source, locale=locale), locale=hint)
+    engine.handle(address, Start(source=source, locale=locale, trial=trial), locale=hint)
     hint = deliver(engine, address, stdout) or hint
     while True:
         if interactive:

@@ -17,7 +17,7 @@ from bot.destinations import DestinationError, EmailSender, Sender, TelegramSend
 from bot.notifications import CardMaker, Notifier, Planner
 from dialogs.engine import Engine
 from dialogs.i18n import pick_locale
-from dialogs.trial import Trial, find_trial
+from dialogs.trial import Trial
 from storage.crypto import key_file_keys, parse_keys
 from storage.database import make_engine, migrate
 from storage.repository import Store
@@ -33,11 +33,11 @@ def build_engine(settings: Settings) -> Engine:
     The engine's effects (a referral created or withdrawn) become notifications to the
     configured destinations, in the same transaction.
     """
-    trial = find_trial(settings.trial)
+    trials = settings.load_trials()
     database = make_engine(settings.database)
     migrate(database)
     planner = Planner(settings.destinations)
-    return Engine(trial, open_store(settings, database), on_effects=planner.plan)
+    return Engine(trials, open_store(settings, database), on_effects=planner.plan)
 
 
 def open_store(settings: Settings, database: SQLAlchemyEngine) -> Store:

@@ -25,7 +25,7 @@ from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Sta
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
 from dialogs.prompts import OTHER_STUDIES_OPTIONS, READ_BACK_OPTIONS, SUMMARY_OPTIONS, Prompts, held_menu
-from dialogs.trial import Question
+from dialogs.trial import Question, Trial
 from dialogs.understanding import Certainty, Reading, clean
 from storage.models import Participant, Screening, utcnow
 from storage.repository import Records
@@ -56,30 +56,33 @@ def start_screening(
     hint: str | None,
     previous_locale: str | None,
 ) -> Screening:
-    source = message.source if isinstance(message, Start) else None
+    trial, source = engine.trials.from_link(message.source) if isinstance(message, Start) else (None, None)
+    if isinstance(message, Start) and message.trial:
+        trial = engine.trials.by_slug(message.trial) or trial
     source = source if source and CAMPAIGN_SOURCE.fullmatch(source) else None
     chosen = message.locale if isinstance(message, Start) else None
     locale = negotiate(chosen, engine.locales) or negotiate(hint, engine.locales) or previous_locale
-    return _new_screening(engine, records, participant, locale, source, {"source": source})
+    return _new_screening(
+        engine, records, participant, trial or engine.trial, locale, source, {"source": source}
+    )
 
 
 def _new_screening(
     engine: Engine,
     records: Records,
     participant: Participant,
+    trial: Trial,
     locale: str | None,
     source: str | None,
     audited: dict[str, str | None],
 ) -> Screening:
-    """A screening at the trial's first question, audited with `audited`."""
+    """A screening of `trial` at its first question, audited with `audited`."""
     screening = records.add_screening(
-        participant.id or 0,
-        engine.trial.registry_id,
-        state=engine.trial.questions[0].id,
-        locale=locale,
-        source=source,
+        participant.id or 0, trial.registry_id, state=trial.questions[0].id, locale=locale, source=source
     )
-    records.audit("participant", "screening_started", f"screening:{screening.id}", **audited)
+    records.audit(
+        "participant", "screening_started", f"screening:{screening.id}", trial=trial.registry_id, **audited
+    )
     log.info("screening %s started", screening.id)
     return screening
 
@@ -120,7 +123,8 @@ class Conversation(Prompts):
         hint: str | None = None,
     ) -> None:
         self.engine = engine
-        self.trial = engine.trial
+        self.trial = engine.trials.by_id(screening.trial_id)
+        self.machine = engine.machines[self.trial.slug]
         self.locales = engine.locales
         self.records = records
         self.address = address
@@ -139,7 +143,7 @@ class Conversation(Prompts):
     @property
     def t(self) -> Translator:
         locale = self.screening.locale or pick_locale(self.hint, self.engine.locales)
-        return self.engine.translator(locale)
+        return self.engine.translator(locale, self.trial)
 
     @property
     def state(self) -> str:
@@ -155,12 +159,16 @@ class Conversation(Prompts):
             self.screening.pending_answer = None  # an answer read back waits only while it is asked
 
     def translator(self, locale: str) -> Translator:
-        return self.engine.translator(locale)
+        return self.engine.translator(locale, self.trial)
 
     @property
     def reader(self) -> AnswerReader:
         return AnswerReader(
-            self.engine.lexicon, self.t, self.engine.locales, self.engine.translators, utcnow().date()
+            self.engine.lexicon,
+            self.t,
+            self.engine.locales,
+            self.engine.translators[self.trial.slug],
+            utcnow().date(),
         )
 
     # What the machine asks of its model ------------------------------------
@@ -217,7 +225,7 @@ class Conversation(Prompts):
             self.say(UNUSABLE.get(message.kind, m.UNSUPPORTED), problem=True)
             self.prompt()
         elif isinstance(message, Start):
-            self._record_source(message.source)
+            self._record_source(self.engine.trials.from_link(message.source)[1])
             chosen = negotiate(message.locale, self.engine.locales)
             if self.screening.locale is None:
                 chosen = chosen or negotiate(self.hint, self.engine.locales)
@@ -547,7 +555,7 @@ class Conversation(Prompts):
 
     def fire(self, event: str, **kwargs: Any) -> bool:
         try:
-            return bool(self.engine.machine.events[event].trigger(self, **kwargs))
+            return bool(self.machine.events[event].trigger(self, **kwargs))
         except MachineError:
             return False
 
@@ -629,6 +637,7 @@ class Conversation(Prompts):
             self.engine,
             self.records,
             self.participant,
+            self.trial,
             previous.locale,
             previous.source,
             {"replaces": f"screening:{previous.id}"},

@@ -35,7 +35,7 @@ from dialogs.i18n import LOCALES_DIR, Translator, shipped_locales, translator
 from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported, parse_text
 from dialogs.machine import build_machine
 from dialogs.outputs import Option, Reply, Turn
-from dialogs.trial import Trial
+from dialogs.trial import Trial, Trials
 from dialogs.understanding import all_lexicons
 from storage.models import utcnow
 from storage.repository import Records, Store
@@ -50,23 +50,31 @@ EffectSink = Callable[[Records, list[Effect]], None]
 class Engine:
     def __init__(
         self,
-        trial: Trial,
+        trials: Trials | Trial,
         store: Store,
         locales_dir: Path = LOCALES_DIR,
         on_effects: EffectSink | None = None,
     ) -> None:
-        self.trial = trial
+        self.trials = trials if isinstance(trials, Trials) else Trials([trials])
         self.store = store
         self.on_effects = on_effects
         self.locales_dir = locales_dir
-        self.machine = build_machine(trial)
+        self.machines = {trial.slug: build_machine(trial) for trial in self.trials}
         self.locales = shipped_locales(locales_dir)
         self.lexicon = all_lexicons(locales_dir)
-        # Every language's words for the trial's options, so "没有好转" is understood in any chat.
-        self.translators = tuple(self.translator(locale) for locale in self.locales)
+        # Every language's words for each trial's options, so "没有好转" is understood in any chat.
+        self.translators = {
+            trial.slug: tuple(self.translator(locale, trial) for locale in self.locales)
+            for trial in self.trials
+        }
 
-    def translator(self, locale: str) -> Translator:
-        return translator(locale, (self.trial.domain,), self.locales_dir)
+    @property
+    def trial(self) -> Trial:
+        """The first trial served: where a link without one leads."""
+        return self.trials.first
+
+    def translator(self, locale: str, trial: Trial | None = None) -> Translator:
+        return translator(locale, ((trial or self.trial).domain,), self.locales_dir)
 
     def handle(
         self,

@@ -20,6 +20,8 @@ class Start:
 
     source: str | None = None
     locale: str | None = None
+    # The study the link was for (a trial's slug), where the channel says so apart from the source.
+    trial: str | None = None
 
 
 @dataclass(frozen=True)

@@ -10,6 +10,7 @@ translations live in `locales/<locale>/LC_MESSAGES/<trial slug>.po`.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -221,6 +222,58 @@ def load_trial(path: Path) -> Trial:
 
 def available_trials(directory: Path = TRIALS_DIR) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+class Trials:
+    """The trials one deployment serves, in the order it names them.
+
+    A screening belongs to one trial (its registry id is stored with it). A link names its trial
+    ("nct06079125", or "nct06079125-poster_beijing" with a campaign source); one without a trial
+    leads to the first.
+    """
+
+    def __init__(self, trials: Sequence[Trial]) -> None:
+        if not trials:
+            raise ValueError("a deployment serves at least one trial")
+        self._by_id = {t.registry_id: t for t in trials}
+        self._by_slug = {t.slug: t for t in trials}
+        self._order = tuple(trials)
+
+    def __iter__(self) -> Iterator[Trial]:
+        return iter(self._order)
+
+    def __len__(self) -> int:
+        return len(self._order)
+
+    @property
+    def first(self) -> Trial:
+        return self._order[0]
+
+    def by_id(self, registry_id: str) -> Trial:
+        """The trial a screening belongs to (its `trial_id`); the first for one of a trial no longer
+        served, so that its person is still answered."""
+        return self._by_id.get(registry_id, self._order[0])
+
+    def by_slug(self, slug: str | None) -> Trial | None:
+        return self._by_slug.get((slug or "").lower())
+
+    def from_link(self, payload: str | None) -> tuple[Trial | None, str | None]:
+        """A link's trial and campaign source: "nct06079125-poster_beijing" is both, "poster_beijing"
+        only a source, and "nct06079125" only a trial."""
+        if not payload:
+            return None, None
+        for slug, trial in self._by_slug.items():
+            if payload.lower() == slug:
+                return trial, None
+            for joint in ("-", "_"):
+                if payload.lower().startswith(slug + joint):
+                    return trial, payload[len(slug) + 1 :] or None
+        return None, payload
+
+
+def load_trials(slugs: Sequence[str] | None = None, directory: Path = TRIALS_DIR) -> Trials:
+    """The named trials (all of `directory`'s, in name order, when none are named)."""
+    return Trials([find_trial(slug, directory) for slug in (slugs or available_trials(directory))])
 
 
 def find_trial(slug: str, directory: Path = TRIALS_DIR) -> Trial:

@@ -494,7 +494,7 @@ def test_a_whole_screening_typed_in_chinese(
 
 def test_menus_are_states_of_the_one_machine(engine: Engine, person: Person) -> None:
     """A menu is opened over where the dialog stands and closed back to it, by the machine."""
-    machine = engine.machine
+    machine = engine.machines[engine.trial.slug]
     assert {"_language", "_consent", "_confirm", "_delete", "_restart"} <= set(machine.states)
     person.start()
     person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent")})

@@ -341,7 +341,7 @@ def test_operator_commands_never_migrate_and_need_no_trial_file(tmp_path: Path) 
 
     assert intake(tmp_path, "chat", "--lang", "en", stdin="yes\n").returncode == 0
     database = make_engine(f"sqlite:///{tmp_path / 'intake.db'}")
-    no_trial = {"INTAKE_TRIAL": "no_such_trial"}
+    no_trial = {"INTAKE_TRIALS": "no_such_trial"}
     for command in ("audit", "screenings", "deliveries", "purge"):
         result = intake(tmp_path, command, env=no_trial)
         assert result.returncode == 0, (command, result.stderr)

@@ -135,7 +135,8 @@ class WebChat:
         # QR code, this site's own link): another site's link cannot change its language.
         followed = fresh or request.headers.get("sec-fetch-site") in ("same-origin", "none")
         if params and followed:
-            await self._handle(session, Start(source=params.get("src"), locale=params.get("lang")), hint)
+            start = Start(source=params.get("src"), locale=params.get("lang"), trial=params.get("trial"))
+            await self._handle(session, start, hint)
         elif fresh:
             await self._handle(session, Start(), hint)
         if params:
