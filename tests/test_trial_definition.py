@@ -121,8 +121,30 @@ def test_find_trial_ignores_case() -> None:
     assert find_trial("NCT07295067").registry_id == "NCT07295067"
 
 
-def test_available_trials_lists_the_shipped_trial() -> None:
-    assert "nct07295067" in available_trials()
+def test_available_trials_lists_the_shipped_trials() -> None:
+    assert {"nct07295067", "nct06079125"} <= set(available_trials())
+
+
+@pytest.mark.parametrize("slug", available_trials())
+def test_every_shipped_trial_loads(slug: str) -> None:
+    loaded = find_trial(slug)
+    assert check_trial(loaded) == []
+    assert loaded.registry_id.lower() == slug
+
+
+def test_a_concept_asks_the_same_in_every_trial_that_names_it() -> None:
+    """An answer carries over between trials by its concept: the questions that name one take the
+    same kind of answer, with the same option values and bounds, in every shipped trial."""
+    by_concept: dict[str, list[tuple[str, tuple[Any, ...]]]] = {}
+    for slug in available_trials():
+        for q in find_trial(slug).questions:
+            if q.concept:
+                shape = (q.kind, q.number, q.min, q.max, tuple(o.value for o in q.choices))
+                by_concept.setdefault(q.concept, []).append((slug, shape))
+    shared = {concept: found for concept, found in by_concept.items() if len(found) > 1}
+    assert {"age", "respondent", "syrinx_diagnosed", "contact_name", "contact_phone"} <= set(shared)
+    for concept, found in shared.items():
+        assert len({shape for _, shape in found}) == 1, f"{concept}: {found}"
 
 
 def test_the_shipped_file_round_trips_through_yaml(tmp_path: Path, shipped_data: dict[str, Any]) -> None:
@@ -422,7 +444,7 @@ def test_missing_trial_via_find_trial() -> None:
         find_trial("nope")
     message = str(caught.value)
     assert str(TRIALS_DIR / "nope.yaml") in message
-    assert "no such trial (known: nct07295067" in message
+    assert "no such trial (known: nct06079125, nct07295067)" in message
 
 
 def test_missing_trial_in_an_empty_directory(tmp_path: Path) -> None:
