@@ -135,7 +135,7 @@ def main() -> None:
     print(
         header
         + f" {'understood':>11}"
-        + ("   before: understood, read back/stored wrong" if args.before else "")
+        + ("   before (NCT07295067, menus): understood, read back/stored wrong" if args.before else "")
     )
     every: list[float] = []
     waiting = 0
@@ -153,7 +153,9 @@ def main() -> None:
         cells = " ".join(f"{outcomes[o]:>15}" for _, o in COLUMNS)
         line = f"{locale:9} {len(cases):>7} {cells} {understood:>10.1f}%"
         if args.before:
-            old, old_understood = measure(cases, read_before(args.before, cases))
+            # The older reader served one trial: it is measured on that trial's phrases and the menus.
+            known = [c for c in cases if c.trial in ("nct07295067", "menus")]
+            old, old_understood = measure(known, read_before(args.before, known))
             wrong = old[Outcome.READ_BACK_WRONG], old[Outcome.STORED_WRONG]
             line += f"   {old_understood:>6.1f}%, {wrong[0]}/{wrong[1]}"
         print(line)

@@ -39,6 +39,8 @@ _CJK_DIGIT_RUN = re.compile(r"[零〇一二三四五六七八九]{2,4}(?=\s*年)
 def read_age(text: str, lexicon: Lexicon, today: date) -> Reading:
     """The age in whole years that `text` gives, and how sure that is."""
     plain = _digits(ascii_digits(unicodedata.normalize("NFKC", clean(text))))
+    if find_phrases(normalize(text), lexicon.not_ages):
+        return Reading()  # 上初三, "in 9th grade": a school year, not an age
     born = _born(plain, normalize(text), lexicon, today)
     if born is not None:
         return born
@@ -68,7 +70,7 @@ def _born(plain: str, folded: str, lexicon: Lexicon, today: date) -> Reading | N
     minguo = _MINGUO.search(plain)
     if minguo:
         return _age(1911 + int(minguo.group(1)), 0, 0, today)
-    short = _SHORT_YEAR.search(plain)
+    short = _SHORT_YEAR.search(plain) or re.fullmatch(r"\s*(\d{2})\s*年\s*", plain)  # 99年: born in '99
     if short:
         return _age(_full_year(short.group(1), today), 0, 0, today)
     year = _YEAR.search(plain)

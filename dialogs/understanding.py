@@ -78,6 +78,8 @@ class Lexicon:
     approximations: tuple[str, ...] = ()
     # "half", 半: not a whole number.
     fractions: tuple[str, ...] = ()
+    # A school year (上初三, "in 9th grade"), which is no age.
+    not_ages: tuple[str, ...] = ()
     # 虚岁: an age counted from one at birth, one more than the age in whole years.
     nominal_ages: tuple[str, ...] = ()
     # "born", 出生: a year or date that follows is a birth date, not an age.
@@ -128,6 +130,7 @@ class Lexicon:
             approximations=(*self.approximations, *other.approximations),
             fractions=(*self.fractions, *other.fractions),
             nominal_ages=(*self.nominal_ages, *other.nominal_ages),
+            not_ages=(*self.not_ages, *other.not_ages),
             born=(*self.born, *other.born),
             concepts=both(self.concepts, other.concepts),
             asks=both(self.asks, other.asks),
@@ -166,6 +169,7 @@ def load_lexicon(path: Path) -> Lexicon:
         approximations=words(numbers.get("approximations")),
         fractions=words(numbers.get("fractions")),
         nominal_ages=words(numbers.get("nominal")),
+        not_ages=words(numbers.get("not_ages")),
         born=words(numbers.get("born")),
         concepts={key: words(items) for key, items in (data.get("concepts") or {}).items()},
         asks={key: words(items) for key, items in (data.get("asks") or {}).items()},
