@@ -5,7 +5,7 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 TRIALS := $(basename $(notdir $(wildcard dialogs/trials/*.yaml)))
-DOMAINS := intake $(TRIALS)
+DOMAINS := intake entry $(TRIALS)
 
 .PHONY: run test lint catalogs extract update locale i18n-status
 
@@ -36,6 +36,8 @@ catalogs: $(VENV)/.installed
 extract: $(VENV)/.installed
 	$(BIN)/pybabel extract --mapping babel.cfg --keywords N_ --keywords NP_:1,2 --add-comments TRANSLATORS: \
 	  --project trial-intake --no-wrap --output locales/intake.pot bot dialogs
+	$(BIN)/pybabel extract --mapping babel-entry.cfg --project trial-intake --no-wrap \
+	  --output locales/entry.pot dialogs/entry.yaml
 	@for trial in $(TRIALS); do \
 	  $(BIN)/pybabel extract --mapping babel-trials.cfg --project trial-intake --no-wrap \
 	    --output locales/$$trial.pot dialogs/trials/$$trial.yaml; \

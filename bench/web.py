@@ -80,6 +80,7 @@ async def main() -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
         env |= {
             "INTAKE_DATA_DIR": folder,
+            "INTAKE_TRIALS": "nct07295067",  # the patients answer its questions
             "INTAKE_WEB_PORT": str(port),
             "INTAKE_WEB_TAP_SETTLE": "0",
             "INTAKE_WEB_REQUESTS_PER_MINUTE": "1000000",

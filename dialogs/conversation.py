@@ -20,7 +20,9 @@ from dialogs import messages as m
 from dialogs.answers import AnswerReader
 from dialogs.effects import Effect, ReferralClosed, ReferralCreated
 from dialogs.eligibility import Assessment, Outcome, assess
-from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale
+from dialogs.entry import DOMAIN as ENTRY_DOMAIN
+from dialogs.entry import Entry
+from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale, translator
 from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
@@ -62,9 +64,13 @@ def start_screening(
     source = source if source and CAMPAIGN_SOURCE.fullmatch(source) else None
     chosen = message.locale if isinstance(message, Start) else None
     locale = negotiate(chosen, engine.locales) or negotiate(hint, engine.locales) or previous_locale
-    return _new_screening(
+    screening = _new_screening(
         engine, records, participant, trial or engine.trial, locale, source, {"source": source}
     )
+    if trial is None and engine.entry is not None:
+        # No study named: the entry's questions choose one (this one until then).
+        records.hold_answer(screening, {"menu": "study", "step": engine.entry.questions[0].id})
+    return screening
 
 
 def _new_screening(
@@ -155,8 +161,9 @@ class Conversation(Prompts):
             self.screening.pending = value[1:]
         else:
             self.screening.pending, self.base = None, value
-        if value != "_confirm":
-            self.screening.pending_answer = None  # an answer read back waits only while it is asked
+        if not value.startswith("_"):
+            # What a menu holds (an answer read back, the entry's step) waits only while it is open.
+            self.screening.pending_answer = None
 
     def translator(self, locale: str) -> Translator:
         return self.engine.translator(locale, self.trial)
@@ -206,8 +213,20 @@ class Conversation(Prompts):
             self.open_menu("language")
             self.prompt()
             return
-        self.say(self.trial.intro)
+        self._welcome()
         self.prompt()
+
+    def _welcome(self) -> None:
+        """The first words after the language is known: the entry's, or the study's."""
+        if self._choosing_study():
+            self.open_menu("study")
+            self.say(self.engine.entry.intro if self.engine.entry else "", translate=self.entry_translator())
+        else:
+            self.say(self.trial.intro)
+
+    def _choosing_study(self) -> bool:
+        held = self.records.held_answer(self.screening) or {}
+        return held.get("menu") == "study" and self.engine.entry is not None
 
     def receive(self, message: Input) -> None:
         pending = self.screening.pending
@@ -218,14 +237,19 @@ class Conversation(Prompts):
             self.say(m.CONSENT_CHANGED)
             self.prompt()
         elif isinstance(message, Command):
-            if not (pending == "language" and self.screening.locale is None):
-                self.close_menu()  # a command leaves a menu; the first language menu stays
+            if not (pending == "language" and self.screening.locale is None) and pending != "study":
+                self.close_menu()  # a command leaves a menu; the first language menu and the entry stay
             self.command(message)
         elif isinstance(message, Unsupported):
             self.say(UNUSABLE.get(message.kind, m.UNSUPPORTED), problem=True)
             self.prompt()
         elif isinstance(message, Start):
-            self._record_source(self.engine.trials.from_link(message.source)[1])
+            linked, source = self.engine.trials.from_link(message.source)
+            linked = self.engine.trials.by_slug(message.trial) or linked
+            self._record_source(source)
+            if linked is not None and pending == "study":
+                self._choose_study(linked)
+                return
             chosen = negotiate(message.locale, self.engine.locales)
             if self.screening.locale is None:
                 chosen = chosen or negotiate(self.hint, self.engine.locales)
@@ -343,8 +367,50 @@ class Conversation(Prompts):
             self._answer_read_back(message)
         elif pending == "paused":
             self._answer_paused(message)
+        elif pending == "study":
+            self._answer_study(message)
         else:
             self._answer_delete_or_restart(pending, message)
+
+    def _answer_study(self, message: Choice | Text) -> None:
+        """The entry's question: its answer leads to the next question or to a study. Nothing of it is
+        kept, so an interpreted answer is not read back: the study's own questions ask again."""
+        entry = self.engine.entry
+        assert entry is not None
+        step = entry.question((self.records.held_answer(self.screening) or {}).get("step"))
+        reader = AnswerReader(
+            self.engine.lexicon, self.entry_translator(), self.engine.locales, (), utcnow().date()
+        )
+        reading, problem = reader.read(step, message)
+        if reading.value is None:
+            self.say(*problem, problem=True, hint=True)
+            self.prompt()
+            return
+        lead = entry.lead(step, reading.value, self.engine.trials)
+        if isinstance(lead, Trial):
+            self._choose_study(lead)
+        else:
+            self.records.hold_answer(self.screening, {"menu": "study", "step": lead.id})
+            self.prompt()
+
+    def _choose_study(self, trial: Trial) -> None:
+        """Screen for `trial` from its first question (nothing was answered before the entry)."""
+        self.screening.trial_id = trial.registry_id
+        self.trial, self.machine = trial, self.engine.machines[trial.slug]
+        self.state = trial.questions[0].id
+        self.records.audit(
+            "participant", "study_chosen", f"screening:{self.screening.id}", trial=trial.registry_id
+        )
+        self.say(self.trial.intro)
+        self.prompt()
+
+    def engine_entry(self) -> Entry:
+        assert self.engine.entry is not None
+        return self.engine.entry
+
+    def entry_translator(self) -> Translator:
+        locale = self.screening.locale or pick_locale(self.hint, self.engine.locales)
+        return translator(locale, (ENTRY_DOMAIN,), self.engine.locales_dir)
 
     def _answer_paused(self, message: Choice | Text) -> None:
         """Paused: anything typed resumes at the question; a tap on its button answers it."""
@@ -361,9 +427,12 @@ class Conversation(Prompts):
             return
         first_contact = not self.answers and self.base == self.trial.questions[0].id
         self.screening.locale = locale
-        self.close_menu()
-        if first_contact:
-            self.say(self.trial.intro)
+        if first_contact and self._choosing_study():
+            self._welcome()  # the study menu, instead of the language menu
+        else:
+            self.close_menu()
+            if first_contact:
+                self.say(self.trial.intro)
         self.prompt()
 
     def _answer_delete_or_restart(self, pending: str, message: Choice | Text) -> None:

@@ -31,6 +31,7 @@ from pathlib import Path
 from dialogs.conditions import DONT_KNOW
 from dialogs.conversation import Conversation, start_screening
 from dialogs.effects import Effect
+from dialogs.entry import load_entry
 from dialogs.i18n import LOCALES_DIR, Translator, shipped_locales, translator
 from dialogs.inputs import Address, Choice, Command, Input, Start, Text, Unsupported, parse_text
 from dialogs.machine import build_machine
@@ -56,6 +57,8 @@ class Engine:
         on_effects: EffectSink | None = None,
     ) -> None:
         self.trials = trials if isinstance(trials, Trials) else Trials([trials])
+        # With more than one trial, someone who comes without a study's link is asked which suits them.
+        self.entry = load_entry() if len(self.trials) > 1 else None
         self.store = store
         self.on_effects = on_effects
         self.locales_dir = locales_dir

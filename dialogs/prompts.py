@@ -14,6 +14,7 @@ from typing import Any
 from dialogs import messages as m
 from dialogs.cards import answer_text
 from dialogs.eligibility import Outcome
+from dialogs.entry import Entry
 from dialogs.i18n import Translator, display_name
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Option, Reply
@@ -67,6 +68,12 @@ class Prompts:
     def close_menu(self) -> None:
         raise NotImplementedError
 
+    def entry_translator(self) -> Translator:
+        raise NotImplementedError
+
+    def engine_entry(self) -> Entry:
+        raise NotImplementedError
+
     def prompt_id(self) -> str:
         return f"{self.screening.id}.{self.screening.prompt_seq}"
 
@@ -85,6 +92,8 @@ class Prompts:
             self._ask_with(self.question_text(question), options, "consent")
         elif pending == "confirm":
             self._read_back()
+        elif pending == "study":
+            self._ask_entry()
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
             self._menu(text, self._pending_options(pending))
@@ -105,6 +114,15 @@ class Prompts:
             text += "\n" + self.t(question.help)
         options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
         self._ask_with(text, options, question.kind)
+
+    def _ask_entry(self) -> None:
+        """The entry's current question, in the entry's words (`entry_translator`)."""
+        entry = self.engine_entry()
+        held = self.records.held_answer(self.screening) or {}
+        question = entry.question(held.get("step"))
+        t = self.entry_translator()
+        options = tuple(Option(o.value, t(o.text)) for o in question.choices)
+        self._ask_with(t(question.texts[0]), options, question.kind)
 
     def _read_back(self) -> None:
         held = self.records.held_answer(self.screening) or {}
@@ -176,9 +194,15 @@ class Prompts:
         return [q for q in self.trial.questions if q.id in self.answers and self.askable(q)]
 
     def say(
-        self, text: str, params: dict[str, Any] | None = None, *, problem: bool = False, hint: bool = False
+        self,
+        text: str,
+        params: dict[str, Any] | None = None,
+        *,
+        problem: bool = False,
+        hint: bool = False,
+        translate: Translator | None = None,
     ) -> None:
-        self._emit(Reply(self.t(text, **(params or {})), problem=problem, hint=hint))
+        self._emit(Reply((translate or self.t)(text, **(params or {})), problem=problem, hint=hint))
 
     def _emit(self, reply: Reply) -> None:
         self.replies.append(replace(reply, locale=self.t.locale))

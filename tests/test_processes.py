@@ -24,7 +24,15 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def _env(data_dir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
-    return {**env, "INTAKE_DATA_DIR": str(data_dir), "LANG": "C.UTF-8", "PYTHONUNBUFFERED": "1"}
+    # The first trial, as a link naming it (serving both, and the entry: tests/test_trials.py).
+    trials = os.environ.get("INTAKE_TRIALS", "nct07295067")
+    return {
+        **env,
+        "INTAKE_DATA_DIR": str(data_dir),
+        "INTAKE_TRIALS": trials,
+        "LANG": "C.UTF-8",
+        "PYTHONUNBUFFERED": "1",
+    }
 
 
 def intake(

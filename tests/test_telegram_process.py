@@ -42,6 +42,7 @@ def bot_process(
         "TELEGRAM_BOT_TOKEN": tg.token,
         "TELEGRAM_API_ROOT": tg.root,
         "INTAKE_DATA_DIR": str(data_dir),
+        "INTAKE_TRIALS": os.environ.get("INTAKE_TRIALS", "nct07295067"),
         "INTAKE_COORDINATOR_CHAT_IDS": str(COORDINATOR),
         "INTAKE_COORDINATOR_LANGUAGE": "en",
         "INTAKE_DELIVERY_INTERVAL": "0.2",

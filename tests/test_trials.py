@@ -1,0 +1,122 @@
+"""One deployment serves both Xuanwu studies: links name their study, and someone who comes without
+one answers one or two plain questions (dialogs/entry.yaml) that lead to the study that may suit them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from bot.config import Settings
+from dialogs.engine import Engine, Start
+from dialogs.trial import Trials, load_trials
+from storage.repository import Store
+from tests.conftest import Person
+from tests.test_processes import intake
+
+FIRST, SECOND = "NCT07295067", "NCT06079125"
+
+
+@pytest.fixture
+def both(store: Store) -> Engine:
+    return Engine(load_trials(["nct07295067", "nct06079125"]), store)
+
+
+def _trial_of(person: Person) -> str:
+    return person.stored()["trial"]
+
+
+def test_every_trial_file_is_served_unless_some_are_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("INTAKE_TRIALS", raising=False)
+    served = Settings(_env_file=None).load_trials()  # type: ignore[call-arg]
+    assert [t.registry_id for t in served] == [SECOND, FIRST]  # in file name order
+    named = Settings(_env_file=None, trials="nct07295067, nct06079125").load_trials()  # type: ignore[call-arg]
+    assert [t.registry_id for t in named] == [FIRST, SECOND]
+
+
+def test_a_link_names_its_study_and_its_source() -> None:
+    trials = load_trials(["nct07295067", "nct06079125"])
+    assert trials.from_link("nct06079125-poster_beijing")[0] is trials.by_slug("nct06079125")
+    assert trials.from_link("nct06079125-poster_beijing")[1] == "poster_beijing"
+    assert trials.from_link("NCT06079125") == (trials.by_slug("nct06079125"), None)
+    assert trials.from_link("poster_beijing") == (None, "poster_beijing")
+    assert trials.from_link(None) == (None, None)
+
+
+@pytest.mark.parametrize(("link", "registry_id"), [("nct06079125-clinic", SECOND), ("nct07295067", FIRST)])
+def test_a_deep_link_screens_for_its_study_at_once(both: Engine, link: str, registry_id: str) -> None:
+    person = Person(both)
+    person.command("start", link)
+    assert person.prompt == "consent_storage", "no entry question: the link chose"
+    assert _trial_of(person) == registry_id
+    if link.endswith("clinic"):
+        assert person.stored()["source"] == "clinic"
+
+
+def test_the_web_and_the_terminal_name_the_study_apart_from_the_source(both: Engine) -> None:
+    person = Person(both)
+    person.send(Start(source="poster", trial="nct06079125"))
+    assert _trial_of(person) == SECOND and person.stored()["source"] == "poster"
+
+
+@pytest.mark.parametrize(
+    ("answers", "registry_id"),
+    [
+        (["yes"], FIRST),  # operated: the syrinx after surgery
+        (["no", "yes"], FIRST),  # not operated, shrank on its own: criterion B2
+        (["no", "no"], SECOND),  # not operated, not shrunk: surgery to come
+        (["I don't know"], SECOND),
+    ],
+)
+def test_without_a_link_one_or_two_questions_lead_to_a_study(
+    both: Engine, answers: list[str], registry_id: str
+) -> None:
+    person = Person(both)
+    person.start()
+    assert person.prompt == "_study" and person.texts[0].startswith("Hello! Xuanwu Hospital")
+    assert "operation at the back" in person.texts[-1]
+    for answer in answers:
+        person.say(answer)
+    assert person.prompt == "consent_storage"
+    assert _trial_of(person) == registry_id
+    intro = both.trials.by_id(registry_id).intro
+    assert intro.split(".")[0] in " ".join(person.texts)
+    assert person.stored()["answers"] == {}, "what led to the study is not kept"
+
+
+def test_the_entry_reads_words_and_taps_in_the_persons_language(both: Engine) -> None:
+    person = Person(both, locale="zh-CN")
+    person.start()
+    assert "后颅窝减压" in person.texts[-1]
+    person.say("没有做过")
+    assert person.prompt == "_study" and "变小" in person.texts[-1]
+    person.tap("yes")
+    assert _trial_of(person) == FIRST and person.prompt == "consent_storage"
+
+
+def test_the_entry_asks_again_what_it_cannot_read_and_keeps_through_commands(both: Engine) -> None:
+    person = Person(both)
+    person.start()
+    person.say("banana")
+    assert person.prompt == "_study"
+    person.command("help")
+    assert person.prompt == "_study", "help leaves the entry where it was"
+    person.command("start", "nct06079125-flyer")
+    assert _trial_of(person) == SECOND and person.prompt == "consent_storage"
+
+
+def test_one_process_serves_both_studies(tmp_path: Path) -> None:
+    """`intake chat` with both trials: the entry, then the chosen study, to its end."""
+    answers = "\n".join(["no", "no", "yes", "yes", "1", "42"]) + "\n"
+    result = intake(tmp_path, "chat", "--lang", "en", stdin=answers, env={"INTAKE_TRIALS": ""})
+    assert result.returncode == 0, result.stderr
+    assert "operation at the back of the head" in result.stdout
+    assert "Chiari malformation" in result.stdout, "the second study's questions"
+    listing = intake(tmp_path, "screenings", "--json", env={"INTAKE_TRIALS": ""})
+    assert f'"trial": "{SECOND}"' in listing.stdout
+
+
+def test_trials_keep_their_order_and_the_first_is_the_default() -> None:
+    trials = Trials(list(load_trials(["nct06079125", "nct07295067"])))
+    assert trials.first.registry_id == SECOND
+    assert trials.by_id("NCT00000000") is trials.first, "a screening of a trial no longer served is answered"
