@@ -26,7 +26,14 @@ from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale, tran
 from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Reply
-from dialogs.prompts import OTHER_STUDIES_OPTIONS, READ_BACK_OPTIONS, SUMMARY_OPTIONS, Prompts, held_menu
+from dialogs.prompts import (
+    ANOTHER_STUDY_OPTIONS,
+    OTHER_STUDIES_OPTIONS,
+    READ_BACK_OPTIONS,
+    SUMMARY_OPTIONS,
+    Prompts,
+    held_menu,
+)
 from dialogs.trial import Question, Trial
 from dialogs.understanding import Certainty, Reading, clean
 from storage.models import Participant, Screening, utcnow
@@ -369,6 +376,8 @@ class Conversation(Prompts):
             self._answer_paused(message)
         elif pending == "study":
             self._answer_study(message)
+        elif pending == "offer":
+            self._answer_offer(message)
         else:
             self._answer_delete_or_restart(pending, message)
 
@@ -532,6 +541,8 @@ class Conversation(Prompts):
         self.answers[question.id] = value
         if question.scope:
             self._consent_answered(question, value)
+            if question is self._opening_consents()[-1] and value is not None:
+                self._carry_over()
         self._retract_inapplicable()
         self.fire("answer")
 
@@ -605,10 +616,80 @@ class Conversation(Prompts):
         self.prompt()
 
     def _other_studies(self, choice: str) -> None:
-        """The person's answer to news of other studies: a consent of its own."""
+        """The person's answer to news of other studies: a consent of its own. Yes, and another study
+        here may suit them on what they have told (not excluded on it): it is offered at once."""
         self._record_consent("future_studies", choice == "yes", self.t(m.OTHER_STUDIES))
-        self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
+        another = self._another_study() if choice == "yes" else None
+        if another is None:
+            self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
         self.fire("answer")
+        if another is not None:
+            self.records.hold_answer(self.screening, {"menu": "offer", "trial": another.slug})
+            self.open_menu("offer")
+            self.prompt()
+
+    def _another_study(self) -> Trial | None:
+        for trial in self.engine.trials:
+            carried = trial.carried_from(self.trial, self.answers)
+            if trial is not self.trial and assess(trial, carried).outcome is not Outcome.NOT_ELIGIBLE:
+                return trial
+        return None
+
+    def _answer_offer(self, message: Choice | Text) -> None:
+        offered = self.offered_trial()
+        reading = self.reader.read_menu(message, ANOTHER_STUDY_OPTIONS, "other_studies")
+        choice = self._menu_choice(reading, message)
+        if choice is None:
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
+            self.prompt()
+            return
+        self.close_menu()
+        if choice != "yes":
+            self.say(m.ANOTHER_STUDY_LATER)
+            return
+        previous = self.screening
+        self.close()
+        self.screening = _new_screening(
+            self.engine,
+            self.records,
+            self.participant,
+            offered,
+            previous.locale,
+            previous.source,
+            {"offered_after": f"screening:{previous.id}"},
+        )
+        self.screening.read_aloud = previous.read_aloud
+        self.trial, self.machine = offered, self.engine.machines[offered.slug]
+        self.base, self.answers, self.editing = offered.questions[0].id, {}, False
+        self.say(offered.intro)
+        self.prompt()
+
+    def offered_trial(self) -> Trial:
+        held = self.records.held_answer(self.screening) or {}
+        return self.engine.trials.by_slug(held.get("trial")) or self.trial
+
+    def translator_for(self, trial: Trial) -> Translator:
+        return self.engine.translator(self.t.locale, trial)
+
+    def _carry_over(self) -> None:
+        """Once a study offered after another is agreed to, the answers it shares with that one are
+        its own, and only what is missing is asked (the machine's correcting: unanswered questions)."""
+        previous = self.records.previous_screening(self.participant.id or 0, self.screening.id or 0)
+        if previous is None or previous.trial_id == self.trial.registry_id:
+            return
+        future = [c for c in self.records.consents(previous.id or 0) if c.scope == "future_studies"]
+        if not (future and future[-1].granted):
+            return
+        earlier = self.engine.trials.by_id(previous.trial_id)
+        carried = self.trial.carried_from(earlier, self.records.answers(previous.id or 0))
+        for question_id, value in carried.items():
+            if question_id not in self.answers:
+                question = self.trial.question(question_id)
+                self.records.record_answer(
+                    self.screening.id or 0, question_id, value, None, "carried", personal=question.private
+                )
+                self.answers[question_id] = value
+        self.editing = bool(carried)
 
     # Effects -------------------------------------------------------------------
 

@@ -90,6 +90,18 @@ NOT_ELIGIBLE_INTRO = N_(
 NOT_ELIGIBLE_NOTE = N_("This is not a medical decision. If an answer was wrong, send /back to change it.")
 OTHER_STUDIES = N_("Would you like us to tell you about other studies that might suit you?")
 OTHER_STUDIES_LABEL = N_("News of other studies")
+ANOTHER_STUDY = N_(
+    "Xuanwu Hospital also runs another study that may suit you, or the person you are answering for: "
+    "“{title}”. It is a different study, with its own study team. It will first ask you to agree to how "
+    "it keeps your answers, and it will not ask again what you have already told us that it needs. "
+    "Would you like to go on with it now?"
+)
+ANOTHER_STUDY_YES = N_("Yes, go on with that study")
+ANOTHER_STUDY_NO = N_("No, thank you")
+ANOTHER_STUDY_LATER = N_(
+    "All right. We have noted that you would like to hear about other studies. You can also start "
+    "that study at any time: send /start."
+)
 DELETE_LABEL = N_("Erase everything")
 OTHER_STUDIES_YES = N_("Yes, please")
 OTHER_STUDIES_NO = N_("No, thank you")

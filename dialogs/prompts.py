@@ -30,6 +30,7 @@ SUMMARY_OPTIONS = {"confirm": m.CONFIRM, "change": m.CHANGE}
 DELETE_OPTIONS = {"yes": m.DELETE_YES, "no": m.DELETE_NO}
 RESTART_OPTIONS = {"yes": m.RESTART_YES, "no": m.RESTART_NO}
 OTHER_STUDIES_OPTIONS = {"yes": m.OTHER_STUDIES_YES, "no": m.OTHER_STUDIES_NO}
+ANOTHER_STUDY_OPTIONS = {"yes": m.ANOTHER_STUDY_YES, "no": m.ANOTHER_STUDY_NO}
 # The menus whose answer, heard or put in other words, is read back first: what it answers, and its options.
 MENU_READ_BACKS = {
     "other_studies": (m.OTHER_STUDIES_LABEL, OTHER_STUDIES_OPTIONS),
@@ -71,6 +72,12 @@ class Prompts:
     def entry_translator(self) -> Translator:
         raise NotImplementedError
 
+    def offered_trial(self) -> Trial:
+        raise NotImplementedError
+
+    def translator_for(self, trial: Trial) -> Translator:
+        raise NotImplementedError
+
     def engine_entry(self) -> Entry:
         raise NotImplementedError
 
@@ -94,6 +101,8 @@ class Prompts:
             self._read_back()
         elif pending == "study":
             self._ask_entry()
+        elif pending == "offer":
+            self._offer_another_study()
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
             self._menu(text, self._pending_options(pending))
@@ -114,6 +123,11 @@ class Prompts:
             text += "\n" + self.t(question.help)
         options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
         self._ask_with(text, options, question.kind)
+
+    def _offer_another_study(self) -> None:
+        offered = self.offered_trial()
+        title = self.translator_for(offered)(offered.title)
+        self._menu(self.t(m.ANOTHER_STUDY, title=title), ANOTHER_STUDY_OPTIONS, translate=False)
 
     def _ask_entry(self) -> None:
         """The entry's current question, in the entry's words (`entry_translator`)."""

@@ -189,6 +189,12 @@ class Trial(_Strict):
     def consent_question(self, scope: str) -> Question | None:
         return next((q for q in self.questions if q.scope == scope), None)
 
+    def carried_from(self, other: Trial, answers: dict[str, Any]) -> dict[str, Any]:
+        """`other`'s `answers` to questions that ask what this trial's ask (the same `concept`), by
+        this trial's question ids: what the person need not be asked again."""
+        theirs = {q.concept: q.id for q in other.questions if q.concept and q.id in answers}
+        return {q.id: answers[theirs[q.concept]] for q in self.questions if q.concept in theirs}
+
     @property
     def inclusion_rule(self) -> Condition:
         """How inclusion criteria combine; all of them when the file does not say."""

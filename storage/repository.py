@@ -199,6 +199,15 @@ class Records:
         )
         return self.session.exec(query).first()
 
+    def previous_screening(self, participant_id: int, before: int) -> Screening | None:
+        """The person's screening just before screening `before`, if any."""
+        query = (
+            select(Screening)
+            .where(Screening.participant_id == participant_id, col(Screening.id) < before)
+            .order_by(col(Screening.id).desc())
+        )
+        return self.session.exec(query).first()
+
     def screening(self, screening_id: int) -> Screening | None:
         return self.session.get(Screening, screening_id)
 

@@ -120,3 +120,92 @@ def test_trials_keep_their_order_and_the_first_is_the_default() -> None:
     trials = Trials(list(load_trials(["nct06079125", "nct07295067"])))
     assert trials.first.registry_id == SECOND
     assert trials.by_id("NCT00000000") is trials.first, "a screening of a trial no longer served is answered"
+
+
+def _screenings(engine: Engine) -> list[dict[str, object]]:
+    from storage.views import screening_view
+
+    with engine.store.transaction() as records:
+        return [screening_view(records, s) for s in records.screenings()]
+
+
+# Not a candidate for NCT07295067: never operated, and the syrinx did not shrink on its own.
+NEVER_OPERATED = {
+    "consent_storage": "yes",
+    "consent_contact": "yes",
+    "respondent": "1",
+    "age": "42",
+    "diagnosis": "yes",
+    "had_surgery": "no",
+    "mri_resolved": "no",
+}
+
+
+def test_excluded_for_never_having_had_surgery_the_other_study_is_offered(both: Engine) -> None:
+    person = Person(both)
+    person.command("start", "nct07295067")
+    person.answer_some(NEVER_OPERATED)
+    assert person.prompt == "not_eligible"
+    person.tap("yes")  # news of other studies
+    assert person.prompt == "_offer"
+    offer = person.texts[-1]
+    assert "different study, with its own study team" in offer and "Chiari" in offer
+    person.tap("yes")
+    assert person.prompt == "consent_storage", "the second study's own consent first"
+    assert _trial_of(person) == SECOND
+    person.say("yes")
+    person.say("yes")  # may its team phone
+    # Who answers, the age and the diagnosis of a syrinx are not asked again.
+    assert person.prompt == "chiari"
+    stored = person.stored()["answers"]
+    assert stored["respondent"] == "self" and stored["age"] == 42 and stored["syrinx"] == "yes"
+    first, second = _screenings(both)
+    assert first["trial"] == FIRST and first["outcome"] == "not_eligible"
+    assert second["trial"] == SECOND
+
+
+def test_excluded_for_earlier_surgery_the_first_study_is_offered(both: Engine) -> None:
+    person = Person(both)
+    person.command("start", "nct06079125")
+    answers = {
+        "consent_storage": "yes",
+        "consent_contact": "yes",
+        "respondent": "1",
+        "age": "42",
+        "chiari": "yes",
+        "syrinx": "yes",
+        "prior_surgery": "yes",
+    }
+    person.answer_some(answers)
+    assert person.prompt == "not_eligible"
+    person.tap("yes")
+    assert person.prompt == "_offer" and "Extracellular" in person.texts[-1]
+    person.tap("yes")
+    person.say("yes")
+    person.say("yes")
+    assert _trial_of(person) == FIRST
+    assert person.prompt == "had_surgery", "respondent, age and diagnosis carried over"
+    assert person.stored()["answers"]["diagnosis"] == "yes"
+
+
+def test_the_offer_can_be_declined_and_no_other_study_means_no_offer(both: Engine, engine: Engine) -> None:
+    person = Person(both)
+    person.command("start", "nct07295067")
+    person.answer_some(NEVER_OPERATED)
+    person.tap("yes")
+    person.tap("no")
+    assert "send /start" in person.texts[-1] and _trial_of(person) == FIRST
+    alone = Person(engine, "alone")  # one trial served: nothing to offer
+    alone.start()
+    alone.answer_some(NEVER_OPERATED)
+    alone.tap("yes")
+    assert alone.prompt is None and "hear about other studies" in alone.texts[-1]
+
+
+def test_a_study_the_answers_rule_out_is_not_offered(both: Engine) -> None:
+    person = Person(both)
+    person.command("start", "nct07295067")
+    person.answer_some({**NEVER_OPERATED, "age": "12"})  # too young for either study
+    assert person.prompt == "not_eligible"
+    person.tap("yes")
+    assert person.prompt is None, "nothing offered: 12 is under both studies' ages"
