@@ -159,6 +159,7 @@ class TelegramChannel:
     async def _resend(self, bot: Bot) -> None:
         while True:
             try:
+                await asyncio.to_thread(self.engine.remind)
                 for address in await asyncio.to_thread(self.engine.due, CHANNEL):
                     async with self.chats.chat(int(address.external_id)):
                         await self.deliver(bot, int(address.external_id))

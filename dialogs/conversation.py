@@ -10,7 +10,9 @@ about (a referral created or withdrawn) is collected as effects.
 
 from __future__ import annotations
 
+import calendar
 import logging
+from datetime import date
 from itertools import takewhile
 from typing import TYPE_CHECKING, Any
 
@@ -30,6 +32,7 @@ from dialogs.prompts import (
     ANOTHER_STUDY_OPTIONS,
     OTHER_STUDIES_OPTIONS,
     READ_BACK_OPTIONS,
+    REMIND_OPTIONS,
     SUMMARY_OPTIONS,
     Prompts,
     held_menu,
@@ -107,6 +110,13 @@ def _typed_before(message: Text, screening: Screening) -> bool:
     if message.position is None or screening.delivered_position is None:
         return False
     return message.position < screening.delivered_position
+
+
+def _months_after(day: date, months: int) -> date:
+    """The same day `months` later (the month's last day where it has none: 31 March + 1 is 30 April)."""
+    month = day.month - 1 + months
+    year, month = day.year + month // 12, month % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
 
 
 def _spoken(message: Input) -> bool:
@@ -211,6 +221,11 @@ class Conversation(Prompts):
         else:
             self.editing = self.editing and self.state != SUMMARY
             self._set_outcome(assess(self.trial, self.answers) if self.state == NOT_ELIGIBLE else None)
+            until = self._excluded_until() if self.state == NOT_ELIGIBLE else None
+            if until is not None:
+                # Only for now: the person may have a reminder for the day the study may include them.
+                self.records.hold_answer(self.screening, {"menu": "remind", "until": until.isoformat()})
+                self.open_menu("remind")
             self.prompt()
 
     # Handling an input -------------------------------------------------------
@@ -269,6 +284,8 @@ class Conversation(Prompts):
             return
         elif pending:
             self.answer_pending(pending, message)
+        elif self.screening.status == "finished" and self._reminded():
+            self._rescreen()  # "send any message to answer again"
         elif self.screening.status == "finished":
             self.where_they_stand()
         else:
@@ -306,6 +323,7 @@ class Conversation(Prompts):
         elif name == "stop":
             if not finished:
                 self.open_menu("paused")
+            self.records.cancel_reminders(self.participant.id or 0)  # stop means stop: no reminder either
             self.say(m.PAUSED)
         elif name == "language":
             self.open_menu("language")
@@ -334,7 +352,10 @@ class Conversation(Prompts):
 
     def resume(self) -> None:
         if self.screening.status == "finished":
-            self.where_they_stand()
+            if self._reminded():
+                self._rescreen()
+            else:
+                self.where_they_stand()
             return
         if self.screening.pending == "paused" or self.answers:
             self.say(m.WELCOME_BACK)
@@ -378,6 +399,8 @@ class Conversation(Prompts):
             self._answer_study(message)
         elif pending == "offer":
             self._answer_offer(message)
+        elif pending == "remind":
+            self._answer_remind(message)
         else:
             self._answer_delete_or_restart(pending, message)
 
@@ -634,6 +657,83 @@ class Conversation(Prompts):
             if trial is not self.trial and assess(trial, carried).outcome is not Outcome.NOT_ELIGIBLE:
                 return trial
         return None
+
+    def _may_have_changed(self, question_id: str, value: Any) -> bool:
+        """Whether time may have turned this answer (a "no" to "surgery at least a year ago?")."""
+        change = self.trial.question(question_id).may_change
+        return change is not None and value != change.to
+
+    def _reminded(self) -> bool:
+        """Whether the person's reminder for this study has come due."""
+        reminder = self.records.reminder_for(self.participant.id or 0)
+        return (
+            reminder is not None
+            and reminder.screening_id == self.screening.id
+            and reminder.due_on <= utcnow().date()
+        )
+
+    def _excluded_until(self) -> date | None:
+        """The day from which time may have turned the answers that exclude the person (a study three
+        months ago, surgery less than a year ago), if nothing else excludes them."""
+        turned, months = dict(self.answers), 0
+        for question in self.trial.questions:
+            change = question.may_change
+            if change and question.id in turned and turned[question.id] != change.to:
+                turned[question.id], months = change.to, max(months, change.after_months)
+        if not months or assess(self.trial, turned).outcome is Outcome.NOT_ELIGIBLE:
+            return None
+        return _months_after(utcnow().date(), months)
+
+    def _answer_remind(self, message: Choice | Text) -> None:
+        held = self.records.held_answer(self.screening) or {}
+        choice = self._menu_choice(self.reader.read_menu(message, REMIND_OPTIONS, "other_studies"), message)
+        if choice is None or "until" not in held:
+            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
+            self.prompt()
+            return
+        self.close_menu()
+        if choice == "yes":
+            until = date.fromisoformat(held["until"])
+            self.records.add_reminder(self.screening, self.address.channel, self.address.external_id, until)
+            self.records.audit(
+                "participant", "reminder_set", f"screening:{self.screening.id}", due_on=until.isoformat()
+            )
+            pushed = self.address.channel in self.engine.reminding_channels
+            self.say(
+                m.REMINDER_SET if pushed else m.REMINDER_SET_HERE, {"date": self.long_date(held["until"])}
+            )
+        self._not_eligible(why=False)
+
+    def _rescreen(self) -> None:
+        """Back after a reminder: a new screening with everything the person told, but what time may
+        have changed, which alone is asked again (the machine's correcting: unanswered questions)."""
+        previous = self.screening
+        kept = {q: v for q, v in self.answers.items() if not self._may_have_changed(q, v)}
+        self.records.cancel_reminders(self.participant.id or 0)
+        self.close()
+        self.screening = _new_screening(
+            self.engine,
+            self.records,
+            self.participant,
+            self.trial,
+            previous.locale,
+            previous.source,
+            {"rescreens": f"screening:{previous.id}"},
+        )
+        self.screening.read_aloud = previous.read_aloud
+        self.answers = {}
+        for question_id, value in kept.items():
+            question = self.trial.question(question_id)
+            self.records.record_answer(
+                self.screening.id or 0, question_id, value, None, "carried", personal=question.private
+            )
+            self.answers[question_id] = value
+            if question.scope:
+                self._consent_answered(question, value)
+        self.editing = True
+        self.say(m.RESCREEN)
+        self.state = self._opening_consents()[-1].id
+        self.fire("answer")
 
     def _answer_offer(self, message: Choice | Text) -> None:
         offered = self.offered_trial()

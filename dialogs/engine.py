@@ -26,8 +26,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from dataclasses import replace
+from datetime import date
 from pathlib import Path
 
+from dialogs import messages as m
 from dialogs.conditions import DONT_KNOW
 from dialogs.conversation import Conversation, start_screening
 from dialogs.effects import Effect
@@ -70,6 +72,25 @@ class Engine:
             trial.slug: tuple(self.translator(locale, trial) for locale in self.locales)
             for trial in self.trials
         }
+
+    # The channels that can send a message unasked: a reminder goes to these; on the others (the web
+    # chat) it waits for the person, and for the console's list of who is due for re-screening.
+    reminding_channels = frozenset({"telegram"})
+
+    def remind(self, today: date | None = None) -> int:
+        """Put the reminders due by `today` in their people's outboxes, in their language; how many."""
+        with self.store.transaction() as records:
+            due = records.due_reminders(today or utcnow().date())
+            due = [r for r in due if r.channel in self.reminding_channels]
+            for reminder in due:
+                trial = self.trials.by_id(reminder.trial_id)
+                t = self.translator(reminder.locale, trial)
+                reply = Reply(t(m.REMINDER_DUE, title=t(trial.title)), locale=reminder.locale)
+                records.add_replies(
+                    reminder.channel, records.reminder_address(reminder), [(reply.to_data(), None)]
+                )
+                records.reminded(reminder)
+            return len(due)
 
     @property
     def trial(self) -> Trial:

@@ -46,9 +46,10 @@ SUMMARY, CORRECTING, NOT_ELIGIBLE, FINISHED, DECLINED = (
 TERMINAL = frozenset({FINISHED, DECLINED})
 # Put over where the dialog stands, and closed back to it: the menus (choosing a language,
 # agreeing to a new consent text, confirming an answer read back, deleting everything, starting
-# again, choosing the study at the general entry, going on with another study) and the pause (/stop:
+# again, choosing the study at the general entry, going on with another study, a reminder
+# when excluded only for now) and the pause (/stop:
 # anything typed later resumes).
-MENUS = ("language", "consent", "confirm", "delete", "restart", "paused", "study", "offer")
+MENUS = ("language", "consent", "confirm", "delete", "restart", "paused", "study", "offer", "remind")
 
 
 Check = Callable[[EventData], bool]

@@ -90,6 +90,21 @@ NOT_ELIGIBLE_INTRO = N_(
 NOT_ELIGIBLE_NOTE = N_("This is not a medical decision. If an answer was wrong, send /back to change it.")
 OTHER_STUDIES = N_("Would you like us to tell you about other studies that might suit you?")
 OTHER_STUDIES_LABEL = N_("News of other studies")
+EXCLUDED_FOR_NOW = N_(
+    "This is only for now: from {date} the study may be able to include you. Would you like a reminder then?"
+)
+REMIND_YES = N_("Yes, remind me")
+REMIND_NO = N_("No, thank you")
+REMINDER_SET = N_("All right: we will remind you on {date}.")
+REMINDER_SET_HERE = N_(
+    "All right. From {date}, the study team may contact you about it, and you can answer again here "
+    "at any time from then."
+)
+REMINDER_DUE = N_(
+    "Hello again! From today, the study “{title}” at Xuanwu Hospital may be able to include you. "
+    "Send any message to answer again: only what may have changed is asked."
+)
+RESCREEN = N_("Welcome back! Only the questions whose answers may have changed are asked again.")
 ANOTHER_STUDY = N_(
     "Xuanwu Hospital also runs another study that may suit you, or the person you are answering for: "
     "“{title}”. It is a different study, with its own study team. It will first ask you to agree to how "

@@ -9,7 +9,10 @@ and buttons can be bound to it).
 from __future__ import annotations
 
 from dataclasses import replace
+from datetime import date
 from typing import Any
+
+from babel.dates import format_date
 
 from dialogs import messages as m
 from dialogs.cards import answer_text
@@ -31,6 +34,7 @@ DELETE_OPTIONS = {"yes": m.DELETE_YES, "no": m.DELETE_NO}
 RESTART_OPTIONS = {"yes": m.RESTART_YES, "no": m.RESTART_NO}
 OTHER_STUDIES_OPTIONS = {"yes": m.OTHER_STUDIES_YES, "no": m.OTHER_STUDIES_NO}
 ANOTHER_STUDY_OPTIONS = {"yes": m.ANOTHER_STUDY_YES, "no": m.ANOTHER_STUDY_NO}
+REMIND_OPTIONS = {"yes": m.REMIND_YES, "no": m.REMIND_NO}
 # The menus whose answer, heard or put in other words, is read back first: what it answers, and its options.
 MENU_READ_BACKS = {
     "other_studies": (m.OTHER_STUDIES_LABEL, OTHER_STUDIES_OPTIONS),
@@ -103,6 +107,8 @@ class Prompts:
             self._ask_entry()
         elif pending == "offer":
             self._offer_another_study()
+        elif pending == "remind":
+            self._offer_reminder()
         elif pending in ("delete", "restart"):
             text = m.CONFIRM_DELETE if pending == "delete" else m.CONFIRM_RESTART
             self._menu(text, self._pending_options(pending))
@@ -123,6 +129,16 @@ class Prompts:
             text += "\n" + self.t(question.help)
         options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
         self._ask_with(text, options, question.kind)
+
+    def _offer_reminder(self) -> None:
+        """Why the person cannot be included, that it is only until a date, and a reminder then."""
+        held = self.records.held_answer(self.screening) or {}
+        lines = [*self._not_eligible_lines(), self.t(m.EXCLUDED_FOR_NOW, date=self.long_date(held["until"]))]
+        self._menu("\n".join(lines), REMIND_OPTIONS, translate=False)
+
+    def long_date(self, day: str) -> str:
+        """A date as the person's language writes it in full."""
+        return format_date(date.fromisoformat(day), format="long", locale=self.t.locale)
 
     def _offer_another_study(self) -> None:
         offered = self.offered_trial()
@@ -175,14 +191,17 @@ class Prompts:
                 )
         self._menu("\n".join(lines), SUMMARY_OPTIONS, translate=False)
 
-    def _not_eligible(self) -> None:
+    def _not_eligible(self, why: bool = True) -> None:
+        if why:
+            self._emit(Reply("\n".join(self._not_eligible_lines())))
+        self._menu(m.OTHER_STUDIES, OTHER_STUDIES_OPTIONS)
+
+    def _not_eligible_lines(self) -> list[str]:
         reasons = self.screening.reasons or []
         explanations = dict.fromkeys(
             self.t(c.explanation) for c in self.trial.criteria if c.id in reasons and c.explanation
         )
-        lines = [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
-        self._emit(Reply("\n".join(lines)))
-        self._menu(m.OTHER_STUDIES, OTHER_STUDIES_OPTIONS)
+        return [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
 
     def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())

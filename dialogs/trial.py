@@ -87,6 +87,14 @@ class Option(_Strict):
     keywords: str | None = None
 
 
+class MayChange(_Strict):
+    """An answer that time may turn: "yes" to "another study in the past three months?" is "no"
+    three months later; "no" to "surgery at least a year ago?" may be "yes" within a year."""
+
+    to: str
+    after_months: int = Field(gt=0)
+
+
 class Question(_Strict):
     id: str
     kind: QuestionKind
@@ -99,6 +107,8 @@ class Question(_Strict):
     max: int | None = None
     # What a number question counts: "age" also takes a birth year or date, and 虚岁.
     number: Literal["age"] | None = None
+    # How time may turn its answer: someone it excludes is excluded only until then.
+    may_change: MayChange | None = None
     # A name for what the question asks, the same in every trial that asks the same thing with the
     # same options ("age", "syrinx_diagnosed"): an answer carries over to another trial by it, never
     # by a guess from the wording.

@@ -6,7 +6,7 @@ so the history of what a person said, and how, is kept.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
@@ -322,3 +322,21 @@ class ReferralEvent(SQLModel, table=True):
     status: str = Field(max_length=32)
     # The coordinator's note, encrypted: it may say anything about the person.
     note_sealed: str | None = None
+
+
+class Reminder(SQLModel, table=True):
+    """A person excluded only for now, who asked to be told when a study may include them: on
+    `due_on` a message goes to them where the channel can send one (Telegram), and the console lists
+    them as due for re-screening. It goes with their screening (erasure, purge), and /stop ends it."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    screening_id: int = _parent("screening", "CASCADE")
+    trial_id: str = Field(max_length=64, index=True)
+    due_on: date = Field(index=True)
+    channel: str = Field(max_length=32)
+    # Where to send it: the channel's id for the person, encrypted.
+    sealed: str
+    locale: str = Field(max_length=16)
+    status: str = Field(default="waiting", max_length=16, index=True)  # waiting, sent, cancelled
+    created_at: datetime = _when()
+    sent_at: datetime | None = _when(nullable=True)

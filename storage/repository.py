@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import Engine, delete, false, or_, true, update
@@ -34,6 +34,7 @@ from storage.models import (
     ProcessedInput,
     Referral,
     ReferralEvent,
+    Reminder,
     ResumeLink,
     Screening,
     utcnow,
@@ -737,6 +738,7 @@ class Records:
             )
             self.cancel_notifications(referrals, "purged")
             self._forget_notes(referrals)
+            self.session.exec(delete(Reminder).where(Reminder.screening_id == screening.id))
             if screening.status != "finished":
                 screening.status = "abandoned"
             screening.pending, screening.pending_answer, screening.purged_at = None, None, now
@@ -758,6 +760,52 @@ class Records:
                 participant.ref, participant.external_id = None, f"purged:{participant.id}"
                 self.session.add(participant)
         return purged
+
+    # Reminders ----------------------------------------------------------------
+
+    def add_reminder(self, screening: Screening, channel: str, external_id: str, due_on: date) -> None:
+        """Tell the person on `due_on` that the screening's study may include them (one waiting at a time)."""
+        self.cancel_reminders(screening.participant_id)
+        self.session.add(
+            Reminder(
+                screening_id=screening.id or 0,
+                trial_id=screening.trial_id,
+                due_on=due_on,
+                channel=channel,
+                sealed=self.cipher.seal({"to": external_id}),
+                locale=screening.locale or "en",
+            )
+        )
+
+    def cancel_reminders(self, participant_id: int) -> None:
+        screenings = select(Screening.id).where(Screening.participant_id == participant_id)
+        self.session.exec(
+            update(Reminder)
+            .where(col(Reminder.screening_id).in_(screenings), Reminder.status == "waiting")
+            .values(status="cancelled")
+        )
+
+    def reminder_for(self, participant_id: int) -> Reminder | None:
+        """The person's reminder still waiting or due, if any."""
+        screenings = select(Screening.id).where(Screening.participant_id == participant_id)
+        query = select(Reminder).where(
+            col(Reminder.screening_id).in_(screenings), Reminder.status != "cancelled"
+        )
+        return self.session.exec(query.order_by(col(Reminder.id).desc())).first()
+
+    def due_reminders(self, on: date, trial_id: str | None = None) -> list[Reminder]:
+        """Reminders due by `on` and not sent: what the console lists as due for re-screening."""
+        query = select(Reminder).where(Reminder.status == "waiting", col(Reminder.due_on) <= on)
+        if trial_id:
+            query = query.where(Reminder.trial_id == trial_id)
+        return list(self.session.exec(query.order_by(col(Reminder.due_on))))
+
+    def reminder_address(self, reminder: Reminder) -> str:
+        return self.cipher.open(reminder.sealed)["to"]
+
+    def reminded(self, reminder: Reminder) -> None:
+        reminder.status, reminder.sent_at = "sent", utcnow()
+        self.session.add(reminder)
 
     # Erasure ----------------------------------------------------------------
 

@@ -209,3 +209,129 @@ def test_a_study_the_answers_rule_out_is_not_offered(both: Engine) -> None:
     assert person.prompt == "not_eligible"
     person.tap("yes")
     assert person.prompt is None, "nothing offered: 12 is under both studies' ages"
+
+
+# Re-screening when a window opens --------------------------------------------------------------
+
+LIKELY = {
+    "consent_storage": "yes",
+    "consent_contact": "yes",
+    "respondent": "1",
+    "age": "42",
+    "diagnosis": "yes",
+    "had_surgery": "yes",
+    "surgery_year_ago": "yes",
+    "mri_shrunk": "yes",
+    "symptoms_course": "about the same",
+    "diabetes": "no",
+    "heart_disease": "no",
+    "liver_kidney": "no",
+    "heart_abnormality": "no",
+    "other_cns_disease": "no",
+    "back_infection": "no",
+    "autoimmune": "no",
+    "biologic_allergy": "no",
+    "recent_study": "yes",  # E7: another study in the past three months
+}
+
+
+def _on(monkeypatch: pytest.MonkeyPatch, day: str) -> None:
+    """The dialog's clock on `day` (the test moves it; nothing sleeps)."""
+    from datetime import UTC, datetime
+
+    import dialogs.conversation
+
+    moment = datetime.fromisoformat(day).replace(tzinfo=UTC)
+    monkeypatch.setattr(dialogs.conversation, "utcnow", lambda: moment)
+
+
+def _reminders(engine: Engine) -> list[tuple[str, str]]:
+    from sqlmodel import select
+
+    from storage.models import Reminder
+
+    with engine.store.transaction() as records:
+        return [(r.due_on.isoformat(), r.status) for r in records.session.exec(select(Reminder))]
+
+
+def test_excluded_only_for_now_the_date_is_said_and_a_reminder_comes_due_on_telegram(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dialogs.engine import Address
+
+    _on(monkeypatch, "2026-12-07")
+    person = Person(engine)
+    person.address = Address("telegram", "4242")
+    person.start()
+    person.answer_some(LIKELY)
+    assert person.prompt == "_remind"
+    assert "from March 7, 2027 the study may be able to include you" in person.texts[-1]
+    person.tap("yes")
+    assert "we will remind you on March 7, 2027" in " ".join(person.texts)
+    assert person.prompt == "not_eligible", "then news of other studies, as before"
+    person.tap("no")
+    assert _reminders(engine) == [("2027-03-07", "waiting")]
+    from datetime import date
+
+    assert engine.remind(date(2027, 3, 6)) == 0, "not before its day"
+    assert engine.remind(date(2027, 3, 7)) == 1
+    [due] = engine.outbox(person.address)
+    assert due.text.startswith("Hello again! From today, the study “Extracellular Vesicles")
+    assert _reminders(engine) == [("2027-03-07", "sent")]
+    assert engine.remind(date(2027, 3, 8)) == 0, "sent once"
+
+    # Back: only what may have changed is asked again; then the summary.
+    _on(monkeypatch, "2027-03-08")
+    person.say("hello")
+    assert "Only the questions whose answers may have changed" in " ".join(person.texts)
+    assert person.prompt == "recent_study"
+    rest = {"follow_plan": "yes", "pregnancy": "no", "serology": "2", "travel": "yes"}
+    asked = person.answer_some(
+        {"recent_study": "no", **rest, "contact_name": "Li Wei", "contact_phone": "13812345678"}
+    )
+    assert asked[:2] == ["recent_study", "follow_plan"], "then what was never asked, and nothing else"
+    assert person.prompt == "summary"
+    person.tap("confirm")
+    assert person.stored()["outcome"] == "likely_eligible"
+    assert person.stored()["answers"]["age"] == 42, "carried"
+
+
+def test_on_the_web_the_reminder_waits_for_the_person_and_the_console(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import date
+
+    _on(monkeypatch, "2026-12-07")
+    person = Person(engine)  # a channel that cannot send unasked
+    person.start()
+    person.answer_some({**LIKELY, "recent_study": "no", "surgery_year_ago": "no"})
+    assert person.prompt == "_remind" and "from December 7, 2027" in person.texts[-1]
+    person.tap("yes")
+    assert "the study team may contact you" in " ".join(person.texts)
+    assert engine.remind(date(2027, 12, 7)) == 0, "nothing to send on this channel"
+    with engine.store.transaction() as records:
+        assert [r.due_on for r in records.due_reminders(date(2027, 12, 7))] == [date(2027, 12, 7)]
+
+
+def test_stop_and_erasure_end_a_reminder(engine: Engine, monkeypatch: pytest.MonkeyPatch) -> None:
+    _on(monkeypatch, "2026-12-07")
+    person = Person(engine)
+    person.start()
+    person.answer_some(LIKELY)
+    person.tap("yes")
+    person.command("stop")
+    assert _reminders(engine) == [("2027-03-07", "cancelled")]
+    other = Person(engine, "p2")
+    other.start()
+    other.answer_some(LIKELY)
+    other.tap("yes")
+    other.command("delete")
+    other.tap("yes")
+    assert _reminders(engine) == [("2027-03-07", "cancelled")], "the erased person's reminder is gone"
+
+
+def test_an_exclusion_time_does_not_turn_is_not_for_now(engine: Engine) -> None:
+    person = Person(engine)
+    person.start()
+    person.answer_some({**LIKELY, "recent_study": "yes", "diabetes": "yes"})
+    assert person.prompt == "not_eligible", "diabetes excludes whatever the date: no reminder offered"
