@@ -332,6 +332,9 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
             negated = True
             continue
         meaning = span.meaning
+        if meaning == HEDGE:
+            meanings.append(HEDGE)  # "I don't think so": unsure, whatever negation stands before it
+            continue
         if question.choice and meaning == YES and clause[span.start : span.end] in question.copulas:
             continue  # "我是他女儿": "is", not yes
         if negated and meaning != NO:
