@@ -63,6 +63,8 @@ _OPPOSITE = {YES: NO, ECHO: "not_echo", "know": DONT_KNOW, "positive": "negative
 # What a yes/no question asks about, when the reply names the same: "smaller" at "did it become
 # smaller?" is yes, and these contrary meanings are no.
 _CONTRARY = {
+    "present": ("absent",),  # a parent "with you now?": "my mum is here" / "I'm alone"
+    "absent": ("present",),
     "smaller": ("bigger", "same"),
     "bigger": ("smaller", "same"),
     "better": ("worse", "same"),
