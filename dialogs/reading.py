@@ -18,9 +18,14 @@ word lists per option, so a trial file without hints is read as well as one with
    negated one no ("smaller" at "did the syrinx become smaller?", "the same" there is no);
    "no problem" answers "could you…?" with yes and "a problem with…?" with no; "I'm a man"
    answers a pregnancy question with no.
-5. A clause that also speaks of something else ("有点脂肪肝" at "a problem with your liver?")
-   says yes or no about that, not about what was asked: its yes and no do not count.
-6. One option pointed at and no other: it is read back (READ_BACK). Anything else is unclear.
+   A date answers a question with a time window ("2019年做的" at "at least a year ago?",
+   `dialogs.durations`).
+5. **What it may be about.** A clause that also speaks of something else ("有点脂肪肝" at "a
+   problem with your liver?") says yes or no about that, not about what was asked; a caveat after
+   "but" ("yes, but only once"), a test not done ("no scan since"), or two clauses that disagree
+   leave the answer unclear.
+6. One option pointed at and no other: it is read back (READ_BACK). Anything else is unclear; a
+   slip of the keyboard one letter from one known word ("ys", `dialogs.spelling`) is read as it.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from typing import Any
 
 from dialogs.conditions import DONT_KNOW
 from dialogs.durations import Window, elapsed, window
+from dialogs.spelling import Vocabulary, respelled_text
 from dialogs.understanding import (
     _CJK,
     MAX_OPTION_ANSWER,
@@ -111,7 +117,7 @@ def read_reply(shown: Shown, text: str, lexicon: Lexicon, today: date | None = N
     """Which option of `shown` the typed `text` means, and how sure that is (`today` dates "去年")."""
     reading = _read(shown, text, lexicon, today)
     if reading.value is None and reading.certainty is Certainty.UNCLEAR:
-        respelled = _respelled(text, lexicon)
+        respelled = respelled_text(text, _vocabulary(lexicon))
         if respelled is not None:
             # "ys", "i agre", "betetr": read as the words they are one slip from, and read back
             again = _read(shown, respelled, lexicon, today)
@@ -482,67 +488,17 @@ def _stop(lexicon: Lexicon) -> frozenset[str]:
     return frozenset(lexicon.stopwords)
 
 
-# --- slips of the keyboard ------------------------------------------------------------------------
-
-
-def _respelled(text: str, lexicon: Lexicon) -> str | None:
-    """`text` with each word that the lexicon does not know, and that is one slip (a letter
-    missing, added, changed, or two swapped) from exactly one word it knows, put right; None if
-    nothing was. Words of CJK scripts are left alone: a slip there is another character."""
-    known, slips = _vocabulary(lexicon)
-    words = normalize(text).split()
-    fixed = []
-    for word in words:
-        candidates = set() if word in known or _CJK.search(word) or len(word) < 2 else _near(word, slips)
-        fixed.append(candidates.pop() if len(candidates) == 1 else word)
-    return " ".join(fixed) if fixed != words else None
-
-
 @lru_cache(maxsize=8)
-def _vocabulary(lexicon: Lexicon) -> tuple[frozenset[str], dict[str, frozenset[str]]]:
-    """The words of the lexicon's phrases, and for each variant with one letter deleted, the
-    words it comes from (a symmetric-delete index: a slip is found by a few look-ups)."""
-    phrases = [*(p for _, ps in _concept_phrases_of(lexicon) for p in ps), *lexicon.confirm]
-    # Words that are no answer are known too, or "pero" would be put right to "peor".
+def _vocabulary(lexicon: Lexicon) -> Vocabulary:
+    """The words a slip may be put right to (the lexicon's answer phrases), and the words known as
+    they are (its other words too: "pero" is no slip of "peor")."""
+    phrases = [
+        *(p for v in POLARITY for p in lexicon.phrases.get(v, ())),
+        *(p for ps in lexicon.concepts.values() for p in ps),
+        *lexicon.confirm,
+    ]
     other = (*lexicon.stopwords, *lexicon.hedges, *lexicon.negators, *_CONTRAST, *lexicon.numbers)
-    known = frozenset(w for p in (*phrases, *other) for w in p.split() if not _CJK.search(w) and len(w) >= 2)
-    slips: dict[str, set[str]] = {}
-    for word in {w for p in phrases for w in p.split()} & known:
-        if len(word) >= 3:
-            for variant in _deletes(word) | {word}:
-                slips.setdefault(variant, set()).add(word)
-    return known, {k: frozenset(v) for k, v in slips.items()}
-
-
-def _concept_phrases_of(lexicon: Lexicon) -> tuple[tuple[str, tuple[str, ...]], ...]:
-    return (*((v, lexicon.phrases.get(v, ())) for v in POLARITY), *lexicon.concepts.items())
-
-
-def _deletes(word: str) -> set[str]:
-    return {word[:i] + word[i + 1 :] for i in range(len(word))}
-
-
-def _near(word: str, slips: dict[str, frozenset[str]]) -> set[str]:
-    found: set[str] = set()
-    for variant in _deletes(word) | {word}:
-        found |= {w for w in slips.get(variant, ()) if _one_slip(word, w)}
-    return found
-
-
-def _one_slip(a: str, b: str) -> bool:
-    """Whether `a` becomes `b` by one deletion, insertion, substitution or swap of neighbours."""
-    if a == b or abs(len(a) - len(b)) > 1:
-        return False
-    if len(a) == len(b):
-        diff = [i for i in range(len(a)) if a[i] != b[i]]
-        return len(diff) == 1 or (
-            len(diff) == 2
-            and diff[1] == diff[0] + 1
-            and a[diff[0]] == b[diff[1]]
-            and a[diff[1]] == b[diff[0]]
-        )
-    short, long = (a, b) if len(a) < len(b) else (b, a)
-    return any(long[:i] + long[i + 1 :] == short for i in range(len(long)))
+    return Vocabulary.of(phrases, other)
 
 
 # --- echoes of the question's own words -----------------------------------------------------------
