@@ -707,29 +707,9 @@ class Conversation(Prompts):
     def _rescreen(self) -> None:
         """Back after a reminder: a new screening with everything the person told, but what time may
         have changed, which alone is asked again (the machine's correcting: unanswered questions)."""
-        previous = self.screening
         kept = {q: v for q, v in self.answers.items() if not self._may_have_changed(q, v)}
         self.records.cancel_reminders(self.participant.id or 0)
-        self.close()
-        self.screening = _new_screening(
-            self.engine,
-            self.records,
-            self.participant,
-            self.trial,
-            previous.locale,
-            previous.source,
-            {"rescreens": f"screening:{previous.id}"},
-        )
-        self.screening.read_aloud = previous.read_aloud
-        self.answers = {}
-        for question_id, value in kept.items():
-            question = self.trial.question(question_id)
-            self.records.record_answer(
-                self.screening.id or 0, question_id, value, None, "carried", personal=question.private
-            )
-            self.answers[question_id] = value
-            if question.scope:
-                self._consent_answered(question, value)
+        self._follow_with(self.trial, "rescreens", kept)
         self.editing = True
         self.say(m.RESCREEN)
         self.state = self._opening_consents()[-1].id
@@ -747,20 +727,7 @@ class Conversation(Prompts):
         if choice != "yes":
             self.say(m.ANOTHER_STUDY_LATER)
             return
-        previous = self.screening
-        self.close()
-        self.screening = _new_screening(
-            self.engine,
-            self.records,
-            self.participant,
-            offered,
-            previous.locale,
-            previous.source,
-            {"offered_after": f"screening:{previous.id}"},
-        )
-        self.screening.read_aloud = previous.read_aloud
-        self.trial, self.machine = offered, self.engine.machines[offered.slug]
-        self.base, self.answers, self.editing = offered.questions[0].id, {}, False
+        self._follow_with(offered, "offered_after", {})
         self.say(offered.intro)
         self.prompt()
 
@@ -782,13 +749,7 @@ class Conversation(Prompts):
             return
         earlier = self.engine.trials.by_id(previous.trial_id)
         carried = self.trial.carried_from(earlier, self.records.answers(previous.id or 0))
-        for question_id, value in carried.items():
-            if question_id not in self.answers:
-                question = self.trial.question(question_id)
-                self.records.record_answer(
-                    self.screening.id or 0, question_id, value, None, "carried", personal=question.private
-                )
-                self.answers[question_id] = value
+        self._carry({q: v for q, v in carried.items() if q not in self.answers})
         self.editing = bool(carried)
 
     # Effects -------------------------------------------------------------------
@@ -881,29 +842,41 @@ class Conversation(Prompts):
 
     def _start_again(self) -> None:
         """A finished screening is kept as it was; a new one starts, with the consents carried over."""
-        previous, previous_answers = self.screening, self.answers
+        opening = self._opening_consents()
+        consents = {q.id: self.answers.get(q.id) for q in opening}
+        self._follow_with(self.trial, "replaces", consents)
+        self.state = opening[-1].id
+        self.fire("answer")
+
+    def _follow_with(self, trial: Trial, relation: str, carried: dict[str, Any]) -> None:
+        """Close this screening and go on in a new one of `trial` for the same person (audited as
+        `relation` to this one), with the `carried` answers already its own."""
+        previous = self.screening
         self.close()
         self.screening = _new_screening(
             self.engine,
             self.records,
             self.participant,
-            self.trial,
+            trial,
             previous.locale,
             previous.source,
-            {"replaces": f"screening:{previous.id}"},
+            {relation: f"screening:{previous.id}"},
         )
         self.screening.read_aloud = previous.read_aloud
-        self.answers, self.editing = {}, False
-        opening = self._opening_consents()
-        for question in opening:
-            value = previous_answers.get(question.id)
+        self.trial, self.machine = trial, self.engine.machines[trial.slug]
+        self.base, self.answers, self.editing = trial.questions[0].id, {}, False
+        self._carry(carried)
+
+    def _carry(self, carried: dict[str, Any]) -> None:
+        """Answers given before (in an earlier screening) that stand in this one: recorded as carried."""
+        for question_id, value in carried.items():
+            question = self.trial.question(question_id)
             self.records.record_answer(
-                self.screening.id or 0, question.id, value, None, "carried", personal=False
+                self.screening.id or 0, question_id, value, None, "carried", personal=question.private
             )
-            self.answers[question.id] = value
-            self._consent_answered(question, value)
-        self.state = opening[-1].id
-        self.fire("answer")
+            self.answers[question_id] = value
+            if question.scope:
+                self._consent_answered(question, value)
 
     def _erase(self) -> None:
         erasure = self.records.erase_participant(self.participant)
