@@ -11,7 +11,7 @@ from bot.config import Settings
 from dialogs.engine import Engine, Start
 from dialogs.trial import Trials, load_trials
 from storage.repository import Store
-from tests.conftest import Person
+from tests.conftest import LIKELY_B1, Person
 from tests.test_processes import intake
 
 FIRST, SECOND = "NCT07295067", "NCT06079125"
@@ -213,26 +213,8 @@ def test_a_study_the_answers_rule_out_is_not_offered(both: Engine) -> None:
 
 # Re-screening when a window opens --------------------------------------------------------------
 
-LIKELY = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
-    "respondent": "1",
-    "age": "42",
-    "diagnosis": "yes",
-    "had_surgery": "yes",
-    "surgery_year_ago": "yes",
-    "mri_shrunk": "yes",
-    "symptoms_course": "about the same",
-    "diabetes": "no",
-    "heart_disease": "no",
-    "liver_kidney": "no",
-    "heart_abnormality": "no",
-    "other_cns_disease": "no",
-    "back_infection": "no",
-    "autoimmune": "no",
-    "biologic_allergy": "no",
-    "recent_study": "yes",  # E7: another study in the past three months
-}
+# A likely candidate up to E7, who took part in another study in the past three months.
+LIKELY = {**dict(list(LIKELY_B1.items())[: list(LIKELY_B1).index("recent_study")]), "recent_study": "yes"}
 
 
 def _on(monkeypatch: pytest.MonkeyPatch, day: str) -> None:
