@@ -1,5 +1,6 @@
 """Texts the channels add around the dialog: buttons, command descriptions, coordinator replies."""
 
+from dialogs.messages import WEB_BUTTONS as WEB_BUTTONS  # the dialog's web wording names the page's buttons
 from dialogs.trial import N_
 
 SHARE_PHONE = N_("Share my phone number")
@@ -39,7 +40,8 @@ WEB_RECORD = N_("Tap to record")
 WEB_STOP = N_("Tap to stop and send")
 WEB_LISTENING = N_("Listening to your recording…")
 WEB_VOICE_NOT_SENT = N_("Your recording did not reach us. Please try again, or type your answer.")
-WEB_COMMANDS = N_("More")
+# TRANSLATORS: what a screen reader calls the row of buttons Back, Start again, Language… on the web page.
+WEB_COMMANDS = N_("Other actions")
 WEB_MAKE_LINK = N_("Continue on another device")
 WEB_CONTINUE = N_("Go to the pre-screening")
 WEB_FORM_EXPIRED = N_("This page was out of date, so your answer was not used. Please answer again.")
@@ -54,15 +56,6 @@ WEB_TOO_BIG = N_("That was too much to send at once. Please go back and send a s
 WEB_TOO_MANY = N_("Too many requests at once. Please wait a minute and try again.")
 WEB_LINK_UNKNOWN = N_("This link is not valid. Please check that it was copied in full.")
 HOW_TO_ANSWER_WEB = N_("Tap an answer, or type it in the box below.")
-WEB_BUTTONS = (
-    ("back", N_("Back")),
-    ("restart", N_("Start again")),
-    ("language", N_("Language")),
-    ("voice", N_("Read aloud")),
-    ("stop", N_("Pause")),
-    ("help", N_("Help")),
-    ("delete", N_("Delete my data")),
-)
 
 # The coordinator console's own words.
 CONSOLE_TITLE = N_("Coordinator console")

@@ -614,9 +614,11 @@ class Conversation(Prompts):
             self.fire("pick", target=choice)
 
     def _answer_other_studies(self, message: Choice | Text) -> None:
-        reading = self.reader.read_menu(message, OTHER_STUDIES_OPTIONS, "other_studies", m.OTHER_STUDIES)
+        asked, _ = self.worded(m.OTHER_STUDIES)
+        reading = self.reader.read_menu(message, OTHER_STUDIES_OPTIONS, "other_studies", asked)
         if reading.value is None:
-            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
+            # Its answers are the two buttons: "yes, no or I don't know" would offer one it refuses.
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
             self.prompt()
         elif _heard_or_interpreted(reading, message):
             # A consent, heard or put in other words: read back and recorded once confirmed.
@@ -641,7 +643,8 @@ class Conversation(Prompts):
     def _other_studies(self, choice: str) -> None:
         """The person's answer to news of other studies: a consent of its own. Yes, and another study
         here may suit them on what they have told (not excluded on it): it is offered at once."""
-        self._record_consent("future_studies", choice == "yes", self.t(m.OTHER_STUDIES))
+        asked, _ = self.worded(m.OTHER_STUDIES)
+        self._record_consent("future_studies", choice == "yes", self.t(asked))
         another = self._another_study() if choice == "yes" else None
         if another is None:
             self.say(m.OTHER_STUDIES_THANKS if choice == "yes" else m.GOODBYE)
@@ -720,7 +723,7 @@ class Conversation(Prompts):
         reading = self.reader.read_menu(message, ANOTHER_STUDY_OPTIONS, "other_studies")
         choice = self._menu_choice(reading, message)
         if choice is None:
-            self.say(m.NOT_UNDERSTOOD_YES_NO, problem=True, hint=True)
+            self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)  # two buttons, no "I don't know"
             self.prompt()
             return
         self.close_menu()

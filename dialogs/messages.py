@@ -2,6 +2,10 @@
 
 Placeholders use `{name}` and are filled in by the translator call, never by
 concatenation, so a translation may move them anywhere in the sentence.
+
+Some texts are worded otherwise for a relative or carer answering for the person
+(`FOR_A_RELATIVE`), or on a channel whose page has buttons where the others have
+/commands (`ON_CHANNEL`); `dialogs.prompts` picks the wording.
 """
 
 from dialogs.trial import N_
@@ -12,18 +16,28 @@ CONSENT_CHANGED = N_(
     "Please read it again: you can continue if you agree."
 )
 WELCOME_BACK = N_("Welcome back! Let's continue where you left off.")
-PAUSED = N_("Paused. Your answers so far are saved. Send /start or any message when you want to continue.")
+PAUSED = N_("Paused. Your answers so far are saved. Send any message when you want to continue.")
 HELP = N_(
     "I ask the study's pre-screening questions one at a time.\n"
     "/back goes back one question, /restart starts again, /stop pauses (your answers are kept), "
     "/language changes the language, /voice reads each question aloud, "
     "/delete erases everything you told us."
 )
+# TRANSLATORS: on the web page. {back}, {restart}, {stop}, {language}, {voice} and {delete} are its
+# buttons' labels (Back, Start again, Pause, Language, Read aloud, Delete my data) as translated here.
+HELP_WEB = N_(
+    "I ask the study's pre-screening questions one at a time.\n"
+    "At the bottom of the page: “{back}” goes back one question, “{restart}” starts again, "
+    "“{stop}” pauses (your answers are kept), “{language}” changes the language, "
+    "“{voice}” reads each question aloud, “{delete}” erases everything you told us."
+)
 UNKNOWN_COMMAND = N_("I don't know that command.")
 UNSUPPORTED = N_(
     "Sorry, I can only read written answers and chosen options here. Please answer the question below."
 )
 READ_ALOUD_ON = N_("From now on I will also read each question aloud. Send /voice again to stop.")
+# TRANSLATORS: on the web page; {voice} is its button "Read aloud" as translated here.
+READ_ALOUD_ON_WEB = N_("From now on I will also read each question aloud. Tap “{voice}” again to stop.")
 READ_ALOUD_OFF = N_("I will stop reading the questions aloud.")
 # A recording the bot could not use: nothing changes, and the question is asked again.
 VOICE_TOO_LONG = N_("That recording is longer than a minute. Please say just the answer, or type it.")
@@ -58,6 +72,12 @@ CONSENT_UNCLEAR = N_(
     "this pre-screening, only the study team can see them, and you can have everything deleted at "
     "any time with /delete. If you have questions, the study team will gladly answer them."
 )
+# TRANSLATORS: on the web page; {delete} is its button "Delete my data" as translated here.
+CONSENT_UNCLEAR_WEB = N_(
+    "Nothing is recorded until you choose one of the two answers. Your answers are used only for "
+    "this pre-screening, only the study team can see them, and you can have everything deleted at "
+    "any time with the “{delete}” button. If you have questions, the study team will gladly answer them."
+)
 # The answer is quoted in its option's own words, with what it answers: a bare "I understood: No"
 # after "I'm a man" reads as agreement with the person's words, not as the answer stored.
 READ_BACK = N_('You wrote: "{said}"\nI understood your answer to “{question}” as: “{answer}”\nIs that right?')
@@ -88,7 +108,14 @@ NOT_ELIGIBLE_INTRO = N_(
     "Thank you for your answers. From what you told us, this study is probably not a match, because:"
 )
 NOT_ELIGIBLE_NOTE = N_("This is not a medical decision. If an answer was wrong, send /back to change it.")
+# TRANSLATORS: on the web page; {back} is its button "Back" as translated here.
+NOT_ELIGIBLE_NOTE_WEB = N_(
+    "This is not a medical decision. If an answer was wrong, tap “{back}” to change it."
+)
 OTHER_STUDIES = N_("Would you like us to tell you about other studies that might suit you?")
+OTHER_STUDIES_FOR_A_RELATIVE = N_(
+    "Would you like us to tell you about other studies that might suit the person you are answering for?"
+)
 OTHER_STUDIES_LABEL = N_("News of other studies")
 EXCLUDED_FOR_NOW = N_(
     "This is only for now: from {date} the study may be able to include you. Would you like a reminder then?"
@@ -124,20 +151,40 @@ OTHER_STUDIES_NO = N_("No, thank you")
 OTHER_STUDIES_THANKS = N_(
     "Thank you. We have noted that you would like to hear about other studies that might suit you."
 )
+OTHER_STUDIES_THANKS_FOR_A_RELATIVE = N_(
+    "Thank you. We have noted that you would like to hear about other studies that might suit "
+    "the person you are answering for."
+)
 GOODBYE = N_("Thank you for your time. We wish you good health.")
 
 MAY_BE_CANDIDATE = N_(
     "Thank you! From your answers, you may be a candidate for this study. "
     "The study team decides who can take part."
 )
+MAY_BE_CANDIDATE_FOR_A_RELATIVE = N_(
+    "Thank you! From your answers, the person you are answering for may be a candidate for this study. "
+    "The study team decides who can take part."
+)
+# Said whatever the words of the unsure answers were: "I don't know", "I'm not sure", "Never tested…".
 NEEDS_REVIEW = N_(
-    'Thank you! Some answers were "I don\'t know", so the study team will need to check them with you. '
+    "Thank you! Some answers are not certain yet, so the study team will need to check them with you. "
     "You may be a candidate for this study; the study team decides who can take part."
 )
-WILL_CONTACT = N_("The study team will contact you. Your reference is {reference}.")
+NEEDS_REVIEW_FOR_A_RELATIVE = N_(
+    "Thank you! Some answers are not certain yet, so the study team will need to check them with you. "
+    "The person you are answering for may be a candidate for this study; the study team decides who can "
+    "take part."
+)
+# The reference is a code of letters and digits: say what it is for.
+WILL_CONTACT = N_(
+    "The study team will contact you. Your reference is {reference}: please keep it, "
+    "and give it if you contact the study team yourself."
+)
 CONTACT_THEM = N_("If you would like to talk to the study team, you can contact: {contact}.")
 
-DECLINED = N_("No problem. Nothing you told us has been kept. If you change your mind, send /start.")
+DECLINED = N_(
+    "No problem. Nothing you told us has been kept. If you change your mind, send any message to begin again."
+)
 FINISHED_REFERRED = N_(
     "You have finished this pre-screening, and the study team will contact you. "
     "Your reference is {reference}."
@@ -150,13 +197,49 @@ FINISHED_NOT_A_MATCH = N_(
     "You have finished this pre-screening. From your answers, this study is probably not a match."
 )
 FINISHED_OPTIONS = N_("Send /restart to answer again, or /delete to erase your data.")
+# TRANSLATORS: on the web page; {restart} and {delete} are its buttons "Start again" and "Delete my data".
+FINISHED_OPTIONS_WEB = N_("To answer again, tap “{restart}”; to erase your data, tap “{delete}”.")
 CONFIRM_DELETE = N_("Do you want us to delete everything you have told us? This cannot be undone.")
 DELETE_YES = N_("Yes, delete my data")
 DELETE_NO = N_("No, keep it")
-DELETED = N_("Your data has been deleted. Thank you for your time. Send /start if you want to begin again.")
+DELETED = N_(
+    "Your data has been deleted. Thank you for your time. Send any message if you want to begin again."
+)
 NOT_DELETED = N_("Nothing was deleted.")
 CONFIRM_RESTART = N_(
     "Start again from the first question? Your answers so far will be cleared; what you agreed to stays."
 )
 RESTART_YES = N_("Yes, start again")
 RESTART_NO = N_("No, continue")
+
+# The web page's buttons (bot/web), by the command each sends: its texts name them.
+WEB_BUTTONS = (
+    ("back", N_("Back")),
+    ("restart", N_("Start again")),
+    ("language", N_("Language")),
+    ("voice", N_("Read aloud")),
+    ("stop", N_("Pause")),
+    ("help", N_("Help")),
+    ("delete", N_("Delete my data")),
+)
+
+# Worded otherwise when a relative or carer answers for the person (the answer to the trial's
+# `variant_by` question is "proxy"): "you may be a candidate" would say it of them.
+FOR_A_RELATIVE = {
+    MAY_BE_CANDIDATE: MAY_BE_CANDIDATE_FOR_A_RELATIVE,
+    NEEDS_REVIEW: NEEDS_REVIEW_FOR_A_RELATIVE,
+    OTHER_STUDIES: OTHER_STUDIES_FOR_A_RELATIVE,
+    OTHER_STUDIES_THANKS: OTHER_STUDIES_THANKS_FOR_A_RELATIVE,
+}
+# Worded otherwise per channel: the web page has buttons where the other channels have /commands,
+# and its wording names them ({back}… are their labels, `WEB_BUTTONS`).
+ON_CHANNEL = {
+    "web": {
+        HELP: HELP_WEB,
+        READ_ALOUD_ON: READ_ALOUD_ON_WEB,
+        CONSENT_UNCLEAR: CONSENT_UNCLEAR_WEB,
+        NOT_ELIGIBLE_NOTE: NOT_ELIGIBLE_NOTE_WEB,
+        FINISHED_OPTIONS: FINISHED_OPTIONS_WEB,
+    },
+}
+CHANNEL_LABELS = {"web": WEB_BUTTONS}

@@ -19,6 +19,7 @@ from dialogs.cards import answer_text
 from dialogs.eligibility import Outcome
 from dialogs.entry import Entry
 from dialogs.i18n import Translator, display_name
+from dialogs.inputs import Address
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
 from dialogs.outputs import Option, Reply
 from dialogs.trial import Question, Trial
@@ -53,6 +54,7 @@ class Prompts:
 
     trial: Trial
     records: Records
+    address: Address
     screening: Screening
     # Where the dialog stands: a question id, a dialog state, or a menu over them ("_delete").
     state: str
@@ -180,6 +182,17 @@ class Prompts:
         chosen = self.answers.get(self.trial.variant_by or "")
         return text.get(chosen, next(iter(text.values())))
 
+    def worded(self, text: str, params: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """`text` as worded for who is answering and where (`messages.FOR_A_RELATIVE`,
+        `messages.ON_CHANNEL`), with the parameters that wording takes."""
+        if self.answers.get(self.trial.variant_by or "") == "proxy":
+            text = m.FOR_A_RELATIVE.get(text, text)
+        channel = self.address.channel
+        if text in m.ON_CHANNEL.get(channel, {}):
+            text = m.ON_CHANNEL[channel][text]
+            params = {**{name: self.t(label) for name, label in m.CHANNEL_LABELS[channel]}, **(params or {})}
+        return text, params or {}
+
     def _summary(self) -> None:
         t = self.t
         colon = t(m.LABEL_SEPARATOR)
@@ -201,11 +214,15 @@ class Prompts:
         explanations = dict.fromkeys(
             self.t(c.explanation) for c in self.trial.criteria if c.id in reasons and c.explanation
         )
-        return [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(m.NOT_ELIGIBLE_NOTE)]
+        note, params = self.worded(m.NOT_ELIGIBLE_NOTE)
+        return [self.t(m.NOT_ELIGIBLE_INTRO), *(f"• {e}" for e in explanations), self.t(note, **params)]
 
     def _menu(self, text: str, options: dict[str, str], translate: bool = True) -> None:
         rendered = tuple(Option(value, self.t(label)) for value, label in options.items())
-        self._ask_with(self.t(text) if translate else text, rendered, "choice")
+        if translate:
+            text, params = self.worded(text)
+            text = self.t(text, **params)
+        self._ask_with(text, rendered, "choice")
 
     def _ask_with(self, text: str, options: tuple[Option, ...], expects: str) -> None:
         """Put a prompt to the person. A new prompt gets the next sequence number; asking the
@@ -235,7 +252,8 @@ class Prompts:
         hint: bool = False,
         translate: Translator | None = None,
     ) -> None:
-        self._emit(Reply((translate or self.t)(text, **(params or {})), problem=problem, hint=hint))
+        text, params = self.worded(text, params)
+        self._emit(Reply((translate or self.t)(text, **params), problem=problem, hint=hint))
 
     def _emit(self, reply: Reply) -> None:
         self.replies.append(replace(reply, locale=self.t.locale))

@@ -32,7 +32,9 @@ BY_SOURCE = N_("By source")
 BY_WEEK = N_("By week")
 FUNNEL = (
     ("started", N_("Started")),
-    ("consented", N_("Consented")),
+    # Agreed to the chat's storing of answers: not the study's informed consent, which "Consented"
+    # beside "Enrolled" reads as (zh_Hans review M12).
+    ("consented", N_("Agreed to pre-screening")),
     ("completed", N_("Completed")),
     ("likely_eligible", N_("May be a candidate")),
     ("needs_review", N_("Needs review")),

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from babel.messages.frontend import parse_mapping_cfg
 
+from dialogs import messages as m
 from dialogs.engine import Engine
 from dialogs.extract import extract as extract_trial
 from dialogs.i18n import shipped_locales, translator
@@ -172,7 +173,7 @@ def test_switching_language_mid_screening_keeps_the_answers(engine: Engine) -> N
 def test_right_to_left_text_isolates_embedded_latin() -> None:
     t = translator("ar", ("nct07295067",))
     assert t.rtl and not translator("ru").rtl
-    text = t("The study team will contact you. Your reference is {reference}.", reference="3f9a0c1d2e4b")
+    text = t(m.WILL_CONTACT, reference="3f9a0c1d2e4b")
     assert "\u20683f9a0c1d2e4b\u2069" in text, "the reference is wrapped in bidi isolates"
     assert re.search(r"[\u0600-\u06ff]", text), "the sentence itself is Arabic"
 

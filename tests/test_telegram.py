@@ -361,7 +361,7 @@ async def test_coordinator_lists_exports_and_counts(bot: tuple[FakeTelegram, Eng
 
     tg.send_command(COORDINATOR, "stats")
     stats = (await tg.wait_for_messages(COORDINATOR, 4))[-1]["text"]
-    assert "qr_clinic: Started 1, Consented 1, Completed 1, May be a candidate 1" in stats
+    assert "qr_clinic: Started 1, Agreed to pre-screening 1, Completed 1, May be a candidate 1" in stats
     actions = [e.action for e in _rows(engine, AuditEvent)]
     assert {"viewed_referrals", "exported_referrals", "viewed_stats"} <= set(actions)
 
