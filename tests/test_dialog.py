@@ -76,7 +76,7 @@ def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
     assert asked[-1] == "diabetes", "no question may follow a deciding answer"
     assert person.prompt == NOT_ELIGIBLE
     explanation = person.replies[0].text
-    assert "diabetes, heart disease, or liver or kidney problems" in explanation
+    assert "diabetes, heart disease, or impaired liver or kidney function" in explanation
     assert "eligible" not in explanation.lower().replace("not a match", "")
     assert person.stored()["outcome"] == "not_eligible"
     assert person.stored()["reasons"] == ["E1"]
