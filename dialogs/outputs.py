@@ -14,6 +14,8 @@ from dialogs.i18n import SOURCE_LOCALE
 class Option:
     value: str
     label: str
+    # The language of its label where it is not the reply's (a language's own name, at the menu).
+    locale: str | None = None
 
 
 @dataclass(frozen=True)
@@ -34,19 +36,22 @@ class Reply:
     speak: bool = False
     # The language it is written in, for what a channel adds itself (a button's label).
     locale: str = SOURCE_LOCALE
+    # A reply in several languages (the language menu): the language of each line of its text.
+    languages: tuple[str, ...] = ()
     # Its row in the outbox until it is sent.
     id: int | None = None
 
     def to_data(self) -> dict[str, Any]:
         data = asdict(self)
         del data["id"]
-        data["options"] = [[o.value, o.label] for o in self.options]
+        data["options"] = [[o.value, o.label, *([o.locale] if o.locale else [])] for o in self.options]
         return data
 
     @classmethod
     def from_data(cls, data: Mapping[str, Any], id: int | None = None) -> Reply:
-        options = tuple(Option(v, label) for v, label in data.get("options", ()))
-        return cls(**{**data, "options": options, "id": id})
+        options = tuple(Option(*option) for option in data.get("options", ()))
+        languages = tuple(data.get("languages", ()))
+        return cls(**{**data, "options": options, "languages": languages, "id": id})
 
 
 @dataclass(frozen=True)

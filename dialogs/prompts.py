@@ -96,9 +96,13 @@ class Prompts:
             self.close_menu()
         pending = self.screening.pending
         if pending == "language":
-            prompts = dict.fromkeys(self.translator(loc)(m.CHOOSE_LANGUAGE) for loc in self.locales)
-            options = tuple(Option(loc, display_name(loc)) for loc in self.locales)
-            self._ask_with("\n".join(prompts), options, "choice")
+            # Each line and each option in its own language, and said so: a page shows each
+            # in its own direction and a screen reader reads it in its own voice.
+            prompts: dict[str, str] = {}
+            for loc in self.locales:
+                prompts.setdefault(self.translator(loc)(m.CHOOSE_LANGUAGE), loc)
+            options = tuple(Option(loc, display_name(loc), loc) for loc in self.locales)
+            self._ask_with("\n".join(prompts), options, "choice", tuple(prompts.values()))
         elif pending == "consent":
             question = self.trial.questions[0]
             options = tuple(Option(o.value, self.t(o.text)) for o in question.choices)
@@ -224,14 +228,17 @@ class Prompts:
             text = self.t(text, **params)
         self._ask_with(text, rendered, "choice")
 
-    def _ask_with(self, text: str, options: tuple[Option, ...], expects: str) -> None:
+    def _ask_with(
+        self, text: str, options: tuple[Option, ...], expects: str, languages: tuple[str, ...] = ()
+    ) -> None:
         """Put a prompt to the person. A new prompt gets the next sequence number; asking the
         same one again (after a problem, in another language) keeps it, so its buttons stay good."""
         screening = self.screening
         key = self.state  # a question id, a dialog state, or a menu ("_confirm")
         if key != screening.prompt_key:
             screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
-        self._emit(Reply(text, options, self.prompt_id(), key, expects, speak=self.screening.read_aloud))
+        speak = self.screening.read_aloud
+        self._emit(Reply(text, options, self.prompt_id(), key, expects, speak=speak, languages=languages))
 
     def _correcting_options(self) -> dict[str, str]:
         options = {q.id: q.label for q in self._asked() if q.scope != "storage"}

@@ -46,7 +46,7 @@ from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.web.console import Console, ConsoleOptions
 from bot.web.guard import Guard, Limits, Network, Window, source_of
-from bot.web.pages import matches, page_language
+from bot.web.pages import language_of, matches, page_language
 from bot.web.resume import ResumeLinks
 from bot.web.sessions import Tokens
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
@@ -113,6 +113,7 @@ class WebChat:
         self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
+        self.templates.env.globals["language_of"] = language_of
 
     # Pages ----------------------------------------------------------------------
 

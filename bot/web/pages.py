@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import hmac
 
+from babel import Locale
+
 from dialogs.i18n import Translator
 
 
 def page_language(t: Translator) -> dict[str, str]:
     """What every page says of its language: `lang` (BCP 47) and `dir` for the <html> element."""
-    return {"lang": t.locale.replace("_", "-"), "dir": "rtl" if t.rtl else "ltr"}
+    return language_of(t.locale)
+
+
+def language_of(locale: str) -> dict[str, str]:
+    """`lang` (BCP 47) and `dir` for an element written in `locale`: the page, or a part of it
+    in another language (each line and button of the language menu)."""
+    return {"lang": locale.replace("_", "-"), "dir": Locale.parse(locale).text_direction}
 
 
 def matches(given: object, expected: str) -> bool:
