@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 
 import pytest
@@ -88,6 +89,49 @@ def test_not_eligible_stops_at_the_deciding_answer(person: Person) -> None:
     with person.engine.store.transaction() as records:
         consents = {c.scope: c.granted for c in records.session.exec(select(Consent))}
     assert consents == {"storage": True, "contact": True, "future_studies": True}
+
+
+# A relative or carer answering for the person: what the bot says of the person is not said of them.
+RELATIVE = {**LIKELY_B1, "respondent": "2", "can_communicate": "yes"}
+
+
+def test_a_relative_hears_that_the_person_they_answer_for_may_be_a_candidate(person: Person) -> None:
+    person.start()
+    person.answer_all(RELATIVE)
+    assert person.texts[0] == m.MAY_BE_CANDIDATE_FOR_A_RELATIVE
+    assert "person you are answering for" in person.texts[0] and "you may be" not in person.texts[0]
+
+
+def test_a_relative_is_told_unsure_answers_will_be_checked_about_the_person(person: Person) -> None:
+    person.start()
+    person.answer_all({**RELATIVE, "serology": "not sure"})
+    assert person.stored()["outcome"] == "needs_review"
+    assert person.texts[0] == m.NEEDS_REVIEW_FOR_A_RELATIVE
+
+
+def test_a_relative_is_asked_about_other_studies_for_the_person_and_that_is_what_is_recorded(
+    person: Person,
+) -> None:
+    person.start()
+    person.answer_all({**RELATIVE, "diabetes": "yes"})
+    assert person.prompt == NOT_ELIGIBLE and person.asking is not None
+    assert person.asking.text == m.OTHER_STUDIES_FOR_A_RELATIVE
+    person.tap("yes")
+    assert person.texts == [m.OTHER_STUDIES_THANKS_FOR_A_RELATIVE]
+    with person.engine.store.transaction() as records:
+        [consent] = [c for c in records.session.exec(select(Consent)) if c.scope == "future_studies"]
+    agreed_to = hashlib.sha256(m.OTHER_STUDIES_FOR_A_RELATIVE.encode()).hexdigest()
+    assert consent.text_hash == agreed_to, "the words the relative agreed to"
+
+
+def test_at_news_of_other_studies_i_dont_know_is_not_offered(person: Person) -> None:
+    """Its answers are yes and no: the bot once said "answer yes, no or I don't know", then refused it."""
+    person.start()
+    person.answer_all({**LIKELY_B1, "diabetes": "yes"})
+    person.say("I don't know")
+    assert person.prompt == NOT_ELIGIBLE, "asked again"
+    assert person.texts[0] == m.NOT_UNDERSTOOD_CHOICE
+    assert person.asking is not None and [o.value for o in person.asking.options] == ["yes", "no"]
 
 
 @pytest.mark.parametrize(

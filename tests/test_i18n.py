@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import re
+import shutil
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -13,7 +15,7 @@ from dialogs import messages as m
 from dialogs.extract import extract as extract_trial
 from dialogs.i18n import LOCALES_DIR, forms, negotiate, shipped_locales, translator
 from dialogs.reports import OPEN_REFERRALS
-from dialogs.trial import TRIALS_DIR, available_trials
+from dialogs.trial import TRIALS_DIR, available_trials, find_trial
 from tests.conftest import Person
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -62,6 +64,66 @@ def test_every_message_is_translated_and_keeps_its_placeholders(locale: str, dom
         for form in translated:
             assert _placeholders(form, count_optional) == wanted, f"placeholders differ in {message.id!r}"
     assert _source_messages(domain) <= {m.id for m in messages}, "run `make update`: catalogs are behind"
+
+
+# Every catalog, offered or still in progress.
+ALL_LOCALES = sorted(p.name for p in LOCALES_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("locale", ALL_LOCALES)
+def test_gnu_msgfmt_accepts_every_catalog(locale: str, domain: str) -> None:
+    """Translators' tools (Poedit, Lokalize, msgmerge) run GNU gettext: a catalog it rejects (an
+    obsolete entry duplicating a live one, a broken format string) is one they cannot work on."""
+    msgfmt = shutil.which("msgfmt")
+    assert msgfmt, "GNU gettext's msgfmt is needed (Debian: apt-get install gettext)"
+    path = LOCALES_DIR / locale / "LC_MESSAGES" / f"{domain}.po"
+    checked = subprocess.run(
+        [msgfmt, "--check", "--output-file", "/dev/null", str(path)], capture_output=True, text=True
+    )
+    assert checked.returncode == 0, checked.stderr
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_no_label_has_a_colon_of_its_own(locale: str) -> None:
+    """The summary and the card put a colon between a label and its answer: a label with a colon
+    inside made "МРТ после операции: полость уменьшилась: Да"."""
+    t = translator(locale, tuple(available_trials()))
+    for slug in available_trials():
+        for question in find_trial(slug).questions:
+            assert not re.search("[:：﹕︓]", t(question.label)), f"{locale}: {t(question.label)!r}"
+
+
+# One word for one thing in each language: the page title once said 预筛查 where every message
+# said 预筛选, and Traditional Chinese had 預篩查, 預先篩選 and 預篩選.
+GLOSSARY = {
+    "zh_Hans": {"预筛选": ["预筛查", "预先筛选"]},
+    "zh_Hant": {"預篩選": ["預篩查", "預先篩選", "预筛"]},
+    "ar": {"التقييم المبدئي": ["الفحص الأولي", "الفحوص الأولية"]},
+}
+
+
+@pytest.mark.parametrize("locale", sorted(GLOSSARY))
+def test_each_language_has_one_word_for_the_pre_screening(locale: str) -> None:
+    for domain in DOMAINS:
+        texts = [form for message in _catalog(locale, domain) if message.id for form in forms(message.string)]
+        for term, others in GLOSSARY[locale].items():
+            assert any(term in text for text in texts) or domain != "intake", f"{term} is the word"
+            assert [t for t in texts if any(o in t for o in others)] == [], f"{locale}/{domain}: use {term}"
+
+
+# A left-to-right run that right-to-left text would reorder: a /command ("stop/"), a phone number
+# with its + and spaces ("0000 0000 138 86+").
+_LTR_RUN = re.compile(r"/[a-z]+\b|\+\d[\d ]*\d")
+_ISOLATED = re.compile("[\u2066\u2067\u2068][^\u2069]*\u2069")
+
+
+@pytest.mark.parametrize("domain", DOMAINS)
+@pytest.mark.parametrize("locale", [loc for loc in LOCALES if translator(loc).rtl])
+def test_right_to_left_catalogs_isolate_commands_and_phone_numbers(locale: str, domain: str) -> None:
+    for message in _catalog(locale, domain):
+        for form in forms(message.string) if message.id else ():
+            assert _LTR_RUN.findall(_ISOLATED.sub("", form)) == [], f"isolate them (U+2066…U+2069): {form!r}"
 
 
 def _placeholders(text: str, count_optional: bool) -> list[str]:

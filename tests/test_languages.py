@@ -146,6 +146,19 @@ def test_same_answers_same_outcome_in_every_language(
         assert stored["answers"]["contact_phone"] == "+8613812345678" or how == "tapped"
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_each_summary_line_has_one_colon(engine: Engine, locale: str) -> None:
+    """ "• label: answer", one colon: a translated label with its own read "МРТ после операции:
+    полость уменьшилась: Да"."""
+    person = Person(engine, f"summary-{locale}", locale=locale)
+    person.start()
+    person.answer_all(_tapped(locale, BASE), by="tap", confirm=False)
+    assert person.prompt == "summary" and person.asking is not None
+    lines = [line for line in person.asking.text.splitlines() if line.startswith("• ")]
+    assert len(lines) >= 20
+    assert [line for line in lines if len(re.findall("[:：]", line)) != 1] == []
+
+
 def test_switching_language_mid_screening_keeps_the_answers(engine: Engine) -> None:
     """Started in Russian, finished in English: stored and evaluated the same as all-English."""
     person = Person(engine, "switcher", locale="ru")
