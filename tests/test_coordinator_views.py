@@ -40,7 +40,8 @@ def test_the_card_has_what_a_coordinator_needs_to_call_back(engine: Engine, refe
     assert "Language: Chinese (Simplified)" in text
     assert "Source: poster_beijing" in text
     assert "Received: Nov 25, 2026, 9:40:00\u202fPM" in text, "Beijing time, English (CLDR) format"
-    assert ("Can come to Beijing monthly for three months", "Yes, coming is possible") in card.answers
+    travel = ("Can come to Beijing for the treatment and the follow-up visits", "Yes, coming is possible")
+    assert travel in card.answers
     assert all(label != "Name" for label, _ in card.answers), "contact details appear once, as contact"
 
 

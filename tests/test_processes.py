@@ -148,7 +148,7 @@ def test_a_killed_process_resumes_at_the_next_question_with_nothing_lost(tmp_pat
 
     resumed = intake(tmp_path, "chat", "--user", "kim", stdin="")
     assert "Welcome back! Let's continue where you left off." in resumed.stdout
-    assert resumed.stdout.rstrip().splitlines()[-4] == "Have you had surgery for syringomyelia?"
+    assert resumed.stdout.rstrip().splitlines()[-4].startswith("Have you had surgery for syringomyelia?")
     (stored,) = screenings(tmp_path)
     assert stored["state"] == "had_surgery"
     assert stored["answers"] == {
@@ -200,7 +200,7 @@ PIPED = {
         [],
         "The study is for people aged 18 to 60.",
     ),
-    "zh-likely": ("zh", PIPED_ZH, B1_ORDER, "likely_eligible", [], [], "您可能符合这项研究的条件"),
+    "zh-likely": ("zh", PIPED_ZH, B1_ORDER, "likely_eligible", [], [], "您有可能符合这项研究的条件"),
     "zh-review": (
         "zh",
         {**PIPED_ZH, "serology": "不清楚\n对"},

@@ -123,7 +123,7 @@ async def test_typed_in_chinese_from_the_language_code(bot: tuple[FakeTelegram, 
     phone_prompt = next(msg for msg in reversed(user.messages) if "keyboard" in msg.get("reply_markup", {}))
     assert "电话" in phone_prompt["text"], "the share-phone keyboard came with the phone question"
     await user.tap("confirm")
-    assert "您可能符合这项研究的条件" in user.messages[-2]["text"]
+    assert "您有可能符合这项研究的条件" in user.messages[-2]["text"]
     assert user.last["reply_markup"] == {"remove_keyboard": True}, "the number was typed: keyboard taken away"
     await tg.wait_for_messages(COORDINATOR, 1)
     assert {r.outcome for r in _rows(engine, Referral)} == {"likely_eligible"}
@@ -162,7 +162,7 @@ async def test_unusable_messages_get_a_kind_reply_and_change_nothing(
     # A voice note is listened to: a broken one is one the bot could not play.
     expected = {"edit": m.EDITED, "voice": m.VOICE_UNREADABLE}.get(kind, m.UNSUPPORTED)
     assert replies[0]["text"] == expected
-    assert replies[-1]["text"].startswith("Separately, if your answers suggest"), "the same question again"
+    assert replies[-1]["text"].startswith("Separately, if the answers suggest"), "the same question again"
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == before
 
 
@@ -262,7 +262,7 @@ async def test_quick_messages_are_handled_in_order_and_those_typed_ahead_are_not
     await tg.wait_for(
         lambda: (
             [msg["text"] for msg in user.messages].count(m.CROSSED) == 3
-            and user.last["text"].startswith("Separately, if your answers suggest")
+            and user.last["text"].startswith("Separately, if the answers suggest")
         ),
         what="three answers not used, and the question asked again",
     )

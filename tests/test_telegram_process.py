@@ -78,7 +78,7 @@ async def test_killed_mid_conversation_every_acknowledged_answer_is_kept(tmp_pat
             await user.command("start")
             for question in ("consent_storage", "consent_contact", "respondent", "age", "diagnosis"):
                 await user.say(LIKELY_B1[question])
-            assert user.last["text"] == "Have you had surgery for syringomyelia?"
+            assert user.last["text"].startswith("Have you had surgery for syringomyelia?")
             process.send_signal(signal.SIGKILL)
         acknowledged = [(a.question_id, a.value) for a in _rows(tmp_path, Answer)]
         assert acknowledged == [

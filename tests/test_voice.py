@@ -488,7 +488,7 @@ def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:
     result = intake(tmp_path, "chat", "--lang", "en", stdin=lines)
     assert result.returncode == 0, result.stderr
     assert 'I heard: "Yes"' in result.stdout and "as: “I agree”" in result.stdout
-    assert "Separately, if your answers suggest" in result.stdout, "confirmed by voice: the next question"
+    assert "Separately, if the answers suggest" in result.stdout, "confirmed by voice: the next question"
     assert "could not play that recording" in result.stdout, "a file that is not there"
 
 
