@@ -133,8 +133,8 @@ async def test_every_page_is_marked_with_the_language_and_direction_of_its_text(
 
 
 async def _to_not_eligible(browser: httpx.AsyncClient, locale: str) -> Page:
-    """Answered by taps until diabetes, answered yes: "probably not a match"."""
-    page = Page(await browser.get(f"/?lang={locale}"))
+    """NCT07295067 answered by taps until diabetes, answered yes: "probably not a match"."""
+    page = Page(await browser.get(f"/?lang={locale}&trial=nct07295067"))
     for question, value in TAPS_B1.items():
         if question == "diabetes":
             return await _tap(browser, page, "yes")
@@ -149,7 +149,7 @@ async def test_the_web_page_names_its_buttons_never_a_command(app: object, local
     t = translator(locale)
     button = {name: t(label) for name, label in m.WEB_BUTTONS}
     async with _browser(app, locale) as browser:
-        first = Page(await browser.get(f"/?lang={locale}"))
+        first = Page(await browser.get(f"/?lang={locale}&trial=nct07295067"))
         unclear = await _post(browser, first, text="?")
         helped = await _command(browser, unclear, "help")
         aloud = await _command(browser, helped, "voice")
