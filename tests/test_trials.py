@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.config import Settings
+from dialogs import messages as m
 from dialogs.engine import Engine, Start
 from dialogs.trial import Trials, load_trials
 from storage.repository import Store
@@ -317,3 +318,14 @@ def test_an_exclusion_time_does_not_turn_is_not_for_now(engine: Engine) -> None:
     person.start()
     person.answer_some({**LIKELY, "recent_study": "yes", "diabetes": "yes"})
     assert person.prompt == "not_eligible", "diabetes excludes whatever the date: no reminder offered"
+
+
+def test_the_offer_of_another_study_does_not_suggest_i_dont_know(both: Engine) -> None:
+    """Its answers are two buttons: "answer yes, no or I don't know" would offer one it refuses."""
+    person = Person(both)
+    person.command("start", "nct07295067")
+    person.answer_some(NEVER_OPERATED)
+    person.tap("yes")
+    assert person.prompt == "_offer"
+    person.say("I don't know")
+    assert person.prompt == "_offer" and person.texts[0] == m.NOT_UNDERSTOOD_CHOICE
