@@ -97,7 +97,7 @@ def needs_review(uncertain: tuple[str, ...], unsure: tuple[str, ...]) -> Assessm
 def test_the_trial_loads_with_its_own_consent_and_the_same_site(trial: Trial) -> None:
     first = find_trial("nct07295067")
     assert check_trial(trial) == []
-    assert (trial.registry_id, trial.consent_version) == ("NCT06079125", "2026-12-07")
+    assert (trial.registry_id, trial.consent_version) == ("NCT06079125", "2026-12-07.2")
     assert trial.questions[0].scope == "storage"
     assert trial.consent_question("contact") is trial.question("consent_contact")
     assert trial.contact == first.contact, "the same hospital, the same address"
