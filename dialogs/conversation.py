@@ -51,6 +51,7 @@ log = logging.getLogger(__name__)
 # What the person hears when what they sent cannot be used (otherwise UNSUPPORTED).
 UNUSABLE = {
     "edit": m.EDITED,
+    "voice_missing": m.VOICE_MISSING,
     "voice_too_long": m.VOICE_TOO_LONG,
     "voice_unreadable": m.VOICE_UNREADABLE,
     "voice_silent": m.VOICE_SILENT,

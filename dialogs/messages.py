@@ -41,6 +41,7 @@ READ_ALOUD_ON_WEB = N_("From now on I will also read each question aloud. Tap â€
 READ_ALOUD_OFF = N_("I will stop reading the questions aloud.")
 # A recording the bot could not use: nothing changes, and the question is asked again.
 VOICE_TOO_LONG = N_("That recording is longer than a minute. Please say just the answer, or type it.")
+VOICE_MISSING = N_("No recording came with that. Please record your answer first, or type it.")
 VOICE_UNREADABLE = N_("I could not play that recording. Please try again, or type your answer.")
 VOICE_SILENT = N_("I could not hear anything in that recording. Please try again, or type your answer.")
 VOICE_UNHEARD = N_("I did not catch that for sure. Please say it again, or type your answer.")

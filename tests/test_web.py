@@ -546,6 +546,20 @@ async def test_a_recording_uploaded_from_the_page_is_read_back_before_it_is_stor
         assert too_big.status_code == 413
 
 
+async def test_a_voice_form_sent_without_a_recording_says_so(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    """Without JavaScript the voice form can be sent before a recording is chosen: it is told as
+    that, not as a recording that could not be played, and the question is asked again."""
+    page = await _open(browser, "/?lang=en")
+    form = {"csrf": page.field("csrf"), "prompt": page.field("prompt")}
+    for files in ({"audio": ("", b"", "application/octet-stream")}, None):  # as browsers send it, or none
+        again = Page(await browser.post("/voice", data=form, files=files))
+        assert "No recording came with that" in again.text and "could not play" not in again.text
+        assert again.option_prompt() == page.option_prompt()
+    assert _answers(engine) == {}
+
+
 def test_the_shared_budget_once_spent_refuses_only_who_took_more_than_a_share() -> None:
     """Many sources, each within its own allowance, can still spend the budget everyone shares:
     then those above an equal share wait, and the people who made a request or two go on."""

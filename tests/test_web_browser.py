@@ -348,6 +348,48 @@ async def test_a_second_tap_on_a_slow_network_answers_once(
     await context.close()
 
 
+def _silence(path: Path, seconds: float = 1.0) -> Path:
+    """A recording of nothing (16 kHz WAV): what a phone records when nobody speaks."""
+    import wave
+
+    with wave.open(str(path), "wb") as out:
+        out.setnchannels(1)
+        out.setsampwidth(2)
+        out.setframerate(16_000)
+        out.writeframes(b"\0\0" * int(16_000 * seconds))
+    return path
+
+
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_a_recording_sent_as_a_file_gets_its_message(
+    browser: Browser, server: str, tmp_path: Path, javascript: bool
+) -> None:
+    """Without a microphone the page can use (none, not allowed, or JavaScript off), the voice form
+    sends a file, as a phone's own recorder makes it: a silent one, or none chosen, is told so."""
+    context = await browser.new_context(viewport=PHONE, java_script_enabled=javascript)
+    page = await context.new_page()
+    await page.goto(f"{server}/?lang=en")
+    silence = _silence(tmp_path / "silence.wav")
+
+    async def send(recording: Path | None) -> str:
+        button = page.locator("form.voice button")
+        if javascript:
+            assert await button.inner_text() == "Tap to record"
+            await button.click()  # the microphone is not allowed: the form falls back to a file
+            await page.locator("#recording").wait_for()
+            assert await button.inner_text() == "Send a recording"
+        if recording is not None:
+            await page.set_input_files("#recording", str(recording))
+        async with page.expect_navigation():
+            await button.click()
+        return " ".join(await page.locator(".message.problem").all_inner_texts())
+
+    assert "No recording came with that" in await send(None)
+    assert "could not hear anything" in await send(silence)
+    assert await _asks(page) == "consent_storage", "and the question again"
+    await context.close()
+
+
 async def test_a_coordinator_signs_in_with_totp_and_follows_up_a_web_referral_in_chinese(
     browser: Browser, tmp_path: Path
 ) -> None:
@@ -462,5 +504,15 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
             await page.locator(".voice-status").filter(has_text="did not reach us").wait_for()
             assert await record.inner_text() == "Tap to record" and await record.is_enabled()
             assert "I heard" in await page.locator(".message").first.inner_text(), "still the read-back"
+
+            # What the bot says of a recording reaches the page too: here, a moment of silence
+            # (the fake microphone's file begins with half a second of it).
+            await page.unroute("**/voice")
+            await record.click()
+            await page.wait_for_selector("form.voice button[aria-pressed=true]")
+            async with page.expect_navigation():
+                await record.click()
+            problems = await page.locator(".message.problem").all_inner_texts()
+            assert any("could not hear anything" in problem for problem in problems), problems
             await context.close()
         await browser.close()

@@ -249,8 +249,10 @@ class WebChat:
         data = await upload.read() if isinstance(upload, UploadFile) else b""
         address = Address(CHANNEL, session)
         locale = await asyncio.to_thread(self.engine.locale_of, address) or "en"
-        if self.listener is None:
-            heard: Any = Unsupported("voice_unavailable")
+        if not data:  # the form sent without a recording chosen
+            heard: Any = Unsupported("voice_missing")
+        elif self.listener is None:
+            heard = Unsupported("voice_unavailable")
         else:
             heard = await self.listener.listen(data, locale)
         if isinstance(heard, Text):

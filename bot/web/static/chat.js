@@ -28,13 +28,16 @@ document.addEventListener("DOMContentLoaded", () => {
   if (!form || !window.MediaRecorder || !navigator.mediaDevices?.getUserMedia) return;
   const status = form.querySelector(".voice-status");
   const button = form.querySelector("button");
-  form.querySelector("input[type=file]").hidden = true;
-  form.querySelector("label").hidden = true;
+  const file = form.querySelector("input[type=file]");
+  const label = form.querySelector("label");
+  const sendsFile = button.textContent;
+  file.hidden = label.hidden = true;
   button.textContent = form.dataset.record;
   button.type = "button";
   button.classList.add("record");
   let recorder = null;
   button.addEventListener("click", async () => {
+    if (button.type === "submit") return;  // the form as it is without JavaScript: it posts the file
     if (recorder) {
       recorder.stop();
       return;
@@ -43,8 +46,12 @@ document.addEventListener("DOMContentLoaded", () => {
     try {
       stream = await navigator.mediaDevices.getUserMedia({ audio: true });
     } catch {
-      form.querySelector("input[type=file]").hidden = false;  // no microphone here: a file
-      form.querySelector("label").hidden = false;
+      // No microphone here, or not allowed: the form as it is without JavaScript, a file to send
+      // (a phone offers its own recorder).
+      file.hidden = label.hidden = false;
+      button.type = "submit";
+      button.textContent = sendsFile;
+      button.classList.remove("record");
       return;
     }
     const chunks = [];
@@ -59,11 +66,19 @@ document.addEventListener("DOMContentLoaded", () => {
       body.set("audio", new Blob(chunks, { type: recorder.mimeType }), "answer.webm");
       let response = null;
       try {
-        response = await fetch("/voice", { method: "POST", body, credentials: "same-origin" });
+        // The answer is a redirect to the page, which shows (and uses up) what the bot said about
+        // the recording: followed here, out of sight, it would take that message with it.
+        response = await fetch("/voice", {
+          method: "POST",
+          body,
+          credentials: "same-origin",
+          redirect: "manual",
+        });
       } catch {
         // A dropped connection: said below.
       }
-      if (response === null || (!response.ok && response.status !== 403)) {
+      const answered = response !== null && (response.type === "opaqueredirect" || response.status === 403);
+      if (!answered) {
         // Lost on the way, or refused (too big, too many): say so, and let them try again.
         status.textContent = form.dataset.failed;
         button.disabled = false;
