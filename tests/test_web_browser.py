@@ -77,6 +77,7 @@ async def _answer_everything(
             await page.reload()
             assert await _asks(page) == asks, "a reload resumes at the same question"
             continue
+        assert await _width(page) <= (page.viewport_size or PHONE)["width"], f"sideways scroll at {asks}"
         if asks == "_confirm":
             read_back.append(question)
             answer = "yes"
@@ -163,7 +164,7 @@ async def test_each_language_lays_out_its_way_and_resumes_on_another_device(
         await elsewhere.click("form.resume button")
     assert question.splitlines()[0] in await elsewhere.inner_text("#messages")
     # Nothing is wider than the phone: no sideways scrolling at 360 px.
-    assert await elsewhere.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
+    assert await _width(elsewhere) <= PHONE["width"]
     await other.close()
     await context.close()
 
@@ -293,29 +294,43 @@ async def test_accessibility_each_kind_of_page(browser: Browser, server: str, la
     await context.close()
 
 
-async def test_readable_on_a_320_px_screen_with_text_at_200_percent(browser: Browser, server: str) -> None:
-    """WCAG 1.4.4 and 1.4.10: text doubled on the narrowest phone still fits, nothing scrolls
-    sideways or is cut off, and every control stays a large target."""
-    context = await browser.new_context(viewport={"width": 320, "height": 640})
+@pytest.mark.parametrize("javascript", [True, False])
+async def test_readable_on_a_320_px_screen_with_text_at_200_percent(
+    browser: Browser, server: str, javascript: bool
+) -> None:
+    """WCAG 1.4.4 and 1.4.10: text doubled on the narrowest phones still fits, nothing scrolls
+    sideways or is cut off, and every control stays a large target; with JavaScript off too,
+    where the voice form's file input shows."""
+    context = await browser.new_context(
+        viewport={"width": 360, "height": 640}, java_script_enabled=javascript
+    )
     page = await context.new_page()
     await page.goto(f"{server}/?lang=en")
-    for scale in ("100%", "200%"):
-        await page.evaluate(f"document.documentElement.style.fontSize = '{scale}'")
-        assert await page.evaluate("document.documentElement.scrollWidth") <= 320, scale
-        clipped = await page.evaluate(
-            """[...document.querySelectorAll('p, button, label, a, input, h1')]
-                 .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.outerHTML.slice(0, 80))"""
-        )
-        assert clipped == [], (scale, clipped)
-        small = await page.evaluate(
-            """[...document.querySelectorAll('button, input:not([type=hidden])')]
-                 .filter(e => e.checkVisibility())
-                 .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length"""
-        )
-        assert small == 0, f"every control at least 44 x 44 px at {scale}"
-        ARTIFACTS.mkdir(exist_ok=True)
-        await page.screenshot(path=str(ARTIFACTS / f"web-320px-text-{scale[:-1]}.png"), full_page=True)
+    for width in (360, 320):
+        await page.set_viewport_size({"width": width, "height": 640})
+        for scale in ("100%", "200%"):
+            await page.evaluate(f"document.documentElement.style.fontSize = '{scale}'")
+            assert await _width(page) <= width, (width, scale)
+            clipped = await page.evaluate(
+                """[...document.querySelectorAll('p, button, label, a, input, h1')]
+                     .filter(e => e.scrollWidth > e.clientWidth + 1).map(e => e.outerHTML.slice(0, 80))"""
+            )
+            assert clipped == [], (width, scale, clipped)
+            small = await page.evaluate(
+                """[...document.querySelectorAll('button, input:not([type=hidden])')]
+                     .filter(e => e.checkVisibility())
+                     .map(e => e.getBoundingClientRect()).filter(r => r.width < 44 || r.height < 44).length"""
+            )
+            assert small == 0, f"every control at least 44 x 44 px at {width} px, {scale}"
+            ARTIFACTS.mkdir(exist_ok=True)
+            shot = f"web-{width}px-text-{scale[:-1]}{'' if javascript else '-no-js'}.png"
+            await page.screenshot(path=str(ARTIFACTS / shot), full_page=True)
     await context.close()
+
+
+async def _width(page: Page) -> int:
+    """How wide the page is laid out: more than the screen, and it scrolls sideways."""
+    return int(await page.evaluate("document.documentElement.scrollWidth"))
 
 
 @pytest.mark.parametrize("javascript", [True, False])
