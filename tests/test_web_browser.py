@@ -447,6 +447,16 @@ async def test_a_coordinator_signs_in_with_totp_and_follows_up_a_web_referral_in
         assert "li.na" in history and "已电话联系，预约下周一" in history
         problems["card"] = await _accessibility_problems(console)
         await console.screenshot(path=str(ARTIFACTS / "console-zh-card.png"), full_page=True)
+        # Notices link to the card, and are opened on phones: there each answer is under its label,
+        # as wide as the screen, and nothing scrolls sideways.
+        await console.set_viewport_size(PHONE)
+        assert await _width(console) <= PHONE["width"]
+        widths = await console.evaluate(
+            "[...document.querySelectorAll('dl.card dd')].map(e => e.getBoundingClientRect().width)"
+        )
+        assert len(widths) > 20 and min(widths) > 0.75 * PHONE["width"], widths
+        await console.screenshot(path=str(ARTIFACTS / "console-zh-card-phone.png"), full_page=True)
+        await console.set_viewport_size({"width": 1024, "height": 800})
         await console.goto(f"{base}/coordinator/funnel")
         funnel = await console.inner_text("main")
         assert "poster_beijing" in funnel
