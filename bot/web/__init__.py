@@ -199,6 +199,7 @@ class WebChat:
             "t_commands": t(texts.WEB_COMMANDS),
             "t_make_link": t(texts.WEB_MAKE_LINK),
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
+            "settle_ms": round(self.settle * 1000),
         }
         return self.templates.TemplateResponse(request, "chat.html", context)
 
@@ -259,6 +260,14 @@ class WebChat:
             heard = replace(heard, position=_sequence(str(form.get("prompt", ""))))
         await self._handle(session, heard, None)
         return RedirectResponse("/", status_code=303)
+
+    @staticmethod
+    def settling(request: Request) -> Response:
+        """The style that shows a new page's buttons take no tap yet, for as long as its name says
+        (the page names the server's setting; CSP allows no style in the page itself)."""
+        milliseconds = min(request.path_params["ms"], 60_000)
+        rule = f".settling button {{ animation: settle {milliseconds}ms step-end; }}\n"
+        return Response(rule, media_type="text/css")
 
     async def speech(self, request: Request) -> Response:
         """A question read aloud, from the cache the page that shows it filled."""
@@ -440,6 +449,7 @@ def build_web_app(
     routes += [
         # Browsers ask for it on their own; no icon, and no 404 in their consoles.
         Route("/favicon.ico", lambda request: Response(status_code=204), methods=["GET"]),
+        Route("/static/settle-{ms:int}.css", chat.settling, methods=["GET"]),
         Mount("/static", StaticFiles(directory=str(HERE / "static")), name="static"),
     ]
 
