@@ -560,6 +560,40 @@ async def test_a_voice_form_sent_without_a_recording_says_so(
     assert _answers(engine) == {}
 
 
+async def test_read_aloud_shows_whether_it_is_on_and_reads_buttons_not_commands(
+    engine: Engine, tmp_path: Path
+) -> None:
+    """The page's "Read aloud" button is a switch that says whether it is on; a text that names a
+    command ("pause at any time with /stop") is read with the page's own button for it."""
+    from bot.speech.speaker import Speaker
+    from bot.speech.synthesis import CommandVoice
+    from tests.test_voice import _tts_program
+
+    heard = tmp_path / "read-aloud.txt"
+    program = _tts_program(
+        tmp_path,
+        f"""open({str(heard)!r}, "a").write(sys.stdin.read() + "\\n")
+with wave.open(sys.stdout.buffer, "wb") as out:
+    out.setnchannels(1); out.setsampwidth(2); out.setframerate(16000)
+    out.writeframes(b"\\x00\\x20\\x00\\xe0" * 4000)""",
+    )
+    app = build_web_app(
+        engine, options=WebOptions(tap_settle=0), speaker=Speaker({"*": CommandVoice(program)})
+    )
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
+        page = await _open(phone, "/?lang=en")
+        switch = re.compile(r'value="/voice" aria-pressed="(\w+)"')
+        assert switch.findall(page.html) == ["false"]
+        page = await _command(phone, page, "voice")
+        assert switch.findall(page.html) == ["true"] and "<audio" in page.html
+        read = heard.read_text()
+        assert "pause at any time with Pause" in read and "with Delete my data" in read, read
+        assert "/stop" not in read and "/delete" not in read
+        page = await _command(phone, page, "voice")
+        assert switch.findall(page.html) == ["false"] and "<audio" not in page.html
+
+
 def test_the_shared_budget_once_spent_refuses_only_who_took_more_than_a_share() -> None:
     """Many sources, each within its own allowance, can still spend the budget everyone shares:
     then those above an equal share wait, and the people who made a request or two go on."""

@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import re
 import secrets
 import threading
 from collections import OrderedDict
@@ -20,10 +21,16 @@ from dialogs.outputs import Reply
 log = logging.getLogger(__name__)
 
 
-def words(reply: Reply) -> str:
-    """What is read: the text, then each option with its number, as the console shows them."""
+# A command named in a text ("send /stop"): "slash stop" read aloud means nothing to a listener.
+COMMAND = re.compile(r"(?<![\w/])/([a-z]+)\b")
+
+
+def words(reply: Reply, commands: Mapping[str, str] | None = None) -> str:
+    """What is read: the text, then each option with its number, as the console shows them. A
+    command is read as what `commands` calls it (the web page's button for it), else as its name."""
+    text = COMMAND.sub(lambda command: (commands or {}).get(command[1], command[1]), reply.text)
     options = " ".join(f"{n}. {option.label}." for n, option in enumerate(reply.options, 1))
-    return f"{reply.text} {options}".strip()
+    return f"{text} {options}".strip()
 
 
 class Speaker:
@@ -46,21 +53,22 @@ class Speaker:
             voice = self._default
         return voice
 
-    def key(self, reply: Reply) -> str:
+    def key(self, reply: Reply, commands: Mapping[str, str] | None = None) -> str:
         engine = self.voice_for(reply.locale).name
-        said = f"{engine}|{reply.locale}|{words(reply)}".encode()
+        said = f"{engine}|{reply.locale}|{words(reply, commands)}".encode()
         return hmac.new(self._secret, said, hashlib.sha256).hexdigest()[:32]
 
-    def audio(self, reply: Reply) -> tuple[str, bytes] | None:
-        """The reply read aloud as OGG/Opus, and its cache key; None when the engine failed."""
-        key = self.key(reply)
+    def audio(self, reply: Reply, commands: Mapping[str, str] | None = None) -> tuple[str, bytes] | None:
+        """The reply read aloud as OGG/Opus, and its cache key; None when the engine failed.
+        `commands`: what the channel calls each command the text names."""
+        key = self.key(reply, commands)
         with self._lock:
             if key in self._cache:
                 self._cache.move_to_end(key)
                 return key, self._cache[key]
         voice = self.voice_for(reply.locale)
         try:
-            speech = voice.speak(words(reply), reply.locale)
+            speech = voice.speak(words(reply, commands), reply.locale)
         except SpeechFailed as failure:  # says which engine and how, never the words
             log.warning("reading a question aloud in %s failed: %s", reply.locale, failure)
             return None

@@ -151,10 +151,16 @@ class WebChat:
         await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
-        spoken = [await asyncio.to_thread(self.speaker.audio, r) if r.speak else None for r in replies]
+        spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
         audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
-        page = self._render(request, session, replies, prompt, audio)
+        read_aloud = await asyncio.to_thread(self._reads_aloud, session)
+        page = self._render(request, session, replies, prompt, audio, read_aloud)
         return self._with_cookie(page, token)
+
+    def _spoken(self, reply: Reply) -> tuple[str, bytes] | None:
+        """A reply read aloud; a command it names is read as the page's button for it."""
+        t = translator(pick_locale(reply.locale, self.engine.locales))
+        return self.speaker.audio(reply, {name: t(label) for name, label in texts.WEB_BUTTONS})
 
     def _with_cookie(self, response: Response, token: str) -> Response:
         response.set_cookie(
@@ -176,6 +182,7 @@ class WebChat:
         replies: list[Reply],
         prompt: str,
         audio: list[str | None],
+        read_aloud: bool,
     ) -> Response:
         locale = replies[-1].locale if replies else "en"
         t = translator(pick_locale(locale, self.engine.locales))
@@ -199,6 +206,7 @@ class WebChat:
             "t_commands": t(texts.WEB_COMMANDS),
             "t_make_link": t(texts.WEB_MAKE_LINK),
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
+            "read_aloud": read_aloud,
             "settle_ms": round(self.settle * 1000),
         }
         return self.templates.TemplateResponse(request, "chat.html", context)
@@ -353,6 +361,14 @@ class WebChat:
         if state == "expired":
             return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.links.days)
         return None
+
+    def _reads_aloud(self, session: str) -> bool:
+        def read(records: Any) -> bool:
+            participant = records.participant(CHANNEL, session)
+            screening = records.latest_screening(participant.id) if participant else None
+            return bool(screening and screening.read_aloud)
+
+        return self.engine.store.run(read)
 
     def _has_answers(self, session: str) -> bool:
         def read(records: Any) -> bool:
