@@ -32,6 +32,10 @@ COORDINATOR_COMMANDS = (
 
 # The web chat's own words.
 WEB_TITLE = N_("Study pre-screening")
+# What a search engine or a link preview shows of the page.
+WEB_DESCRIPTION = N_(
+    "Answer a few questions to see whether a clinical study may suit you. Nothing is kept unless you agree."
+)
 WEB_ANSWER = N_("Your answer")
 WEB_SEND = N_("Send")
 WEB_SPEAK = N_("Answer by voice")

@@ -359,6 +359,29 @@ async def test_limits_and_headers(browser: httpx.AsyncClient) -> None:
     assert all(s.startswith("/") or s.startswith("http://intake.test/") for s in sources), sources
 
 
+async def test_pages_are_compressed_and_described(browser: httpx.AsyncClient, engine: Engine) -> None:
+    """For slow phones, pages come gzipped (when the browser says it takes gzip); and each has
+    a description, what a search engine or a link preview shows."""
+    page = await _open(browser, "/?lang=zh")
+    assert page.response.headers["content-encoding"] == "gzip"
+    assert int(page.response.headers["content-length"]) < len(page.response.content) / 2
+    assert "accept-encoding" in page.response.headers["vary"].lower()
+    style = await browser.get("/static/chat.css")
+    assert style.headers["content-encoding"] == "gzip"
+    plain = await browser.get("/", headers={"accept-encoding": "identity"})
+    assert "content-encoding" not in plain.headers and "<html" in plain.text
+    description = re.compile(r'<meta name="description" content="([^"]+)">')
+    [described_as] = description.findall(page.html)
+    assert described_as.startswith("回答几个问题，看看一项临床研究"), "in the page's language"
+    described = [
+        await browser.get("/resume/" + "A" * 43),  # a notice: no such link
+        await browser.post("/resume-link", data={"csrf": page.field("csrf")}),
+        await browser.get("/coordinator/login"),
+    ]
+    for response in described:
+        assert description.search(response.text), response.request.url
+
+
 def test_intake_web_serves_the_chat(tmp_path: Path) -> None:
     """The real server process, as an operator starts it."""
     import subprocess

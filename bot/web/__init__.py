@@ -34,6 +34,7 @@ from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware import Middleware
 from starlette.middleware.body_limit import RequestBodyLimitMiddleware
+from starlette.middleware.gzip import GZipMiddleware
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route
@@ -187,8 +188,7 @@ class WebChat:
         locale = replies[-1].locale if replies else "en"
         t = translator(pick_locale(locale, self.engine.locales))
         context = {
-            **page_language(t),
-            "title": t(texts.WEB_TITLE),
+            **_frame(t),
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "audio": audio,
             "prompt": prompt,
@@ -384,7 +384,7 @@ class WebChat:
         return translator(pick_locale(locale or _language_hint(request) or "en", self.engine.locales))
 
     def _page(self, request: Request, t: Any, template: str, context: dict[str, Any]) -> Response:
-        page = {**page_language(t), "title": t(texts.WEB_TITLE), **context}
+        page = {**_frame(t), **context}
         return self.templates.TemplateResponse(request, template, page)
 
     def notice(
@@ -398,8 +398,7 @@ class WebChat:
         """A short page, in the visitor's language, saying what went wrong and how to go on."""
         t = translator(pick_locale(_language_hint(request) or "en", self.engine.locales))
         context = {
-            **page_language(t),
-            "title": t(texts.WEB_TITLE),
+            **_frame(t),
             "text": t(text, **params),
             "t_continue": t(texts.WEB_CONTINUE),
         }
@@ -411,6 +410,11 @@ class WebChat:
         turn = await asyncio.to_thread(self.engine.handle, Address(CHANNEL, session), message, locale=hint)
         if turn.effects and self.notifier is not None:
             self.notifier.wake()
+
+
+def _frame(t: Any) -> dict[str, str]:
+    """What every page of the chat says of itself: its language, title and description."""
+    return {**page_language(t), "title": t(texts.WEB_TITLE), "description": t(texts.WEB_DESCRIPTION)}
 
 
 def _language_hint(request: Request) -> str | None:
@@ -477,7 +481,14 @@ def build_web_app(
         lifespan=lifespan,
         # Every body is counted as it arrives, whatever its Content-Length says, or without one
         # (chunked): at the limit, 413, and nothing more is read.
-        middleware=[Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY)],
+        middleware=[
+            # Pages are compressed, for slow phones. Compression can give a secret away (BREACH)
+            # only where a page shows it beside text another site chooses: here none does (a link's
+            # query string is never shown, a post needs the session's CSRF token, and the console's
+            # cookie is SameSite=Strict). Audio is compressed already, and left alone.
+            Middleware(GZipMiddleware),
+            Middleware(RequestBodyLimitMiddleware, max_body_size=MAX_BODY),
+        ],
         exception_handlers={413: too_big},
     )
     public = urlsplit(options.public_url or "")
