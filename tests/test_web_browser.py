@@ -498,8 +498,13 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
         out.setnchannels(1)
         out.setsampwidth(2)
         out.setframerate(speech.rate)
-        silence = np.zeros(speech.rate // 2, dtype=np.int16)
-        out.writeframes(np.concatenate([silence, speech.samples, silence]).tobytes())
+        # A second and a half of silence first: each recording plays the file from its start, so
+        # one stopped within a second hears nothing.
+        before, after = (
+            np.zeros(speech.rate * 3 // 2, dtype=np.int16),
+            np.zeros(speech.rate // 2, dtype=np.int16),
+        )
+        out.writeframes(np.concatenate([before, speech.samples, after]).tobytes())
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path=CHROMIUM,
@@ -518,7 +523,7 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
             assert await record.inner_text() == "Tap to record"
             await record.click()
             await page.wait_for_selector("form.voice button[aria-pressed=true]")
-            await page.wait_for_timeout(1500)  # the person speaks (the file is 1.3 s long)
+            await page.wait_for_timeout(2500)  # the person speaks (the file is 2.3 s long)
 
             async def slow_network(route: Route) -> None:  # the edge of the world: a slow upload
                 await asyncio.sleep(1.0)
@@ -545,11 +550,11 @@ async def test_answering_by_voice_on_the_page_with_a_microphone(tmp_path: Path) 
             assert await record.inner_text() == "Tap to record" and await record.is_enabled()
             assert "I heard" in await page.locator(".message").first.inner_text(), "still the read-back"
 
-            # What the bot says of a recording reaches the page too: here, a moment of silence
-            # (the fake microphone's file begins with half a second of it).
+            # What the bot says of a recording reaches the page too: here, half a second of silence.
             await page.unroute("**/voice")
             await record.click()
             await page.wait_for_selector("form.voice button[aria-pressed=true]")
+            await page.wait_for_timeout(500)  # the person says nothing
             async with page.expect_navigation():
                 await record.click()
             problems = await page.locator(".message.problem").all_inner_texts()
