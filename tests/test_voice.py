@@ -684,7 +684,10 @@ async def test_a_whole_screening_by_voice_alone_on_the_web_page(tmp_path: Path) 
     from tests.test_web import Page, _command, _open
 
     engine = build_engine(Settings(_env_file=None, data_dir=tmp_path))  # type: ignore[call-arg]
-    app = build_web_app(engine, options=WebOptions(tap_settle=0), listener=Listener({"en": MODEL}))
+    # A script answers far faster than a person: a whole screening, each answer and its read-back
+    # spoken and each page's audio fetched, is over one person's 120 requests a minute.
+    options = WebOptions(tap_settle=0, requests_per_minute=10_000)
+    app = build_web_app(engine, options=options, listener=Listener({"en": MODEL}))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://t", follow_redirects=True) as phone:
         page = await _open(phone, "/?lang=en")
