@@ -29,7 +29,9 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+from dialogs import before_consent
 from dialogs import messages as m
+from dialogs.before_consent import Before, Unstored
 from dialogs.conditions import DONT_KNOW
 from dialogs.conversation import Conversation, start_screening
 from dialogs.effects import Effect
@@ -118,15 +120,41 @@ class Engine:
 
         def turn(records: Records) -> Turn:
             replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key)
-            queued = [(reply.to_data(), reply.prompt) for reply in replies]
-            ids = records.add_replies(address.channel, address.external_id, queued)
-            if effects and self.on_effects is not None:
-                self.on_effects(records, effects)
-            return Turn([replace(reply, id=id) for reply, id in zip(replies, ids, strict=True)], effects)
+            return self._queue(records, address, replies, effects)
 
         # Two first messages racing to create a person, or a duplicate delivered
         # concurrently: the retry sees the winner's rows.
         return self.store.run(turn)
+
+    def handle_before_consent(
+        self, address: Address, message: Input, before: Before | None, *, locale: str | None = None
+    ) -> Turn | Unstored:
+        """`handle`, for a channel that keeps what comes before consent itself (`dialogs.before_consent`):
+        someone stored already is handled as `handle` does; anyone else stands where `before` says
+        (None: they have just arrived), and is stored only once this input leaves them consenting
+        to storage (a `Turn`); otherwise nothing is stored, and `Unstored` says what to show them."""
+
+        def turn(records: Records) -> Turn | Unstored:
+            if records.participant(address.channel, address.external_id) is not None:
+                replies, effects = _Turn(self, records, address, locale).run(message, None)
+                return self._queue(records, address, replies, effects)
+            conversation, keep = before_consent.run(self, records, address, message, before, locale)
+            replies = conversation.close()
+            if keep:
+                return self._queue(records, address, replies, conversation.effects)
+            standing = None if conversation.erased else before_consent.before_of(conversation.screening)
+            records.discard()
+            return Unstored(replies, standing)
+
+        return self.store.run(turn)
+
+    def _queue(self, records: Records, address: Address, replies: list[Reply], effects: list[Effect]) -> Turn:
+        """A turn's replies into the person's outbox, and its effects to the host, in its transaction."""
+        queued = [(reply.to_data(), reply.prompt) for reply in replies]
+        ids = records.add_replies(address.channel, address.external_id, queued)
+        if effects and self.on_effects is not None:
+            self.on_effects(records, effects)
+        return Turn([replace(reply, id=id) for reply, id in zip(replies, ids, strict=True)], effects)
 
     def locale_of(self, address: Address) -> str | None:
         """The language the person's conversation is in (None before one is chosen): what a

@@ -182,6 +182,11 @@ class Records:
     def participant_by_id(self, participant_id: int) -> Participant | None:
         return self.session.get(Participant, participant_id)
 
+    def discard(self) -> None:
+        """Undo everything this transaction did: it is to leave no trace (an erasure in it too)."""
+        self.session.rollback()
+        self.erased = False
+
     def add_participant(self, channel: str, external_id: str) -> Participant:
         participant = Participant(
             channel=channel,

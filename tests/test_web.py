@@ -64,7 +64,7 @@ class Page:
             return []
         prompt = re.search(r'name="prompt" value="([^"]*)"', forms[-1])
         assert prompt
-        found = re.findall(r'name="value" value="([^"]*)">([^<]*)</button>', forms[-1])
+        found = re.findall(r'name="value" value="([^"]*)"[^>]*>([^<]*)</button>', forms[-1])
         return [(unescape(v), unescape(label)) for v, label in found]
 
     def option_prompt(self) -> str:
@@ -156,6 +156,97 @@ async def test_a_reload_resumes_and_the_resume_link_works_in_another_browser(
     assert len(_rows(engine, Screening)) == 1
 
 
+def _traces(engine: Engine) -> dict[str, int]:
+    """What the database holds of anyone: people, screenings, answers, consents, replies waiting,
+    resume links and audit events."""
+    from storage.models import Answer, AuditEvent, Consent, OutgoingReply, Participant, ResumeLink
+
+    tables = (Participant, Screening, Answer, Consent, OutgoingReply, ResumeLink, AuditEvent)
+    return {table.__name__: len(_rows(engine, table)) for table in tables if _rows(engine, table)}
+
+
+async def test_nothing_is_stored_before_consent_and_a_link_preview_counts_nowhere(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    """Opening a link (a WeChat link preview too), choosing a language, help, read aloud, a consent
+    in words read back: none of it is a participant, a screening or a start in the funnel. The
+    consent stores the screening as it stood: its source, language and read aloud."""
+    from dialogs.reports import funnel
+
+    async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as preview:
+        assert (await preview.get("/?src=poster_wechat&lang=zh")).status_code == 303  # never followed
+        assert (await preview.get("/")).status_code == 200
+    page = await _open(browser, "/?src=poster_beijing")  # a language the bot does not speak: the menu
+    assert {value for value, _ in page.buttons()} >= {"zh_Hans", "en", "es"}
+    page = await _tap(browser, page, "es")
+    assert "Antes de empezar" in page.text
+    page = await _command(browser, page, "help")
+    page = await _command(browser, page, "voice")
+    assert "<audio" in page.html, "read aloud, before consent too"
+    page = await _post(browser, page, text="vale, de acuerdo con eso")
+    assert "escribió: «vale, de acuerdo con eso»" in page.text, "a consent in other words, read back first"
+    again = await _open(browser)  # a reload: still the read-back, from the cookie
+    assert again.option_prompt() == page.option_prompt()
+    assert 'action="/resume-link"' not in again.html, "no screening yet to continue elsewhere"
+    await browser.post("/resume-link", data={"csrf": again.field("csrf")})
+    with engine.store.transaction() as records:
+        assert funnel(records) == {"language": {}, "source": {}, "week": {}}
+    assert _traces(engine) == {}, "nothing of anyone stored before consent"
+
+    page = await _tap(browser, again, "yes")
+    assert "contact" in page.text.lower() or page.option_prompt() != again.option_prompt()
+    [screening] = _rows(engine, Screening)
+    assert (screening.source, screening.locale, screening.read_aloud) == ("poster_beijing", "es", True)
+    assert _answers(engine) == {screening.id: {"consent_storage": "yes"}}
+    traces = _traces(engine)
+    assert traces["Participant"] == 1 and traces["Consent"] == 1 and traces["AuditEvent"] == 1, traces
+    with engine.store.transaction() as records:
+        counted = funnel(records)["source"]
+    assert counted == {"poster_beijing": {"started": 1, "consented": 1}}, "the preview counts nowhere"
+    assert "intake_before" not in browser.cookies, "stored now: where they stand is not in a cookie any more"
+
+
+async def test_declining_before_consent_stores_nothing_and_a_forged_state_is_a_new_start(
+    browser: httpx.AsyncClient, engine: Engine
+) -> None:
+    page = await _open(browser, "/?lang=en")
+    declined = await _tap(browser, page, "no")
+    assert "Nothing you told us has been kept" in declined.text and not declined.buttons()
+    assert _traces(engine) == {}
+    again = await _open(browser)  # from the beginning: which language, then the consent
+    again = await _tap(browser, again, "en")
+    assert "Before we start" in again.text
+    page = await _tap(browser, again, "yes")
+    assert len(_rows(engine, Screening)) == 1
+    # Where someone stands before consent is signed with their session: changed, it is no one's.
+    english = {"accept-language": "en"}
+    async with httpx.AsyncClient(transport=browser._transport, base_url="http://t", headers=english) as other:
+        first = Page(await other.get("/", follow_redirects=True))
+        menu = await other.post(
+            "/say",
+            data={"csrf": first.field("csrf"), "prompt": first.field("prompt"), "command": "/language"},
+        )
+        assert menu.status_code == 303
+        assert "Please choose your language" in Page(await other.get("/")).text, "the menu, from the cookie"
+        body, _, signature = other.cookies["intake_before"].rpartition(".")
+        other.cookies.set("intake_before", f"{body[:-4]}AAAA.{signature}")
+        forged = Page(await other.get("/"))
+        assert "Before we start" in forged.text and "Please choose your language" not in forged.text
+
+
+def test_where_someone_stands_before_consent_never_outgrows_its_cookie(engine: Engine) -> None:
+    """A browser drops a cookie over 4 KB without a word: an input that would leave someone standing
+    somewhere that big is refused instead (a notice says it was too much), and changes nothing."""
+    from bot.web import Visitor, WebChat
+    from dialogs.before_consent import Unstored
+
+    chat = WebChat(engine, None, WebOptions())
+    visitor = Visitor("session", stored=False, before={"locale": "en"})
+    assert not chat._keep_unstored(visitor, Unstored([], {"pending_answer": "x" * 5000}))
+    assert visitor.before == {"locale": "en"}
+    assert chat._keep_unstored(visitor, Unstored([], {"pending_answer": "x" * 500}))
+
+
 async def test_posts_need_the_session_s_csrf_token(browser: httpx.AsyncClient, engine: Engine) -> None:
     page = await _open(browser, "/?lang=en")
     forged = await browser.post(
@@ -201,7 +292,7 @@ def _answers(engine: Engine) -> dict[str, Any]:
 async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
     browser: httpx.AsyncClient, engine: Engine
 ) -> None:
-    await _open(browser, "/?lang=en")
+    owner = await _tap(browser, await _open(browser, "/?lang=en"), "yes")
     token = browser.cookies[COOKIE]
     session, _, _ = token.partition(".")
     forged = f"{session}.{'A' * 43}"
@@ -209,7 +300,8 @@ async def test_a_forged_session_cookie_is_a_new_person_not_someone_else(
         response = await stranger.get("/", headers={"cookie": f"{COOKIE}={forged}"})
     assert COOKIE in response.headers["set-cookie"] and forged not in response.headers["set-cookie"]
     assert token not in response.headers["set-cookie"]
-    assert len(_rows(engine, Screening)) == 2, "a new person, not the owner of the session id"
+    assert Page(response).option_prompt() != owner.option_prompt(), "a new person at the beginning"
+    assert len(_rows(engine, Screening)) == 1, "the owner's screening only: the stranger has not consented"
 
 
 def test_session_tokens_are_signed_dated_and_expire_unused_or_old() -> None:
@@ -375,7 +467,7 @@ async def test_pages_are_compressed_and_described(browser: httpx.AsyncClient, en
     assert described_as.startswith("回答几个问题，看看一项临床研究"), "in the page's language"
     described = [
         await browser.get("/resume/" + "A" * 43),  # a notice: no such link
-        await browser.post("/resume-link", data={"csrf": page.field("csrf")}),
+        await browser.post("/resume-link", data={"csrf": (await _tap(browser, page, "yes")).field("csrf")}),
         await browser.get("/coordinator/login"),
     ]
     for response in described:
@@ -437,7 +529,7 @@ async def test_rate_limits_hold_back_a_script_not_the_people_who_share_its_addre
             refused = await script.get("/")
         assert refused.headers["retry-after"] == "60" and "content-security-policy" in refused.headers
         assert "wait a minute" in refused.text
-        assert len(_rows(engine, Screening)) == 3, "no participant made for a refused visitor"
+        assert _rows(engine, Screening) == [], "nobody stored before consenting, a refused visitor neither"
         # The person who had begun goes on: their session has its own allowance.
         assert [(await person.get("/")).status_code for _ in range(5)] == [200] * 5
         refused = await person.get("/", headers={"accept-language": "ar"})
@@ -526,6 +618,7 @@ async def test_intake_qr_makes_a_campaign_link_that_opens_the_chat_with_its_sour
 
     page = Page(await browser.get(link[1].replace("https://intake.example.org", "")))
     assert '<html lang="zh-Hans"' in page.html
+    await _tap(browser, page, "yes")  # the consent: from here the screening is stored, with its source
     [screening] = _rows(engine, Screening)
     assert screening.source == "poster_beijing"
 

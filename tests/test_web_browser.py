@@ -190,6 +190,8 @@ async def test_a_resume_link_in_someone_elses_browser_asks_first_and_keeps_their
     sender = await browser.new_context(viewport=PHONE)
     theirs = await sender.new_page()
     await theirs.goto(f"{server}/?lang=en")
+    async with theirs.expect_navigation():  # their consent: a screening to continue
+        await theirs.locator(".message").last.locator("button[name=value][value='yes']").click()
     link = await _resume_link(theirs)
     await sender.close()
 

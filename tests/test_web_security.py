@@ -76,8 +76,7 @@ async def test_a_resume_link_asks_before_it_replaces_a_session_and_works_once(tm
     sender's session (where the sender would read everything they type next)."""
     with _serving(tmp_path) as served:
         async with _client(served) as attacker, _client(served) as victim:
-            await attacker.get("/?lang=en")
-            link = await _resume_link(attacker, Page(await attacker.get("/")))
+            link = await _resume_link(attacker, await _begin(attacker))
             assert attacker.cookies["intake_session"].split(".")[0] not in link, "not the cookie"
             mine = await _begin(victim)
             cookie = victim.cookies["intake_session"]

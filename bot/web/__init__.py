@@ -12,6 +12,11 @@ the question the page showed (its sequence is the web's message position).
 Each post is one engine input; the page that follows shows what the outbox holds,
 and marks it sent (post, redirect, get).
 
+Nothing of a visitor is stored before they consent (`dialogs.before_consent`): opening the page,
+a link preview, choosing a language or a study, asking for help are no participant, no screening
+and no start in the funnel. Until then where they stand travels in a signed cookie of its own,
+and what the bot says to them waits in this process's memory for the page that shows it.
+
 A tap that arrives within `settle` seconds of its page being shown is not used: the
 page replaces itself under the finger, and a double tap, or a tremor's second tap,
 would otherwise answer the next question with the button that is now in the same place.
@@ -50,12 +55,16 @@ from bot.web.guard import Guard, Limits, Network, Window, source_of
 from bot.web.pages import language_of, matches, page_language
 from bot.web.resume import ResumeLinks
 from bot.web.sessions import Tokens
+from dialogs import before_consent
+from dialogs.before_consent import Before, Unstored
 from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "intake_session"
+BEFORE_COOKIE = "intake_before"  # where a visitor stands before consent
+MAX_BEFORE = 3800  # bytes; a browser keeps a cookie of up to 4096, its name and attributes included
 HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
 MAX_VOICE_BODY = 2 * 1024 * 1024  # a minute of Opus at 32 kbit/s is 240 KB; the bot refuses over a minute
@@ -108,10 +117,12 @@ class WebChat:
         self.settle, self.clock = options.tap_settle, clock
         self.tokens = Tokens(engine.store.cipher.lookup, options.session_days, options.session_lifetime_days)
         self.links = ResumeLinks(engine.store, CHANNEL, options.resume_days)
-        # Each new visitor is a participant and a screening in the database: a script must not
+        # Each new visitor costs a transaction (undone, until they consent): a script must not
         # make thousands, while a waiting room behind one address can all begin at once.
         self.new_visitors = Window(options.new_visitors_per_minute)
         self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
+        # What the bot said to visitors not stored (before consent), until their next page shows it.
+        self._unshown: OrderedDict[str, list[Reply]] = OrderedDict()
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["language_of"] = language_of
@@ -131,6 +142,7 @@ class WebChat:
         token = self.tokens.issue(reading.session_id, reading.began)  # used today: it does not expire in use
         session = self.tokens.read(token).session_id
         assert session is not None
+        visitor = await self._visitor(request, session)
         params = request.query_params
         # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen. For a
         # screening begun already, only the person's own doing counts (typed in, a bookmark, a
@@ -138,48 +150,81 @@ class WebChat:
         followed = fresh or request.headers.get("sec-fetch-site") in ("same-origin", "none")
         if params and followed:
             start = Start(source=params.get("src"), locale=params.get("lang"), trial=params.get("trial"))
-            await self._handle(session, start, hint)
+            await self._handle(visitor, start, hint)
         elif fresh:
-            await self._handle(session, Start(), hint)
+            await self._handle(visitor, Start(), hint)
         if params:
-            return self._with_cookie(RedirectResponse("/", status_code=303), token)
-        address = Address(CHANNEL, session)
-        replies = await asyncio.to_thread(self.engine.outbox, address)
+            return self._with_cookie(RedirectResponse("/", status_code=303), token, visitor)
+        replies = await self._outbox(visitor)
         if not replies:  # a reload: where they stand, again
-            await self._handle(session, Start(), hint)
-            replies = await asyncio.to_thread(self.engine.outbox, address)
+            await self._handle(visitor, Start(), hint)
+            replies = await self._outbox(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
-        await asyncio.to_thread(self.engine.sent, address, replies, _sequence(prompt))
+        await self._sent(visitor, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
         spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
         audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
-        read_aloud = await asyncio.to_thread(self._reads_aloud, session)
-        page = self._render(request, session, replies, prompt, audio, read_aloud)
-        return self._with_cookie(page, token)
+        read_aloud = await asyncio.to_thread(self._reads_aloud, visitor)
+        page = self._render(request, visitor, replies, prompt, audio, read_aloud)
+        return self._with_cookie(page, token, visitor)
+
+    async def _visitor(self, request: Request, session: str) -> Visitor:
+        """Who is asking: stored already, or where they stand before consent (their cookie's)."""
+        stored = await asyncio.to_thread(self._stored, session)
+        carried = request.cookies.get(BEFORE_COOKIE)
+        before = None if stored else self.tokens.open_before(session, carried)
+        return Visitor(session, stored, before, carried is not None)
+
+    def _stored(self, session: str) -> bool:
+        return self.engine.store.run(lambda records: records.participant(CHANNEL, session) is not None)
+
+    async def _outbox(self, visitor: Visitor) -> list[Reply]:
+        """What the bot has said to the visitor that no page has shown yet."""
+        unshown = self._unshown.pop(visitor.session, [])
+        if not visitor.stored:
+            return unshown
+        return [*unshown, *await asyncio.to_thread(self.engine.outbox, Address(CHANNEL, visitor.session))]
+
+    async def _sent(self, visitor: Visitor, replies: list[Reply], position: int | None) -> None:
+        if visitor.stored:
+            await asyncio.to_thread(self.engine.sent, Address(CHANNEL, visitor.session), replies, position)
+        elif visitor.before is not None:
+            visitor.before = before_consent.shown(visitor.before, replies, position)
 
     def _spoken(self, reply: Reply) -> tuple[str, bytes] | None:
         """A reply read aloud; a command it names is read as the page's button for it."""
         t = translator(pick_locale(reply.locale, self.engine.locales))
         return self.speaker.audio(reply, {name: t(label) for name, label in texts.WEB_BUTTONS})
 
-    def _with_cookie(self, response: Response, token: str) -> Response:
+    def _with_cookie(self, response: Response, token: str, visitor: Visitor | None = None) -> Response:
+        """The response with the session's cookie, and where its visitor stands before consent (or
+        no such cookie, once they are stored or back at the beginning)."""
+        self._set_cookie(response, COOKIE, token)
+        if visitor is not None and visitor.before is not None:
+            self._set_cookie(
+                response, BEFORE_COOKIE, self.tokens.seal_before(visitor.session, visitor.before)
+            )
+        elif visitor is not None and visitor.carried:
+            self._set_cookie(response, BEFORE_COOKIE, "", max_age=0)
+        return response
+
+    def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(
-            COOKIE,
-            token,
-            max_age=self.tokens.max_age_days * 86400,
+            name,
+            value,
+            max_age=self.tokens.max_age_days * 86400 if max_age is None else max_age,
             httponly=True,
             samesite="lax",
             # Over TLS, said by the configured address: a proxy uvicorn does not trust makes every
             # request look like plain HTTP to it.
             secure=self.https,
         )
-        return response
 
     def _render(
         self,
         request: Request,
-        session: str,
+        visitor: Visitor,
         replies: list[Reply],
         prompt: str,
         audio: list[str | None],
@@ -192,7 +237,7 @@ class WebChat:
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "audio": audio,
             "prompt": prompt,
-            "csrf": self.tokens.csrf(session),
+            "csrf": self.tokens.csrf(visitor.session),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             # The voice button only where a model understands the page's language: no false promise.
@@ -204,7 +249,8 @@ class WebChat:
             "t_listening": t(texts.WEB_LISTENING),
             "t_not_sent": t(texts.WEB_VOICE_NOT_SENT),
             "t_commands": t(texts.WEB_COMMANDS),
-            "t_make_link": t(texts.WEB_MAKE_LINK),
+            # Continuing on another device is for a screening: before consent there is none.
+            "t_make_link": t(texts.WEB_MAKE_LINK) if visitor.stored else None,
             "commands": [(name, t(label)) for name, label in texts.WEB_BUTTONS],
             "read_aloud": read_aloud,
             "settle_ms": round(self.settle * 1000),
@@ -233,6 +279,7 @@ class WebChat:
         if isinstance(posted, Response):
             return posted
         session, form = posted
+        visitor = await self._visitor(request, session)
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
         if (value or command) and self._just_shown(session, prompt):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
@@ -244,8 +291,14 @@ class WebChat:
             message = parse_text(text)
             if isinstance(message, Text):
                 message = replace(message, position=_sequence(prompt))
-        await self._handle(session, message, None)
-        return RedirectResponse("/", status_code=303)
+        return await self._answered(request, visitor, message)
+
+    async def _answered(self, request: Request, visitor: Visitor, message: Any) -> Response:
+        """A post's input handled: on to the page that shows what the bot said."""
+        if not await self._handle(visitor, message, None):
+            return self.notice(request, texts.WEB_TOO_BIG, 413)
+        token = request.cookies.get(COOKIE, "")
+        return self._with_cookie(RedirectResponse("/", status_code=303), token, visitor)
 
     async def voice(self, request: Request) -> Response:
         """A recording as the answer to the question the page showed: transcribed in the pool,
@@ -254,10 +307,10 @@ class WebChat:
         if isinstance(posted, Response):
             return posted
         session, form = posted
+        visitor = await self._visitor(request, session)
         upload = form.get("audio")
         data = await upload.read() if isinstance(upload, UploadFile) else b""
-        address = Address(CHANNEL, session)
-        locale = await asyncio.to_thread(self.engine.locale_of, address) or "en"
+        locale = await self._locale(visitor) or "en"
         if not data:  # the form sent without a recording chosen
             heard: Any = Unsupported("voice_missing")
         elif self.listener is None:
@@ -266,8 +319,7 @@ class WebChat:
             heard = await self.listener.listen(data, locale)
         if isinstance(heard, Text):
             heard = replace(heard, position=_sequence(str(form.get("prompt", ""))))
-        await self._handle(session, heard, None)
-        return RedirectResponse("/", status_code=303)
+        return await self._answered(request, visitor, heard)
 
     @staticmethod
     def settling(request: Request) -> Response:
@@ -302,10 +354,13 @@ class WebChat:
         if isinstance(posted, Response):
             return posted
         session, _ = posted
+        visitor = await self._visitor(request, session)
+        if not visitor.stored:
+            return RedirectResponse("/", status_code=303)  # before consent there is nothing to continue
         began = self.tokens.read(request.cookies.get(COOKIE)).began
         token = await asyncio.to_thread(self.links.make, session, began)
         base = self.public_url or str(request.base_url).rstrip("/")
-        t = await self._translator(request, session)
+        t = await self._translator(request, visitor)
         context = {
             "text": t(texts.WEB_KEEP_LINK, days=self.links.days),
             "link": f"{base}/resume/{token}",
@@ -329,7 +384,7 @@ class WebChat:
         cookie = self.tokens.issue(reading.session_id, reading.began)
         session = self.tokens.read(cookie).session_id
         assert session is not None
-        t = await self._translator(request, session)
+        t = await self._translator(request, await self._visitor(request, session))
         replaces = await asyncio.to_thread(self._has_answers, session)
         context = {
             "text": t(texts.WEB_RESUME_ASK),
@@ -351,7 +406,8 @@ class WebChat:
         if refusal is not None or link.session_id is None:
             return refusal or RedirectResponse("/", status_code=303)
         token = self.tokens.issue(link.session_id, link.began)
-        return self._with_cookie(RedirectResponse("/", status_code=303), token)
+        resumed = Visitor(link.session_id, stored=True, before=None, carried=BEFORE_COOKIE in request.cookies)
+        return self._with_cookie(RedirectResponse("/", status_code=303), token, resumed)
 
     def _link_refusal(self, request: Request, state: str) -> Response | None:
         if state == "unknown":
@@ -362,9 +418,12 @@ class WebChat:
             return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.links.days)
         return None
 
-    def _reads_aloud(self, session: str) -> bool:
+    def _reads_aloud(self, visitor: Visitor) -> bool:
+        if not visitor.stored:
+            return bool(visitor.before and visitor.before["read_aloud"])
+
         def read(records: Any) -> bool:
-            participant = records.participant(CHANNEL, session)
+            participant = records.participant(CHANNEL, visitor.session)
             screening = records.latest_screening(participant.id) if participant else None
             return bool(screening and screening.read_aloud)
 
@@ -378,9 +437,15 @@ class WebChat:
 
         return self.engine.store.run(read)
 
-    async def _translator(self, request: Request, session: str) -> Any:
-        """The session's language, or the browser's for a session without a screening."""
-        locale = await asyncio.to_thread(self.engine.locale_of, Address(CHANNEL, session))
+    async def _locale(self, visitor: Visitor) -> str | None:
+        """The language the visitor's screening is in (None before one is chosen)."""
+        if not visitor.stored:
+            return visitor.before.get("locale") if visitor.before else None
+        return await asyncio.to_thread(self.engine.locale_of, Address(CHANNEL, visitor.session))
+
+    async def _translator(self, request: Request, visitor: Visitor) -> Any:
+        """The visitor's language, or the browser's before one is chosen."""
+        locale = await self._locale(visitor)
         return translator(pick_locale(locale or _language_hint(request) or "en", self.engine.locales))
 
     def _page(self, request: Request, t: Any, template: str, context: dict[str, Any]) -> Response:
@@ -406,10 +471,45 @@ class WebChat:
             request, "notice.html", context, status_code=status, headers=headers
         )
 
-    async def _handle(self, session: str, message: Any, hint: str | None) -> None:
-        turn = await asyncio.to_thread(self.engine.handle, Address(CHANNEL, session), message, locale=hint)
+    async def _handle(self, visitor: Visitor, message: Any, hint: str | None) -> bool:
+        """One input from the visitor; False if where they would stand is too big for their cookie
+        (nothing is changed then)."""
+        address = Address(CHANNEL, visitor.session)
+        if visitor.stored:
+            turn = await asyncio.to_thread(self.engine.handle, address, message, locale=hint)
+        else:
+            handled = await asyncio.to_thread(
+                self.engine.handle_before_consent, address, message, visitor.before, locale=hint
+            )
+            if isinstance(handled, Unstored):
+                return self._keep_unstored(visitor, handled)
+            turn, visitor.stored, visitor.before = handled, True, None  # consented: stored from now on
         if turn.effects and self.notifier is not None:
             self.notifier.wake()
+        return True
+
+    def _keep_unstored(self, visitor: Visitor, handled: Unstored) -> bool:
+        """Where a visitor not stored now stands (for their cookie), and what the bot said (for their
+        next page); False if it is too big for a cookie: only a very long text held for its
+        read-back comes near."""
+        sealed = self.tokens.seal_before(visitor.session, handled.before) if handled.before else ""
+        if len(sealed) > MAX_BEFORE:
+            return False
+        visitor.before = handled.before
+        self._unshown[visitor.session] = [*self._unshown.pop(visitor.session, []), *handled.replies]
+        while len(self._unshown) > 10_000:  # pages never asked for (a link preview's)
+            self._unshown.popitem(last=False)
+        return True
+
+
+@dataclass
+class Visitor:
+    """A request's session: stored already (they have consented), or where they stand before."""
+
+    session: str
+    stored: bool
+    before: Before | None
+    carried: bool = False  # the request brought a cookie of where they stood before consent
 
 
 def _frame(t: Any) -> dict[str, str]:

@@ -9,14 +9,22 @@ health answers. The cookie is never shown on a page.
 
 A resume link carries a token of its own, which opens the session on another device once
 (`bot.web.resume`).
+
+Before a visitor consents, nothing of them is stored: where they stand (`dialogs.before_consent`:
+their language, study, a menu or a read-back open) travels in a second cookie, signed together
+with their session id so that it is good for that session only. Nothing in it needs hiding (an
+answer held for its read-back is encrypted already); only tampering needs stopping.
 """
 
 from __future__ import annotations
 
+import base64
+import json
 import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from bot.web.pages import matches
 
@@ -63,6 +71,18 @@ class Tokens:
         if today - int(used) > self.max_age_days or today - int(began) > self.lifetime_days:
             return Reading(None)
         return Reading(session, int(began))
+
+    def seal_before(self, session: str, before: dict[str, Any]) -> str:
+        """Where a visitor stands before consent, as their cookie carries it."""
+        body = base64.urlsafe_b64encode(json.dumps(before, separators=(",", ":")).encode()).decode()
+        return f"{body}.{self._signature('before', f'{session}.{body}')}"
+
+    def open_before(self, session: str, value: str | None) -> dict[str, Any] | None:
+        """What `seal_before` sealed for this session; None for anything else."""
+        body, _, signature = (value or "").rpartition(".")
+        if not body or not matches(signature, self._signature("before", f"{session}.{body}")):
+            return None
+        return dict(json.loads(base64.urlsafe_b64decode(body)))
 
     def csrf(self, session: str) -> str:
         """The token every form of this session posts back."""
