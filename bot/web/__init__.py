@@ -181,14 +181,14 @@ class WebChat:
 
     async def _outbox(self, visitor: Visitor) -> list[Reply]:
         """What the bot has said to the visitor that no page has shown yet."""
-        unshown = self._unshown.pop(visitor.session, [])
+        unshown = self._unshown.pop(visitor.session_id, [])
         if not visitor.stored:
             return unshown
-        return [*unshown, *await asyncio.to_thread(self.engine.outbox, Address(CHANNEL, visitor.session))]
+        return [*unshown, *await asyncio.to_thread(self.engine.outbox, Address(CHANNEL, visitor.session_id))]
 
     async def _sent(self, visitor: Visitor, replies: list[Reply], position: int | None) -> None:
         if visitor.stored:
-            await asyncio.to_thread(self.engine.sent, Address(CHANNEL, visitor.session), replies, position)
+            await asyncio.to_thread(self.engine.sent, Address(CHANNEL, visitor.session_id), replies, position)
         elif visitor.before is not None:
             visitor.before = before_consent.shown(visitor.before, replies, position)
 
@@ -203,7 +203,7 @@ class WebChat:
         self._set_cookie(response, COOKIE, token)
         if visitor is not None and visitor.before is not None:
             self._set_cookie(
-                response, BEFORE_COOKIE, self.tokens.seal_before(visitor.session, visitor.before)
+                response, BEFORE_COOKIE, self.tokens.seal_before(visitor.session_id, visitor.before)
             )
         elif visitor is not None and visitor.carried:
             self._set_cookie(response, BEFORE_COOKIE, "", max_age=0)
@@ -237,7 +237,7 @@ class WebChat:
             "replies": [replace(r, text=self._with_hint(r, t)) for r in replies],
             "audio": audio,
             "prompt": prompt,
-            "csrf": self.tokens.csrf(visitor.session),
+            "csrf": self.tokens.csrf(visitor.session_id),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             # The voice button only where a model understands the page's language: no false promise.
@@ -423,7 +423,7 @@ class WebChat:
             return bool(visitor.before and visitor.before["read_aloud"])
 
         def read(records: Any) -> bool:
-            participant = records.participant(CHANNEL, visitor.session)
+            participant = records.participant(CHANNEL, visitor.session_id)
             screening = records.latest_screening(participant.id) if participant else None
             return bool(screening and screening.read_aloud)
 
@@ -441,7 +441,7 @@ class WebChat:
         """The language the visitor's screening is in (None before one is chosen)."""
         if not visitor.stored:
             return visitor.before.get("locale") if visitor.before else None
-        return await asyncio.to_thread(self.engine.locale_of, Address(CHANNEL, visitor.session))
+        return await asyncio.to_thread(self.engine.locale_of, Address(CHANNEL, visitor.session_id))
 
     async def _translator(self, request: Request, visitor: Visitor) -> Any:
         """The visitor's language, or the browser's before one is chosen."""
@@ -474,7 +474,7 @@ class WebChat:
     async def _handle(self, visitor: Visitor, message: Any, hint: str | None) -> bool:
         """One input from the visitor; False if where they would stand is too big for their cookie
         (nothing is changed then)."""
-        address = Address(CHANNEL, visitor.session)
+        address = Address(CHANNEL, visitor.session_id)
         if visitor.stored:
             turn = await asyncio.to_thread(self.engine.handle, address, message, locale=hint)
         else:
@@ -492,11 +492,11 @@ class WebChat:
         """Where a visitor not stored now stands (for their cookie), and what the bot said (for their
         next page); False if it is too big for a cookie: only a very long text held for its
         read-back comes near."""
-        sealed = self.tokens.seal_before(visitor.session, handled.before) if handled.before else ""
+        sealed = self.tokens.seal_before(visitor.session_id, handled.before) if handled.before else ""
         if len(sealed) > MAX_BEFORE:
             return False
         visitor.before = handled.before
-        self._unshown[visitor.session] = [*self._unshown.pop(visitor.session, []), *handled.replies]
+        self._unshown[visitor.session_id] = [*self._unshown.pop(visitor.session_id, []), *handled.replies]
         while len(self._unshown) > 10_000:  # pages never asked for (a link preview's)
             self._unshown.popitem(last=False)
         return True
@@ -506,7 +506,7 @@ class WebChat:
 class Visitor:
     """A request's session: stored already (they have consented), or where they stand before."""
 
-    session: str
+    session_id: str
     stored: bool
     before: Before | None
     carried: bool = False  # the request brought a cookie of where they stood before consent
