@@ -269,7 +269,10 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
     if shown.kind in ("yes_no", "consent"):
         for text in map(normalize, shown.texts):
             topics |= {m for s in _spans(text, _NO_QUESTION, lexicon) if (m := s.meaning) in _TOPICAL}
-        echoes = _echo_words(shown.texts, lexicon)
+        # A consent's options name what is agreed to in plain words ("可以联系我", "do not contact
+        # me"): a reply that grants or denies it in those words answers it.
+        labels = (label for o in shown.options for label in o.labels) if shown.kind == CONSENT else ()
+        echoes = _echo_words((*shown.texts, *(_unpolar(label, lexicon) for label in labels)), lexicon)
     alternatives = bool(_found(source, lexicon.alternatives))
     choice = not shown.plain_words_exact
     return _Question(
@@ -384,10 +387,10 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(NO)  # "my heart is fine", 肝肾都没问题, 心电图正常: nothing wrong with what was asked
     if ECHO in said and not wrong and "accept" not in said:
         out.append(YES)  # 变小了, "I have diabetes"
-    if said & {"not_echo", "not_yet"} and not question.alternatives:
+    if said & {"not_echo", "not_yet"} and (not question.alternatives or CONSENT in asks):
         # "not diabetic", 没有做过手术, 还没做; but "not planning" and "not yet" do not answer
         # "pregnant, breastfeeding or planning a pregnancy?", nor "没有肝病" "a problem with your
-        # liver or your kidneys?"
+        # liver or your kidneys?". A consent asks one thing, however many "or"s it has: 别打电话.
         out.append(NO)
     for topic in topics:
         if topic in said:
@@ -502,6 +505,16 @@ def _vocabulary(lexicon: Lexicon) -> Vocabulary:
 
 
 # --- echoes of the question's own words -----------------------------------------------------------
+
+
+def _unpolar(label: str, lexicon: Lexicon) -> str:
+    """An option's label without its yes, no or negation ("否，请不要联系我" -> "，请  联系我"):
+    what it speaks of, not which way."""
+    text = list(normalize(label))
+    for span in _spans("".join(text), _NO_QUESTION, lexicon):
+        if span.meaning in (*POLARITY, NEGATOR, HEDGE):
+            text[span.start : span.end] = " " * (span.end - span.start)
+    return "".join(text)
 
 
 def _echo_words(texts: Iterable[str], lexicon: Lexicon) -> tuple[str, ...]:

@@ -22,7 +22,7 @@ from dialogs.trial import TRIALS_DIR, load_trial
 LOCALES = shipped_locales()
 CASES: list[Case] = [case for locale in LOCALES for case in load_corpus(locale) if servable(case)]
 # The share of clear answers understood the first time, at least (bench/understanding.py).
-FLOOR = {"zh_Hans": 0.70, "en": 0.65, "zh_Hant": 0.70, "ru": 0.70, "es": 0.70, "ar": 0.55}
+FLOOR = {"zh_Hans": 0.81, "en": 0.79, "zh_Hant": 0.79, "ru": 0.80, "es": 0.82, "ar": 0.73}  # a point or two under today's
 
 
 def test_every_language_has_its_corpus_at_every_kind_of_question() -> None:
