@@ -53,7 +53,7 @@ from dialogs.understanding import (
 )
 
 # Where a clause ends: punctuation of any script, and the words that start a contrast.
-_CLAUSE_BREAK = re.compile(r"[,，。.;；!！、…~～\n:：]+|\s*(但是|但|不过|可是|但係|就是|不過)\s*")
+_CLAUSE_BREAK = re.compile(r"[,，،。.;；؛!！、…~～\n:：]+|\s*(但是|但|不过|可是|但係|就是|不過)\s*")
 _CONTRAST_WORDS = re.compile(r"但是|但|不过|可是|但係|就是|不過")
 _CONTRAST = ("but", "however", "но", "однако", "pero", "aunque", "لكن", "ولكن")
 _QUESTION_MARK = re.compile(r"[?¿؟？]")
@@ -139,8 +139,8 @@ def _read(shown: Shown, text: str, lexicon: Lexicon, today: date | None) -> Read
     question = _question(shown, lexicon)
     said: list[str] = []
     spoke = False  # whether an earlier clause said anything
-    for clause, after_contrast in _clauses(plain, with_contrast=True):
-        meanings = _dated(_meanings(clause, question, lexicon), clause, question, lexicon, today)
+    for n, (clause, after_contrast) in enumerate(_clauses(plain, with_contrast=True)):
+        meanings = _dated(_meanings(clause, question, lexicon, n == 0), clause, question, lexicon, today)
         if HEDGE in meanings:
             return Reading(certainty=Certainty.UNSURE)  # "I think so", 好像有, "what is that"
         says = _says_anything(clause, question, lexicon)
@@ -329,8 +329,9 @@ def _clauses(text: str, with_contrast: bool = False) -> list[Any]:
     return merged if with_contrast else [clause for clause, _ in merged]
 
 
-def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
-    """What one clause says, after negation, as meanings the question's options may carry."""
+def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = False) -> list[str]:
+    """What one clause says, after negation, as meanings the question's options may carry
+    (`first`: it opens the reply)."""
     spans = _spans(clause, question, lexicon)
     meanings: list[str] = []
     negated = False
@@ -367,8 +368,25 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon) -> list[str]:
             continue
         meanings.append(meaning)
     answered = _through_question(meanings, question)
+    # "yes at Xuanwu", "no, only watched with scans", "نعم عندي دعامة": a yes or no said first, and
+    # nothing else the words mean, answers a yes/no question whatever it adds (read back, never stored).
+    # Only a word that is an answer on its own, not a verb with an object ("有个痣", "tengo un lunar"),
+    # nor a negation of what follows ("no entendí el informe"), and only first ("RA but no meds").
+    word = clause[: spans[0].end] if spans else ""
+    leading = (
+        first
+        and len(spans) == 1
+        and not question.choice
+        and not _CJK.search(clause)
+        and spans[0].start == 0
+        and spans[0].meaning in (YES, NO)
+        and word in lexicon.exact.get(spans[0].meaning, ())
+        and not (spans[0].meaning == NO and word in lexicon.negators)
+    )
     # At a choice, a yes or no is about something else ("我跟我妈都有" at "who is answering?").
-    if _new_content(clause, spans, question, lexicon) or (question.choice and {YES, NO} & set(answered)):
+    if (_new_content(clause, spans, question, lexicon) and not leading) or (
+        question.choice and {YES, NO} & set(answered)
+    ):
         answered = [ASIDE + m if m in _WEAK or m.startswith("option:") else m for m in answered]
     return answered
 

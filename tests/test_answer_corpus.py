@@ -21,8 +21,9 @@ from dialogs.trial import TRIALS_DIR, load_trial
 
 LOCALES = shipped_locales()
 CASES: list[Case] = [case for locale in LOCALES for case in load_corpus(locale) if servable(case)]
-# The share of clear answers understood the first time, at least (bench/understanding.py).
-FLOOR = {"zh_Hans": 0.81, "en": 0.79, "zh_Hant": 0.79, "ru": 0.80, "es": 0.82, "ar": 0.73}  # a point or two under today's
+# The share of clear answers understood the first time, at least: a point or two under today's
+# figures (bench/understanding.py).
+FLOOR = {"zh_Hans": 0.81, "en": 0.80, "zh_Hant": 0.79, "ru": 0.80, "es": 0.82, "ar": 0.81}
 
 
 def test_every_language_has_its_corpus_at_every_kind_of_question() -> None:
@@ -66,3 +67,42 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
     understood = (Outcome.STORED_RIGHT, Outcome.READ_BACK_RIGHT)
     assert sum(bare_outcomes[o] for o in understood) >= sum(hinted[o] for o in understood)
     assert bare_outcomes[Outcome.READ_BACK_WRONG] == bare_outcomes[Outcome.STORED_WRONG] == 0
+
+
+@pytest.mark.parametrize(
+    ("locale", "question", "text", "meant"),
+    [
+        # A yes said first, whatever the person adds after it (read back, never stored at once).
+        ("en", "diagnosis", "yes at Xuanwu", "yes"),
+        ("ar", "heart_disease", "نعم، عندي دعامة", "yes"),
+        ("ar", "travel", "نعم، أقدر آجي", "yes"),
+        # A consent granted or denied in its options' own words, though its text has an "or".
+        ("zh_Hans", "consent_contact", "不要联系我", "no"),
+        ("zh_Hans", "consent_contact", "别打电话", "no"),
+        ("zh_Hans", "consent_contact", "可以联系", "yes"),
+        # "able to" asks an ability: "no problem" is yes.
+        ("en", "can_communicate", "no problem", "yes"),
+    ],
+)
+def test_clear_answers_of_these_kinds_are_read_back_right(
+    locale: str, question: str, text: str, meant: str
+) -> None:
+    case = Case(locale, "nct07295067", question, text, meant)
+    assert judge(case, read_case(case)) is Outcome.READ_BACK_RIGHT
+
+
+@pytest.mark.parametrize(
+    ("locale", "question", "text"),
+    [
+        ("zh_Hans", "liver_kidney", "有肾结石"),  # a verb with its object, not a bare yes
+        ("es", "back_infection", "tengo un lunar"),
+        ("es", "mri_shrunk", "no entendí el informe"),  # "no" negating the verb after it
+        ("en", "autoimmune", "RA but no meds"),  # a "no" after a contrast answers nothing
+        ("es", "travel", "si Dios quiere"),  # a hope, not a yes
+    ],
+)
+def test_a_first_word_is_no_answer_when_it_governs_what_follows(
+    locale: str, question: str, text: str
+) -> None:
+    case = Case(locale, "nct07295067", question, text, None)
+    assert read_case(case).value is None
