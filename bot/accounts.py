@@ -13,14 +13,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import pyotp
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from storage.models import Account, utcnow
-from storage.repository import Records
+from storage.models import Account, ConsoleSession, utcnow
+from storage.repository import Records, Store
 
 ROLES = ("coordinator", "monitor", "operator")
 PASSWORD_LENGTHS = (12, 128)  # ASVS 2.1.1 and 2.1.2: at least 12 characters, and up to 128 allowed
@@ -143,3 +143,95 @@ class Backoff:
 
     def succeeded(self, key: str) -> None:
         self._failures.pop(key, None)
+
+
+class ConsoleAccounts:
+    """The console's accounts and sessions in the database: signing in and out, the session a
+    cookie names, and changing one's own password or second factor; each audited with the
+    account's name (`console:<name>`). Synchronous: the console runs these in a worker thread."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    def sign_in(self, name: str, password: str, code: str, now: datetime, *, waiting: bool) -> Account | None:
+        """The account, if these are its details; a refusal is audited under the account's name
+        only when it exists (what a stranger typed is not kept). While `waiting` (backing off),
+        nothing is checked, as quickly for every name."""
+
+        def check(records: Records) -> Account | None:
+            if waiting:
+                known = records.account(name)
+                result_name, reason = (known.name if known else None), "backoff"
+            else:
+                result = sign_in(records, name, password, code, now)
+                if result.account is not None:
+                    records.audit(f"console:{result.account.name}", "console_login", "console")
+                    return result.account
+                result_name, reason = result.name, result.reason
+            records.audit(f"console:{result_name or '?'}", "console_login_refused", "console", why=reason)
+            return None
+
+        return self.store.run(check)
+
+    def start_session(self, account: Account, token_hash: str, now: datetime) -> None:
+        self.store.run(lambda records: records.add_console_session(account, token_hash, now))
+
+    def signed_in(
+        self, token_hash: str, now: datetime, idle: timedelta, absolute: timedelta
+    ) -> tuple[Account, ConsoleSession] | None:
+        """The account and session a cookie's token names, if the session is still good: one of
+        a disabled account, idle for longer than `idle` or begun longer than `absolute` ago is
+        ended here. Each use renews the idle timeout."""
+
+        def current(records: Records) -> tuple[Account, ConsoleSession] | None:
+            session = records.console_session(token_hash)
+            if session is None:
+                return None
+            account = records.account_by_id(session.account_id)
+            if (
+                account is None
+                or account.disabled
+                or now - session.used_at > idle
+                or now - session.began_at > absolute
+            ):
+                records.end_console_session(session.token_hash)
+                return None
+            if now - session.used_at > timedelta(minutes=1):
+                records.touch_console_session(session, now)
+            return account, session
+
+        return self.store.run(current)
+
+    def end_session(self, token_hash: str, actor: str) -> None:
+        def end(records: Records) -> None:
+            records.end_console_session(token_hash)
+            records.audit(actor, "console_logout", "console")
+
+        self.store.run(end)
+
+    def change_password(self, account_id: int, hashed: str, keep: str, actor: str) -> None:
+        """A new password; every other session of the account ends."""
+
+        def change(records: Records) -> None:
+            account = records.account_by_id(account_id)
+            assert account is not None
+            account.password_hash = hashed
+            records.save_account(account)
+            records.end_console_sessions(account_id, keep=keep)
+            records.audit(actor, "password_changed", f"account:{account.name}")
+
+        self.store.run(change)
+
+    def change_second_factor(self, account_id: int, secret: str, step: int, keep: str, actor: str) -> None:
+        """A new TOTP secret, proven by a code of time step `step`; every other session ends."""
+
+        def change(records: Records) -> None:
+            account = records.account_by_id(account_id)
+            assert account is not None
+            records.set_totp_secret(account, secret)
+            account.totp_required, account.totp_last_step = True, step
+            records.save_account(account)
+            records.end_console_sessions(account_id, keep=keep)
+            records.audit(actor, "second_factor_changed", f"account:{account.name}")
+
+        self.store.run(change)

@@ -40,46 +40,35 @@ from urllib.parse import urlencode
 
 from pydantic import ValidationError
 from sqlalchemy import Engine as SQLAlchemyEngine
-from sqlalchemy import inspect
 from sqlalchemy.exc import ArgumentError, OperationalError
-from sqlmodel import Session, select
 
 from bot import users
 from bot.config import ConfigError, Settings
 from bot.console import Utf8Lines, chat
+from bot.coordination.permissions import Action, Principal, Role
+from bot.coordination.service import Coordination
 from bot.destinations import DestinationError
 from bot.logs import configure_logging
-from bot.notifications import CardMaker, Notifier, Planner
+from bot.notifications import Notifier
 from bot.wiring import (
+    build_coordination,
     build_engine,
     build_listener,
     build_notifier,
     build_speaker,
     build_web,
-    card_maker,
     in_background,
+    migrate_database,
     open_store,
+    operator_store,
 )
-from dialogs.effects import ReferralClosed
 from dialogs.engine import Engine, Text
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
 from dialogs.inputs import CAMPAIGN_SOURCE
-from dialogs.reports import referrals_csv
 from dialogs.trial import TrialDefinitionError, load_trial
-from storage.backup import BackupError, backup, restore
+from storage.backup import BackupError, audit_database, backup, erased_participants, restore
 from storage.crypto import EncryptionKeyError, new_key
-from storage.database import (
-    DatabaseInUse,
-    SchemaError,
-    in_use,
-    make_engine,
-    migrate,
-    require_current_schema,
-    shown_url,
-)
-from storage.models import AuditEvent, Participant
-from storage.repository import Erasure, Records, Store
-from storage.views import all_screenings, referral_views
+from storage.database import DatabaseInUse, SchemaError, in_use, make_engine, shown_url
 
 if TYPE_CHECKING:  # speech loads PyAV and NumPy: only in the commands that hear or speak
     from bot.speech.listener import Listener
@@ -167,6 +156,7 @@ def _parser() -> argparse.ArgumentParser:
     listing.add_argument("--json", action="store_true", help="print JSON")
     cards = command("referrals", _referrals, "referral cards, as coordinators read them")
     cards.add_argument("--lang", help="the coordinator's language (default: INTAKE_COORDINATOR_LANGUAGE)")
+    cards.add_argument("--trial", help="one trial's referrals only, e.g. nct06079125")
     check = command("check-trial", _check_trial, "validate a trial definition file")
     check.add_argument("file", type=Path)
     command("audit", _audit, "print the audit trail")
@@ -189,8 +179,11 @@ def _parser() -> argparse.ArgumentParser:
     voice.add_argument("action", choices=["check"])
     voice.add_argument("file", type=Path, help="a recording (OGG/Opus, WAV, WebM, MP3…)")
     voice.add_argument("--lang", default="en", help="the language spoken, e.g. zh_Hans")
-    export = command("export", _export, "referrals as CSV, or every screening as FHIR R4 JSON")
+    export = command("export", _export, "a trial's referrals as CSV, or every screening as FHIR R4 JSON")
     export.add_argument("--format", choices=["csv", "fhir"], default="csv")
+    export.add_argument(
+        "--trial", help="the trial, e.g. nct06079125 (CSV: needed when several are served; FHIR: default all)"
+    )
     export.add_argument(
         "--kind",
         choices=["contact", "full", "deidentified"],
@@ -404,7 +397,7 @@ def _deliver(settings: Settings, args: argparse.Namespace) -> int:
 
 def _migrate(settings: Settings, args: argparse.Namespace) -> int:
     database = make_engine(settings.database)
-    migrate(database)
+    migrate_database(settings, database)
     print(f"{shown_url(database)}: the schema is up to date")
     return 0
 
@@ -412,10 +405,14 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 # Operator commands: they read and change data, never the schema, and need no trial file. --
 
 
-def _store(settings: Settings) -> Store:
-    database = make_engine(settings.database)
-    require_current_schema(database)
-    return open_store(settings, database)
+def _coordination(settings: Settings) -> Coordination:
+    """The study team's service, for an operator's command."""
+    return build_coordination(settings, operator_store(settings))
+
+
+def _operator_principal() -> Principal:
+    """The operator at this command: every action, every trial."""
+    return Principal(_operator(), Role.OPERATOR)
 
 
 def _voice_check(settings: Settings, args: argparse.Namespace) -> int:
@@ -441,20 +438,26 @@ def _voice_check(settings: Settings, args: argparse.Namespace) -> int:
 
 def _export(settings: Settings, args: argparse.Namespace) -> int:
     """The same exports as the console and Telegram's /export, audited with the operator's name."""
-    from dialogs.fhir import fhir_bundle
-
     if args.format == "fhir" and args.kind == "contact":
         # FHIR holds every screening, in full or de-identified: there is no call-list level.
         print("error: a FHIR export is --kind full or --kind deidentified", file=sys.stderr)
         return 2
-    trial = settings.load_trials().first
-    locale = pick_locale(args.lang or settings.coordinator_language)
-    with _store(settings).transaction() as records:
-        records.audit(_operator(), "export", "referrals", kind=args.kind, format=args.format, via="cli")
-        if args.format == "fhir":
-            content = fhir_bundle(records, trial, shipped_locales(), deidentified=args.kind == "deidentified")
-        else:
-            content = referrals_csv(records, trial, locale, settings.timezone, args.kind)
+    trials = settings.served_trials
+    chosen = trials.find(args.trial) if args.trial else None
+    served = ", ".join(t.slug for t in trials)
+    if args.trial and chosen is None:
+        print(f"error: {args.trial!r} is not a trial served here ({served})", file=sys.stderr)
+        return 2
+    if args.format == "csv" and chosen is None and len(trials) > 1:
+        # Each trial asks its own questions: one CSV, one trial.
+        print(f"error: name the trial with --trial ({served})", file=sys.stderr)
+        return 2
+    coordination, who = _coordination(settings), _operator_principal()
+    if args.format == "fhir":
+        content = coordination.export_fhir(who, [chosen] if chosen else list(trials), args.kind)
+    else:
+        locale = pick_locale(args.lang or settings.coordinator_language)
+        content = coordination.export_csv(who, chosen or trials.first, args.kind, locale)
     if args.out:
         args.out.write_bytes(content)
         print(f"wrote {args.out}", file=sys.stderr)
@@ -464,24 +467,27 @@ def _export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _users(settings: Settings, args: argparse.Namespace) -> int:
-    return users.run(_store(settings), args, _operator())
+    return users.run(operator_store(settings), args, _operator(), settings.served_trials)
 
 
 def _referrals(settings: Settings, args: argparse.Namespace) -> int:
-    cards = card_maker(settings, settings.load_trials().first)
-    if args.lang:
-        cards = CardMaker(cards.trial, pick_locale(args.lang), settings.timezone)
-    with _store(settings).transaction() as records:
-        records.audit(_operator(), "viewed_referrals", "referrals")
-        for referral, _ in referral_views(records):
-            card = cards.card(records, referral.id)
-            print((card.plain() if card else f"{referral.id}: {referral.status}") + "\n")
+    """Every referral as a card, each worded with its own trial (one trial's with --trial)."""
+    trial = settings.served_trials.find(args.trial) if args.trial else None
+    if args.trial and trial is None:
+        print(f"error: {args.trial!r} is not a trial served here", file=sys.stderr)
+        return 2
+    who = _operator_principal()
+    if trial is not None:
+        who = Principal(who.actor, who.role, frozenset({trial.registry_id}))
+    locale = pick_locale(args.lang) if args.lang else None
+    for referral, card in _coordination(settings).referral_cards(who, locale):
+        print((card.plain() if card else f"{referral.id}: {referral.status}") + "\n")
     return 0
 
 
 def _deliveries(settings: Settings, args: argparse.Namespace) -> int:
     """What has not arrived yet, and why; exits 1 when something is failing (for monitoring)."""
-    with _store(settings).transaction() as records:
+    with operator_store(settings).transaction() as records:
         waiting = records.notifications(("pending", "failing"))
         records.audit(_operator(), "viewed_deliveries", "notifications", count=len(waiting))
     if not waiting:
@@ -517,7 +523,7 @@ def _backup(settings: Settings, args: argparse.Namespace) -> int:
     database = make_engine(settings.database)
     try:
         backup(database, args.file)
-        _audit_database(database, "backed_up", "database", file=str(args.file))
+        audit_database(database, _operator(), "backed_up", "database", file=str(args.file))
     finally:
         database.dispose()
     print(f"backed up {shown_url(database)} to {args.file}")
@@ -531,12 +537,17 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     database = make_engine(settings.database)
     try:
         with in_use(database, exclusive=True):
-            erased = _erased_participants(database)
+            erased = erased_participants(database, Action.ERASE)
             restore(database, args.file)
-            migrate(database)  # a backup from an older version is brought up to date
+            migrate_database(settings, database)  # a backup from an older version is brought up to date
             reapplied = _erase_again(settings, database, erased)
-            _audit_database(
-                database, "restored_backup", "database", file=str(args.file), erased_again=reapplied
+            audit_database(
+                database,
+                _operator(),
+                "restored_backup",
+                "database",
+                file=str(args.file),
+                erased_again=reapplied,
             )
     finally:
         database.dispose()
@@ -546,29 +557,12 @@ def _restore(settings: Settings, args: argparse.Namespace) -> int:
     return 0
 
 
-def _erased_participants(database: SQLAlchemyEngine) -> list[int]:
-    """Who has been erased, by participant id (never reused), as the audit trail records it."""
-    if not inspect(database).has_table("audit_event"):
-        return []  # restoring into an empty database
-    with Session(database) as session:
-        events = session.exec(select(AuditEvent).where(AuditEvent.action == "participant_erased"))
-        return sorted({int(e.detail["participant"]) for e in events if e.detail.get("participant")})
-
-
 def _erase_again(settings: Settings, database: SQLAlchemyEngine, erased: list[int]) -> int:
     """Erase, in a restored database, the people who had been erased since the backup."""
     if not erased:
         return 0
-    store = open_store(settings, database)
-    planner = Planner(settings.destinations)
-    count = 0
-    with store.transaction() as records:
-        for participant_id in erased:
-            participant = records.participant_by_id(participant_id)
-            if participant is not None:
-                _erase_person(records, planner, participant, actor=_operator(), again=True)
-                count += 1
-    return count
+    coordination = build_coordination(settings, open_store(settings, database))
+    return coordination.erase_again(_operator_principal(), erased)
 
 
 def _operator() -> str:
@@ -577,13 +571,6 @@ def _operator() -> str:
         return f"operator:{getpass.getuser()}"[:64]
     except OSError:  # no login name (a container with no passwd entry)
         return f"operator:uid-{os.getuid()}"
-
-
-def _audit_database(database: SQLAlchemyEngine, action: str, subject: str, **detail: object) -> None:
-    """An audit row for what works on the database file itself, without the encryption key."""
-    with Session(database) as session:
-        session.add(AuditEvent(actor=_operator(), action=action, subject=subject, detail=detail))
-        session.commit()
 
 
 def _days(text: str) -> int:
@@ -598,7 +585,7 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     now = datetime.now(UTC)
     older_than = settings.retention_days if args.older_than is None else args.older_than
     idle = settings.abandon_after_days if args.idle is None else args.idle
-    with _store(settings).transaction() as records:
+    with operator_store(settings).transaction() as records:
         purged = records.purge(now - timedelta(days=older_than), now - timedelta(days=idle))
         records.audit(_operator(), "purged", "screenings", count=len(purged))
     print(f"removed the personal data of {len(purged)} screening(s)")
@@ -606,41 +593,18 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _erase(settings: Settings, args: argparse.Namespace) -> int:
-    planner = Planner(settings.destinations)
-    with _store(settings).transaction() as records:
-        screening_id = args.screening
-        if args.referral is not None:
-            referral = records.referral(args.referral)
-            screening_id = referral.screening_id if referral else None
-        screening = records.screening(screening_id) if screening_id is not None else None
-        participant = records.participant_by_id(screening.participant_id) if screening else None
-        if participant is None:
-            print("error: no such person (already erased?)", file=sys.stderr)
-            return 2
-        erasure = _erase_person(records, planner, participant, actor=_operator())
+    erasure = _coordination(settings).erase(
+        _operator_principal(), screening_id=args.screening, referral_id=args.referral
+    )
+    if erasure is None:
+        print("error: no such person (already erased?)", file=sys.stderr)
+        return 2
     print(f"erased one person and {erasure.screenings} screening(s); their referrals are withdrawn")
     return 0
 
 
-def _erase_person(
-    records: Records, planner: Planner, participant: Participant, *, actor: str, again: bool = False
-) -> Erasure:
-    """Erase a person for an operator; whoever was told of their referrals hears it is withdrawn."""
-    erasure = records.erase_participant(participant)
-    records.audit(
-        actor,
-        "participant_erased",
-        "participant",
-        participant=erasure.participant,
-        screenings=erasure.screenings,
-        **({"again_after_restore": True} if again else {}),
-    )
-    planner.plan(records, [ReferralClosed(referral, "withdrawn") for referral in erasure.withdrawn])
-    return erasure
-
-
 def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
-    store = _store(settings)
+    store = operator_store(settings)
     resealed = store.rotate_keys()
     with store.transaction() as records:
         records.audit(_operator(), "rotated_keys", "database", fields=resealed)
@@ -649,14 +613,12 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    with _store(settings).transaction() as records:
-        records.audit(_operator(), "viewed_audit", "audit")
-        for event in records.audit_trail():
-            detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
-            print(
-                f"{event.at.isoformat(timespec='seconds')}  {event.actor:20} {event.action:20} "
-                f"{event.subject:24} {detail}"
-            )
+    for event in _coordination(settings).audit_trail(_operator_principal()):
+        detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
+        print(
+            f"{event.at.isoformat(timespec='seconds')}  {event.actor:20} {event.action:20} "
+            f"{event.subject:24} {detail}"
+        )
     return 0
 
 
@@ -675,9 +637,7 @@ def _i18n_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _screenings(settings: Settings, args: argparse.Namespace) -> int:
-    with _store(settings).transaction() as records:
-        rows = all_screenings(records)
-        records.audit(_operator(), "viewed_screenings", "screenings", count=len(rows))
+    rows = _coordination(settings).screenings(_operator_principal())
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

@@ -7,6 +7,8 @@ embedded SQLite database under ./data with no configuration at all.
 from __future__ import annotations
 
 import os
+from dataclasses import replace
+from functools import cached_property
 from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,7 +77,8 @@ class Settings(BaseSettings):
     )
     coordinator_chat_ids: str = Field(
         default="",
-        description="Comma-separated Telegram chat ids (people or groups) that receive referrals.",
+        description="Comma-separated Telegram chat ids (people or groups) that may use the coordinator "
+        "commands, each optionally after a trial and '=' (nct06079125=-1002222222: that trial only).",
     )
     delivery_interval: float = Field(
         default=5.0, description="Seconds between looks for notifications to deliver (also woken at once)."
@@ -83,8 +86,8 @@ class Settings(BaseSettings):
     notify: str = Field(
         default="",
         description="Where referrals are announced: telegram:<chat id>, mailto:<address> or wecom+https://… "
-        "(a WeCom group robot), each optionally #card or #notice; default: telegram:<id>#card for every "
-        "coordinator chat.",
+        "(a WeCom group robot), each optionally #card or #notice, and optionally after a trial and '=' "
+        "(that trial's referrals only); default: telegram:<id>#card for every coordinator chat.",
     )
     alert_to: str = Field(
         default="", description="Where the operator hears that a notification keeps failing (same format)."
@@ -164,12 +167,24 @@ class Settings(BaseSettings):
 
     @property
     def coordinators(self) -> list[int]:
-        """The allowlisted coordinator chats; a malformed entry is a start-up error, not a silent skip."""
-        ids = [part.strip() for part in self.coordinator_chat_ids.split(",") if part.strip()]
-        try:
-            return [int(i) for i in ids]
-        except ValueError as error:
-            raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {error}") from None
+        """The allowlisted coordinator chats."""
+        return list(self.coordinator_trials)
+
+    @property
+    def coordinator_trials(self) -> dict[int, frozenset[str] | None]:
+        """Each allowlisted coordinator chat and the registry ids of the trials it works on (None:
+        every trial); a malformed entry or an unknown trial is a start-up error, not a silent skip."""
+        chats: dict[int, frozenset[str] | None] = {}
+        for entry in self.coordinator_chat_ids.replace(",", " ").split():
+            trial, _, chat = entry.rpartition("=")
+            try:
+                chat_id = int(chat)
+            except ValueError:
+                raise ConfigError(f"INTAKE_COORDINATOR_CHAT_IDS: not a chat id: {entry!r}") from None
+            scope = frozenset({self.trial_named(trial, "INTAKE_COORDINATOR_CHAT_IDS")}) if trial else None
+            earlier = chats.get(chat_id, frozenset())
+            chats[chat_id] = None if scope is None or earlier is None else earlier | scope
+        return chats
 
     def load_trials(self) -> Trials:
         """The trials served; an unknown or malformed trial file is a start-up error naming it."""
@@ -180,6 +195,18 @@ class Settings(BaseSettings):
             return load_trials(slugs or None)
         except TrialDefinitionError as error:
             raise ConfigError(f"INTAKE_TRIALS: {error}") from None
+
+    @cached_property
+    def served_trials(self) -> Trials:
+        return self.load_trials()
+
+    def trial_named(self, name: str, setting: str) -> str:
+        """The registry id of a served trial named by its slug or registry id in `setting`."""
+        trial = self.served_trials.find(name)
+        if trial is None:
+            served = ", ".join(t.slug for t in self.served_trials)
+            raise ConfigError(f"{setting}: {name!r} is not a trial served here ({served})")
+        return trial.registry_id
 
     @property
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
@@ -217,8 +244,18 @@ class Settings(BaseSettings):
     def destinations(self) -> list[Destination]:
         """Where referrals are announced (a malformed entry is a start-up error)."""
         if self.notify.strip():
-            return parse_destinations(self.notify, "INTAKE_NOTIFY")
-        return parse_destinations(" ".join(f"telegram:{c}#card" for c in self.coordinators), "")
+            found = parse_destinations(self.notify, "INTAKE_NOTIFY")
+        else:
+            found = parse_destinations(
+                " ".join(
+                    f"telegram:{chat}#card"
+                    if trials is None
+                    else " ".join(f"{t}=telegram:{chat}#card" for t in trials)
+                    for chat, trials in self.coordinator_trials.items()
+                ),
+                "INTAKE_COORDINATOR_CHAT_IDS",
+            )
+        return [replace(d, trial=self.trial_named(d.trial, "INTAKE_NOTIFY")) if d.trial else d for d in found]
 
     @property
     def console_address(self) -> str | None:

@@ -10,6 +10,9 @@ A destination is configured as a URL, optionally followed by `#card` or `#notice
 the reference, the outcome, the time and where to read the rest. Email and webhooks
 default to the notice: they cross systems the study does not control.
 
+A destination that begins with a trial and `=` (`nct06079125=telegram:-1002222222`) hears
+only of that trial's referrals; one without hears of every trial's.
+
 Each sender turns what went wrong into a `DeliveryError`: transient (try again
 soon), permanent (refused; tried again slowly and reported to the operator), or
 moved (a Telegram group became a supergroup with a new id).
@@ -22,7 +25,7 @@ import hashlib
 import html
 import smtplib
 import ssl
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from email.message import EmailMessage
 from email.utils import make_msgid
@@ -34,7 +37,7 @@ from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, ChatMigrated, Forbidden, NetworkError, RetryAfter, TelegramError
 
-from dialogs.cards import Card
+from bot.coordination.cards import Card
 
 DETAILS = ("card", "notice")
 _DEFAULT_DETAIL = {"telegram": "card", "mailto": "notice", "wecom": "notice"}
@@ -50,6 +53,8 @@ class Destination:
     name: str
     url: str
     detail: str
+    # The trial whose referrals it hears of (as configured: a slug or a registry id); None: all.
+    trial: str | None = None
 
     @property
     def scheme(self) -> str:
@@ -64,9 +69,15 @@ class Destination:
 
 
 def parse_destinations(text: str, setting: str) -> list[Destination]:
-    """Destinations from a setting: URLs separated by commas, spaces or new lines."""
+    """Destinations from a setting: URLs separated by commas, spaces or new lines, each
+    optionally after a trial and `=`."""
     found = []
     for item in text.replace(",", " ").split():
+        trial, equals, rest = item.partition("=")
+        if equals and not any(c in trial for c in ":/?"):  # a webhook's key=… comes after its URL
+            item = rest
+        else:
+            trial = ""
         url, _, detail = item.partition("#")
         scheme = url.split(":", 1)[0].lower()
         scheme = "wecom" if scheme.startswith("wecom+") else scheme
@@ -75,7 +86,7 @@ def parse_destinations(text: str, setting: str) -> list[Destination]:
         detail = detail or _DEFAULT_DETAIL[scheme]
         if detail not in DETAILS:
             raise DestinationError(f"{setting}: {_shown(item)}: the detail is #card or #notice")
-        found.append(_destination(url, detail, setting))
+        found.append(replace(_destination(url, detail, setting), trial=trial.lower() or None))
     return found
 
 

@@ -1,8 +1,10 @@
 """Notifications to the study team and the operator: planned with the change, sent by a worker.
 
 The engine reports what a turn changed as effects (a referral created, closed).
-`Planner.plan` turns them into notification rows, one per destination, inside the
-turn's own transaction, so a referral is never stored without its notifications.
+`Planner.plan` turns them into notification rows, one per destination that hears of the
+referral's trial, inside the turn's own transaction, so a referral is never stored without its
+notifications. What they say is rendered by the coordination side's cards, each with its
+referral's own trial.
 `Notifier` sends them from any long-running process (`intake telegram`,
 `intake deliver`, the console): each is claimed for a while so no other process
 sends it at the same time, rendered from what is stored then, and recorded.
@@ -19,22 +21,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from zoneinfo import ZoneInfo
 
-from babel.dates import format_datetime
-
+from bot.coordination import cards as c
+from bot.coordination.cards import Card, Cards
+from bot.coordination.reports import REFERRAL_ID
 from bot.destinations import DeliveryError, Destination, Message, Sender, parse_destinations
-from dialogs import cards as c
-from dialogs.cards import Card, referral_card
 from dialogs.effects import Effect, ReferralCreated
-from dialogs.i18n import Translator, translator
-from dialogs.reports import REFERRAL_ID, REFERRAL_STEPS
-from dialogs.trial import Trial
 from storage.models import Notification, utcnow
 from storage.repository import Records, Store
-from storage.views import referral_views
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
@@ -51,7 +47,9 @@ class Planner:
     def plan(self, records: Records, effects: list[Effect]) -> None:
         for effect in effects:
             if isinstance(effect, ReferralCreated):
-                targets = [(d.name, d.detail) for d in self.destinations]
+                referral = records.referral(effect.referral_id)
+                trial = referral.trial_id if referral is not None else None
+                targets = [(d.name, d.detail) for d in self.destinations if d.trial in (None, trial)]
                 records.add_notifications(effect.referral_id, "referral", targets)
                 continue
             # Not sent yet: it need not be. Sent: the destination hears that it no longer stands.
@@ -78,55 +76,11 @@ class Job:
     edit_ref: str | None = None
 
 
-@dataclass
-class CardMaker:
-    """Referral cards and notices in the coordinators' language and time zone."""
-
-    trial: Trial
-    locale: str
-    timezone: str
-    console_url: str | None = None  # where coordinators read a referral: …/coordinator
-    t: Translator = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.t = translator(self.locale, (self.trial.domain,))
-
-    def card(self, records: Records, referral_id: str) -> Card | None:
-        """The full card, or None once the person erased their data."""
-        [(referral, view)] = referral_views(records, [referral_id]) or [(None, None)]
-        if referral is None or view is None:
-            return None
-        return referral_card(self.trial, view, referral.id, referral.created_at, self.locale, self.timezone)
-
-    def notice(self, records: Records, referral_id: str) -> Card:
-        """What a notice says: no health data, only what to look up and where."""
-        t = self.t
-        referral = records.referral(referral_id)
-        lines = []
-        if referral is not None:
-            lines += [
-                (t(c.OUTCOME), t(c.OUTCOMES.get(referral.outcome, referral.outcome))),
-                (t(c.RECEIVED), self.when(referral.created_at)),
-            ]
-        where = f"{self.console_url.rstrip('/')}/referrals/{referral_id}" if self.console_url else None
-        lines.append((t(c.READ_IT), where or t(c.READ_ON_SERVER)))
-        return Card(t(c.NEW_REFERRAL, reference=referral_id, trial=self.trial.registry_id), tuple(lines))
-
-    def title(self, referral_id: str) -> str:
-        return f"{self.t(c.REFERRAL, reference=referral_id)} · {self.trial.registry_id}"
-
-    def when(self, moment: datetime) -> str:
-        return format_datetime(moment, "medium", tzinfo=ZoneInfo(self.timezone), locale=self.locale)
-
-    def steps(self) -> tuple[tuple[str, str], ...]:
-        return tuple((step, self.t(label)) for step, label in REFERRAL_STEPS)
-
-
 class Notifier:
     def __init__(
         self,
         store: Store,
-        cards: CardMaker,
+        cards: Cards,
         destinations: list[Destination],
         alerts: list[Destination],
         senders: dict[str, Sender],
@@ -245,13 +199,13 @@ class Notifier:
         return Job(n.id or 0, n.kind, n.referral_id, n.destination, message)
 
     def _closed(self, referral_id: str, n: Notification) -> Card:
-        t = self.cards.t
+        t = self.cards.t()
         if n.about.get("reason") == "replaced":
             return Card(t(c.REPLACED, reference=referral_id, newer=n.about.get("by") or "?"))
         return Card(t(c.WITHDRAWN, reference=referral_id))
 
     def _alert(self, n: Notification) -> Card:
-        t, about = self.cards.t, n.about
+        t, about = self.cards.t(), n.about
         if about.get("moved_to"):
             lines = ((t(c.DESTINATION), f"{about['destination']} → {about['moved_to']}"),)
             return Card(t(c.DESTINATION_MOVED), lines)

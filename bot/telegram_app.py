@@ -54,7 +54,7 @@ from bot.speech.audio import MAX_BYTES, MAX_SECONDS
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.update_processor import PerChatUpdateProcessor
-from bot.wiring import build_listener, build_notifier, build_speaker, card_maker, coordinator_locale
+from bot.wiring import build_coordination, build_listener, build_notifier, build_speaker, coordinator_locale
 from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
@@ -96,7 +96,9 @@ def build_application(settings: Settings, engine: Engine) -> Application:
         .build()
     )
     notifier = build_notifier(settings, engine, application.bot)
-    coordinators = Coordinators(engine, settings, card_maker(settings, engine.trial))
+    coordinators = Coordinators(
+        build_coordination(settings, engine.store, engine.trials), settings.coordinator_trials
+    )
     channel = TelegramChannel(
         engine, settings, notifier, processor, build_listener(settings), build_speaker(settings)
     )

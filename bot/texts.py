@@ -121,37 +121,24 @@ CONSOLE_CODE_WRONG = N_("That code is not right. Please type the code the app sh
 CONSOLE_SECOND_FACTOR_CHANGED = N_("Your new second factor is set up. Your other sessions have ended.")
 CONSOLE_SUBJECT = N_("About")
 CONSOLE_DETAIL = N_("Details")
+CONSOLE_TRIAL = N_("Trial")
 
-# The audit trail's actions, as the console shows them.
-AUDIT_ACTIONS = {
-    "screening_started": N_("Screening started"),
-    "screening_finished": N_("Screening finished"),
-    "participant_erased": N_("Person erased"),
-    "referral_created": N_("Referral made"),
-    "referral_status": N_("Referral status set"),
-    "notification_sent": N_("Notification sent"),
-    "purged": N_("Personal data past retention removed"),
-    "backed_up": N_("Database backed up"),
-    "restored_backup": N_("Database restored"),
-    "rotated_keys": N_("Encryption keys rotated"),
-    "refused": N_("Refused: not a coordinator chat"),
-    "viewed_referrals": N_("Referrals viewed"),
-    "viewed_screenings": N_("Screenings viewed"),
-    "viewed_stats": N_("Funnel viewed"),
-    "viewed_audit": N_("Audit trail viewed"),
-    "viewed_deliveries": N_("Deliveries viewed"),
-    "exported_referrals": N_("Referrals exported"),
-    "export": N_("Exported"),
-    "console_view": N_("Viewed in the console"),
-    "console_login": N_("Signed in"),
-    "console_login_refused": N_("Sign-in refused"),
-    "console_logout": N_("Signed out"),
-    "account_added": N_("Account added"),
-    "account_disabled": N_("Account disabled"),
-    "account_reset": N_("Account reset"),
-    "password_changed": N_("Own password changed"),
-    "second_factor_changed": N_("Own second factor changed"),
-}
+# The coordinator console: people who would like to hear about other studies.
+CONSOLE_OTHER_STUDIES = N_("Other studies")
+CONSOLE_OTHER_STUDIES_INTRO = N_(
+    "People your trials found probably not eligible who would like to hear about other studies, "
+    "with the trials served here that their answers do not rule out. Contact details show only "
+    "where the person agreed to be contacted."
+)
+CONSOLE_SCREENING = N_("Screening")
+CONSOLE_FINISHED = N_("Finished")
+CONSOLE_NOT_ELIGIBLE_BECAUSE = N_("Not eligible because of")
+CONSOLE_MAY_FIT = N_("May fit")
+CONSOLE_NO_CONTACT = N_("no contact details shared")
+CONSOLE_NOBODY = N_("Nobody yet.")
+# Telegram: the export policy, as the console applies it.
+EXPORT_NOT_HERE = N_("Here you may export only: {kinds}. Other exports are in the coordinator console.")
+
 
 # The web chat: continuing on another device.
 WEB_KEEP_LINK = N_(

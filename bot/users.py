@@ -13,6 +13,7 @@ import sys
 import segno
 
 from bot.accounts import ROLES, hash_password, new_password, new_totp_secret, totp_uri
+from dialogs.trial import Trials
 from storage.models import Account
 from storage.repository import Records, Store
 
@@ -23,7 +24,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add.add_argument("name")
     add.add_argument("--role", choices=ROLES, required=True)
     add.add_argument(
-        "--trial", action="append", default=[], help="a trial it works on (default: every trial)"
+        "--trial",
+        action="append",
+        default=[],
+        help="a trial it works on, e.g. nct06079125 (default: every trial)",
     )
     add.add_argument("--totp", action="store_true", help="set up and require a second factor")
     actions.add_parser("list", help="every account, its role, trials and state")
@@ -34,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     reset.add_argument("--totp", action="store_true", help="a new second factor, required from now on")
 
 
-def run(store: Store, args: argparse.Namespace, operator: str) -> int:
+def run(store: Store, args: argparse.Namespace, operator: str, trials: Trials) -> int:
     with store.transaction() as records:
         if args.action == "list":
             return _list(records)
         if args.action == "add":
-            return _add(records, args, operator)
+            return _add(records, args, operator, trials)
         account = records.account(args.name)
         if account is None:
             print(f"error: no account named {args.name!r} (intake users list)", file=sys.stderr)
@@ -59,8 +63,15 @@ def run(store: Store, args: argparse.Namespace, operator: str) -> int:
         return 0
 
 
-def _add(records: Records, args: argparse.Namespace, operator: str) -> int:
+def _add(records: Records, args: argparse.Namespace, operator: str, trials: Trials) -> int:
     name = args.name.strip()
+    found = [trials.find(trial) for trial in args.trial]
+    if None in found:
+        served = ", ".join(t.slug for t in trials)
+        print(f"error: --trial names a trial not served here (served: {served})", file=sys.stderr)
+        return 2
+    # Kept by registry id, whichever way it was named: what referrals and screenings carry.
+    works_on = [trial.registry_id for trial in found if trial is not None]
     if not name or len(name) > 64 or any(c.isspace() for c in name):
         print("error: a name is 1 to 64 characters without spaces", file=sys.stderr)
         return 2
@@ -68,12 +79,10 @@ def _add(records: Records, args: argparse.Namespace, operator: str) -> int:
         print(f"error: {name!r} exists already (intake users reset {name})", file=sys.stderr)
         return 2
     password = new_password()
-    account = Account(
-        name=name, role=args.role, trials=list(args.trial), password_hash=hash_password(password)
-    )
+    account = Account(name=name, role=args.role, trials=works_on, password_hash=hash_password(password))
     records.save_account(account)
     _hand_over(records, account, password, args.totp)
-    records.audit(operator, "account_added", f"account:{name}", role=args.role, trials=list(args.trial))
+    records.audit(operator, "account_added", f"account:{name}", role=args.role, trials=works_on)
     return 0
 
 

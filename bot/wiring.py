@@ -13,13 +13,15 @@ from sqlalchemy import Engine as SQLAlchemyEngine
 from telegram import Bot
 
 from bot.config import ConfigError, Settings
+from bot.coordination.cards import Cards
+from bot.coordination.service import Coordination
 from bot.destinations import DestinationError, EmailSender, Sender, TelegramSender, WeComSender
-from bot.notifications import CardMaker, Notifier, Planner
+from bot.notifications import Notifier, Planner
 from dialogs.engine import Engine
-from dialogs.i18n import pick_locale
-from dialogs.trial import Trial
+from dialogs.i18n import pick_locale, shipped_locales
+from dialogs.trial import Trials
 from storage.crypto import key_file_keys, parse_keys
-from storage.database import make_engine, migrate
+from storage.database import EncryptedData, make_engine, migrate, require_current_schema
 from storage.repository import Store
 
 if TYPE_CHECKING:
@@ -33,30 +35,65 @@ def build_engine(settings: Settings) -> Engine:
     The engine's effects (a referral created or withdrawn) become notifications to the
     configured destinations, in the same transaction.
     """
-    trials = settings.load_trials()
+    trials = settings.served_trials
     database = make_engine(settings.database)
-    migrate(database)
+    migrate_database(settings, database)
     planner = Planner(settings.destinations)
-    return Engine(trials, open_store(settings, database), on_effects=planner.plan)
+    engine = Engine(trials, open_store(settings, database), on_effects=planner.plan)
+    # From now on this process serves these versions of the trials' questions.
+    build_coordination(settings, engine.store, trials).record_questionnaires()
+    return engine
+
+
+def migrate_database(settings: Settings, database: SQLAlchemyEngine) -> None:
+    """Bring the schema up to date, with what a migration needs to rewrite encrypted values."""
+    phones = frozenset(
+        (trial.registry_id, q.id)
+        for trial in settings.served_trials
+        for q in trial.questions
+        if q.kind == "phone"
+    )
+    migrate(database, data=EncryptedData(lambda: _keys(settings, database), phones))
+
+
+def operator_store(settings: Settings) -> Store:
+    """The store, for an operator's command: it reads and changes data, never the schema."""
+    database = make_engine(settings.database)
+    require_current_schema(database)
+    return open_store(settings, database)
 
 
 def open_store(settings: Settings, database: SQLAlchemyEngine) -> Store:
     """The store, with personal fields encrypted under the configured key (or the data directory's)."""
+    return Store.open(database, _keys(settings, database))
+
+
+def _keys(settings: Settings, database: SQLAlchemyEngine) -> list[str]:
     if settings.encryption_key:
-        keys = parse_keys(settings.encryption_key)
-    else:
-        keys = key_file_keys(
-            settings.data_dir / "encryption.key", may_create=not Store.is_encrypted(database)
-        )
-    return Store.open(database, keys)
+        return parse_keys(settings.encryption_key)
+    return key_file_keys(settings.data_dir / "encryption.key", may_create=not Store.is_encrypted(database))
 
 
 def coordinator_locale(settings: Settings) -> str:
     return pick_locale(settings.coordinator_language)
 
 
-def card_maker(settings: Settings, trial: Trial) -> CardMaker:
-    return CardMaker(trial, coordinator_locale(settings), settings.timezone, settings.console_address)
+def cards(settings: Settings, trials: Trials) -> Cards:
+    return Cards(trials, coordinator_locale(settings), settings.timezone, settings.console_address)
+
+
+def build_coordination(settings: Settings, store: Store, trials: Trials | None = None) -> Coordination:
+    """The study team's service, for the console, the Telegram coordinator commands and the CLI;
+    what it withdraws (an erasure) becomes notifications to the configured destinations."""
+    return Coordination(
+        store,
+        trials or settings.served_trials,
+        shipped_locales(),
+        locale=coordinator_locale(settings),
+        timezone=settings.timezone,
+        console_url=settings.console_address,
+        on_effects=Planner(settings.destinations).plan,
+    )
 
 
 def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notifier:
@@ -85,7 +122,7 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
         )
     return Notifier(
         engine.store,
-        card_maker(settings, engine.trial),
+        cards(settings, engine.trials),
         destinations,
         alerts,
         senders,

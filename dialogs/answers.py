@@ -101,7 +101,8 @@ class AnswerReader:
                 reading = Reading()
             return self._voice(message, reading), (m.NOT_UNDERSTOOD_NUMBER, bounds)
         if question.kind == "phone":
-            phone = parse_phone(text) if len(text) <= 40 else None
+            # A shared contact card's number carries its country code, with or without a +.
+            phone = parse_phone(text, international=message.via == "contact") if len(text) <= 40 else None
             return self._voice(message, Reading(phone, Certainty.SURE if phone else Certainty.UNCLEAR)), (
                 m.NOT_UNDERSTOOD_PHONE,
                 {},

@@ -273,6 +273,15 @@ class Trials:
     def by_slug(self, slug: str | None) -> Trial | None:
         return self._by_slug.get((slug or "").lower())
 
+    def find(self, name: str | None) -> Trial | None:
+        """A served trial by its registry id or its slug, in any case (what a setting or an
+        operator types: "NCT06079125", "nct06079125"); None for one not served here. Unlike
+        `by_id`, never another trial in its place: what is shown or allowed depends on it."""
+        wanted = (name or "").strip().lower()
+        return self._by_slug.get(wanted) or next(
+            (t for t in self._order if t.registry_id.lower() == wanted), None
+        )
+
     def from_link(self, payload: str | None) -> tuple[Trial | None, str | None]:
         """A link's trial and campaign source: "nct06079125-poster_beijing" is both, "poster_beijing"
         only a source, and "nct06079125" only a trial."""

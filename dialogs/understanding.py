@@ -18,6 +18,7 @@ from functools import cache, cached_property, lru_cache
 from pathlib import Path
 from typing import Any
 
+import phonenumbers
 import yaml
 
 from dialogs.conditions import DONT_KNOW
@@ -357,12 +358,26 @@ def _place(value: int) -> int:
     return place
 
 
-def parse_phone(text: str) -> str | None:
-    """A phone number: digits with an optional leading +, 6 to 15 digits; else None."""
+def parse_phone(text: str, international: bool = False) -> str | None:
+    """A phone number, as E.164 ("+8613812345678"); else None.
+
+    Digits with spaces, dots, dashes or brackets, and an optional leading +. A number without a
+    country code is mainland China's (+86): the study's site; `international` reads one without
+    a + as having its country code (a contact card shared from a phone, which Telegram sends as
+    "447700900123"). Whether it can be a number at all is phonenumbers' (Google's
+    libphonenumber data), which catches a digit too many or too few in a mobile number.
+    """
     folded = unicodedata.normalize("NFKC", clean(text))
     if re.search(r"[^\d\s+().\-]", folded):
         return None
     digits = "".join(str(unicodedata.digit(c)) for c in folded if c.isdigit())
     if not 6 <= len(digits) <= 15 or folded.count("+") > 1:
         return None
-    return ("+" if folded.lstrip().startswith("+") else "") + digits
+    plus = folded.lstrip().startswith("+") or international
+    try:
+        number = phonenumbers.parse(("+" if plus else "") + digits, "CN")
+    except phonenumbers.NumberParseException:
+        return None
+    if not phonenumbers.is_valid_number(number):
+        return None
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)

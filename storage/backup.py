@@ -11,9 +11,11 @@ from __future__ import annotations
 import sqlite3
 from pathlib import Path
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect
+from sqlmodel import Session, select
 
 from storage.files import private_file
+from storage.models import AuditEvent
 
 POSTGRES_HINT = (
     "this database is PostgreSQL: back it up with `pg_dump --format=custom --file=intake.dump <url>` "
@@ -71,3 +73,21 @@ def _check(path: Path) -> None:
 def _require_sqlite(engine: Engine) -> None:
     if engine.dialect.name != "sqlite":
         raise BackupError(POSTGRES_HINT)
+
+
+def audit_database(engine: Engine, actor: str, action: str, subject: str, **detail: object) -> None:
+    """An audit row for what works on the database file itself (a backup, a restore), without
+    the encryption key."""
+    with Session(engine) as session:
+        session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
+        session.commit()
+
+
+def erased_participants(engine: Engine, action: str) -> list[int]:
+    """Who has been erased, by participant id (never reused), as the audit trail's `action` rows
+    record it: read before a restore, without the key, to erase them again after it."""
+    if not inspect(engine).has_table("audit_event"):
+        return []  # restoring into an empty database
+    with Session(engine) as session:
+        events = session.exec(select(AuditEvent).where(AuditEvent.action == action))
+        return sorted({int(e.detail["participant"]) for e in events if e.detail.get("participant")})

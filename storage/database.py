@@ -8,8 +8,9 @@ instead of failing with "database is locked" half-way through.
 from __future__ import annotations
 
 import fcntl
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -62,16 +63,27 @@ def alembic_config(engine: Engine) -> Config:
     return config
 
 
-def migrate(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision` (upgrades only; see `downgrade`)."""
-    _run_migration(engine, lambda cfg: command.upgrade(cfg, revision))
+@dataclass(frozen=True)
+class EncryptedData:
+    """What a migration that rewrites encrypted values needs: the keys (asked for only when such
+    values are stored), and which answers are phone numbers, as (trial id, question id) pairs
+    from the trial files (storage knows no trial)."""
+
+    keys: Callable[[], list[str]]
+    phone_questions: frozenset[tuple[str, str]] = frozenset()
+
+
+def migrate(engine: Engine, revision: str = "head", data: EncryptedData | None = None) -> None:
+    """Bring the schema to `revision` (upgrades only; see `downgrade`). A migration that rewrites
+    encrypted values (0013: phone numbers) refuses to run on a database holding some without `data`."""
+    _run_migration(engine, lambda cfg: command.upgrade(cfg, revision), data)
 
 
 def downgrade(engine: Engine, revision: str) -> None:
     _run_migration(engine, lambda cfg: command.downgrade(cfg, revision))
 
 
-def _run_migration(engine: Engine, step: Any) -> None:
+def _run_migration(engine: Engine, step: Any, data: EncryptedData | None = None) -> None:
     sqlite = engine.dialect.name == "sqlite"
     with engine.connect() as connection:
         if sqlite:
@@ -80,6 +92,7 @@ def _run_migration(engine: Engine, step: Any) -> None:
             connection.exec_driver_sql("PRAGMA foreign_keys=OFF")
         config = alembic_config(engine)
         config.attributes["connection"] = connection
+        config.attributes["data"] = data
         step(config)
         if sqlite:
             broken = connection.execute(text("PRAGMA foreign_key_check")).fetchall()

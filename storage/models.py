@@ -340,3 +340,16 @@ class Reminder(SQLModel, table=True):
     status: str = Field(default="waiting", max_length=16, index=True)  # waiting, sent, cancelled
     created_at: datetime = _when()
     sent_at: datetime | None = _when(nullable=True)
+
+
+class QuestionnaireVersion(SQLModel, table=True):
+    """A trial's questions as served from `served_from` on: its FHIR Questionnaire, named by a
+    hash of its content, so that an answer can be tied to the wording it answered."""
+
+    __tablename__ = "questionnaire_version"
+
+    id: int | None = Field(default=None, primary_key=True)
+    trial_id: str = Field(max_length=64, index=True)
+    version: str = Field(max_length=64)
+    resource: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    served_from: datetime = _when()

@@ -32,6 +32,7 @@ from storage.models import (
     OutgoingReply,
     Participant,
     ProcessedInput,
+    QuestionnaireVersion,
     Referral,
     ReferralEvent,
     Reminder,
@@ -227,6 +228,12 @@ class Records:
         screening.updated_at = utcnow()
         self.session.add(screening)
 
+    def screenings_of(self, participant_id: int) -> list[Screening]:
+        query = (
+            select(Screening).where(Screening.participant_id == participant_id).order_by(col(Screening.id))
+        )
+        return list(self.session.exec(query))
+
     def screenings(self, trial_id: str | None = None) -> list[Screening]:
         query = select(Screening).order_by(col(Screening.id))
         if trial_id:
@@ -329,6 +336,17 @@ class Records:
         query = select(Consent).where(Consent.screening_id == screening_id).order_by(col(Consent.id))
         return list(self.session.exec(query))
 
+    def latest_consents(self, trial_id: str, scope: str) -> dict[int, Consent]:
+        """The latest consent of `scope` given or refused in each screening of a trial that still
+        keeps its personal data (not purged), by screening id."""
+        query = (
+            select(Consent)
+            .join(Screening, col(Consent.screening_id) == Screening.id)
+            .where(Screening.trial_id == trial_id, Consent.scope == scope, col(Screening.purged_at).is_(None))
+            .order_by(col(Consent.id))
+        )
+        return {consent.screening_id: consent for consent in self.session.exec(query)}
+
     def add_referral(self, screening: Screening) -> Referral:
         """A referral for a finished screening; it replaces the person's open one for the trial, if any."""
         assert screening.id is not None and screening.outcome is not None
@@ -367,23 +385,15 @@ class Records:
         self, referral_id: str, status: str, actor: str, note: str | None = None
     ) -> Referral | None:
         """A coordinator's step on a referral (contacted, booked…) with their note: kept in its
-        history (the note encrypted) and audited with who did it."""
+        history with who did it (the note encrypted). The caller audits it."""
         referral = self.session.get(Referral, referral_id)
         if referral is None or referral.status == "cancelled":
             return None
-        previous, referral.status, referral.updated_at = referral.status, status, utcnow()
+        referral.status, referral.updated_at = status, utcnow()
         self.session.add(referral)
         sealed = self.cipher.seal(note) if note else None
         self.session.add(
             ReferralEvent(referral_id=referral_id, actor=actor, status=status, note_sealed=sealed)
-        )
-        self.audit(
-            actor,
-            "referral_status",
-            f"referral:{referral_id}",
-            previous=previous,
-            status=status,
-            note=bool(note),
         )
         return referral
 
@@ -404,6 +414,26 @@ class Records:
                 .where(col(ReferralEvent.referral_id).in_(referral_ids))
                 .values(note_sealed=None)
             )
+
+    # Questionnaires: which wording of a trial was served when ----------------------
+
+    def questionnaire_versions(self, trial_id: str) -> list[QuestionnaireVersion]:
+        """The versions of a trial's questions served so far, in the order they were first served."""
+        query = (
+            select(QuestionnaireVersion)
+            .where(QuestionnaireVersion.trial_id == trial_id)
+            .order_by(col(QuestionnaireVersion.served_from), col(QuestionnaireVersion.id))
+        )
+        return list(self.session.exec(query))
+
+    def add_questionnaire_version(
+        self, trial_id: str, version: str, resource: dict[str, Any], served_from: datetime
+    ) -> None:
+        self.session.add(
+            QuestionnaireVersion(
+                trial_id=trial_id, version=version, resource=resource, served_from=served_from
+            )
+        )
 
     # Accounts: who signs in to the coordinator console --------------------------
 

@@ -30,7 +30,7 @@ URLS = [
     "/coordinator/calls",
     "/coordinator/funnel",
     "/coordinator/exports",
-    "/coordinator/exports/full.csv",
+    "/coordinator/exports/nct07295067/full.csv",
     "/coordinator/audit",
 ]
 
@@ -158,8 +158,8 @@ async def test_a_coordinator_signs_in_with_a_second_factor_and_follows_up_a_web_
     for row in [
         ("console:li.na", "console_login_refused", "console"),
         ("console:li.na", "console_login", "console"),
-        ("console:li.na", "console_view", "referrals"),
-        ("console:li.na", "console_view", f"referral:{reference}"),
+        ("console:li.na", "viewed_referrals", "referrals"),
+        ("console:li.na", "viewed_referral", f"referral:{reference}"),
         ("console:li.na", "referral_status", f"referral:{reference}"),
     ]:
         assert row in trail, row
@@ -196,13 +196,13 @@ async def test_a_monitor_sees_no_identifiers_and_changes_nothing(app: object, en
         assert reference not in listing.text and "Li Wei" not in listing.text
         assert (await monitor.get(f"/coordinator/referrals/{reference}")).status_code == 403
         assert (await monitor.get("/coordinator/calls")).status_code == 403
-        assert (await monitor.get("/coordinator/exports/contact.csv")).status_code == 403
+        assert (await monitor.get("/coordinator/exports/nct07295067/contact.csv")).status_code == 403
         assert (await monitor.get("/coordinator/audit")).status_code == 403
-        export = await monitor.get("/coordinator/exports/deidentified.csv")
+        export = await monitor.get("/coordinator/exports/nct07295067/deidentified.csv")
         assert export.status_code == 200 and "Li Wei" not in export.text and reference not in export.text
     with engine.store.transaction() as records:
         assert records.referral(reference).status == "pending"  # type: ignore[union-attr]
-    assert ("console:auditor", "export", "referrals") in _audit(engine)
+    assert ("console:auditor", "exported", "referrals") in _audit(engine)
 
 
 async def test_a_coordinator_sees_only_their_trials(app: object, engine: Engine) -> None:
@@ -213,7 +213,7 @@ async def test_a_coordinator_sees_only_their_trials(app: object, engine: Engine)
         assert reference not in (await coordinator.get("/coordinator/")).text
         assert (await coordinator.get(f"/coordinator/referrals/{reference}")).status_code == 404
         assert (await coordinator.get("/coordinator/calls")).text.count(reference) == 0
-        assert (await coordinator.get("/coordinator/exports/contact.csv")).status_code == 403
+        assert (await coordinator.get("/coordinator/exports/nct07295067/contact.csv")).status_code == 403
         refused = await coordinator.post(
             f"/coordinator/referrals/{reference}",
             data={"csrf": _csrf((await coordinator.get("/coordinator/")).text), "status": "contacted"},
@@ -270,17 +270,17 @@ async def test_the_funnel_and_the_exports(app: object, engine: Engine) -> None:
         funnel = await operator.get("/coordinator/funnel")
         assert "<svg" in funnel.text and "poster_beijing" in funnel.text and "By week" in funnel.text
         for kind in ("contact", "full", "deidentified"):
-            export = await operator.get(f"/coordinator/exports/{kind}.csv")
+            export = await operator.get(f"/coordinator/exports/nct07295067/{kind}.csv")
             assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
             assert (reference in export.text) == (kind != "deidentified")
         audit = await operator.get("/coordinator/audit")
-        assert "Exported" in audit.text and "Viewed in the console" in audit.text, "readable actions"
+        assert "Exported" in audit.text and "Funnel viewed" in audit.text, "readable actions"
         headings = re.findall(r"<th>([^<]*)</th>", audit.text)
         assert headings == ["When", "Who", "What", "About", "Details"], "none of them blank"
     with engine.store.transaction() as records:
         referrals = [r.id for r in records.referrals()]
     assert referrals == [reference]
-    kinds = [e for e in _audit(engine) if e[1] == "export"]
+    kinds = [e for e in _audit(engine) if e[1] == "exported"]
     assert len(kinds) == 3
 
 
@@ -407,8 +407,7 @@ async def test_fhir_exports_validate_and_keep_every_answer(
         exported[item.linkId] = (
             answer.valueCoding.code if answer.valueCoding else answer.valueInteger or answer.valueString
         )
-    expected = {k: v for k, v in stored.items() if k != "consent_storage"}
-    assert exported == expected, "a round trip keeps every answer"
+    assert exported == stored, "a round trip keeps every answer, the consent to store them too"
     outcome = [e.valueCode for e in response.extension if e.url.endswith(":outcome")]
     assert outcome == ["likely_eligible"] and response.status == "completed"
 
@@ -423,17 +422,17 @@ async def test_fhir_exports_validate_and_keep_every_answer(
     assert reference in csv_export.stdout and "Li Wei" in csv_export.stdout
     call_list = intake(tmp_path, "export", "--format", "fhir")  # the default kind is the call list
     assert call_list.returncode == 2 and not call_list.stdout, "never everything in place of a call list"
-    assert [a for _, a, _ in _audit(engine)].count("export") == 3
+    assert [a for _, a, _ in _audit(engine)].count("exported") == 3
 
     _account(engine, "zhao", "operator")
     _account(engine, "li.na", "coordinator")
     async with _client(app) as operator, _client(app) as coordinator:
         await _sign_in(operator, "zhao")
-        download = await operator.get("/coordinator/exports/fhir-full.json")
+        download = await operator.get("/coordinator/exports/nct07295067/fhir-full.json")
         assert download.status_code == 200 and download.headers["content-type"] == "application/fhir+json"
         Bundle.model_validate_json(download.content)
         await _sign_in(coordinator, "li.na")
-        assert (await coordinator.get("/coordinator/exports/fhir-full.json")).status_code == 403
+        assert (await coordinator.get("/coordinator/exports/nct07295067/fhir-full.json")).status_code == 403
 
 
 def test_the_console_can_have_an_internal_port_of_its_own(tmp_path: Path) -> None:

@@ -10,11 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from dialogs.cards import answer_text, referral_card
+from bot.coordination.cards import referral_card
+from bot.coordination.reports import referrals_csv
 from dialogs.engine import Engine
 from dialogs.i18n import catalog_status, translator
-from dialogs.reports import referrals_csv
 from dialogs.trial import Trial
+from dialogs.wording import answer_text
 from tests.conftest import LIKELY_B1, Person
 from tests.test_processes import intake
 
@@ -117,7 +118,7 @@ def test_the_default_export_is_only_what_it_takes_to_call_back(engine: Engine, r
     ]
     assert row[2] == "New", "the status in words"
     assert row[0] == referred.stored()["referral"]["id"]
-    assert row[-2:] == ["O'Brien <Ann> & Co", "'+8613812345678"], "the phone is neutralised (+)"
+    assert row[-2:] == ["O'Brien <Ann> & Co", "+8613812345678"], "a phone stored as E.164 is shown as it is"
     assert "Diabetes" not in header, "no health answers in a call list"
 
 

@@ -8,8 +8,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlmodel import select
 
+from bot.coordination.cards import referral_card
 from dialogs import messages as m
-from dialogs.cards import referral_card
 from dialogs.engine import Engine, Text
 from dialogs.machine import CORRECTING, NOT_ELIGIBLE, SUMMARY
 from storage.models import Answer, AuditEvent, Consent, Participant, Referral, Screening, utcnow

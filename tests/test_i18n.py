@@ -11,10 +11,10 @@ import pytest
 from babel.messages.extract import extract_from_dir
 from babel.messages.pofile import read_po
 
+from bot.coordination.reports import OPEN_REFERRALS
 from dialogs import messages as m
 from dialogs.extract import extract as extract_trial
 from dialogs.i18n import LOCALES_DIR, forms, negotiate, shipped_locales, translator
-from dialogs.reports import OPEN_REFERRALS
 from dialogs.trial import TRIALS_DIR, available_trials, find_trial
 from tests.conftest import Person
 

@@ -51,3 +51,26 @@ def test_only_the_storage_layer_touches_a_database_session() -> None:
     for path in (ROOT / "bot").rglob("*.py"):
         if "testing" not in path.parts:
             assert not re.search(r"\.session\b", path.read_text(encoding="utf-8")), path
+
+
+COORDINATOR_SURFACES = ("bot/web/console.py", "bot/coordinators.py", "bot/cli.py")
+
+
+def test_every_coordinator_surface_goes_through_the_coordination_service() -> None:
+    """The console, the Telegram coordinator commands and the `intake` command call one service for
+    referrals, exports, erasure and the funnel, so permissions, audit names and the export policy
+    are the same on each: none of them reaches the repository, or the views over it, itself."""
+    imports = _imports("bot")
+    for surface in COORDINATOR_SURFACES:
+        names = imports[surface]
+        assert "bot.coordination.service" in names, surface
+        reached = sorted(
+            n for n in names if n.startswith(("storage.repository", "storage.views", "sqlmodel"))
+        )
+        assert reached == [], f"{surface} reaches storage itself: {reached}"
+
+
+def test_dialogs_keep_decisions_only() -> None:
+    """Cards, reports and the FHIR export are the study team's side (bot/coordination), not the dialog's."""
+    assert not any((ROOT / "dialogs" / f"{name}.py").exists() for name in ("reports", "fhir"))
+    assert _offenders("dialogs", ("fhir",)) == []

@@ -191,3 +191,60 @@ def test_resume_links_open_once_and_go_with_the_person(engine: Engine) -> None:
         assert participant is not None
         records.erase_participant(participant)
     assert links.find(again).state == "unknown", "erased with the person"
+
+
+def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
+    database_url: str, trial: Trial
+) -> None:
+    """0013 rewrites the phone answers stored before (encrypted, so with the key): a mainland number
+    without a country code gets +86; what is no number, and answers to other questions, stay as
+    they were. Down and up again with the data in it."""
+
+    from storage.database import EncryptedData
+
+    database = make_engine(database_url)
+    migrate(database, "0012")
+    engine = Engine(trial, Store.open(database, [TEST_KEY]))
+    stored = {
+        "mobile": "13812345678",
+        "landline": "01083198899",
+        "abroad": "+442079460958",
+        "typo": "1381234567",
+    }
+    for who, phone in stored.items():
+        person = Person(engine, who)
+        person.start()
+        person.answer_all(LIKELY_B1)
+        with engine.store.transaction() as records:  # as the older code stored it
+            screening_id = person.stored()["id"]
+            records.record_answer(screening_id, "contact_phone", phone, phone, "text", personal=True)
+            records.record_answer(screening_id, "contact_name", "13900001111", None, "text", personal=True)
+    with pytest.raises(RuntimeError, match="needs|key"):
+        migrate(database)  # encrypted phone numbers, and no key handed in
+    phones = EncryptedData(lambda: [TEST_KEY], frozenset({("NCT07295067", "contact_phone")}))
+    migrate(database, data=phones)
+    expected = {
+        "mobile": "+8613812345678",
+        "landline": "+861083198899",
+        "abroad": "+442079460958",
+        "typo": "1381234567",
+    }
+
+    def current() -> dict[str, tuple[str, str]]:
+        found = {}
+        for who in stored:
+            answers = Person(engine, who).stored()["answers"]
+            found[who] = (answers["contact_phone"], answers["contact_name"])
+        return found
+
+    assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
+    with engine.store.transaction() as records:
+        [first] = [a for a in records.answer_history(1) if a.question_id == "contact_phone"][-1:]
+        assert records.cipher.open(first.raw or "") == "13812345678", "what was typed stays as typed"
+    downgrade(database, "0012")
+    assert "questionnaire_version" not in inspect(database).get_table_names()
+    assert current()["mobile"] == ("+8613812345678", "13900001111"), "the older code reads E.164"
+    migrate(database, data=phones)
+    assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
+    assert "questionnaire_version" in inspect(database).get_table_names()
+    database.dispose()

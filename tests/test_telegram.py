@@ -351,19 +351,32 @@ async def test_coordinator_lists_exports_and_counts(bot: tuple[FakeTelegram, Eng
     listing = (await tg.wait_for_messages(COORDINATOR, 2))[-1]
     assert referral.id in listing["text"] and "+8613812345678" in listing["text"]
 
+    # The console's export policy: a coordinator exports the call list, never every answer.
     tg.send_command(COORDINATOR, "export", "full")
+    refusal = (await tg.wait_for_messages(COORDINATOR, 3))[-1]["text"]
+    assert refusal.startswith("Here you may export only: /export contact.") and not tg.documents_to(
+        COORDINATOR
+    )
+    tg.send_command(COORDINATOR, "export")
     await tg.wait_for(lambda: tg.documents_to(COORDINATOR), what="the CSV")
     [(filename, content)] = tg.documents_to(COORDINATOR)
     rows = list(csv.reader(io.StringIO(content.decode("utf-8-sig"))))
-    assert filename.startswith("referrals-") and rows[1][0] == referral.id
+    assert filename.startswith("referrals-nct07295067-contact-") and rows[1][0] == referral.id
     assert '\'=HYPERLINK("http://x")' in rows[1], "a formula is neutralised"
-    assert "'+8613812345678" in rows[1]
+    assert rows[1][-1] == "+8613812345678", "a phone stored as E.164 is left as it is"
+    assert "Diabetes" not in rows[0], "no health answers in a call list"
 
     tg.send_command(COORDINATOR, "stats")
-    stats = (await tg.wait_for_messages(COORDINATOR, 4))[-1]["text"]
+    stats = (await tg.wait_for_messages(COORDINATOR, 5))[-1]["text"]
+    assert stats.startswith("NCT07295067\n")
     assert "qr_clinic: Started 1, Agreed to pre-screening 1, Completed 1, May be a candidate 1" in stats
-    actions = [e.action for e in _rows(engine, AuditEvent)]
-    assert {"viewed_referrals", "exported_referrals", "viewed_stats"} <= set(actions)
+    events = _rows(engine, AuditEvent)
+    actions = [e.action for e in events]
+    assert {"viewed_referrals", "exported", "viewed_funnel"} <= set(actions)
+    [refused] = [e for e in events if e.action == "refused"]
+    assert refused.detail == {"asked": "exported", "trial": "NCT07295067", "format": "csv", "kind": "full"}
+    [exported] = [e for e in events if e.action == "exported"]
+    assert exported.actor == f"telegram:{COORDINATOR}" and exported.detail["trial"] == "NCT07295067"
 
 
 async def test_a_long_list_of_referrals_comes_in_several_messages_in_the_coordinators_language(
@@ -414,7 +427,7 @@ async def test_a_coordinator_in_a_group_that_is_not_allowlisted_is_refused(
     refused = [e.subject for e in _rows(engine, AuditEvent) if e.action == "refused"]
     assert sorted(refused) == ["export", "referrals", "stats"]
     # In their private chat with the bot, the same person may.
-    tg.send_command(COORDINATOR, "export", "full")
+    tg.send_command(COORDINATOR, "export")
     await tg.wait_for(lambda: tg.documents_to(COORDINATOR), what="the CSV in the private chat")
 
 

@@ -182,17 +182,24 @@ def test_read_number_with_an_empty_lexicon_reads_only_digits() -> None:
     ("text", "expected"),
     [
         pytest.param("+86 138 1234 5678", "+8613812345678", id="international"),
-        pytest.param("13812345678", "13812345678", id="mobile"),
-        pytest.param("(010) 8319-8899", "01083198899", id="landline"),
-        pytest.param("138.1234.5678", "13812345678", id="dots"),
+        pytest.param("13812345678", "+8613812345678", id="mainland-mobile-without-a-code"),
+        pytest.param("(010) 8319-8899", "+861083198899", id="beijing-landline"),
+        pytest.param("138.1234.5678", "+8613812345678", id="dots"),
         pytest.param("＋８６１３８１２３４５６７８", "+8613812345678", id="full-width"),
         pytest.param(" +44 20 7946 0958 ", "+442079460958", id="surrounding-spaces"),
-        pytest.param("123456", "123456", id="six-digits"),
-        pytest.param("1" * 15, "1" * 15, id="fifteen-digits"),
+        pytest.param("0044 20 7946 0958", "+442079460958", id="international-prefix-from-china"),
+        pytest.param("+1 (202) 555-0143", "+12025550143", id="north-america"),
     ],
 )
-def test_parse_phone(text: str, expected: str) -> None:
+def test_parse_phone_stores_e164(text: str, expected: str) -> None:
     assert parse_phone(text) == expected
+
+
+def test_a_shared_contacts_number_carries_its_country_code() -> None:
+    """Telegram sends a shared contact's number without its +: it is not mainland China's."""
+    assert parse_phone("442079460958", international=True) == "+442079460958"
+    assert parse_phone("8613812345678", international=True) == "+8613812345678"
+    assert parse_phone("442079460958") is None, "typed, it would be a Chinese number, and is none"
 
 
 @pytest.mark.parametrize(
@@ -201,7 +208,11 @@ def test_parse_phone(text: str, expected: str) -> None:
         pytest.param("abc123", id="letters"),
         pytest.param("123", id="too-short"),
         pytest.param("12345", id="five-digits"),
+        pytest.param("123456", id="six-digits-no-number"),
+        pytest.param("1381234567", id="a-mobile-a-digit-short"),
+        pytest.param("138123456789", id="a-mobile-a-digit-long"),
         pytest.param("+86+138 1234 5678", id="two-plus-signs"),
+        pytest.param("1" * 15, id="fifteen-ones"),
         pytest.param("1" * 16, id="sixteen-digits"),
         pytest.param("12345678901234567890", id="twenty-digits"),
         pytest.param("", id="empty"),

@@ -369,9 +369,9 @@ async def test_free_text_is_escaped_everywhere_it_is_shown(
 ) -> None:
     """Script in every typed answer: the read-back, the summary, the coordinators' card and the
     CSV show it as text, and a spreadsheet formula in a name is not run either."""
+    from bot.coordination.reports import referrals_csv
     from bot.destinations import render_html
     from bot.notifications import CardMaker
-    from dialogs.reports import referrals_csv
 
     name = f'=HYPERLINK("http://evil.example") {XSS}'
     typed = {"diabetes": f"no, {XSS}", "contact_name": name, "contact_phone": f"+86 138 1234 5678 {XSS}"}

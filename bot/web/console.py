@@ -1,13 +1,16 @@
-"""The coordinator console under /coordinator/: referrals, follow-up, the funnel and exports.
+"""The coordinator console under /coordinator/: referrals, follow-up, the funnel, exports and
+the people who would like to hear about other studies.
 
-Served by the bot itself beside the web chat, in the coordinator's language (the
-console's default, or one chosen with ?lang=) and time zone. Every page needs a
-signed-in account (`bot.accounts`); what it shows depends on the role:
+Served by the bot itself beside the web chat, in the coordinator's language (the console's
+default, or one chosen with ?lang=) and time zone. Every page needs a signed-in account
+(`bot.accounts`); what it shows, for which trials, and which exports it offers are the
+coordination service's permission table and export policy (`bot.coordination.permissions`),
+the same as on Telegram and at the command line:
 
   coordinator  referrals of their trials: list, card, call list, status with a note, funnel,
-               the call-list export
+               other studies, the call-list export
   monitor      read-only and de-identified: the list without references or contacts,
-               the funnel, the de-identified export
+               the funnel, the de-identified exports
   operator     everything, every trial, every export, and the audit trail
 
 Every view, export, sign-in and change is in the audit trail with the account's name.
@@ -34,36 +37,38 @@ from starlette.templating import Jinja2Templates
 
 from bot import texts
 from bot.accounts import (
-    ROLES,
     Backoff,
+    ConsoleAccounts,
     acceptable_password,
     check_password,
     hash_password,
     new_totp_secret,
-    sign_in,
     totp_step,
     totp_uri,
 )
-from bot.web.guard import source_of
-from bot.web.pages import matches, page_language
-from dialogs.cards import LANGUAGE, OUTCOME, OUTCOMES, RECEIVED, SOURCE, language_name, referral_card
-from dialogs.engine import Engine
-from dialogs.fhir import fhir_bundle
-from dialogs.i18n import pick_locale, translator
-from dialogs.reports import (
-    EXPORTS,
-    FUNNEL,
-    FUNNEL_DIMENSIONS,
+from bot.coordination import audit as vocabulary
+from bot.coordination.cards import (
+    CONTACT,
+    LANGUAGE,
+    OUTCOME,
+    OUTCOMES,
+    RECEIVED,
     REFERRAL_STATUSES,
     REFERRAL_STEPS,
-    STATUS,
-    funnel,
-    referrals_csv,
+    SOURCE,
+    language_name,
+    outcome_label,
     status_label,
 )
-from storage.models import Account, ConsoleSession, Referral
-from storage.repository import Records
-from storage.views import referral_views
+from bot.coordination.permissions import Action, NotAllowed, Principal, Role
+from bot.coordination.reports import FUNNEL, FUNNEL_DIMENSIONS, STATUS
+from bot.coordination.service import Coordination, ReferralFilter
+from bot.web.guard import source_of
+from bot.web.pages import matches, page_language
+from dialogs.engine import Engine
+from dialogs.i18n import pick_locale, translator
+from dialogs.trial import Trial
+from storage.models import Account, ConsoleSession
 
 COOKIE = "intake_console"
 LANG_COOKIE = "intake_console_lang"
@@ -74,18 +79,13 @@ DEVICE_COOKIE = "intake_console_device"
 DEVICE_DAYS = 180
 SETUP_MINUTES = 10  # how long a new second factor's QR code may wait for its first code
 PREFIX = "/coordinator"
-# Who may export what: the same three levels as Telegram's /export.
-EXPORTS_BY_ROLE = {
-    "coordinator": ("contact",),
-    "monitor": ("deidentified",),
-    "operator": EXPORTS,
+EXPORT_LABELS = {
+    ("csv", "contact"): texts.CONSOLE_EXPORT_CONTACT,
+    ("csv", "full"): texts.CONSOLE_EXPORT_FULL,
+    ("csv", "deidentified"): texts.CONSOLE_EXPORT_DEIDENTIFIED,
+    ("fhir", "full"): texts.CONSOLE_EXPORT_FHIR_FULL,
+    ("fhir", "deidentified"): texts.CONSOLE_EXPORT_FHIR_DEIDENTIFIED,
 }
-FHIR_BY_ROLE = {"operator": ("full", "deidentified"), "monitor": ("deidentified",)}
-CALL_STATUSES = ("pending", "unreachable")
-# Who may open which pages: the routes and the menu both read these.
-EVERYONE = ROLES
-FOLLOWERS = ("coordinator", "operator")  # who follow referrals up: cards, calls, statuses
-OPERATORS = ("operator",)
 
 
 @dataclass(frozen=True)
@@ -98,22 +98,12 @@ class ConsoleOptions:
 
 @dataclass(frozen=True)
 class Visitor:
-    """A signed-in request: who, their session, and the words and times to show them."""
+    """A signed-in request: who, their session, and the words to show them."""
 
     account: Account
     console_session: ConsoleSession
     locale: str
-
-    @property
-    def actor(self) -> str:
-        return f"console:{self.account.name}"
-
-    def works_on(self, trial_id: str) -> bool:
-        """An account without trials works on every one."""
-        return not self.account.trials or trial_id in self.account.trials
-
-    def may_see(self, referral: Referral) -> bool:
-        return self.works_on(referral.trial_id)
+    principal: Principal
 
 
 Page = Callable[[Request, Visitor], Awaitable[Response]]
@@ -134,6 +124,10 @@ class Console:
         self.options = options
         self.clock = clock
         self.lookup = engine.store.cipher.lookup
+        self.coordination = Coordination(
+            engine.store, engine.trials, engine.locales, locale=options.locale, timezone=options.timezone
+        )
+        self.accounts = ConsoleAccounts(engine.store)
         # Failed sign-ins wait, doubling, per browser known to an account; otherwise per address
         # (generous: a hospital's staff share one), per name from an address, and per name from
         # everywhere (a guesser with many addresses). None of them can lock out an account's
@@ -147,29 +141,40 @@ class Console:
         }
 
     def routes(self) -> list[Route]:
-        def only(roles: tuple[str, ...], page: Page) -> Callable[[Request], Awaitable[Response]]:
+        def needs(action: Action | None, page: Page) -> Callable[[Request], Awaitable[Response]]:
             async def guarded(request: Request) -> Response:
-                return await self._guarded(request, roles, page)
+                return await self._guarded(request, action, page)
 
             return guarded
 
         return [
             Route(f"{PREFIX}/login", self.login_page, methods=["GET"]),
             Route(f"{PREFIX}/login", self.login, methods=["POST"]),
-            Route(f"{PREFIX}/logout", only(EVERYONE, self.logout), methods=["POST"]),
-            Route(f"{PREFIX}/", only(EVERYONE, self.referrals), methods=["GET"]),
-            Route(f"{PREFIX}/calls", only(FOLLOWERS, self.calls), methods=["GET"]),
-            Route(f"{PREFIX}/referrals/{{reference}}", only(FOLLOWERS, self.card), methods=["GET"]),
-            Route(f"{PREFIX}/referrals/{{reference}}", only(FOLLOWERS, self.set_status), methods=["POST"]),
-            Route(f"{PREFIX}/funnel", only(EVERYONE, self.funnel), methods=["GET"]),
-            Route(f"{PREFIX}/exports", only(EVERYONE, self.exports), methods=["GET"]),
-            Route(f"{PREFIX}/exports/{{kind}}.csv", only(EVERYONE, self.export), methods=["GET"]),
-            Route(f"{PREFIX}/exports/fhir-{{kind}}.json", only(EVERYONE, self.export_fhir), methods=["GET"]),
-            Route(f"{PREFIX}/audit", only(OPERATORS, self.audit), methods=["GET"]),
-            Route(f"{PREFIX}/account", only(EVERYONE, self.account), methods=["GET"]),
-            Route(f"{PREFIX}/account/password", only(EVERYONE, self.change_password), methods=["POST"]),
+            Route(f"{PREFIX}/logout", needs(None, self.logout), methods=["POST"]),
+            Route(f"{PREFIX}/", needs(Action.LIST, self.referrals), methods=["GET"]),
+            Route(f"{PREFIX}/calls", needs(Action.CALLS, self.calls), methods=["GET"]),
+            Route(f"{PREFIX}/referrals/{{reference}}", needs(Action.CARD, self.card), methods=["GET"]),
             Route(
-                f"{PREFIX}/account/second-factor", only(EVERYONE, self.change_second_factor), methods=["POST"]
+                f"{PREFIX}/referrals/{{reference}}", needs(Action.STATUS, self.set_status), methods=["POST"]
+            ),
+            Route(f"{PREFIX}/funnel", needs(Action.FUNNEL, self.funnel), methods=["GET"]),
+            Route(
+                f"{PREFIX}/other-studies", needs(Action.OTHER_STUDIES, self.other_studies), methods=["GET"]
+            ),
+            Route(f"{PREFIX}/exports", needs(Action.EXPORT, self.exports), methods=["GET"]),
+            Route(
+                f"{PREFIX}/exports/{{trial}}/{{kind}}.csv", needs(Action.EXPORT, self.export), methods=["GET"]
+            ),
+            Route(
+                f"{PREFIX}/exports/{{trial}}/fhir-{{kind}}.json",
+                needs(Action.EXPORT, self.export_fhir),
+                methods=["GET"],
+            ),
+            Route(f"{PREFIX}/audit", needs(Action.AUDIT, self.audit), methods=["GET"]),
+            Route(f"{PREFIX}/account", needs(None, self.account), methods=["GET"]),
+            Route(f"{PREFIX}/account/password", needs(None, self.change_password), methods=["POST"]),
+            Route(
+                f"{PREFIX}/account/second-factor", needs(None, self.change_second_factor), methods=["POST"]
             ),
         ]
 
@@ -226,22 +231,7 @@ class Console:
         keys = self._backoff_keys(request, name)
         waiting = any(backoff.wait(key) > 0 for backoff, key in keys)
         now = self._now()
-
-        def check(records: Records) -> Account | None:
-            if waiting:  # not even checked: as quick for every name, known or not
-                known = records.account(name)
-                result_name, reason = (known.name if known else None), "backoff"
-            else:
-                result = sign_in(records, name, password, code, now)
-                if result.account is not None:
-                    records.audit(f"console:{result.account.name}", "console_login", "console")
-                    return result.account
-                result_name, reason = result.name, result.reason
-            # Only an existing account's name: what a stranger typed is not kept.
-            records.audit(f"console:{result_name or '?'}", "console_login_refused", "console", why=reason)
-            return None
-
-        account = await asyncio.to_thread(self.engine.store.run, check)
+        account = await asyncio.to_thread(self.accounts.sign_in, name, password, code, now, waiting=waiting)
         if account is None:
             if not waiting:
                 for backoff, key in keys:
@@ -250,10 +240,7 @@ class Console:
         for backoff, key in keys:
             backoff.succeeded(key)
         token = secrets.token_urlsafe(32)
-        await asyncio.to_thread(
-            self.engine.store.run,
-            lambda records: records.add_console_session(account, self._hash(token), now),
-        )
+        await asyncio.to_thread(self.accounts.start_session, account, self._hash(token), now)
         response = RedirectResponse(f"{PREFIX}/", status_code=303)
         self._cookie(response, COOKIE, token, self.options.absolute_hours * 3600)
         device = self._device_of(request, name) or secrets.token_urlsafe(16)
@@ -270,11 +257,8 @@ class Console:
         return self.lookup(f"console-csrf:{session.token_hash}")[:43]
 
     async def logout(self, request: Request, visitor: Visitor) -> Response:
-        def end(records: Records) -> None:
-            records.end_console_session(visitor.console_session.token_hash)
-            records.audit(visitor.actor, "console_logout", "console")
-
-        await asyncio.to_thread(self.engine.store.run, end)
+        actor = visitor.principal.actor
+        await asyncio.to_thread(self.accounts.end_session, visitor.console_session.token_hash, actor)
         response = RedirectResponse(f"{PREFIX}/login", status_code=303)
         response.delete_cookie(COOKIE, path=PREFIX)
         return response
@@ -284,48 +268,46 @@ class Console:
             name, value, max_age=max_age, path=PREFIX, httponly=True, samesite="strict", secure=self.https
         )
 
-    async def _guarded(self, request: Request, roles: tuple[str, ...], page: Page) -> Response:
-        """The page, for a signed-in account of one of `roles`; a sign-in page for anyone else.
+    def _principal(self, account: Account) -> Principal:
+        """An account as the permission table knows it: its role, and the registry ids of its
+        trials (named by slug or id; None: every trial). A trial not served stays as named, and
+        matches nothing."""
+        named = [self.engine.trials.find(name) for name in account.trials]
+        ids = {t.registry_id if t else name for t, name in zip(named, account.trials, strict=True)}
+        return Principal(f"console:{account.name}", Role(account.role), frozenset(ids) if ids else None)
+
+    async def _guarded(self, request: Request, action: Action | None, page: Page) -> Response:
+        """The page, for a signed-in account whose role may do `action` (None: any account); a
+        sign-in page for anyone else.
 
         The session is the database's: one signed out, reset, disabled, idle for too long or
         too old is ended there, and its cookie names nothing any more."""
         token = request.cookies.get(COOKIE)
-        now = self._now()
         idle, absolute = (
             timedelta(minutes=self.options.idle_minutes),
             timedelta(hours=self.options.absolute_hours),
         )
-
-        def current(records: Records) -> tuple[Account, ConsoleSession] | None:
-            session = records.console_session(self._hash(token)) if token else None
-            if session is None:
-                return None
-            account = records.account_by_id(session.account_id)
-            if (
-                account is None
-                or account.disabled
-                or now - session.used_at > idle
-                or now - session.began_at > absolute
-            ):
-                records.end_console_session(session.token_hash)
-                return None
-            if now - session.used_at > timedelta(minutes=1):  # each use renews the idle timeout
-                records.touch_console_session(session, now)
-            return account, session
-
-        found = await asyncio.to_thread(self.engine.store.run, current)
+        found = (
+            await asyncio.to_thread(self.accounts.signed_in, self._hash(token), self._now(), idle, absolute)
+            if token
+            else None
+        )
         if found is None:
             response = RedirectResponse(f"{PREFIX}/login", status_code=303)
             response.delete_cookie(COOKIE, path=PREFIX)
             return response
-        visitor = Visitor(*found, self._locale(request))
-        if visitor.account.role not in roles:
+        account, session = found
+        visitor = Visitor(account, session, self._locale(request), self._principal(account))
+        if action is not None and not visitor.principal.may(action):
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
         if request.method == "POST":
             form = await request.form(max_files=0, max_fields=8, max_part_size=8192)
             if not matches(form.get("csrf", ""), self.csrf(visitor.console_session)):
                 return self._message(request, visitor, texts.WEB_FORM_EXPIRED, 403)
-        response = await page(request, visitor)
+        try:
+            response = await page(request, visitor)
+        except NotAllowed:
+            response = self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
         return self._remember_language(request, response, visitor.locale)
 
     def _remember_language(self, request: Request, response: Response, locale: str) -> Response:
@@ -335,60 +317,57 @@ class Console:
 
     # Pages ----------------------------------------------------------------------
 
+    def _trials(self, visitor: Visitor) -> list[Trial]:
+        return self.coordination.visible_trials(visitor.principal)
+
+    def _trial_named(self, visitor: Visitor, name: str | None) -> Trial | None:
+        """A trial of the visitor's, named in a URL by its slug (None: not one of theirs)."""
+        trial = self.engine.trials.find(name)
+        return trial if trial is not None and visitor.principal.works_on(trial.registry_id) else None
+
     async def referrals(self, request: Request, visitor: Visitor) -> Response:
         params = request.query_params
-        filters = {k: params.get(k, "").strip() for k in ("status", "outcome", "language", "source", "q")}
-        start, end = _day(params.get("from")), _day(params.get("to"))
+        text = {
+            k: params.get(k, "").strip()[:64]
+            for k in ("status", "outcome", "language", "source", "q", "trial")
+        }
+        chosen = self._trial_named(visitor, text["trial"])
+        filters = ReferralFilter(
+            status=text["status"],
+            outcome=text["outcome"],
+            language=text["language"],
+            source=text["source"],
+            reference=text["q"],
+            trial=chosen.registry_id if chosen else "",
+            start=_day(params.get("from")),
+            end=_day(params.get("to")),
+        )
+        rows = await asyncio.to_thread(self.coordination.referrals, visitor.principal, filters)
+        identified = visitor.principal.identified
         zone = ZoneInfo(self.options.timezone)
-        identified = visitor.account.role != "monitor"
-
-        def rows(records: Records) -> list[dict[str, Any]]:
-            shown = []
-            # The list needs each screening's language and source, not its answers: nothing is
-            # decrypted here, however many referrals there are.
-            for referral in records.referrals():
-                if not visitor.may_see(referral):
-                    continue
-                screening = records.screening(referral.screening_id) if referral.screening_id else None
-                received = referral.created_at.astimezone(zone).date()
-                language = (screening.locale if screening else None) or ""
-                source = (screening.source if screening else None) or ""
-                if (
-                    (filters["status"] and referral.status != filters["status"])
-                    or (filters["outcome"] and referral.outcome != filters["outcome"])
-                    or (filters["language"] and language != filters["language"])
-                    or (filters["source"] and source != filters["source"])
-                    or (filters["q"] and identified and filters["q"].lower() not in referral.id.lower())
-                    or (start and received < start)
-                    or (end and received > end)
-                ):
-                    continue
-                shown.append(
-                    {"referral": referral, "language": language, "source": source, "received": received}
-                )
-            detail = {k: v for k, v in filters.items() if v}
-            records.audit(visitor.actor, "console_view", "referrals", shown=len(shown), **detail)
-            return list(reversed(shown))  # newest first
-
-        found = await asyncio.to_thread(self.engine.store.run, rows)
-        t = translator(visitor.locale, (self.engine.trial.domain,))
+        t = translator(visitor.locale)
+        trials = self._trials(visitor)
         context = {
             "rows": [
                 {
-                    "reference": row["referral"].id if identified else None,
+                    "reference": row.reference,
+                    "trial": row.trial_id,
                     "received": format_date(
-                        row["received"], "medium" if identified else "yyyy-MM", locale=visitor.locale
+                        row.received.astimezone(zone).date(),
+                        "medium" if identified else "yyyy-MM",
+                        locale=visitor.locale,
                     ),
-                    "status": status_label(row["referral"].status, t),
-                    "outcome": t(OUTCOMES.get(row["referral"].outcome, row["referral"].outcome)),
-                    "language": language_name(row["language"], visitor.locale) if row["language"] else "-",
-                    "source": row["source"] or "-",
+                    "status": status_label(row.status, t),
+                    "outcome": outcome_label(row.outcome, t),
+                    "language": language_name(row.language, visitor.locale) if row.language else "-",
+                    "source": row.source or "-",
                 }
-                for row in found
+                for row in rows
             ],
-            "filters": filters,
+            "filters": text,
             "from": params.get("from", ""),
             "to": params.get("to", ""),
+            "trials": [(trial.slug, trial.registry_id) for trial in trials] if len(trials) > 1 else [],
             "statuses": [(k, t(v)) for k, v in REFERRAL_STATUSES.items()],
             "outcomes": [(k, t(v)) for k, v in OUTCOMES.items()],
             "languages": [(code, language_name(code, visitor.locale)) for code in self.engine.locales],
@@ -397,187 +376,159 @@ class Console:
 
     async def calls(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
-
-        def rows(records: Records) -> list[dict[str, Any]]:
-            due = [
-                (referral, view)
-                for referral, view in referral_views(records)
-                if view is not None and referral.status in CALL_STATUSES and visitor.may_see(referral)
-            ]
-            records.audit(visitor.actor, "console_view", "calls", shown=len(due))
-            return [self._card_of(referral, view, visitor.locale) for referral, view in due]
-
-        cards = await asyncio.to_thread(self.engine.store.run, rows)
-        context = {"cards": cards, "today": format_date(datetime.now(zone), "full", locale=visitor.locale)}
+        due = await asyncio.to_thread(self.coordination.calls, visitor.principal, visitor.locale)
+        context = {
+            "cards": [{"reference": reference, "card": card} for reference, card in due],
+            "today": format_date(datetime.now(zone), "full", locale=visitor.locale),
+        }
         return self._render(request, visitor, visitor.locale, "console_calls.html", context)
-
-    def _card_of(self, referral: Referral, view: dict[str, Any], locale: str) -> dict[str, Any]:
-        card = referral_card(
-            self.engine.trial, view, referral.id, referral.created_at, locale, self.options.timezone
-        )
-        return {"reference": referral.id, "card": card}
 
     async def card(self, request: Request, visitor: Visitor) -> Response:
         reference = request.path_params["reference"]
         zone = ZoneInfo(self.options.timezone)
-
-        def read(records: Records) -> dict[str, Any] | None:
-            [(referral, view)] = referral_views(records, [reference]) or [(None, None)]
-            if referral is None or not visitor.may_see(referral):
-                return None
-            records.audit(visitor.actor, "console_view", f"referral:{referral.id}")
-            t = translator(visitor.locale)
-            history = [
+        found = await asyncio.to_thread(self.coordination.card, visitor.principal, reference, visitor.locale)
+        if found is None:
+            return self._message(request, visitor, texts.CONSOLE_NOT_FOUND, 404)
+        t = translator(visitor.locale)
+        context = {
+            "referral": found.referral,
+            "shown": {"reference": found.referral.id, "card": found.card} if found.card else None,
+            "history": [
                 {
                     "when": format_datetime(event.at, "medium", tzinfo=zone, locale=visitor.locale),
                     "who": event.actor.removeprefix("console:"),
                     "status": status_label(event.status, t),
                     "note": note,
                 }
-                for event, note in records.referral_history(referral.id)
-            ]
-            shown = self._card_of(referral, view, visitor.locale) if view is not None else None
-            return {"referral": referral, "shown": shown, "history": history}
-
-        found = await asyncio.to_thread(self.engine.store.run, read)
-        if found is None:
-            return self._message(request, visitor, texts.CONSOLE_NOT_FOUND, 404)
-        t = translator(visitor.locale)
-        context = {
-            **found,
-            "status": status_label(found["referral"].status, t),
-            "steps": [(k, t(v)) for k, v in REFERRAL_STEPS],
-            "open": found["referral"].status not in ("cancelled", "replaced"),
+                for event, note in found.history
+            ],
+            "status": status_label(found.referral.status, t),
+            "steps": [(k, t(v)) for k, v in REFERRAL_STEPS] if visitor.principal.may(Action.STATUS) else [],
+            "open": found.open,
         }
         return self._render(request, visitor, visitor.locale, "console_card.html", context)
 
     async def set_status(self, request: Request, visitor: Visitor) -> Response:
         reference = request.path_params["reference"]
         form = await request.form()
-        status, note = str(form.get("status", "")), " ".join(str(form.get("note", "")).split())[:2000]
+        status, note = str(form.get("status", "")), str(form.get("note", ""))
         if status not in dict(REFERRAL_STEPS):
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 400)
-
-        def change(records: Records) -> bool:
-            referral = records.referral(reference)
-            if referral is None or not visitor.may_see(referral):
-                return False
-            return records.set_referral_status(reference, status, visitor.actor, note or None) is not None
-
-        if not await asyncio.to_thread(self.engine.store.run, change):
+        changed = await asyncio.to_thread(
+            self.coordination.set_status, visitor.principal, reference, status, note
+        )
+        if changed is None:
             return self._message(request, visitor, texts.CONSOLE_NOT_FOUND, 404)
         return RedirectResponse(f"{PREFIX}/referrals/{reference}", status_code=303)
 
     async def funnel(self, request: Request, visitor: Visitor) -> Response:
-        trial = self.engine.trial
-        allowed = visitor.works_on(trial.registry_id)
-
-        def count(records: Records) -> dict[str, Any]:
-            records.audit(visitor.actor, "console_view", "funnel")
-            return funnel(records, trial.registry_id) if allowed else {}
-
-        counts = await asyncio.to_thread(self.engine.store.run, count)
+        """Each of the visitor's trials' funnel: an SVG drawn on the server, and a table per dimension."""
         t = translator(visitor.locale)
-        totals = {
-            step: sum(c.get(step, 0) for c in counts.get("language", {}).values()) for step, _ in FUNNEL
-        }
-        tables = []
-        for dimension, title in FUNNEL_DIMENSIONS:
-            groups = sorted(counts.get(dimension, {}).items())
-            rows = [
-                (
-                    language_name(group, visitor.locale)
-                    if dimension == "language" and group != "-"
-                    else group,
-                    [c.get(step, 0) for step, _ in FUNNEL],
-                )
-                for group, c in groups
-            ]
-            tables.append({"title": t(title), "rows": rows})
-        context = {
-            "steps": [t(label) for _, label in FUNNEL],
-            "bars": _bars([(t(label), totals[step]) for step, label in FUNNEL]),
-            "tables": tables,
-            "total": t(texts.CONSOLE_TOTAL),
-        }
+        sections = []
+        for trial in self._trials(visitor):
+            counts = await asyncio.to_thread(self.coordination.funnel, visitor.principal, trial)
+            totals = {
+                step: sum(c.get(step, 0) for c in counts.get("language", {}).values()) for step, _ in FUNNEL
+            }
+            tables = []
+            for dimension, title in FUNNEL_DIMENSIONS:
+                rows = [
+                    (
+                        language_name(group, visitor.locale)
+                        if dimension == "language" and group != "-"
+                        else group,
+                        [c.get(step, 0) for step, _ in FUNNEL],
+                    )
+                    for group, c in sorted(counts.get(dimension, {}).items())
+                ]
+                tables.append({"title": t(title), "rows": rows})
+            bars = _bars([(t(label), totals[step]) for step, label in FUNNEL])
+            sections.append({"trial": trial.registry_id, "slug": trial.slug, "bars": bars, "tables": tables})
+        context = {"steps": [t(label) for _, label in FUNNEL], "sections": sections}
         return self._render(request, visitor, visitor.locale, "console_funnel.html", context)
 
-    async def exports(self, request: Request, visitor: Visitor) -> Response:
+    async def other_studies(self, request: Request, visitor: Visitor) -> Response:
+        """Who would like to hear about other studies, with the trials served here they may fit
+        (only those who may fit one trial with ?fits=<trial>)."""
+        fits = self.engine.trials.find(request.query_params.get("fits"))
+        found = await asyncio.to_thread(self.coordination.other_studies, visitor.principal, fits)
         t = translator(visitor.locale)
-        labels = {
-            "contact": texts.CONSOLE_EXPORT_CONTACT,
-            "full": texts.CONSOLE_EXPORT_FULL,
-            "deidentified": texts.CONSOLE_EXPORT_DEIDENTIFIED,
+        zone = ZoneInfo(self.options.timezone)
+        people = [
+            {
+                "screening": c.screening_id,
+                "trial": c.trial.registry_id,
+                "finished": format_date(c.finished_at.astimezone(zone), "medium", locale=visitor.locale)
+                if c.finished_at
+                else "-",
+                "language": language_name(c.language, visitor.locale) if c.language else "-",
+                "source": c.source or "-",
+                "reasons": ", ".join(c.reasons) or "-",
+                "contact": c.contact or t(texts.CONSOLE_NO_CONTACT),
+                "fits": [(f.trial.registry_id, outcome_label(f.outcome, t)) for f in c.fits],
+            }
+            for c in found
+        ]
+        context = {
+            "people": people,
+            "fits": fits.slug if fits else "",
+            "targets": [(trial.slug, trial.registry_id) for trial in self.engine.trials],
         }
-        fhir_labels = {
-            "full": texts.CONSOLE_EXPORT_FHIR_FULL,
-            "deidentified": texts.CONSOLE_EXPORT_FHIR_DEIDENTIFIED,
-        }
-        role = visitor.account.role
-        kinds = [(f"{kind}.csv", t(labels[kind])) for kind in EXPORTS_BY_ROLE[role]]
-        kinds += [(f"fhir-{kind}.json", t(fhir_labels[kind])) for kind in FHIR_BY_ROLE.get(role, ())]
-        return self._render(request, visitor, visitor.locale, "console_exports.html", {"kinds": kinds})
+        return self._render(request, visitor, visitor.locale, "console_other_studies.html", context)
+
+    async def exports(self, request: Request, visitor: Visitor) -> Response:
+        """What the visitor may export, per trial: the export policy's levels for their role."""
+        t = translator(visitor.locale)
+        who = visitor.principal
+        sections = [
+            {
+                "trial": trial.registry_id,
+                "kinds": [
+                    (f"{trial.slug}/{kind}.csv", t(EXPORT_LABELS["csv", kind])) for kind in who.exports("csv")
+                ]
+                + [
+                    (f"{trial.slug}/fhir-{kind}.json", t(EXPORT_LABELS["fhir", kind]))
+                    for kind in who.exports("fhir")
+                ],
+            }
+            for trial in self._trials(visitor)
+        ]
+        return self._render(request, visitor, visitor.locale, "console_exports.html", {"sections": sections})
 
     async def export(self, request: Request, visitor: Visitor) -> Response:
-        """Referrals as CSV, at the levels the role may have."""
-        kind = request.path_params["kind"]
-
-        def make(records: Records) -> bytes:
-            records.audit(visitor.actor, "export", "referrals", kind=kind, via="console")
-            return referrals_csv(records, self.engine.trial, visitor.locale, self.options.timezone, kind)
-
-        allowed = kind in EXPORTS_BY_ROLE[visitor.account.role]
-        name = f"referrals-{kind}-{date.today():%Y%m%d}.csv"
-        return await self._download(request, visitor, allowed, make, name, "text/csv; charset=utf-8")
+        """A trial's referrals as CSV, at a level the export policy gives the visitor's role."""
+        trial, kind = self._trial_named(visitor, request.path_params["trial"]), request.path_params["kind"]
+        if trial is None or not visitor.principal.may_export("csv", kind, trial.registry_id):
+            return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
+        content = await asyncio.to_thread(
+            self.coordination.export_csv, visitor.principal, trial, kind, visitor.locale
+        )
+        name = f"referrals-{trial.slug}-{kind}-{date.today():%Y%m%d}.csv"
+        return _download(content, name, "text/csv; charset=utf-8")
 
     async def export_fhir(self, request: Request, visitor: Visitor) -> Response:
-        """Every screening as FHIR R4: in full for the operator, de-identified for a monitor."""
-        kind = request.path_params["kind"]
-
-        def make(records: Records) -> bytes:
-            records.audit(visitor.actor, "export", "screenings", kind=kind, format="fhir", via="console")
-            trial, locales = self.engine.trial, self.engine.locales
-            return fhir_bundle(records, trial, locales, deidentified=kind == "deidentified")
-
-        allowed = kind in FHIR_BY_ROLE.get(visitor.account.role, ())
-        name = f"screenings-fhir-{kind}-{date.today():%Y%m%d}.json"
-        return await self._download(request, visitor, allowed, make, name, "application/fhir+json")
-
-    async def _download(
-        self,
-        request: Request,
-        visitor: Visitor,
-        allowed: bool,
-        make: Callable[[Records], bytes],
-        name: str,
-        media_type: str,
-    ) -> Response:
-        """An export as a file, if the role may have it and the trial is theirs."""
-        if not (allowed and visitor.works_on(self.engine.trial.registry_id)):
+        """A trial's screenings as FHIR R4, at a level the export policy gives the visitor's role."""
+        trial, kind = self._trial_named(visitor, request.path_params["trial"]), request.path_params["kind"]
+        if trial is None or not visitor.principal.may_export("fhir", kind, trial.registry_id):
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
-        content = await asyncio.to_thread(self.engine.store.run, make)
-        disposition = {"content-disposition": f'attachment; filename="{name}"'}
-        return Response(content, media_type=media_type, headers=disposition)
+        content = await asyncio.to_thread(self.coordination.export_fhir, visitor.principal, [trial], kind)
+        name = f"screenings-{trial.slug}-fhir-{kind}-{date.today():%Y%m%d}.json"
+        return _download(content, name, "application/fhir+json")
 
     async def audit(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
-
         t = translator(visitor.locale)
-
-        def read(records: Records) -> list[dict[str, str]]:
-            records.audit(visitor.actor, "console_view", "audit")
-            return [
-                {
-                    "when": format_datetime(e.at, "medium", tzinfo=zone, locale=visitor.locale),
-                    "who": e.actor,
-                    "what": t(texts.AUDIT_ACTIONS[e.action]) if e.action in texts.AUDIT_ACTIONS else e.action,
-                    "subject": e.subject,
-                    "detail": ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
-                }
-                for e in records.audit_trail()[-500:][::-1]
-            ]
-
-        events = await asyncio.to_thread(self.engine.store.run, read)
+        trail = await asyncio.to_thread(self.coordination.audit_trail, visitor.principal, 500)
+        events = [
+            {
+                "when": format_datetime(e.at, "medium", tzinfo=zone, locale=visitor.locale),
+                "who": e.actor,
+                "what": t(label) if (label := vocabulary.label(e.action)) else e.action,
+                "subject": e.subject,
+                "detail": ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
+            }
+            for e in reversed(trail)
+        ]
         return self._render(request, visitor, visitor.locale, "console_audit.html", {"events": events})
 
     # One's own account ------------------------------------------------------------
@@ -607,16 +558,13 @@ class Console:
         if new != again or not acceptable_password(new, visitor.account.name):
             return await self.account(request, visitor, texts.CONSOLE_PASSWORD_UNACCEPTABLE)
         hashed = await asyncio.to_thread(hash_password, new)
-
-        def change(records: Records) -> None:
-            account = records.account_by_id(visitor.account.id or 0)
-            assert account is not None
-            account.password_hash = hashed
-            records.save_account(account)
-            records.end_console_sessions(account.id or 0, keep=visitor.console_session.token_hash)
-            records.audit(visitor.actor, "password_changed", f"account:{account.name}")
-
-        await asyncio.to_thread(self.engine.store.run, change)
+        await asyncio.to_thread(
+            self.accounts.change_password,
+            visitor.account.id or 0,
+            hashed,
+            visitor.console_session.token_hash,
+            visitor.principal.actor,
+        )
         return await self.account(request, visitor, texts.CONSOLE_PASSWORD_CHANGED)
 
     async def change_second_factor(self, request: Request, visitor: Visitor) -> Response:
@@ -646,17 +594,14 @@ class Console:
         step = totp_step(setup["secret"], str(form.get("code", ""))[:16], now)
         if step is None:
             return self._setup_page(request, visitor, setup["secret"], sealed, texts.CONSOLE_CODE_WRONG)
-
-        def change(records: Records) -> None:
-            account = records.account_by_id(visitor.account.id or 0)
-            assert account is not None
-            records.set_totp_secret(account, setup["secret"])
-            account.totp_required, account.totp_last_step = True, step
-            records.save_account(account)
-            records.end_console_sessions(account.id or 0, keep=visitor.console_session.token_hash)
-            records.audit(visitor.actor, "second_factor_changed", f"account:{account.name}")
-
-        await asyncio.to_thread(self.engine.store.run, change)
+        await asyncio.to_thread(
+            self.accounts.change_second_factor,
+            visitor.account.id or 0,
+            setup["secret"],
+            step,
+            visitor.console_session.token_hash,
+            visitor.principal.actor,
+        )
         return await self.account(request, visitor, texts.CONSOLE_SECOND_FACTOR_CHANGED)
 
     def _setup_page(
@@ -683,19 +628,19 @@ class Console:
     def _render(
         self, request: Request, visitor: Visitor | None, locale: str, template: str, context: dict[str, Any]
     ) -> Response:
-        t = translator(locale, (self.engine.trial.domain,))
+        t = translator(locale)
         nav = []
         if visitor is not None:
-            role = visitor.account.role
-            nav = [(f"{PREFIX}/", t(texts.CONSOLE_REFERRALS))]
-            if role in FOLLOWERS:
-                nav.append((f"{PREFIX}/calls", t(texts.CONSOLE_CALLS)))
-            nav += [
-                (f"{PREFIX}/funnel", t(texts.CONSOLE_FUNNEL)),
-                (f"{PREFIX}/exports", t(texts.CONSOLE_EXPORTS)),
-            ]
-            if role in OPERATORS:
-                nav.append((f"{PREFIX}/audit", t(texts.CONSOLE_AUDIT)))
+            who = visitor.principal
+            pages = (
+                ("/", Action.LIST, texts.CONSOLE_REFERRALS),
+                ("/calls", Action.CALLS, texts.CONSOLE_CALLS),
+                ("/funnel", Action.FUNNEL, texts.CONSOLE_FUNNEL),
+                ("/other-studies", Action.OTHER_STUDIES, texts.CONSOLE_OTHER_STUDIES),
+                ("/exports", Action.EXPORT, texts.CONSOLE_EXPORTS),
+                ("/audit", Action.AUDIT, texts.CONSOLE_AUDIT),
+            )
+            nav = [(f"{PREFIX}{path}", t(label)) for path, action, label in pages if who.may(action)]
             nav.append((f"{PREFIX}/account", t(texts.CONSOLE_ACCOUNT)))
         words = {name.removeprefix("CONSOLE_").lower(): t(getattr(texts, name)) for name in _CONSOLE_WORDS}
         base = {
@@ -713,12 +658,19 @@ class Console:
                 "language": t(LANGUAGE),
                 "source": t(SOURCE),
                 "received": t(RECEIVED),
+                "contact": t(CONTACT),
             },
         }
         return self.templates.TemplateResponse(request, template, {**base, **context})
 
 
 _CONSOLE_WORDS = [name for name in dir(texts) if name.startswith("CONSOLE_")]
+
+
+def _download(content: bytes, name: str, media_type: str) -> Response:
+    return Response(
+        content, media_type=media_type, headers={"content-disposition": f'attachment; filename="{name}"'}
+    )
 
 
 def _day(text: str | None) -> date | None:

@@ -1,26 +1,28 @@
-"""What coordinators export and count: the referral CSV and the recruitment funnel."""
+"""What coordinators export and count: a trial's referrals as CSV, and its recruitment funnel."""
 
 from __future__ import annotations
 
 import csv
 import io
+import re
 from collections import Counter, defaultdict
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from dialogs.cards import (
+from bot.coordination.cards import (
     LANGUAGE,
     OUTCOME,
-    OUTCOMES,
     RECEIVED,
     SOURCE,
     UNCERTAIN,
-    answer_text,
     language_name,
+    outcome_label,
+    status_label,
 )
-from dialogs.i18n import Translator, translator
+from dialogs.i18n import translator
 from dialogs.trial import N_, NP_, Question, Trial
+from dialogs.wording import answer_text
 from storage.repository import Records
 from storage.views import referral_views
 
@@ -43,38 +45,21 @@ FUNNEL = (
     ("contacted", N_("Contacted")),
     ("enrolled", N_("Enrolled")),
 )
-# What a coordinator can record on a referral, in the order the card offers it.
-REFERRAL_STEPS = (
-    ("contacted", N_("Contacted")),
-    ("booked", N_("Screening visit booked")),
-    ("enrolled", N_("Enrolled")),
-    ("not_eligible_after_call", N_("Not eligible after the call")),
-    ("unreachable", N_("Unreachable")),
-    ("declined", N_("Declined to take part")),
-)
-# Every status a referral can have, as coordinators read it.
-REFERRAL_STATUSES = {
-    "pending": N_("New"),
-    **dict(REFERRAL_STEPS),
-    "cancelled": N_("Withdrawn"),
-    "replaced": N_("Replaced by a newer referral"),
-}
+FUNNEL_DIMENSIONS = (("language", BY_LANGUAGE), ("source", BY_SOURCE), ("week", BY_WEEK))
 _REACHED = {"contacted", "booked", "enrolled", "not_eligible_after_call"}
-OPEN_STATUSES = ("pending", "contacted", "booked", "unreachable")
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# A phone number as stored since it is normalised (E.164): a plus and digits, nothing a
+# spreadsheet could run, and shown as it is rather than behind a quote.
+_E164 = re.compile(r"\+[1-9][0-9]{6,14}")
 
 
 def neutralise(cell: str) -> str:
     return f"'{cell}" if cell.startswith(_FORMULA) else cell
 
 
-# What each export holds. The default is the least a coordinator needs to call someone back.
-EXPORTS = ("contact", "full", "deidentified")
-
-
 def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, kind: str = "contact") -> bytes:
-    """Referrals as CSV, headed and worded in the coordinator's language.
+    """`trial`'s referrals as CSV, headed and worded in the coordinator's language.
 
     contact       who to call and why: outcome, what to check, language, source, name, phone
     full          the above and every answer
@@ -83,8 +68,6 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
 
     UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
     """
-    if kind not in EXPORTS:
-        raise ValueError(f"unknown export {kind!r}: {', '.join(EXPORTS)}")
     t = translator(locale, (trial.domain,))
     zone = ZoneInfo(timezone)
     questions = [q for q in trial.questions if q.scope != "storage" and _exported(q, kind)]
@@ -96,26 +79,23 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
     when = "yyyy-MM" if kind == "deidentified" else "yyyy-MM-dd HH:mm"
     for referral, view in referral_views(records):
         if view is None or referral.trial_id != trial.registry_id:
-            continue  # withdrawn, nothing left to export; or another trial's, with other questions
+            continue  # withdrawn, nothing left to export; or another trial's
         row = [
             format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
             status_label(referral.status, t),
-            t(OUTCOMES.get(referral.outcome, referral.outcome)),
+            outcome_label(referral.outcome, t),
             " ".join(view["uncertain"]),
             language_name(view["language"], locale),
             view["source"] or "",
         ]
-        row = row if kind == "deidentified" else [referral.id, *row]
+        cells = [neutralise(str(cell)) for cell in (row if kind == "deidentified" else [referral.id, *row])]
         for question in questions:
             value = view["answers"].get(question.id)
-            row.append("" if value is None else answer_text(question, value, t))
-        writer.writerow([neutralise(str(cell)) for cell in row])
+            text = "" if value is None else answer_text(question, value, t)
+            phone = question.kind == "phone" and _E164.fullmatch(text)
+            cells.append(text if phone else neutralise(text))
+        writer.writerow(cells)
     return buffer.getvalue().encode("utf-8-sig")
-
-
-def status_label(status: str, t: Translator) -> str:
-    """A referral's status in the coordinator's words (an unknown one as stored)."""
-    return t(REFERRAL_STATUSES[status]) if status in REFERRAL_STATUSES else status
 
 
 def _exported(question: Question, kind: str) -> bool:
@@ -126,12 +106,12 @@ def _exported(question: Question, kind: str) -> bool:
     return True
 
 
-FUNNEL_DIMENSIONS = (("language", BY_LANGUAGE), ("source", BY_SOURCE), ("week", BY_WEEK))
+Funnel = dict[str, dict[str, Counter[str]]]
 
 
-def funnel(records: Records, trial_id: str | None = None) -> dict[str, dict[str, Counter[str]]]:
-    """Counts per funnel step, by language, by source and by the ISO week the screening began:
-    {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}."""
+def funnel(records: Records, trial_id: str) -> Funnel:
+    """A trial's counts per funnel step, by language, by source and by the ISO week the screening
+    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}."""
     by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
     for screening in records.screenings(trial_id):
         steps = {"started"}
@@ -155,15 +135,16 @@ def funnel(records: Records, trial_id: str | None = None) -> dict[str, dict[str,
     return {k: dict(v) for k, v in by.items()}
 
 
-def funnel_text(records: Records, locale: str) -> str:
-    """The funnel as a small table per dimension, for a chat message."""
+def funnel_text(counts: Funnel, locale: str) -> str:
+    """A funnel as a small table per dimension, for a chat message."""
     t = translator(locale)
     lines = []
     titles = dict(FUNNEL_DIMENSIONS)
-    for dimension, groups in funnel(records).items():
+    for dimension, groups in counts.items():
         lines.append(f"— {t(titles[dimension])} —")
-        for group, counts in sorted(groups.items()):
+        for group, steps in sorted(groups.items()):
             name = language_name(group, locale) if dimension == "language" and group != "-" else group
-            steps = ", ".join(f"{t(label)} {counts.get(step, 0)}" for step, label in FUNNEL)
-            lines.append(f"{name}: {steps}")
+            lines.append(
+                f"{name}: " + ", ".join(f"{t(label)} {steps.get(step, 0)}" for step, label in FUNNEL)
+            )
     return "\n".join(lines) if lines else "-"
