@@ -198,7 +198,7 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
 ) -> None:
     """0013 rewrites the phone answers stored before (encrypted, so with the key): a mainland number
     without a country code gets +86; what is no number, and answers to other questions, stay as
-    they were. Down and up again with the data in it."""
+    they were; the referrals and the audit trail are kept. Down and up again with the data in it."""
 
     from storage.database import EncryptedData
 
@@ -215,11 +215,19 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
         person = Person(engine, who)
         person.start()
         person.answer_all(LIKELY_B1)
+        screening_id = person.stored()["id"]
         with engine.store.transaction() as records:  # as the older code stored it
-            screening_id = person.stored()["id"]
             records.record_answer(screening_id, "contact_phone", phone, phone, "text", personal=True)
             records.record_answer(screening_id, "contact_name", "13900001111", None, "text", personal=True)
-    with pytest.raises(RuntimeError, match="needs|key"):
+
+    def kept() -> tuple[list[tuple[str, str, str]], int]:
+        with engine.store.transaction() as records:
+            referrals = [(r.id, r.trial_id, r.status) for r in records.referrals()]
+            return referrals, len(records.audit_trail())
+
+    before = kept()
+    assert len(before[0]) == len(stored), "a one-trial database with a referral per person"
+    with pytest.raises(RuntimeError, match="with the key"):
         migrate(database)  # encrypted phone numbers, and no key handed in
     phones = EncryptedData(lambda: [TEST_KEY], frozenset({("NCT07295067", "contact_phone")}))
     migrate(database, data=phones)
@@ -238,6 +246,7 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
         return found
 
     assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
+    assert kept() == before, "every referral and audit row kept"
     with engine.store.transaction() as records:
         [first] = [a for a in records.answer_history(1) if a.question_id == "contact_phone"][-1:]
         assert records.cipher.open(first.raw or "") == "13812345678", "what was typed stays as typed"
