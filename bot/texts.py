@@ -136,6 +136,14 @@ CONSOLE_NOT_ELIGIBLE_BECAUSE = N_("Not eligible because of")
 CONSOLE_MAY_FIT = N_("May fit")
 CONSOLE_NO_CONTACT = N_("no contact details shared")
 CONSOLE_NOBODY = N_("Nobody yet.")
+# The coordinator console: web users whose study may include them now, waiting to be told.
+CONSOLE_RESCREENING = N_("Due for re-screening")
+CONSOLE_RESCREENING_INTRO = N_(
+    "People your trials excluded only until a date that has come, who asked to be reminded and "
+    "whom the bot cannot message: the web chat's users. Contact details show only where the "
+    "person agreed to be contacted."
+)
+CONSOLE_DUE_ON = N_("Since")
 # Telegram: the export policy, as the console applies it.
 EXPORT_NOT_HERE = N_("Here you may export only: {kinds}. Other exports are in the coordinator console.")
 

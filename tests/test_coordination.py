@@ -12,6 +12,8 @@ import csv
 import io
 import json
 from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -515,3 +517,66 @@ async def test_the_console_lists_other_studies_per_trial(tmp_path: Path) -> None
         assert "Zhao Min" not in (await second.get("/coordinator/other-studies")).text
         await _sign_in(monitor, "auditor")
         assert (await monitor.get("/coordinator/other-studies")).status_code == 403
+
+
+# Due for re-screening ---------------------------------------------------------------------------
+
+
+def excluded_for_now(engine: Engine, who: str, channel: str = "test") -> Person:
+    """Someone excluded from the first trial only until a year after their last study (E7), on
+    2026-12-07, who asks to be reminded."""
+    from tests.test_trials import LIKELY, _on
+
+    with pytest.MonkeyPatch.context() as clock:
+        _on(clock, "2026-12-07")
+        person = Person(engine, who)
+        person.address = replace(person.address, channel=channel)
+        person.command("start", "nct07295067")
+        person.answer_some({**LIKELY, "recent_study": "no", "surgery_year_ago": "no"})
+        assert person.prompt == "_remind", person.texts
+        person.tap("yes")
+    return person
+
+
+async def test_the_console_lists_who_is_due_for_re_screening_per_trial(
+    engine: Engine, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A web user's reminder has no bot to send it: on its day the person is on the console's list,
+    for their trial's coordinators only; a Telegram user's is sent by the bot, and is not listed."""
+    import bot.coordination.service
+
+    web = excluded_for_now(engine, "web-person")
+    excluded_for_now(engine, "telegram-person", channel="telegram")
+    service = _service(engine)
+    first = Principal("c:1", Role.COORDINATOR, frozenset({FIRST}))
+    assert service.due_for_rescreening(first, today=date(2027, 12, 6)) == [], "not before its day"
+    [due] = service.due_for_rescreening(first, today=date(2027, 12, 7))
+    assert (due.screening_id, due.trial.registry_id, due.due_on) == (
+        web.stored()["id"],
+        FIRST,
+        date(2027, 12, 7),
+    )
+    assert due.contact is None, "no contact details given before the study stopped"
+    second = Principal("c:2", Role.COORDINATOR, frozenset({SECOND}))
+    assert service.due_for_rescreening(second, today=date(2027, 12, 7)) == []
+    with pytest.raises(NotAllowed):
+        service.due_for_rescreening(Principal("console:m", Role.MONITOR))
+    viewed = [e.detail for e in _audit(engine) if e.action == "viewed_rescreening"]
+    assert viewed[-1] == {"trials": [SECOND], "shown": 0}
+
+    # The console's clock on the day (the test moves it; nothing sleeps).
+    moment = datetime(2027, 12, 7, 9, tzinfo=UTC)
+    monkeypatch.setattr(bot.coordination.service, "utcnow", lambda: moment)
+    app = build_web_app(
+        engine, options=WebOptions(tap_settle=0, console=ConsoleOptions(locale="en", timezone="UTC"))
+    )
+    _account(engine, "first", "coordinator", [FIRST])
+    _account(engine, "second", "coordinator", [SECOND])
+    async with _client(app) as mine, _client(app) as theirs:
+        await _sign_in(mine, "first")
+        assert ">Due for re-screening<" in (await mine.get("/coordinator/")).text, "in the menu"
+        page = (await mine.get("/coordinator/rescreening")).text
+        row = f"<td>{web.stored()['id']}</td><td>{FIRST}</td>"
+        assert row in page and "Dec 7, 2027" in page and "no contact details shared" in page
+        await _sign_in(theirs, "second")
+        assert "Nobody yet." in (await theirs.get("/coordinator/rescreening")).text

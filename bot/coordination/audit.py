@@ -20,6 +20,7 @@ LABELS: dict[str, str] = {
     Action.STATUS: N_("Referral status set"),
     Action.FUNNEL: N_("Funnel viewed"),
     Action.OTHER_STUDIES: N_("Other studies viewed"),
+    Action.RESCREENING: N_("Due for re-screening viewed"),
     Action.EXPORT: N_("Exported"),
     Action.ERASE: N_("Person erased"),
     Action.SCREENINGS: N_("Screenings viewed"),

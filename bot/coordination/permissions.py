@@ -28,6 +28,7 @@ class Action(StrEnum):
     STATUS = "referral_status"
     FUNNEL = "viewed_funnel"
     OTHER_STUDIES = "viewed_other_studies"
+    RESCREENING = "viewed_rescreening"  # who is due for re-screening and has no bot to tell them
     EXPORT = "exported"
     ERASE = "participant_erased"
     SCREENINGS = "viewed_screenings"  # everything stored, screening by screening
@@ -43,6 +44,7 @@ PERMISSIONS: dict[Role, frozenset[Action]] = {
             Action.STATUS,
             Action.FUNNEL,
             Action.OTHER_STUDIES,
+            Action.RESCREENING,
             Action.EXPORT,
         }
     ),

@@ -25,6 +25,7 @@ from bot.coordination.audit import REFUSED
 from bot.coordination.cards import OPEN_STATUSES, REFERRAL_STEPS, Card, Cards, contact_of, referral_card
 from bot.coordination.permissions import Action, NotAllowed, Principal
 from dialogs.effects import Effect, ReferralClosed
+from dialogs.engine import Engine
 from dialogs.trial import Trial, Trials
 from storage.models import AuditEvent, Participant, Referral, ReferralEvent, utcnow
 from storage.repository import Erasure, Records, Store
@@ -76,6 +77,17 @@ class CardPage:
     @property
     def open(self) -> bool:
         return self.referral.status not in ("cancelled", "replaced")
+
+
+@dataclass(frozen=True)
+class DueRescreening:
+    """Someone whose study may include them from `due_on`, and who is waiting to be told."""
+
+    screening_id: int
+    trial: Trial
+    due_on: date
+    language: str | None
+    contact: str | None  # None: they did not agree to be contacted, or gave no details
 
 
 class Coordination:
@@ -355,6 +367,44 @@ class Coordination:
                 trials=[t.registry_id for t in trials],
                 shown=len(found),
                 **detail,
+            )
+            return found
+
+        return self._run(read)
+
+    # Due for re-screening ------------------------------------------------------------------
+
+    def due_for_rescreening(self, who: Principal, today: date | None = None) -> list[DueRescreening]:
+        """People of `who`'s trials excluded only until a date that has come, who asked to be
+        reminded on a channel the bot cannot write to unasked (the web chat): the study team
+        tells them. Their contact details only where they agreed to be contacted."""
+        self._require(who, Action.RESCREENING)
+        trials = self.visible_trials(who)
+        on = today or utcnow().date()
+
+        def read(records: Records) -> list[DueRescreening]:
+            found = []
+            for trial in trials:
+                contactable = records.latest_consents(trial.registry_id, "contact")
+                for reminder in records.due_reminders(on, trial.registry_id):
+                    screening = records.screening(reminder.screening_id)
+                    if reminder.channel in Engine.reminding_channels or screening is None:
+                        continue  # the bot sends these itself
+                    consent = contactable.get(reminder.screening_id)
+                    contact = None
+                    if consent is not None and consent.granted:
+                        contact = contact_of(trial, records.answers(reminder.screening_id)) or None
+                    found.append(
+                        DueRescreening(
+                            reminder.screening_id, trial, reminder.due_on, screening.locale, contact
+                        )
+                    )
+            records.audit(
+                who.actor,
+                Action.RESCREENING,
+                "rescreening",
+                trials=[t.registry_id for t in trials],
+                shown=len(found),
             )
             return found
 

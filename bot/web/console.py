@@ -161,6 +161,7 @@ class Console:
             Route(
                 f"{PREFIX}/other-studies", needs(Action.OTHER_STUDIES, self.other_studies), methods=["GET"]
             ),
+            Route(f"{PREFIX}/rescreening", needs(Action.RESCREENING, self.rescreening), methods=["GET"]),
             Route(f"{PREFIX}/exports", needs(Action.EXPORT, self.exports), methods=["GET"]),
             Route(
                 f"{PREFIX}/exports/{{trial}}/{{kind}}.csv", needs(Action.EXPORT, self.export), methods=["GET"]
@@ -476,6 +477,22 @@ class Console:
         }
         return self._render(request, visitor, visitor.locale, "console_other_studies.html", context)
 
+    async def rescreening(self, request: Request, visitor: Visitor) -> Response:
+        """Who is due for re-screening and waits to be told (web users: no bot can write to them)."""
+        due = await asyncio.to_thread(self.coordination.due_for_rescreening, visitor.principal)
+        t = translator(visitor.locale)
+        people = [
+            {
+                "screening": d.screening_id,
+                "trial": d.trial.registry_id,
+                "due": format_date(d.due_on, "medium", locale=visitor.locale),
+                "language": language_name(d.language, visitor.locale),
+                "contact": d.contact or t(texts.CONSOLE_NO_CONTACT),
+            }
+            for d in due
+        ]
+        return self._render(request, visitor, visitor.locale, "console_rescreening.html", {"people": people})
+
     async def exports(self, request: Request, visitor: Visitor) -> Response:
         """What the visitor may export, per trial: the export policy's levels for their role."""
         t = translator(visitor.locale)
@@ -637,6 +654,7 @@ class Console:
                 ("/calls", Action.CALLS, texts.CONSOLE_CALLS),
                 ("/funnel", Action.FUNNEL, texts.CONSOLE_FUNNEL),
                 ("/other-studies", Action.OTHER_STUDIES, texts.CONSOLE_OTHER_STUDIES),
+                ("/rescreening", Action.RESCREENING, texts.CONSOLE_RESCREENING),
                 ("/exports", Action.EXPORT, texts.CONSOLE_EXPORTS),
                 ("/audit", Action.AUDIT, texts.CONSOLE_AUDIT),
             )
