@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, delete, false, or_, true, update
+from sqlalchemy import Engine, and_, delete, false, or_, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlmodel import Session, col, select
 
@@ -579,13 +579,19 @@ class Records:
         )
         for screening_id, sequence in delivered.items():
             # Only the person's own screening, and never backwards (a late resend of an old prompt).
+            # The same prompt asked again (after a message sent before it arrived, a problem, /help)
+            # moves its position on: what was typed before this copy arrived was not typed in
+            # answer to it, so the rest of a run typed ahead is refused like its first.
+            later = col(Screening.delivered_seq) < sequence
+            if position is not None:
+                seen_at = col(Screening.delivered_position)
+                again = and_(
+                    col(Screening.delivered_seq) == sequence, or_(seen_at.is_(None), seen_at < position)
+                )
+                later = or_(later, again)
             self.session.exec(
                 update(Screening)
-                .where(
-                    col(Screening.id) == screening_id,
-                    col(Screening.participant_id).in_(mine),
-                    col(Screening.delivered_seq) < sequence,
-                )
+                .where(col(Screening.id) == screening_id, col(Screening.participant_id).in_(mine), later)
                 .values(delivered_seq=sequence, delivered_position=position)
             )
 

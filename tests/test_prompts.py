@@ -69,6 +69,22 @@ def test_an_answer_sent_before_its_question_arrived_does_not_land_on_it(person: 
     assert _answers(person)["diabetes"] == "no"
 
 
+def test_what_was_typed_before_a_question_came_again_is_refused_like_the_first(person: Person) -> None:
+    """A run typed ahead: once one message of it is refused, the question goes out again, and
+    the rest of the run, typed before that copy arrived, was not typed in answer to it either."""
+    _at_diabetes(person)
+    person.send(Text("no", position=40), delivered=False)  # answers diabetes; heart disease comes next
+    person.engine.sent(person.address, person.engine.outbox(person.address), position=42)
+    person.send(Text("no", position=41), delivered=False)  # meant for heart disease, typed before it arrived
+    assert person.texts[0] == m.CROSSED and person.prompt == "heart_disease"
+    person.engine.sent(person.address, person.engine.outbox(person.address), position=45)  # asked again
+    person.send(Text("yes", position=43), delivered=False)  # meant for the question after: still refused
+    assert person.texts[0] == m.CROSSED and "heart_disease" not in _answers(person)
+    person.engine.sent(person.address, person.engine.outbox(person.address), position=47)
+    person.send(Text("no", position=48))  # typed once the question, asked again, had arrived
+    assert _answers(person)["heart_disease"] == "no"
+
+
 def test_a_tapped_button_proves_its_question_arrived(person: Person) -> None:
     _at_diabetes(person)
     person.send(Text("no"), delivered=False)

@@ -17,7 +17,7 @@ from bot.testing.telegram_harness import COORDINATOR, TelegramUser, running, set
 from dialogs import messages as m
 from dialogs.engine import Engine, Option, Reply
 from dialogs.i18n import translator
-from storage.models import Answer, AuditEvent, Notification, Participant, Referral
+from storage.models import Answer, AuditEvent, Notification, Participant, ProcessedInput, Referral
 from tests.conftest import B1_VALUES, LIKELY_B1, LIKELY_B1_ZH, Person
 
 PATIENT = 1001
@@ -269,6 +269,43 @@ async def test_quick_messages_are_handled_in_order_and_those_typed_ahead_are_not
     assert [(a.question_id, a.value) for a in _rows(engine, Answer)] == [("consent_storage", "yes")], (
         "the first answers the question on screen; the others were sent before theirs arrived"
     )
+
+
+async def test_answers_typed_ahead_of_a_slow_bot_never_land_on_an_earlier_question(
+    bot: tuple[FakeTelegram, Engine],
+) -> None:
+    """The fault tests' run: each Bot API send takes 0.4 s and the person types the next answers
+    300 ms apart, each meant for the question they expect. Once one of them is refused as sent
+    before its question arrived, the rest of the run is refused too: the question asked again is
+    a new copy, and what was typed before it arrived was not typed in answer to it."""
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    order = list(LIKELY_B1)
+    run = order[order.index("biologic_allergy") : order.index("serology")]
+    assert run == ["biologic_allergy", "recent_study", "follow_plan", "pregnancy"]
+    await user.command("start")
+    await screen(user, engine, {q: LIKELY_B1[q] for q in order[: order.index("biologic_allergy")]}, by="text")
+    assert _prompt(user, engine) == "biologic_allergy"
+    handled = len(_rows(engine, ProcessedInput))
+
+    tg.slow["sendMessage"] = 0.4
+    for question in run:  # no, no, yes, no: a "yes" one question early excludes the person
+        tg.send_text(PATIENT, LIKELY_B1[question])
+        await asyncio.sleep(0.3)  # the person's typing pace, not a wait for the bot
+    await tg.wait_for(
+        lambda: len(_rows(engine, ProcessedInput)) == handled + len(run), timeout=30, what="the run handled"
+    )
+    await user.settled(0)
+    tg.slow.clear()
+    refused = [msg["text"] for msg in user.messages].count(m.CROSSED)
+    assert refused >= 1, "the run outpaced the bot: some answer was sent before its question arrived"
+
+    await screen(user, engine, LIKELY_B1, by="text")  # answers what is asked now, as asked
+    stored = _answered(engine)
+    assert {q: stored.get(q) for q in run} == {q: B1_VALUES[q] for q in run}, (
+        "every answer is the one meant for its question"
+    )
+    assert _rows(engine, Referral), "so the person is still referred"
 
 
 UP_TO_DIABETES = {q: LIKELY_B1[q] for q in list(LIKELY_B1)[: list(LIKELY_B1).index("diabetes")]}

@@ -19,7 +19,7 @@ same error texts and status codes.  The unmodified ``telegram.ext.Application`` 
 
 Tests play the users (``send_text``, ``tap``, ``send_voice``...: each queues an Update that the bot
 fetches with getUpdates) and read what the bot did (``messages_to``, ``calls``...).  Fault switches
-(``fail``, ``latency``, ``blocked``, ``migrated``) make Telegram rate-limit, refuse, fail or hang.
+(``fail``, ``latency``, ``slow``, ``blocked``, ``migrated``) make Telegram rate-limit, refuse, fail or hang.
 
 What it does not do: webhooks, inline mode, parse_mode rendering (stored texts are the raw texts
 the bot sent; HTML is parsed only to hold its visible length to the 4096 limit), and concurrent
@@ -182,6 +182,9 @@ class FakeTelegram:
         self._token, self._bot_username, self._bot_id = token, bot_username, bot_id
         self.calls: list[Call] = []
         self.latency: float = 0.0
+        # Seconds a call of a method takes on top of `latency` (sendMessage: 0.4 is a slow Telegram);
+        # the call takes effect at its end, as a message gets its id when Telegram has it.
+        self.slow: dict[str, float] = {}
         self.blocked: set[int] = set()
         # Groups upgraded to supergroups: old id -> new id (sending to the old one is refused).
         self.migrated: dict[int, int] = {}
@@ -512,8 +515,8 @@ class FakeTelegram:
         handler = self._methods.get(method)
         if handler is None:
             return self._error(ApiError(404, "Not Found"))
-        if self.latency:
-            await asyncio.sleep(self.latency)
+        if delay := self.latency + self.slow.get(method, 0.0):
+            await asyncio.sleep(delay)
         fault = self._take_fault(method, params)
         try:
             if method in SENDING and params.get("chat_id") in self.blocked:
