@@ -23,6 +23,7 @@ import contextlib
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from bot.coordination import cards as c
 from bot.coordination.cards import Card, Cards
@@ -30,7 +31,7 @@ from bot.coordination.reports import REFERRAL_ID
 from bot.destinations import DeliveryError, Destination, Message, Sender, parse_destinations
 from dialogs.effects import Effect, ReferralCreated
 from storage.models import Notification, utcnow
-from storage.repository import Records, Store
+from storage.repository import WAITING, Records, Store
 
 log = logging.getLogger(__name__)
 MAX_BACKOFF = 300.0
@@ -50,7 +51,8 @@ class Planner:
                 referral = records.referral(effect.referral_id)
                 trial = referral.trial_id if referral is not None else None
                 targets = [(d.name, d.detail) for d in self.destinations if d.trial in (None, trial)]
-                records.add_notifications(effect.referral_id, "referral", targets)
+                added = records.add_notifications(effect.referral_id, "referral", targets)
+                records.retry_refused({n.destination for n in added}, utcnow(), LEASE_SECONDS)
                 continue
             # Not sent yet: it need not be. Sent: the destination hears that it no longer stands.
             records.cancel_notifications([effect.referral_id], effect.reason)
@@ -157,16 +159,28 @@ class Notifier:
         sent = 0
         try:
             while jobs := await asyncio.to_thread(self.store.run, lambda r: self._claim(r, destination)):
-                for job in jobs:
+                for n, job in enumerate(jobs):
                     outcome = await self._deliver(job)
                     sent += outcome == "sent"
                     if outcome == "failed":
+                        rest = [later.id for later in jobs[n + 1 :]]
+                        await asyncio.to_thread(
+                            self.store.run, partial(self._give_back, failed=job, rest=rest)
+                        )
                         return sent
         except Exception:  # a bug in one destination's round must not stop the others
             log.exception("notifications to %s failed", destination)
         finally:
             self._draining.discard(destination)
         return sent
+
+    @staticmethod
+    def _give_back(records: Records, failed: Job, rest: list[int]) -> None:
+        """What was claimed with a notification that failed waits with it, in order, rather than
+        for its claim to run out."""
+        n = records.notification(failed.id)
+        until = n.next_attempt_at if n is not None and n.status in WAITING else utcnow()
+        records.release_notifications(rest, until)
 
     def _claim(self, records: Records, destination: str) -> list[Job]:
         claimed = records.claim_notifications(

@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 
 from sqlalchemy import Engine, and_, delete, false, or_, true, update
 from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from storage.crypto import Cipher, unlock
@@ -42,6 +43,8 @@ from storage.models import (
 )
 
 T = TypeVar("T")
+# A notification not sent yet: due at its next_attempt_at (pending), or refused so far (failing).
+WAITING = ("pending", "failing")
 
 
 @dataclass(frozen=True)
@@ -656,10 +659,24 @@ class Records:
 
     @staticmethod
     def _due(now: datetime, schemes: tuple[str, ...]) -> tuple[Any, ...]:
+        """Due now, and in its destination's order: nothing before it to the same destination still
+        waits (for a retry, or with whoever is sending it), so nothing overtakes what failed."""
+        earlier = aliased(Notification)
+        waiting_before = (
+            select(earlier.id)
+            .where(
+                earlier.destination == Notification.destination,
+                col(earlier.status).in_(WAITING),
+                col(earlier.id) < Notification.id,
+                earlier.next_attempt_at > now,
+            )
+            .exists()
+        )
         return (
-            col(Notification.status).in_(("pending", "failing")),
+            col(Notification.status).in_(WAITING),
             Notification.next_attempt_at <= now,
             or_(false(), *(col(Notification.destination).startswith(f"{scheme}:") for scheme in schemes)),
+            ~waiting_before,
         )
 
     def claim_notifications(
@@ -681,7 +698,7 @@ class Records:
             select(Notification)
             .where(*self._due(now, schemes))
             .where(true() if destination is None else Notification.destination == destination)
-            .order_by(col(Notification.next_attempt_at), col(Notification.id))
+            .order_by(col(Notification.id))
             .limit(limit)
             .with_for_update(skip_locked=True)
         )
@@ -720,17 +737,42 @@ class Records:
             update(Notification)
             .where(
                 Notification.destination == destination,
-                col(Notification.status).in_(("pending", "failing")),
+                col(Notification.status).in_(WAITING),
                 Notification.next_attempt_at < until,
             )
             .values(next_attempt_at=until)
         )
 
+    def release_notifications(self, ids: list[int], until: datetime) -> None:
+        """Claimed but not sent (one before them failed): due again at `until`, not when the claim ends."""
+        self.session.exec(
+            update(Notification)
+            .where(col(Notification.id).in_(ids), col(Notification.status).in_(WAITING))
+            .values(next_attempt_at=until)
+        )
+
+    def retry_refused(self, destinations: set[str], now: datetime, lease_seconds: float) -> None:
+        """A new notification to a destination that refused is the moment to try it again: what
+        waits for it is due now, the refused one first, so that once the destination is back
+        its notifications arrive in order and soon, not the new one first and the rest an hour
+        later. What is claimed (for `lease_seconds` at most) is left to whoever is sending it."""
+        for destination in destinations:
+            if self.destination_failing(destination):
+                self.session.exec(
+                    update(Notification)
+                    .where(
+                        Notification.destination == destination,
+                        col(Notification.status).in_(WAITING),
+                        Notification.next_attempt_at > now + timedelta(seconds=lease_seconds),
+                    )
+                    .values(next_attempt_at=now)
+                )
+
     def move_notifications(self, old: str, new: str) -> None:
         """Notifications to `old` not yet sent go to `new` (a Telegram group that became a supergroup)."""
         self.session.exec(
             update(Notification)
-            .where(Notification.destination == old, col(Notification.status).in_(("pending", "failing")))
+            .where(Notification.destination == old, col(Notification.status).in_(WAITING))
             .values(destination=new)
         )
 
@@ -740,7 +782,7 @@ class Records:
             update(Notification)
             .where(
                 col(Notification.referral_id).in_(referral_ids),
-                col(Notification.status).in_(("pending", "failing")),
+                col(Notification.status).in_(WAITING),
             )
             .values(status="cancelled", last_error=reason)
         )

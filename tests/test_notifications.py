@@ -345,6 +345,66 @@ async def test_a_transient_failure_is_retried_and_a_refusal_retried_slowly(
         assert len(robot.posts) == 2, "a refused notification arrives once the destination is fixed"
 
 
+@asynccontextmanager
+async def delivering(notifier: Notifier) -> AsyncIterator[None]:
+    """The notifier's loop running, as in a long-running process."""
+    task = asyncio.create_task(notifier.run())
+    try:
+        yield
+    finally:
+        task.cancel()
+        await asyncio.gather(task, return_exceptions=True)
+
+
+def _card_order(tg: FakeTelegram, references: list[str]) -> list[str]:
+    """Which referral each card in the coordinator chat is about, in the order they arrived."""
+    texts = [msg["text"] for msg in tg.messages_to(COORDINATOR)]
+    return [next(r for r in references if r in text) for text in texts]
+
+
+async def test_one_transient_failure_gives_the_rest_of_its_batch_back_at_once(tmp_path: Path) -> None:
+    """Cards are claimed in batches for two minutes. One that fails for a moment waits its short
+    backoff; the cards claimed with it wait with it, in order, and not for the batch's claim. A
+    card made meanwhile waits behind them."""
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path, delivery_interval=0.2)
+        async with notifying(tg, settings) as (engine, notifier):
+            references = [_refer(engine, f"p{n}") for n in range(4)]
+            tg.fail("sendMessage", "500", chat_id=COORDINATOR)  # the first card, once
+            began = asyncio.get_running_loop().time()
+            async with delivering(notifier):
+                await tg.wait_for(lambda: _rows(engine, Notification)[0].attempts == 1, what="the failure")
+                references.append(await asyncio.to_thread(_refer, engine, "p4"))  # within its backoff
+                await tg.wait_for(
+                    lambda: len(tg.messages_to(COORDINATOR)) == 5, timeout=30, what="every card"
+                )
+            took = asyncio.get_running_loop().time() - began
+    assert _card_order(tg, references) == references, "in order: the newer card overtakes none"
+    assert took < 10, f"{took:.1f} s: the failed card's backoff (2 s), not the batch's 2-minute claim"
+
+
+async def test_a_destination_that_comes_back_gets_its_waiting_cards_first_and_soon(tmp_path: Path) -> None:
+    """A chat that refused (the bot was removed) waits an hour between tries. When it comes back,
+    the next card is the moment to try again: the one refused goes first, then the new one."""
+    async with FakeTelegram() as tg:
+        settings = settings_for(tg, tmp_path, delivery_interval=0.2, failing_retry_interval=3600)
+        async with notifying(tg, settings) as (engine, notifier):
+            tg.blocked.add(COORDINATOR)
+            refused = _refer(engine, "p1")
+            await _deliver(notifier)
+            assert _statuses(engine) == {f"telegram:{COORDINATOR}": "failing"}
+            tg.blocked.discard(COORDINATOR)  # the bot is back in the chat
+            async with delivering(notifier):
+                newer = _refer(engine, "p2")
+                began = asyncio.get_running_loop().time()
+                await tg.wait_for(
+                    lambda: len(tg.messages_to(COORDINATOR)) == 2, timeout=30, what="both cards"
+                )
+                took = asyncio.get_running_loop().time() - began
+    assert _card_order(tg, [refused, newer]) == [refused, newer], "the refused card is not overtaken"
+    assert took < 5, f"{took:.1f} s"
+
+
 def _due_now(engine: Engine) -> None:
     with engine.store.transaction() as records:
         for n in records.notifications(("pending", "failing")):
