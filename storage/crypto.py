@@ -24,7 +24,7 @@ from typing import Any
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from storage.files import private_folder
+from storage.files import create_secret_file
 
 
 class EncryptionKeyError(RuntimeError):
@@ -90,25 +90,8 @@ def key_file_keys(path: Path, may_create: bool) -> list[str]:
             f"the database holds encrypted data, but no key is configured: set INTAKE_ENCRYPTION_KEY "
             f"or restore {path}"
         )
-    private_folder(path.parent)
-    # Written in full and on disk before it gets its name: a crash leaves no key file, never an empty one.
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
-        handle.write(new_key() + "\n")
-        handle.flush()
-        os.fsync(handle.fileno())
-    try:
-        os.link(temporary, path)
-    except FileExistsError:  # another process starting at the same moment made it: use theirs
-        return parse_keys(path.read_text(encoding="ascii"))
-    finally:
-        os.unlink(temporary)
-    directory = os.open(path.parent, os.O_RDONLY)
-    try:
-        os.fsync(directory)
-    finally:
-        os.close(directory)
+    if not create_secret_file(path, new_key() + "\n"):
+        return parse_keys(path.read_text(encoding="ascii"))  # another process made it first: theirs
     print(
         f"trial-intake: created a new encryption key in {path}. Keep a copy somewhere safe: "
         "without it the stored answers cannot be read.",

@@ -32,3 +32,30 @@ def private_file(path: Path) -> None:
         info = path.stat()
         if info.st_uid == os.getuid() and stat.S_IMODE(info.st_mode) & 0o077:
             path.chmod(FILE_MODE)
+
+
+def create_secret_file(path: Path, text: str) -> bool:
+    """Write `text` to a new 0600 file `path`, in a private folder; False if it exists already
+    (another process starting at the same moment made it: theirs stands).
+
+    Written in full and on disk before it gets its name: a crash leaves no file, never an empty one.
+    """
+    private_folder(path.parent)
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+    with os.fdopen(descriptor, "w", encoding="ascii") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    try:
+        os.link(temporary, path)
+    except FileExistsError:
+        return False
+    finally:
+        os.unlink(temporary)
+    directory = os.open(path.parent, os.O_RDONLY)
+    try:
+        os.fsync(directory)
+    finally:
+        os.close(directory)
+    return True
