@@ -18,10 +18,15 @@ same error texts and status codes.  The unmodified ``telegram.ext.Application`` 
         tg.tap(42, reply["message_id"], tg.buttons(reply)[0][1])
 
 Tests play the users (``send_text``, ``tap``, ``send_voice``...: each queues an Update that the bot
-fetches with getUpdates) and read what the bot did (``messages_to``, ``calls``...).  Fault switches
-(``fail``, ``latency``, ``slow``, ``blocked``, ``migrated``) make Telegram rate-limit, refuse, fail or hang.
+fetches with getUpdates, or that is posted to its webhook) and read what the bot did
+(``messages_to``, ``calls``...).  Fault switches (``fail``, ``latency``, ``slow``, ``blocked``,
+``migrated``) make Telegram rate-limit, refuse, fail or hang.
 
-What it does not do: webhooks, inline mode, parse_mode rendering (stored texts are the raw texts
+A webhook (setWebhook) gets each update posted, one at a time and in order, with the
+``X-Telegram-Bot-Api-Secret-Token`` header, again and again until it answers 2xx, as Telegram
+does; getUpdates is refused meanwhile, and deleteWebhook goes back to polling.
+
+What it does not do: inline mode, parse_mode rendering (stored texts are the raw texts
 the bot sent; HTML is parsed only to hold its visible length to the 4096 limit), and concurrent
 getUpdates conflicts.  Offsets work as on Telegram: a getUpdates with ``offset`` confirms every
 update before it, and a confirmed update is never returned again, to any poller; an update not
@@ -43,6 +48,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Self
 
+import aiohttp
 from aiohttp import web
 
 JSON_FIELDS = {
@@ -203,10 +209,19 @@ class FakeTelegram:
         self._query_counter = itertools.count(1)
         self._commands: dict[tuple[str, str], list[Json]] = {}
         self._runner: web.AppRunner | None = None
+        # Set by setWebhook: (url, secret_token). Each post's (update id, HTTP status or None when no
+        # answer came) is kept in `webhook_posts`; one not answered 2xx is posted again after
+        # `webhook_retry` seconds (Telegram waits longer).
+        self.webhook: tuple[str, str | None] | None = None
+        self.webhook_retry = 0.2
+        self.webhook_posts: list[tuple[int, int | None]] = []
+        self.posting: int | None = None  # the update being posted, waiting for its answer
+        self._webhook_task: asyncio.Task[None] | None = None
         self._port: int | None = None
         self._methods: dict[str, Callable[[dict[str, Any], dict[str, _File]], Awaitable[Any]]] = {
             "getMe": self._get_me,
             "deleteWebhook": self._delete_webhook,
+            "setWebhook": self._set_webhook,
             "getUpdates": self._get_updates,
             "sendMessage": self._send_message,
             "editMessageText": self._edit_message_text,
@@ -235,6 +250,7 @@ class FakeTelegram:
     async def stop(self) -> None:
         self._closing.set()
         self._notify()
+        await self._stop_posting()
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -279,6 +295,11 @@ class FakeTelegram:
         self._pending[update_id] = update
         self._notify()
         return update_id
+
+    def redeliver(self, update_id: int) -> None:
+        """Deliver an update again, as Telegram does when it is not sure the bot has it."""
+        self._pending[update_id] = self._updates[update_id]
+        self._notify()
 
     def pending_updates(self) -> list[int]:
         return sorted(self._pending)
@@ -617,9 +638,61 @@ class FakeTelegram:
     async def _delete_webhook(self, params: dict[str, Any], files: dict[str, _File]) -> bool:
         if params.get("drop_pending_updates"):
             self._pending.clear()
+        self.webhook = None
+        await self._stop_posting()
         return True
 
+    async def _set_webhook(self, params: dict[str, Any], files: dict[str, _File]) -> bool:
+        if not params.get("url"):
+            return await self._delete_webhook(params, files)
+        if params.get("drop_pending_updates"):
+            self._pending.clear()
+        self.webhook = (str(params["url"]), params.get("secret_token"))
+        if self._webhook_task is None:
+            self._webhook_task = asyncio.create_task(self._post_updates())
+        return True
+
+    async def _stop_posting(self) -> None:
+        if self._webhook_task is not None:
+            self._webhook_task.cancel()
+            await asyncio.gather(self._webhook_task, return_exceptions=True)
+            self._webhook_task = None
+
+    async def _post_updates(self) -> None:
+        """Post each pending update to the webhook, the oldest first, until it is answered 2xx."""
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            while self.webhook is not None and not self._closing.is_set():
+                if not self._pending:
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(1.0):  # not wait_for: it can swallow the cancel
+                            await self._changed.wait()
+                    continue
+                update_id = min(self._pending)
+                url, secret = self.webhook
+                headers = {"X-Telegram-Bot-Api-Secret-Token": secret} if secret else {}
+                status: int | None
+                self.posting = update_id
+                try:
+                    async with session.post(url, json=self._pending[update_id], headers=headers) as answer:
+                        status = answer.status
+                except (aiohttp.ClientError, TimeoutError):
+                    status = None
+                finally:
+                    self.posting = None
+                self.webhook_posts.append((update_id, status))
+                if status is not None and 200 <= status < 300:
+                    self._pending.pop(update_id, None)
+                    self._notify()
+                else:
+                    await asyncio.sleep(self.webhook_retry)
+
     async def _get_updates(self, params: dict[str, Any], files: dict[str, _File]) -> list[Json]:
+        if self.webhook is not None:
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to "
+                "delete the webhook first",
+            )
         offset = int(params.get("offset") or 0)
         limit = min(max(int(params.get("limit") or 100), 1), 100)
         timeout = float(params.get("timeout") or 0)
