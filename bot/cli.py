@@ -1,7 +1,7 @@
 """The `intake` command.
 
 intake                        run the bot: Telegram when TELEGRAM_BOT_TOKEN is set, else the console
-intake telegram               run the Telegram channel (long polling)
+intake telegram [--webhook URL]  run the Telegram channel (long polling, or updates posted to URL)
 intake web                    run the web chat (a phone browser, from a link or QR code)
 intake qr --source X          a QR code for a campaign's web link, and its Telegram link
 intake deliver                deliver notifications to the study team, for a deployment without a channel
@@ -134,7 +134,13 @@ def _parser() -> argparse.ArgumentParser:
         return sub
 
     command("run", _run, "run the bot (the default)")
-    command("telegram", _telegram, "run the Telegram channel (long polling)")
+    telegram = command("telegram", _telegram, "run the Telegram channel (long polling, or by webhook)")
+    telegram.add_argument(
+        "--webhook",
+        metavar="URL",
+        help="take updates by webhook at this public https:// address, listening on "
+        "INTAKE_TELEGRAM_WEBHOOK_HOST:INTAKE_TELEGRAM_WEBHOOK_PORT (default: long polling)",
+    )
     chat_parser = command("chat", _chat, "talk to the bot in this terminal")
     chat_parser.add_argument("--lang", help="language, e.g. en, zh, zh_Hans, zh-CN")
     chat_parser.add_argument("--source", help="campaign source code, e.g. poster_beijing")
@@ -273,6 +279,7 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
     from telegram import Update
 
     from bot.telegram_app import build_application
+    from bot.telegram_webhook import serve_webhook
 
     if not settings.telegram_bot_token:
         print("error: TELEGRAM_BOT_TOKEN is not set (see the README: Telegram)", file=sys.stderr)
@@ -290,9 +297,16 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
             "are stored but announced to nobody (read them with `intake referrals`)",
             file=sys.stderr,
         )
+    webhook = getattr(args, "webhook", None)  # `intake` alone polls
+    if webhook:
+        print(
+            f"trial-intake: Telegram updates by webhook at {webhook}, listening on "
+            f"{settings.telegram_webhook_host}:{settings.telegram_webhook_port}",
+            file=sys.stderr,
+        )
     engine = build_engine(settings)
     with in_use(engine.store.engine):
-        application = build_application(settings, engine)
+        application = build_application(settings, engine, webhook=bool(webhook))
         channel = application.bot_data["channel"]
         stop_web = (
             _web_in_background(settings, engine, channel.notifier, channel.listener, channel.speaker)
@@ -300,7 +314,10 @@ def _telegram(settings: Settings, args: argparse.Namespace, *, web: bool = False
             else None
         )
         try:
-            application.run_polling(allowed_updates=Update.ALL_TYPES)
+            if webhook:
+                asyncio.run(serve_webhook(application, settings, webhook))
+            else:
+                application.run_polling(allowed_updates=Update.ALL_TYPES)
         finally:
             if stop_web is not None:
                 stop_web()

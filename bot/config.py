@@ -75,6 +75,16 @@ class Settings(BaseSettings):
     telegram_concurrent_updates: int = Field(
         default=256, description="Updates handled at once (each chat's in order, chats side by side)."
     )
+    telegram_webhook_host: str = Field(
+        default="127.0.0.1", description="Where `intake telegram --webhook` listens for Telegram's updates."
+    )
+    telegram_webhook_port: int = Field(default=8081, description="The port it listens on.")
+    telegram_webhook_secret: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_-]{1,256}$",
+        description="The secret Telegram sends with each update (1-256 of A-Z a-z 0-9 _ -), the same for "
+        "every instance; default: <data dir>/telegram-webhook.secret, created on first run.",
+    )
     coordinator_chat_ids: str = Field(
         default="",
         description="Comma-separated Telegram chat ids (people or groups) that may use the coordinator "

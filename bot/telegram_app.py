@@ -77,14 +77,15 @@ _UNUSABLE = (
 )
 
 
-def build_application(settings: Settings, engine: Engine) -> Application:
-    """The Application production runs and the tests drive: one factory for both."""
+def build_application(settings: Settings, engine: Engine, *, webhook: bool = False) -> Application:
+    """The Application production runs and the tests drive: one factory for both. By webhook it
+    has no Updater: updates come from `bot.telegram_webhook`'s route."""
     if not settings.telegram_bot_token:
         raise ValueError("TELEGRAM_BOT_TOKEN is not set")
     root = settings.telegram_api_root.rstrip("/")
+    builder = ApplicationBuilder().updater(None) if webhook else ApplicationBuilder()
     application = (
-        ApplicationBuilder()
-        .token(settings.telegram_bot_token)
+        builder.token(settings.telegram_bot_token)
         .base_url(f"{root}/bot")
         .base_file_url(f"{root}/file/bot")
         .read_timeout(settings.telegram_timeout)
