@@ -131,17 +131,18 @@ async def run(referrals: int, latency: float, blocked: bool) -> dict[str, list[f
 
 
 async def _cards(tg: FakeTelegram, engine: Engine) -> list[tuple[float, str]]:
-    """(when, referral) of each card that arrived at the chat, in arrival order."""
+    """(when, referral) of each card that arrived at the chat, in arrival order: the last call
+    that sent it (one before it failed)."""
     with engine.store.transaction() as records:
         references = [r.id for r in records.referrals()]
-    arrived = []
+    last: dict[str, float] = {}
     for call in tg.calls_to("sendMessage"):
         text = call.params.get("text", "")
         if call.params.get("chat_id") == 9001 and (
             reference := next((r for r in references if r in text), None)
         ):
-            arrived.append((call.at, reference))
-    return arrived
+            last[reference] = call.at
+    return sorted((at, reference) for reference, at in last.items())
 
 
 async def failures(latency: float, failing_retry: float) -> None:
