@@ -4,7 +4,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 from pathlib import Path
+from typing import Any
 
+from sqlalchemy import event
 from sqlmodel import select
 
 from bot.destinations import parse_destinations
@@ -51,6 +53,33 @@ def test_purge_removes_personal_data_and_keeps_statistics(engine: Engine) -> Non
         assert [n.status for n in notifications] == ["cancelled"], "a purged referral is not sent"
         assert [r.outcome for r in records.session.exec(select(Referral))] == ["likely_eligible"]
     assert _purge_all(engine) == [], "purging twice changes nothing"
+
+
+def test_purge_takes_as_many_statements_for_many_screenings_as_for_one(engine: Engine) -> None:
+    """A daily purge of 100,000 took hours when each screening cost statements of its own."""
+    started = ("consent_storage", "consent_contact", "respondent", "age")
+    counts = []
+    for batch in (1, 6):
+        for n in range(batch):
+            person = Person(engine, f"p{batch}-{n}")
+            person.start()
+            person.answer_some({q: LIKELY_B1[q] for q in started})
+        statements: list[str] = []
+
+        def count(*args: Any, into: list[str] = statements) -> None:
+            into.append(args[2])
+
+        event.listen(engine.store.engine, "before_cursor_execute", count)
+        try:
+            purged = _purge_all(engine)
+        finally:
+            event.remove(engine.store.engine, "before_cursor_execute", count)
+        assert len(purged) == batch
+        counts.append(len(statements))
+        with engine.store.transaction() as records:
+            assert all(a.raw is None for a in records.session.exec(select(Answer))), "no typed text kept"
+            assert all(p.ref is None for p in records.session.exec(select(Participant)))
+    assert counts[0] == counts[1], f"{counts}: statements grow with the screenings purged"
 
 
 def test_recent_screenings_are_kept(engine: Engine) -> None:
