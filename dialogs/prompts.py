@@ -158,7 +158,9 @@ class Prompts:
         question = entry.question(held.get("step"))
         t = self.entry_translator()
         options = tuple(Option(o.value, t(o.text)) for o in question.choices)
-        self._ask_with(t(question.texts[0]), options, question.kind)
+        # Each of the entry's questions is a prompt of its own: a tap on the first, sent again or
+        # late, must not answer the second.
+        self._ask_with(t(question.texts[0]), options, question.kind, step=question.id)
 
     def _read_back(self) -> None:
         held = self.records.held_answer(self.screening) or {}
@@ -229,14 +231,21 @@ class Prompts:
         self._ask_with(text, rendered, "choice")
 
     def _ask_with(
-        self, text: str, options: tuple[Option, ...], expects: str, languages: tuple[str, ...] = ()
+        self,
+        text: str,
+        options: tuple[Option, ...],
+        expects: str,
+        languages: tuple[str, ...] = (),
+        step: str | None = None,
     ) -> None:
         """Put a prompt to the person. A new prompt gets the next sequence number; asking the
-        same one again (after a problem, in another language) keeps it, so its buttons stay good."""
+        same one again (after a problem, in another language) keeps it, so its buttons stay good.
+        `step`: which of a menu's questions this is (the entry's), each a prompt of its own."""
         screening = self.screening
         key = self.state  # a question id, a dialog state, or a menu ("_confirm")
-        if key != screening.prompt_key:
-            screening.prompt_key, screening.prompt_seq = key, screening.prompt_seq + 1
+        prompt_key = f"{key}:{step}" if step else key
+        if prompt_key != screening.prompt_key:
+            screening.prompt_key, screening.prompt_seq = prompt_key, screening.prompt_seq + 1
         speak = self.screening.read_aloud
         self._emit(Reply(text, options, self.prompt_id(), key, expects, speak=speak, languages=languages))
 

@@ -95,6 +95,21 @@ def test_the_entry_reads_words_and_taps_in_the_persons_language(both: Engine) ->
     assert _trial_of(person) == FIRST and person.prompt == "consent_storage"
 
 
+def test_a_tap_on_the_entry_s_first_question_never_answers_its_second(both: Engine) -> None:
+    """Each of the entry's questions is a prompt of its own: the first one's "yes", tapped twice or
+    arriving late, does not answer "did it shrink without an operation?"."""
+    person = Person(both)
+    person.start()
+    first = person.asking.prompt if person.asking else None
+    person.tap("no")
+    assert person.prompt == "_study" and "smaller" in person.texts[-1]
+    assert person.asking is not None and person.asking.prompt != first
+    person.tap("yes", prompt=first)
+    assert person.prompt == "_study" and "smaller" in person.texts[-1], "still the second question"
+    person.tap("no")
+    assert _trial_of(person) == SECOND and person.prompt == "consent_storage"
+
+
 def test_the_entry_asks_again_what_it_cannot_read_and_keeps_through_commands(both: Engine) -> None:
     person = Person(both)
     person.start()
