@@ -11,8 +11,12 @@ from pathlib import Path
 
 import httpx
 
-from tests.conftest import TAPS_B1
+from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.telegram_harness import COORDINATOR, TelegramUser
+from storage.models import Screening
+from tests.conftest import LIKELY_B1, TAPS_B1
 from tests.test_processes import intake, serving_web
+from tests.test_telegram_process import _rows, bot_process
 from tests.test_web import Page
 
 BOTH = {"INTAKE_TRIALS": "", "INTAKE_WEB_TAP_SETTLE": "0"}  # every trial file: both studies
@@ -89,4 +93,39 @@ async def test_one_web_process_serves_both_studies_in_chinese_and_english(tmp_pa
     assert stored == {
         ("NCT06079125", "zh_Hans", "likely_eligible"),
         ("NCT07295067", "en", "likely_eligible"),
+    }, stored
+
+
+async def _answer_in_order(user: TelegramUser, answers: list[str]) -> None:
+    """Say each answer in turn; a read-back ("您写的是…", "You wrote…") is confirmed, the summary too."""
+    for answer in answers:
+        await user.say(answer)
+        if user.last["text"].startswith(("您写的是", "You wrote")):
+            await user.tap("yes")
+    await user.tap("confirm")
+
+
+async def test_one_telegram_process_serves_both_studies_in_chinese_and_english(tmp_path: Path) -> None:
+    """A deep link names the second study for a Chinese speaker; an English speaker without one
+    is led by the entry to the first. Each referral reaches the team, with its study."""
+    async with FakeTelegram() as tg:
+        chinese, english = TelegramUser(tg, 2001, "zh-hans"), TelegramUser(tg, 2002, "en")
+        with bot_process(tg, tmp_path, INTAKE_TRIALS=""):
+            await tg.wait_for(lambda: tg.calls_to("getUpdates"), timeout=30, what="the bot polling")
+            await chinese.command("start", "nct06079125-qr_beijing")
+            assert "小脑扁桃体下疝" in " ".join(m["text"] for m in chinese.messages), (
+                "the second study at once"
+            )
+            await _answer_in_order(chinese, [a for q, a in SECOND_ZH.items() if q != "_study"])
+            assert "您有可能符合" in " ".join(m["text"] for m in chinese.messages[-3:])
+            await english.command("start")
+            assert "operation at the back of the head" in english.last["text"], "the entry"
+            await english.say("yes")
+            await _answer_in_order(english, list(LIKELY_B1.values()))
+            assert "may be a candidate" in " ".join(m["text"] for m in english.messages[-3:])
+            await tg.wait_for_messages(COORDINATOR, 2)
+    stored = {(s.trial_id, s.locale, s.source, s.outcome) for s in _rows(tmp_path, Screening)}
+    assert stored == {
+        ("NCT06079125", "zh_Hans", "qr_beijing", "likely_eligible"),
+        ("NCT07295067", "en", None, "likely_eligible"),
     }, stored
