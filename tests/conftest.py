@@ -257,3 +257,15 @@ LIKELY_B1_ZH: dict[str, str] = {
     "contact_name": "李伟",
     "contact_phone": "138 1234 5678",
 }
+
+
+# Not a candidate for NCT07295067: never operated, and the syrinx did not shrink on its own.
+NEVER_OPERATED = {
+    "consent_storage": "yes",
+    "consent_contact": "yes",
+    "respondent": "1",
+    "age": "42",
+    "diagnosis": "yes",
+    "had_surgery": "no",
+    "mri_resolved": "no",
+}

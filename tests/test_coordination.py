@@ -32,30 +32,17 @@ from bot.wiring import build_engine
 from dialogs.engine import Engine
 from dialogs.machine import SUMMARY
 from storage.models import AuditEvent
-from tests.conftest import LIKELY_B1, Person
+from tests.conftest import LIKELY_B1, NEVER_OPERATED, Person
 from tests.test_console import _account, _client, _sign_in
 from tests.test_processes import intake
+from tests.test_second_trial import adult
 
 FIRST, SECOND = "NCT07295067", "NCT06079125"
 BOTH = "nct07295067,nct06079125"
 # A likely candidate for NCT06079125, typed: Chiari and a syrinx, never operated, MRI to share.
 SECOND_LIKELY = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
+    **{question: str(value) for question, value in adult().items()},
     "respondent": "1",
-    "age": "35",
-    "chiari": "yes",
-    "syrinx": "yes",
-    "prior_surgery": "no",
-    "mri_available": "yes",
-    "hydrocephalus": "no",
-    "tumour": "no",
-    "head_injury_stroke": "no",
-    "cns_infection": "no",
-    "other_malformation": "no",
-    "degenerative": "no",
-    "fibromyalgia_fatigue": "no",
-    "travel": "yes",
     "contact_name": "Wang Fang",
     "contact_phone": "139 8765 4321",
 }
@@ -409,17 +396,6 @@ def test_a_referral_filter_is_audited_as_asked(engine: Engine, referred: dict[st
 
 
 # Other studies -------------------------------------------------------------------------------
-
-# Not a candidate for NCT07295067: never operated, and the syrinx did not shrink on its own.
-NEVER_OPERATED = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
-    "respondent": "1",
-    "age": "42",
-    "diagnosis": "yes",
-    "had_surgery": "no",
-    "mri_resolved": "no",
-}
 
 
 def not_eligible(engine: Engine, who: str, answers: dict[str, str], news: str = "yes") -> Person:

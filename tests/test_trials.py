@@ -12,7 +12,7 @@ from dialogs import messages as m
 from dialogs.engine import Engine, Start
 from dialogs.trial import Trials, load_trials
 from storage.repository import Store
-from tests.conftest import LIKELY_B1, Person
+from tests.conftest import LIKELY_B1, NEVER_OPERATED, Person
 from tests.test_processes import intake
 
 FIRST, SECOND = "NCT07295067", "NCT06079125"
@@ -143,18 +143,6 @@ def _screenings(engine: Engine) -> list[dict[str, object]]:
 
     with engine.store.transaction() as records:
         return [screening_view(records, s) for s in records.screenings()]
-
-
-# Not a candidate for NCT07295067: never operated, and the syrinx did not shrink on its own.
-NEVER_OPERATED = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
-    "respondent": "1",
-    "age": "42",
-    "diagnosis": "yes",
-    "had_surgery": "no",
-    "mri_resolved": "no",
-}
 
 
 def test_excluded_for_never_having_had_surgery_the_other_study_is_offered(both: Engine) -> None:
