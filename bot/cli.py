@@ -65,7 +65,7 @@ from bot.wiring import (
 from dialogs.engine import Engine, Text
 from dialogs.i18n import catalog_status, negotiate, pick_locale, shipped_locales
 from dialogs.inputs import CAMPAIGN_SOURCE
-from dialogs.trial import TrialDefinitionError, load_trial
+from dialogs.trial import TrialDefinitionError, load_trial, load_trials
 from storage.backup import BackupError, audit_database, backup, erased_participants, restore
 from storage.crypto import EncryptionKeyError, new_key
 from storage.database import DatabaseInUse, SchemaError, in_use, make_engine, shown_url
@@ -422,9 +422,11 @@ def _migrate(settings: Settings, args: argparse.Namespace) -> int:
 # Operator commands: they read and change data, never the schema, and need no trial file. --
 
 
-def _coordination(settings: Settings) -> Coordination:
-    """The study team's service, for an operator's command."""
-    return build_coordination(settings, operator_store(settings))
+def _coordination(settings: Settings, *, served: bool = True) -> Coordination:
+    """The study team's service, for an operator's command. With `served` False it knows every
+    trial file there is, whatever INTAKE_TRIALS says: reading the audit trail or the screenings
+    stored must work when that setting is wrong, or names a trial no longer served."""
+    return build_coordination(settings, operator_store(settings), None if served else load_trials())
 
 
 def _operator_principal() -> Principal:
@@ -630,7 +632,7 @@ def _rotate_keys(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _audit(settings: Settings, args: argparse.Namespace) -> int:
-    for event in _coordination(settings).audit_trail(_operator_principal()):
+    for event in _coordination(settings, served=False).audit_trail(_operator_principal()):
         detail = json.dumps(event.detail, ensure_ascii=False, sort_keys=True) if event.detail else ""
         print(
             f"{event.at.isoformat(timespec='seconds')}  {event.actor:20} {event.action:20} "
@@ -654,7 +656,7 @@ def _i18n_status(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def _screenings(settings: Settings, args: argparse.Namespace) -> int:
-    rows = _coordination(settings).screenings(_operator_principal())
+    rows = _coordination(settings, served=False).screenings(_operator_principal())
     if args.json:
         json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
         sys.stdout.write("\n")

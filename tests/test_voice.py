@@ -592,7 +592,7 @@ MEANT = {
     "travel": ("yes", "Yes, coming is possible"),
     "contact_name": ("John Smith", "John Smith"),
     # Runs of one digit ("zero zero zero") are what tiny.en miscounts: a read-back catches it.
-    "contact_phone": ("one three nine one two three four five six seven eight", "13912345678"),
+    "contact_phone": ("one three nine one two three four five six seven eight", "+8613912345678"),
 }
 SUMMARY = "Here is what you told us"
 DONE = "Your reference is"

@@ -171,7 +171,7 @@ async def test_nothing_is_stored_before_consent_and_a_link_preview_counts_nowher
     """Opening a link (a WeChat link preview too), choosing a language, help, read aloud, a consent
     in words read back: none of it is a participant, a screening or a start in the funnel. The
     consent stores the screening as it stood: its source, language and read aloud."""
-    from dialogs.reports import funnel
+    from bot.coordination.reports import funnel
 
     async with httpx.AsyncClient(transport=browser._transport, base_url="http://intake.test") as preview:
         assert (await preview.get("/?src=poster_wechat&lang=zh")).status_code == 303  # never followed
@@ -190,7 +190,7 @@ async def test_nothing_is_stored_before_consent_and_a_link_preview_counts_nowher
     assert 'action="/resume-link"' not in again.html, "no screening yet to continue elsewhere"
     await browser.post("/resume-link", data={"csrf": again.field("csrf")})
     with engine.store.transaction() as records:
-        assert funnel(records) == {"language": {}, "source": {}, "week": {}}
+        assert funnel(records, engine.trial.registry_id) == {"language": {}, "source": {}, "week": {}}
     assert _traces(engine) == {}, "nothing of anyone stored before consent"
 
     page = await _tap(browser, again, "yes")
@@ -201,7 +201,7 @@ async def test_nothing_is_stored_before_consent_and_a_link_preview_counts_nowher
     traces = _traces(engine)
     assert traces["Participant"] == 1 and traces["Consent"] == 1 and traces["AuditEvent"] == 1, traces
     with engine.store.transaction() as records:
-        counted = funnel(records)["source"]
+        counted = funnel(records, engine.trial.registry_id)["source"]
     assert counted == {"poster_beijing": {"started": 1, "consented": 1}}, "the preview counts nowhere"
     assert "intake_before" not in browser.cookies, "stored now: where they stand is not in a cookie any more"
 
@@ -369,9 +369,9 @@ async def test_free_text_is_escaped_everywhere_it_is_shown(
 ) -> None:
     """Script in every typed answer: the read-back, the summary, the coordinators' card and the
     CSV show it as text, and a spreadsheet formula in a name is not run either."""
+    from bot.coordination.cards import Cards
     from bot.coordination.reports import referrals_csv
     from bot.destinations import render_html
-    from bot.notifications import CardMaker
 
     name = f'=HYPERLINK("http://evil.example") {XSS}'
     typed = {"diabetes": f"no, {XSS}", "contact_name": name, "contact_phone": f"+86 138 1234 5678 {XSS}"}
@@ -397,7 +397,7 @@ async def test_free_text_is_escaped_everywhere_it_is_shown(
     page = await _tap(browser, page, "confirm")
     [referral] = _rows(engine, Referral)
     with engine.store.transaction() as records:
-        card = CardMaker(engine.trial, "en", "UTC").card(records, referral.id)
+        card = Cards(engine.trials, "en", "UTC").card(records, referral.id)
         exported = referrals_csv(records, engine.trial, "en", "UTC", "contact").decode("utf-8-sig")
     assert card is not None
     html = render_html(card)
