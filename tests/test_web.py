@@ -329,6 +329,24 @@ def test_session_tokens_are_signed_dated_and_expire_unused_or_old() -> None:
     assert tokens.read("").session_id is None and tokens.read("a.b.c.d").session_id is None
 
 
+def test_each_kind_of_token_is_good_only_for_its_purpose_and_its_deployment() -> None:
+    """A form's CSRF token is no session's signature, a state sealed for one session opens for no
+    other, and another deployment's key signs nothing here (itsdangerous, a salt per purpose)."""
+    from bot.web.sessions import Tokens
+
+    tokens = Tokens(lambda value: f"{hash(('key', value)):x}" * 4)
+    session = tokens.read(tokens.issue()).session_id
+    assert session is not None
+    body = tokens.issue(session).rpartition(".")[0]
+    assert tokens.read(f"{body}.{tokens.csrf(body)}").session_id is None, "a CSRF token as a signature"
+    sealed = tokens.seal_before(session, {"locale": "en"})
+    assert tokens.open_before(session, sealed) == {"locale": "en"}
+    assert tokens.open_before("another-session", sealed) is None
+    elsewhere = Tokens(lambda value: f"{hash(('other key', value)):x}" * 4)
+    assert elsewhere.read(tokens.issue(session)).session_id is None
+    assert elsewhere.csrf(session) != tokens.csrf(session)
+
+
 async def test_resume_links_expire_work_once_and_say_so(browser: httpx.AsyncClient, engine: Engine) -> None:
     from sqlmodel import select
 

@@ -1,8 +1,10 @@
 """Web chat sessions without accounts: signed cookies that expire, and resume links apart from them.
 
 A session cookie is `<session id>.<day begun>.<day used>.<signature>`: a random id, the day
-(counted from 1970) the session began and the day it was last used, and a keyed signature
-of all three. Each visit issues it again with today as the day used, so a person who keeps
+(counted from 1970) the session began and the day it was last used, and a signature of all
+three. Signing is itsdangerous's (HMAC-SHA256, a salt per purpose: session, before-consent
+state, CSRF), under a secret of this deployment's own that the store's lookup key derives.
+Each visit issues it again with today as the day used, so a person who keeps
 coming back keeps their screening; a cookie unused for `max_age_days`, or begun more than
 `lifetime_days` ago however often used, stops working, because it is a key to someone's
 health answers. The cookie is never shown on a page.
@@ -19,12 +21,15 @@ answer held for its read-back is encrypted already); only tampering needs stoppi
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import secrets
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
+
+from itsdangerous import Signer
 
 from bot.web.pages import matches
 
@@ -45,9 +50,19 @@ class Tokens:
     max_age_days: int = 90
     lifetime_days: int = 180
     clock: Callable[[], int] = today
+    _signers: dict[str, Signer] = field(init=False, repr=False)
+
+    def __post_init__(self) -> None:
+        # A secret for web tokens alone: known only to whoever holds the store's key, and no
+        # key of the store itself.
+        secret = self.sign("web-token-secret")
+        self._signers = {
+            purpose: Signer(secret, salt=f"web-{purpose}", digest_method=hashlib.sha256)
+            for purpose in ("session", "before", "csrf")
+        }
 
     def _signature(self, purpose: str, value: str) -> str:
-        return self.sign(f"web-{purpose}:{value}")[:43]
+        return self._signers[purpose].get_signature(value).decode()
 
     def issue(self, session: str | None = None, began: int | None = None) -> str:
         """A token for `session` (a new one, begun today, when None), used today."""
