@@ -35,18 +35,21 @@ def test_every_language_has_its_corpus_at_every_kind_of_question() -> None:
         assert sum(c.meaning is None for c in cases) >= len(cases) // 10, f"{locale}: too few unclear"
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.id for c in CASES])
-def test_no_phrase_is_stored_or_read_back_as_another_answer(case: Case) -> None:
-    outcome = judge(case, read_case(case))
-    assert outcome not in (Outcome.STORED_WRONG, Outcome.READ_BACK_WRONG), f"{case.text!r}: {outcome}"
-
-
 @pytest.mark.parametrize("locale", LOCALES)
-def test_most_clear_answers_are_understood_the_first_time(locale: str) -> None:
-    clear = [c for c in CASES if c.locale == locale and c.meaning is not None]
-    outcomes = Counter(judge(c, read_case(c)) for c in clear)
-    understood = (outcomes[Outcome.STORED_RIGHT] + outcomes[Outcome.READ_BACK_RIGHT]) / len(clear)
-    assert understood >= FLOOR[locale], f"{locale}: {understood:.1%} {dict(outcomes)}"
+def test_no_phrase_is_read_as_another_answer_and_most_are_understood_the_first_time(locale: str) -> None:
+    """Every phrase of the language: none stored or read back as another answer; of the clear
+    ones, at least the language's floor understood at once or read back right. (One test per
+    language, not per phrase: 2,800 tests cost the suite more than reading them does.)"""
+    cases = [c for c in CASES if c.locale == locale]
+    outcomes = {c: judge(c, read_case(c)) for c in cases}
+    wrong = [f"{c.question}: {c.text!r} -> {o}" for c, o in outcomes.items() if o in _WRONG]
+    assert wrong == [], "\n".join(wrong)
+    clear = Counter(o for c, o in outcomes.items() if c.meaning is not None)
+    understood = (clear[Outcome.STORED_RIGHT] + clear[Outcome.READ_BACK_RIGHT]) / sum(clear.values())
+    assert understood >= FLOOR[locale], f"{locale}: {understood:.1%} {dict(clear)}"
+
+
+_WRONG = (Outcome.STORED_WRONG, Outcome.READ_BACK_WRONG)
 
 
 def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_path: Path) -> None:
