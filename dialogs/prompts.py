@@ -15,7 +15,6 @@ from typing import Any
 from babel.dates import format_date
 
 from dialogs import messages as m
-from dialogs.cards import answer_text
 from dialogs.eligibility import Outcome
 from dialogs.entry import Entry
 from dialogs.i18n import Translator, display_name
@@ -25,6 +24,7 @@ from dialogs.outputs import Option, Reply
 from dialogs.trial import Question, Trial
 from dialogs.trial import Text as TrialText
 from dialogs.understanding import clean
+from dialogs.wording import answer_text
 from storage.models import Screening
 from storage.repository import Records
 
