@@ -118,13 +118,9 @@ class Engine:
         if it was never sent). The effects go to `on_effects` in the same transaction.
         """
 
-        def turn(records: Records) -> Turn:
-            replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key)
-            return self._queue(records, address, replies, effects)
-
         # Two first messages racing to create a person, or a duplicate delivered
         # concurrently: the retry sees the winner's rows.
-        return self.store.run(turn)
+        return self.store.run(lambda records: self._turn(records, address, message, locale, dedupe_key))
 
     def handle_before_consent(
         self, address: Address, message: Input, before: Before | None, *, locale: str | None = None
@@ -136,8 +132,7 @@ class Engine:
 
         def turn(records: Records) -> Turn | Unstored:
             if records.participant(address.channel, address.external_id) is not None:
-                replies, effects = _Turn(self, records, address, locale).run(message, None)
-                return self._queue(records, address, replies, effects)
+                return self._turn(records, address, message, locale, None)
             conversation, keep = before_consent.run(self, records, address, message, before, locale)
             replies = conversation.close()
             if keep:
@@ -147,6 +142,13 @@ class Engine:
             return Unstored(replies, standing)
 
         return self.store.run(turn)
+
+    def _turn(
+        self, records: Records, address: Address, message: Input, locale: str | None, dedupe_key: str | None
+    ) -> Turn:
+        """One input of someone stored, handled and queued in `records`' transaction."""
+        replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key)
+        return self._queue(records, address, replies, effects)
 
     def _queue(self, records: Records, address: Address, replies: list[Reply], effects: list[Effect]) -> Turn:
         """A turn's replies into the person's outbox, and its effects to the host, in its transaction."""
