@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import cache
 
 import pyotp
 from argon2 import PasswordHasher
@@ -25,8 +26,13 @@ from storage.repository import Records, Store
 ROLES = ("coordinator", "monitor", "operator")
 PASSWORD_LENGTHS = (12, 128)  # ASVS 2.1.1 and 2.1.2: at least 12 characters, and up to 128 allowed
 _hasher = PasswordHasher()
-# Checked when the name is unknown, so that a wrong name takes as long as a wrong password.
-_DUMMY = _hasher.hash(secrets.token_urlsafe(16))
+
+
+@cache
+def _dummy() -> str:
+    """Checked when the name is unknown, so that a wrong name takes as long as a wrong password
+    (made on first use: hashing at import would slow every `intake` command down)."""
+    return _hasher.hash(secrets.token_urlsafe(16))
 
 
 def new_password() -> str:
@@ -75,7 +81,7 @@ class SignIn:
 
 def check_password(account: Account | None, password: str) -> bool:
     """Whether `password` is the account's; as slow for no account as for a wrong password."""
-    return _verify(account.password_hash if account else _DUMMY, password) and account is not None
+    return _verify(account.password_hash if account else _dummy(), password) and account is not None
 
 
 def sign_in(records: Records, name: str, password: str, code: str, now: datetime | None = None) -> SignIn:
