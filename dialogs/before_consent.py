@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 from dialogs.conversation import Conversation, start_screening
 from dialogs.inputs import Address, Choice, Input, Start
 from dialogs.outputs import Reply
-from storage.models import Participant, Screening
-from storage.repository import Records
+from storage.models import Participant
+from storage.repository import Records, ScreeningState
 
 if TYPE_CHECKING:
     from dialogs.engine import Engine
@@ -62,11 +62,11 @@ def run(
     participant = records.add_participant(address.channel, address.external_id)
     if before is None:
         screening = start_screening(engine, records, participant, message, hint, None)
-        conversation = Conversation(engine, records, address, participant, screening, hint)
+        conversation = Conversation(engine, records, address, participant, screening, hint, answers={})
         conversation.greet()
     else:
         screening = _restore(engine, records, participant, before, hint)
-        conversation = Conversation(engine, records, address, participant, screening, hint)
+        conversation = Conversation(engine, records, address, participant, screening, hint, answers={})
         if isinstance(message, Choice):
             # A button carries its prompt, "<screening>.<sequence>": the screening it was shown
             # in was never stored, so it is this one, and the sequence says which prompt.
@@ -76,15 +76,15 @@ def run(
     return conversation, consented and not conversation.erased
 
 
-def before_of(screening: Screening) -> Before:
+def before_of(screening: ScreeningState) -> Before:
     """Where `screening` stands, as plain values."""
-    fields = screening.model_dump(exclude=_NOT_KEPT)
+    fields = {k: v for k, v in screening.columns().items() if k not in _NOT_KEPT}
     return {k: v for k, v in fields.items() if not isinstance(v, date)}  # a date: when, not where
 
 
 def _restore(
     engine: Engine, records: Records, participant: Participant, before: Before, hint: str | None
-) -> Screening:
+) -> ScreeningState:
     """A screening standing where `before` says, begun (and audited) as a link to it would begin it."""
     trial = engine.trials.by_id(before["trial_id"])
     start = Start(source=before.get("source"), locale=before.get("locale"), trial=trial.slug)

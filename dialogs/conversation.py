@@ -39,8 +39,8 @@ from dialogs.prompts import (
 )
 from dialogs.trial import Question, Trial
 from dialogs.understanding import Certainty, Reading, clean
-from storage.models import Participant, Screening, utcnow
-from storage.repository import Records
+from storage.models import Participant, utcnow
+from storage.repository import Records, ScreeningState
 
 if TYPE_CHECKING:
     from dialogs.engine import Engine
@@ -68,7 +68,7 @@ def start_screening(
     message: Input,
     hint: str | None,
     previous_locale: str | None,
-) -> Screening:
+) -> ScreeningState:
     trial, source = engine.trials.from_link(message.source) if isinstance(message, Start) else (None, None)
     if isinstance(message, Start) and message.trial:
         trial = engine.trials.by_slug(message.trial) or trial
@@ -92,7 +92,7 @@ def _new_screening(
     locale: str | None,
     source: str | None,
     audited: dict[str, str | None],
-) -> Screening:
+) -> ScreeningState:
     """A screening of `trial` at its first question, audited with `audited`."""
     screening = records.add_screening(
         participant.id or 0, trial.registry_id, state=trial.questions[0].id, locale=locale, source=source
@@ -104,7 +104,7 @@ def _new_screening(
     return screening
 
 
-def _typed_before(message: Text, screening: Screening) -> bool:
+def _typed_before(message: Text, screening: ScreeningState) -> bool:
     """Whether `message` was sent before the current prompt reached the person (where the channel
     numbers messages): typed again while the bot was down, say, and handled only once it was back
     and had asked the next question."""
@@ -143,9 +143,11 @@ class Conversation(Prompts):
         records: Records,
         address: Address,
         participant: Participant,
-        screening: Screening,
+        screening: ScreeningState,
         hint: str | None = None,
+        answers: dict[str, Any] | None = None,
     ) -> None:
+        """`answers`: the screening's, when the caller knows them (none yet: it has just begun)."""
         self.engine = engine
         self.trial = engine.trials.by_id(screening.trial_id)
         self.machine = engine.machines[self.trial.slug]
@@ -159,7 +161,8 @@ class Conversation(Prompts):
         # Where the dialog stands beneath any menu; `state` is the machine's view, menus included.
         self.base = screening.state
         self.editing = screening.editing
-        self.answers: dict[str, Any] = records.answers(screening.id or 0)
+        # In the order they were given (`last_answered`), kept so as the turn changes them.
+        self.answers: dict[str, Any] = records.answers(screening.id or 0) if answers is None else answers
         self.replies: list[Reply] = []
         self.effects: list[Effect] = []
         self.erased = False
@@ -208,7 +211,7 @@ class Conversation(Prompts):
         return assess(self.trial, self.answers).outcome is Outcome.NOT_ELIGIBLE
 
     def last_answered(self) -> str | None:
-        return self.records.last_answered(self.screening.id or 0)
+        return next(reversed(self.answers), None)
 
     def entered(self, event: EventData) -> None:
         log.info("screening %s: %s -> %s", self.screening.id, event.transition.source, self.state)
@@ -365,10 +368,11 @@ class Conversation(Prompts):
         self.prompt()
 
     def _consent_outdated(self) -> bool:
-        if self.screening.status != "active":
+        given = self.screening.storage_consent  # read with the screening: (version, granted)
+        if self.screening.status != "active" or given is None:
             return False
-        given = [c for c in self.records.consents(self.screening.id or 0) if c.scope == "storage"]
-        return bool(given) and given[-1].granted and given[-1].version != self.trial.consent_version
+        version, granted = given
+        return granted and version != self.trial.consent_version
 
     def _answer_reconsent(self, message: Choice | Text) -> None:
         question = self.trial.questions[0]
@@ -561,8 +565,9 @@ class Conversation(Prompts):
             personal=question.private,
             read_back=read_back,
             confidence=confidence,
+            supersedes=question.id in self.answers,
         )
-        self.answers[question.id] = value
+        self._answered(question.id, value)
         if question.scope:
             self._consent_answered(question, value)
             if question is self._opening_consents()[-1] and value is not None:
@@ -876,11 +881,22 @@ class Conversation(Prompts):
         for question_id, value in carried.items():
             question = self.trial.question(question_id)
             self.records.record_answer(
-                self.screening.id or 0, question_id, value, None, "carried", personal=question.private
+                self.screening.id or 0,
+                question_id,
+                value,
+                None,
+                "carried",
+                personal=question.private,
+                supersedes=question_id in self.answers,
             )
-            self.answers[question_id] = value
+            self._answered(question_id, value)
             if question.scope:
                 self._consent_answered(question, value)
+
+    def _answered(self, question_id: str, value: Any) -> None:
+        """The answer now current: the last given."""
+        self.answers.pop(question_id, None)
+        self.answers[question_id] = value
 
     def _erase(self) -> None:
         erasure = self.records.erase_participant(self.participant)

@@ -42,14 +42,16 @@ from dialogs.machine import build_machine
 from dialogs.outputs import Option, Reply, Turn
 from dialogs.trial import Trial, Trials
 from dialogs.understanding import all_lexicons
-from storage.models import utcnow
-from storage.repository import Records, Store
+from storage.models import Participant, utcnow
+from storage.repository import Records, ScreeningState, Store
 
 log = logging.getLogger(__name__)
 
 
 # Called inside the input's transaction with what it changed (the host plans notifications).
 EffectSink = Callable[[Records, list[Effect]], None]
+# A stored person, and their latest screening if they have one.
+Standing = tuple[Participant, ScreeningState | None]
 
 
 class Engine:
@@ -109,6 +111,7 @@ class Engine:
         *,
         locale: str | None = None,
         dedupe_key: str | None = None,
+        with_outbox: bool = False,
     ) -> Turn:
         """Handle one input from `address`: the replies it added to the outbox, and its effects.
 
@@ -116,11 +119,19 @@ class Engine:
         Telegram's language_code); `dedupe_key` identifies the input so that
         a redelivery of it has no effect (what it said is still in the outbox
         if it was never sent). The effects go to `on_effects` in the same transaction.
+        `with_outbox`: the turn's `waiting` is all the person's outbox, read in its transaction
+        (what `outbox` would say next, without another).
         """
+
+        def turn(records: Records) -> Turn:
+            handled = self._turn(records, address, message, locale, dedupe_key)
+            if not with_outbox:
+                return handled
+            return replace(handled, waiting=self._waiting(records, address))
 
         # Two first messages racing to create a person, or a duplicate delivered
         # concurrently: the retry sees the winner's rows.
-        return self.store.run(lambda records: self._turn(records, address, message, locale, dedupe_key))
+        return self.store.run(turn)
 
     def handle_before_consent(
         self, address: Address, message: Input, before: Before | None, *, locale: str | None = None
@@ -131,8 +142,9 @@ class Engine:
         to storage (a `Turn`); otherwise nothing is stored, and `Unstored` says what to show them."""
 
         def turn(records: Records) -> Turn | Unstored:
-            if records.participant(address.channel, address.external_id) is not None:
-                return self._turn(records, address, message, locale, None)
+            standing = records.standing(address.channel, address.external_id)
+            if standing is not None:
+                return self._turn(records, address, message, locale, None, standing)
             conversation, keep = before_consent.run(self, records, address, message, before, locale)
             replies = conversation.close()
             if keep:
@@ -144,10 +156,17 @@ class Engine:
         return self.store.run(turn)
 
     def _turn(
-        self, records: Records, address: Address, message: Input, locale: str | None, dedupe_key: str | None
+        self,
+        records: Records,
+        address: Address,
+        message: Input,
+        locale: str | None,
+        dedupe_key: str | None,
+        standing: Standing | None = None,
     ) -> Turn:
-        """One input of someone stored, handled and queued in `records`' transaction."""
-        replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key)
+        """One input of someone stored, handled and queued in `records`' transaction (`standing`:
+        the person and their screening, if already read)."""
+        replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key, standing)
         return self._queue(records, address, replies, effects)
 
     def _queue(self, records: Records, address: Address, replies: list[Reply], effects: list[Effect]) -> Turn:
@@ -171,7 +190,11 @@ class Engine:
     def outbox(self, address: Address) -> list[Reply]:
         """The person's replies not yet sent, oldest first."""
         with self.store.transaction() as records:
-            rows = records.unsent_replies(address.channel, address.external_id)
+            return self._waiting(records, address)
+
+    @staticmethod
+    def _waiting(records: Records, address: Address) -> list[Reply]:
+        rows = records.unsent_replies(address.channel, address.external_id)
         return [Reply.from_data(data, id) for id, data in rows]
 
     def sent(self, address: Address, replies: Iterable[Reply], position: int | None = None) -> None:
@@ -216,22 +239,26 @@ class _Turn:
         self.address = address
         self.hint = locale
 
-    def run(self, message: Input, dedupe_key: str | None) -> tuple[list[Reply], list[Effect]]:
+    def run(
+        self, message: Input, dedupe_key: str | None, standing: Standing | None
+    ) -> tuple[list[Reply], list[Effect]]:
+        """A few statements whatever the input: claim it, read the person with their screening,
+        read its answers; then decide in memory, and write what changed."""
         if dedupe_key and not self.records.claim_input(dedupe_key):
             # Seen before: change nothing. Whatever it caused and was not sent is still in the outbox.
             log.info("a repeated input changed nothing")
             return [], []
-        participant = self.records.participant(self.address.channel, self.address.external_id)
-        if participant is None:
-            participant = self.records.add_participant(self.address.channel, self.address.external_id)
-        screening = self.records.latest_screening(participant.id or 0)
+        standing = standing or self.records.standing(self.address.channel, self.address.external_id)
+        if standing is None:
+            standing = self.records.add_participant(self.address.channel, self.address.external_id), None
+        participant, screening = standing
         if screening is None or screening.purged_at is not None:
             previous_locale = screening.locale if screening else None
             screening = start_screening(
                 self.engine, self.records, participant, message, self.hint, previous_locale
             )
             conversation = Conversation(
-                self.engine, self.records, self.address, participant, screening, self.hint
+                self.engine, self.records, self.address, participant, screening, self.hint, answers={}
             )
             conversation.greet()
         else:

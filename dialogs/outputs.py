@@ -60,3 +60,5 @@ class Turn:
 
     replies: list[Reply]
     effects: list[Effect]
+    # Everything in the person's outbox after it, oldest first, when the channel asked for it.
+    waiting: list[Reply] | None = None

@@ -25,8 +25,7 @@ from dialogs.trial import Question, Trial
 from dialogs.trial import Text as TrialText
 from dialogs.understanding import clean
 from dialogs.wording import answer_text
-from storage.models import Screening
-from storage.repository import Records
+from storage.repository import Records, ScreeningState
 
 # The bot's own menus: their options (value: label).
 READ_BACK_OPTIONS = {"yes": m.READ_BACK_YES, "no": m.READ_BACK_NO}
@@ -55,7 +54,7 @@ class Prompts:
     trial: Trial
     records: Records
     address: Address
-    screening: Screening
+    screening: ScreeningState
     # Where the dialog stands: a question id, a dialog state, or a menu over them ("_delete").
     state: str
     answers: dict[str, Any]

@@ -12,11 +12,28 @@ import threading
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any, TypeVar
 
-from sqlalchemy import Engine, String, and_, case, cast, delete, false, literal, or_, true, update
+from sqlalchemy import (
+    Engine,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    case,
+    cast,
+    delete,
+    false,
+    func,
+    insert,
+    literal,
+    or_,
+    true,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
@@ -45,6 +62,122 @@ from storage.models import (
 T = TypeVar("T")
 # A notification not sent yet: due at its next_attempt_at (pending), or refused so far (failing).
 WAITING = ("pending", "failing")
+SCREENING = Screening.__table__  # type: ignore[attr-defined]
+SCREENING_COLUMNS: tuple[str, ...] = tuple(SCREENING.columns.keys())
+
+
+@dataclass(eq=False)
+class ScreeningState:
+    """A screening as one turn works on it: plain values, read with the person in one query and
+    written back in one statement of only what changed (`Records.save`). The dialog assigns its
+    fields many times a turn; an ORM row would track each assignment (issue 22). Its fields are
+    the table's columns (a test holds them equal), and what is read with it."""
+
+    participant_id: int
+    trial_id: str
+    state: str
+    id: int | None = None
+    locale: str | None = None
+    source: str | None = None
+    status: str = "active"
+    editing: bool = False
+    read_aloud: bool = False
+    pending: str | None = None
+    pending_answer: str | None = None
+    prompt_key: str | None = None
+    prompt_seq: int = 0
+    delivered_seq: int = 0
+    delivered_position: int | None = None
+    outcome: str | None = None
+    reasons: list[str] = field(default_factory=list)
+    uncertain: list[str] = field(default_factory=list)
+    started_at: datetime = field(default_factory=utcnow)
+    updated_at: datetime = field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    purged_at: datetime | None = None
+    # Not a column: the latest consent to storage given or refused in it, (version, granted).
+    storage_consent: tuple[str, bool] | None = None
+    # The columns as last read or written: what `changed` compares with.
+    _stored: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def columns(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in SCREENING_COLUMNS}
+
+    def changed(self) -> dict[str, Any]:
+        stored = self._stored
+        return {k: v for k, v in self.columns().items() if k not in stored or stored[k] != v}
+
+    def stored(self) -> None:
+        """What it holds now is what the database holds (lists copied: they are changed in place)."""
+        self._stored = {k: list(v) if isinstance(v, list) else v for k, v in self.columns().items()}
+
+
+def _standing() -> Any:
+    """The query `Records.standing` makes each turn, built once (building it cost more than running it)."""
+    latest = aliased(Screening)
+    newest = select(func.max(latest.id)).where(latest.participant_id == Participant.id).scalar_subquery()
+
+    def storage_consent(column: Any) -> Any:
+        return (
+            select(column)
+            .where(col(Consent.screening_id) == SCREENING.c.id, Consent.scope == "storage")
+            .order_by(col(Consent.id).desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+
+    return (
+        select(
+            Participant,
+            *SCREENING.columns,
+            storage_consent(Consent.version),
+            storage_consent(Consent.granted),
+        )
+        .outerjoin(SCREENING, and_(SCREENING.c.participant_id == Participant.id, SCREENING.c.id == newest))
+        .where(Participant.channel == bindparam("channel"), Participant.external_id == bindparam("key"))
+        .with_for_update(of=Participant)
+    )
+
+
+_STANDING = _standing()
+_PROCESSED = ProcessedInput.__table__  # type: ignore[attr-defined]
+# An input's key, unless it is there already: the key comes back only if it was not.
+_CLAIM = {
+    name: dialect.insert(_PROCESSED).on_conflict_do_nothing().returning(_PROCESSED.c.key)
+    for name, dialect in (("sqlite", sqlite), ("postgresql", postgresql))
+}
+REPLY = OutgoingReply.__table__  # type: ignore[attr-defined]
+_UNSENT = (
+    select(REPLY.c.id, REPLY.c.sealed).where(REPLY.c.recipient == bindparam("recipient")).order_by(REPLY.c.id)
+)
+_SENT = (
+    delete(REPLY)
+    .where(REPLY.c.recipient == bindparam("recipient"), REPLY.c.id.in_(bindparam("ids", expanding=True)))
+    .returning(REPLY.c.prompt)
+)
+
+
+def _delivered() -> Any:
+    """A prompt has reached the person (at `position`, where the channel numbers messages)."""
+    sequence, position = bindparam("sequence", type_=Integer), bindparam("position", type_=Integer)
+    seq, seen_at = SCREENING.c.delivered_seq, SCREENING.c.delivered_position
+    mine = select(Participant.id).where(
+        Participant.channel == bindparam("channel"), Participant.external_id == bindparam("recipient")
+    )
+    # Only the person's own screening, and never backwards (a late resend of an old prompt).
+    # The same prompt asked again (after a message sent before it arrived, a problem, /help)
+    # moves its position on: what was typed before this copy arrived was not typed in
+    # answer to it, so the rest of a run typed ahead is refused like its first.
+    again = and_(seq == sequence, position.is_not(None), or_(seen_at.is_(None), seen_at < position))
+    return (
+        update(SCREENING)
+        .where(SCREENING.c.id == bindparam("screening"), SCREENING.c.participant_id.in_(mine))
+        .where(or_(seq < sequence, again))
+        .values(delivered_seq=sequence, delivered_position=position)
+    )
+
+
+_DELIVERED = _delivered()
 
 
 @dataclass(frozen=True)
@@ -159,15 +292,16 @@ class Records:
         self.session = session
         self.cipher = cipher
         self.erased = False  # personal data was removed: the store empties SQLite's log after commit
+        # Each sealed value opened in this transaction, by its token: a turn opens each once.
+        self._opened: dict[str, Any] = {}
 
     # Inputs -----------------------------------------------------------------
 
     def claim_input(self, key: str) -> bool:
-        """Mark an input as handled; False if it already was (a redelivery)."""
-        if self.session.get(ProcessedInput, key) is not None:
-            return False
-        self.session.add(ProcessedInput(key=key))
-        return True
+        """Mark an input as handled; False if it already was (a redelivery). One statement: a
+        redelivery racing its first delivery waits for it, then finds the key taken."""
+        claim = _CLAIM[self.session.get_bind().dialect.name]
+        return self.session.exec(claim, params={"key": key, "at": utcnow()}).first() is not None  # type: ignore[call-overload]
 
     # Participants and screenings --------------------------------------------
 
@@ -182,6 +316,21 @@ class Records:
         )
         # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
         return self.session.exec(query.with_for_update()).first()
+
+    def standing(self, channel: str, external_id: str) -> tuple[Participant, ScreeningState | None] | None:
+        """A person and their latest screening, with its latest consent to storage, in one query.
+        Locks the person's row on PostgreSQL, so their inputs are handled one at a time."""
+        key = self.person_key(channel, external_id)
+        row = self.session.exec(_STANDING, params={"channel": channel, "key": key}).first()  # type: ignore[call-overload]
+        if row is None:
+            return None
+        participant, *values, version, granted = row
+        if values[0] is None:
+            return participant, None
+        screening = ScreeningState(**dict(zip(SCREENING_COLUMNS, values, strict=True)))
+        screening.storage_consent = (version, bool(granted)) if version is not None else None
+        screening.stored()
+        return participant, screening
 
     def participant_by_id(self, participant_id: int) -> Participant | None:
         return self.session.get(Participant, participant_id)
@@ -221,15 +370,21 @@ class Records:
     def screening(self, screening_id: int) -> Screening | None:
         return self.session.get(Screening, screening_id)
 
-    def add_screening(self, participant_id: int, trial_id: str, state: str, **fields: Any) -> Screening:
-        screening = Screening(participant_id=participant_id, trial_id=trial_id, state=state, **fields)
-        self.session.add(screening)
-        self.session.flush()
+    def add_screening(self, participant_id: int, trial_id: str, state: str, **fields: Any) -> ScreeningState:
+        screening = ScreeningState(participant_id=participant_id, trial_id=trial_id, state=state, **fields)
+        values = {k: v for k, v in screening.columns().items() if k != "id"}
+        screening.id = self.session.exec(
+            insert(SCREENING).values(values).returning(SCREENING.c.id)
+        ).scalar_one()
+        screening.stored()
         return screening
 
-    def save(self, screening: Screening) -> None:
+    def save(self, screening: ScreeningState) -> None:
+        """Write what changed in a turn's screening (and when), in one statement."""
         screening.updated_at = utcnow()
-        self.session.add(screening)
+        changed = screening.changed()
+        self.session.exec(update(SCREENING).where(SCREENING.c.id == screening.id).values(changed))
+        screening.stored()
 
     def screenings_of(self, participant_id: int) -> list[Screening]:
         query = (
@@ -246,20 +401,29 @@ class Records:
     # Answers ----------------------------------------------------------------
 
     def answers(self, screening_id: int) -> dict[str, Any]:
-        """The current answer to each question, by question id."""
-        query = select(Answer).where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
-        return {a.question_id: self.value_of(a) for a in self.session.exec(query.order_by(col(Answer.id)))}
+        """The current answer to each question, by question id, in the order they were given."""
+        query = (
+            select(Answer.question_id, Answer.value, Answer.sealed)
+            .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
+            .order_by(col(Answer.id))
+        )
+        return {q: self.open(sealed) if sealed else value for q, value, sealed in self.session.exec(query)}
+
+    def _seal(self, value: Any) -> str:
+        """`value` sealed, and known by its token for the rest of the transaction."""
+        token = self.cipher.seal(value)
+        self._opened[token] = value
+        return token
+
+    def open(self, token: str) -> Any:
+        """A sealed value, opened once per transaction (a copy: what is opened may be changed)."""
+        if token not in self._opened:
+            self._opened[token] = self.cipher.open(token)
+        value = self._opened[token]
+        return dict(value) if isinstance(value, dict) else value
 
     def value_of(self, answer: Answer) -> Any:
         return self.cipher.open(answer.sealed) if answer.sealed else answer.value
-
-    def last_answered(self, screening_id: int) -> str | None:
-        query = (
-            select(Answer.question_id)
-            .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
-            .order_by(col(Answer.id).desc())
-        )
-        return self.session.exec(query).first()
 
     def answer_history(self, screening_id: int) -> list[Answer]:
         query = select(Answer).where(Answer.screening_id == screening_id).order_by(col(Answer.id))
@@ -276,12 +440,15 @@ class Records:
         personal: bool,
         read_back: bool = False,
         confidence: float | None = None,
+        supersedes: bool = True,
     ) -> None:
-        """Store an answer; an earlier answer to the same question is kept, superseded.
+        """Store an answer; an earlier answer to the same question is kept, superseded (`supersedes`:
+        the caller may know there is none). The row is written with the transaction's others.
 
         A `personal` value (a name, a phone, free text) is stored encrypted; so is `raw`.
         """
-        self._supersede(screening_id, Answer.question_id == question_id)
+        if supersedes:
+            self._supersede(screening_id, Answer.question_id == question_id)
         self.session.add(
             Answer(
                 screening_id=screening_id,
@@ -294,14 +461,13 @@ class Records:
                 confidence=confidence,
             )
         )
-        self.session.flush()
 
-    def hold_answer(self, screening: Screening, held: dict[str, Any]) -> None:
+    def hold_answer(self, screening: ScreeningState, held: dict[str, Any]) -> None:
         """Keep an interpreted answer, encrypted, until the person confirms it."""
-        screening.pending_answer = self.cipher.seal(held)
+        screening.pending_answer = self._seal(dict(held))
 
-    def held_answer(self, screening: Screening) -> dict[str, Any] | None:
-        return self.cipher.open(screening.pending_answer) if screening.pending_answer else None
+    def held_answer(self, screening: ScreeningState) -> dict[str, Any] | None:
+        return self.open(screening.pending_answer) if screening.pending_answer else None
 
     def clear_answers(self, screening_id: int, keep: set[str]) -> None:
         """Supersede every current answer but those to `keep` (a restart)."""
@@ -312,10 +478,13 @@ class Records:
         self._supersede(screening_id, col(Answer.question_id).in_(question_ids))
 
     def _supersede(self, screening_id: int, which: Any) -> None:
+        # The answers added before it are written first (autoflush); nothing in the session
+        # reads superseded_at back, so it is not synchronised.
         self.session.exec(
             update(Answer)
             .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None), which)
             .values(superseded_at=utcnow())
+            .execution_options(synchronize_session=False)
         )
 
     # Consents, referrals, audit ---------------------------------------------
@@ -350,7 +519,7 @@ class Records:
         )
         return {consent.screening_id: consent for consent in self.session.exec(query)}
 
-    def add_referral(self, screening: Screening) -> Referral:
+    def add_referral(self, screening: ScreeningState) -> Referral:
         """A referral for a finished screening; it replaces the person's open one for the trial, if any."""
         assert screening.id is not None and screening.outcome is not None
         earlier = self.session.exec(
@@ -528,29 +697,33 @@ class Records:
     ) -> list[int]:
         """Put (reply, prompt) pairs in the person's outbox, in order; return their ids."""
         recipient = self.person_key(channel, external_id)
+        if not replies:
+            return []
+        now = utcnow()
         # The channel sends them at once; the resending loop leaves them to it until then.
-        due = utcnow() + timedelta(seconds=2)
+        due = now + timedelta(seconds=2)
         rows = [
-            OutgoingReply(
-                channel=channel,
-                recipient=recipient,
-                sealed=self.cipher.seal({"to": external_id, "reply": reply}),
-                prompt=prompt,
-                next_attempt_at=due,
-            )
+            {
+                "channel": channel,
+                "recipient": recipient,
+                "sealed": self._seal({"to": external_id, "reply": reply}),
+                "prompt": prompt,
+                "attempts": 0,
+                "next_attempt_at": due,
+                "created_at": now,
+            }
             for reply, prompt in replies
         ]
-        self.session.add_all(rows)
-        self.session.flush()
-        return [row.id or 0 for row in rows]
+        # One statement for them all; each row's id found by its token (each sealing is unique).
+        table = OutgoingReply.__table__  # type: ignore[attr-defined]
+        added = self.session.exec(insert(table).values(rows).returning(table.c.id, table.c.sealed))
+        ids = {sealed: id for id, sealed in added}
+        return [ids[row["sealed"]] for row in rows]
 
     def unsent_replies(self, channel: str, external_id: str) -> list[tuple[int, dict[str, Any]]]:
         """A person's replies not yet sent, oldest first, as (id, reply)."""
-        recipient = self.person_key(channel, external_id)
-        query = (
-            select(OutgoingReply).where(OutgoingReply.recipient == recipient).order_by(col(OutgoingReply.id))
-        )
-        return [(row.id or 0, self.cipher.open(row.sealed)["reply"]) for row in self.session.exec(query)]
+        rows = self.session.exec(_UNSENT, params={"recipient": self.person_key(channel, external_id)})  # type: ignore[call-overload]
+        return [(id, self.open(sealed)["reply"]) for id, sealed in rows]
 
     def recipients_due(self, channel: str, now: datetime, limit: int = 100) -> list[str]:
         """The channel ids of people with a reply due to be sent (again)."""
@@ -567,35 +740,22 @@ class Records:
     ) -> None:
         """Forget sent replies; the prompts they carried have now reached the person, at `position`."""
         recipient = self.person_key(channel, external_id)
-        sent = self.session.exec(
-            delete(OutgoingReply)
-            .where(OutgoingReply.recipient == recipient, col(OutgoingReply.id).in_(ids))
-            .returning(OutgoingReply.prompt)
-        )
+        sent = self.session.exec(_SENT, params={"recipient": recipient, "ids": ids})  # type: ignore[call-overload]
         delivered: dict[int, int] = {}
         for (prompt,) in sent:
             if prompt:
                 screening_id, _, sequence = prompt.partition(".")
                 delivered[int(screening_id)] = max(delivered.get(int(screening_id), 0), int(sequence))
-        mine = select(Participant.id).where(
-            Participant.channel == channel, Participant.external_id == recipient
-        )
         for screening_id, sequence in delivered.items():
-            # Only the person's own screening, and never backwards (a late resend of an old prompt).
-            # The same prompt asked again (after a message sent before it arrived, a problem, /help)
-            # moves its position on: what was typed before this copy arrived was not typed in
-            # answer to it, so the rest of a run typed ahead is refused like its first.
-            later = col(Screening.delivered_seq) < sequence
-            if position is not None:
-                seen_at = col(Screening.delivered_position)
-                again = and_(
-                    col(Screening.delivered_seq) == sequence, or_(seen_at.is_(None), seen_at < position)
-                )
-                later = or_(later, again)
             self.session.exec(
-                update(Screening)
-                .where(col(Screening.id) == screening_id, col(Screening.participant_id).in_(mine), later)
-                .values(delivered_seq=sequence, delivered_position=position)
+                _DELIVERED,  # type: ignore[call-overload]
+                params={
+                    "screening": screening_id,
+                    "channel": channel,
+                    "recipient": recipient,
+                    "sequence": sequence,
+                    "position": position,
+                },
             )
 
     def postpone_replies(self, channel: str, external_id: str, delay_seconds: float) -> None:
@@ -879,7 +1039,7 @@ class Records:
 
     # Reminders ----------------------------------------------------------------
 
-    def add_reminder(self, screening: Screening, channel: str, external_id: str, due_on: date) -> None:
+    def add_reminder(self, screening: ScreeningState, channel: str, external_id: str, due_on: date) -> None:
         """Tell the person on `due_on` that the screening's study may include them (one waiting at a time)."""
         self.cancel_reminders(screening.participant_id)
         self.session.add(
