@@ -55,7 +55,7 @@ from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
 from bot.update_processor import PerChatUpdateProcessor
 from bot.wiring import build_coordination, build_listener, build_notifier, build_speaker, coordinator_locale
-from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Unsupported, parse_text
+from dialogs.engine import Address, Choice, Engine, Input, Reply, Text, Turn, Unsupported, parse_text
 from dialogs.i18n import SOURCE_LOCALE, pick_locale, translator
 
 log = logging.getLogger(__name__)
@@ -183,8 +183,8 @@ class TelegramChannel:
             return
         recording = _recording(update.message) if update.message else None
         heard = await self._hear(context.bot, update, recording) if recording else None
-        await self._handle(update, heard or _to_input(update))
-        await self.deliver(context.bot, message.chat.id)
+        turn = await self._handle(update, heard or _to_input(update))
+        await self.deliver(context.bot, message.chat.id, turn.waiting)
 
     async def _hear(self, bot: Bot, update: Update, recording: Recording) -> Input:
         """A recording as the person's answer: downloaded, checked and transcribed off the event
@@ -215,7 +215,8 @@ class TelegramChannel:
                 await bot.send_chat_action(chat_id, ChatAction.TYPING)
             await asyncio.sleep(self.typing_every)
 
-    async def _handle(self, update: Update, message: Input) -> list[Reply]:
+    async def _handle(self, update: Update, message: Input) -> Turn:
+        """One input handled, with what waits to be sent after it (read in its transaction)."""
         user = update.effective_user
         assert user is not None
         turn = await asyncio.to_thread(
@@ -224,10 +225,11 @@ class TelegramChannel:
             message,
             locale=user.language_code,
             dedupe_key=f"{CHANNEL}:{update.update_id}",
+            with_outbox=True,
         )
         if turn.effects:
             self.notifier.wake()  # a referral created or withdrawn: the study team hears now
-        return turn.replies
+        return turn
 
     async def _on_tap(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         query = update.callback_query
@@ -242,7 +244,8 @@ class TelegramChannel:
         ):
             await query.answer()  # another's button, or data we never sent: change nothing
             return
-        replies = await self._handle(update, Choice(value, prompt))
+        turn = await self._handle(update, Choice(value, prompt))
+        replies = turn.replies
         with contextlib.suppress(TelegramError):
             await query.answer()  # only stops the button's spinner: never worth losing the replies over
         if replies and not any(r.problem for r in replies):
@@ -264,17 +267,18 @@ class TelegramChannel:
                 await query.edit_message_text(f"{message.text}\n\n✓ {chosen}", reply_markup=None)
             except TelegramError:
                 log.info("could not mark the chosen answer (message too old or unchanged)")
-        await self.deliver(context.bot, message.chat.id)
+        await self.deliver(context.bot, message.chat.id, turn.waiting)
 
-    async def deliver(self, bot: Bot, chat_id: int) -> None:
-        """Send what waits in the person's outbox, in order, each marked sent once Telegram has it.
+    async def deliver(self, bot: Bot, chat_id: int, waiting: list[Reply] | None = None) -> None:
+        """Send what waits in the person's outbox (`waiting`, if just read), in order, each marked
+        sent once Telegram has it.
 
         A network error, a timeout or a rate limit leaves the rest for later (the
         background loop, or the person's next message); a reply Telegram refuses
         for good is dropped; a person who blocked the bot gets nothing more.
         """
         address = Address(CHANNEL, str(chat_id))
-        replies = await asyncio.to_thread(self.engine.outbox, address)
+        replies = waiting if waiting is not None else await asyncio.to_thread(self.engine.outbox, address)
         asks_phone = any(reply.expects == "phone" for reply in replies)
         for reply in replies:
             try:

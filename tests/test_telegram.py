@@ -602,3 +602,24 @@ async def test_a_reminder_comes_due_on_telegram_with_the_clock_moved(
     await tg.wait_for(
         lambda: any("From today, the study" in r["text"] for r in user.messages[before:]), what="the reminder"
     )
+
+
+async def test_an_answer_costs_the_fewest_bot_api_calls(bot: tuple[FakeTelegram, Engine]) -> None:
+    # A typed answer: the next question, nothing else. A tap: the query answered (Telegram's
+    # client spins until it is), its message marked with the answer and stripped of its buttons
+    # (an old button must never stay to answer another question), the next question. No getMe,
+    # no chat action, no separate removal of a keyboard: a reply keyboard goes with the next message.
+    tg, engine = bot
+    user = TelegramUser(tg, PATIENT)
+    await user.command("start")
+
+    def calls_during(before: int) -> list[str]:
+        return [c.method for c in tg.calls[before:] if c.method != "getUpdates"]
+
+    before = len(tg.calls)
+    await user.say("yes")
+    assert calls_during(before) == ["sendMessage"]
+    before = len(tg.calls)
+    await user.tap("yes")
+    assert sorted(calls_during(before)) == ["answerCallbackQuery", "editMessageText", "sendMessage"]
+    assert _prompt(user, engine) == "respondent"
