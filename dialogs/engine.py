@@ -208,6 +208,16 @@ class Engine:
             with self.store.transaction() as records:
                 records.replies_sent(address.channel, address.external_id, ids, position)
 
+    def take(self, address: Address, position: Callable[[list[Reply]], int | None]) -> list[Reply]:
+        """`outbox` and `sent` in one transaction, for a channel where showing is sending (a web
+        page): the person's unsent replies, marked sent at `position` (of them)."""
+        with self.store.transaction() as records:
+            replies = self._waiting(records, address)
+            ids = [r.id for r in replies if r.id is not None]
+            if ids:
+                records.replies_sent(address.channel, address.external_id, ids, position(replies))
+            return replies
+
     def postpone(self, address: Address, delay_seconds: float) -> None:
         """Sending to the person failed: their replies are due again later, backing off."""
         with self.store.transaction() as records:

@@ -155,12 +155,11 @@ class WebChat:
             await self._handle(visitor, Start(), hint)
         if params:
             return self._with_cookie(RedirectResponse("/", status_code=303), token, visitor)
-        replies = await self._outbox(visitor)
+        replies = await self._take(visitor)
         if not replies:  # a reload: where they stand, again
             await self._handle(visitor, Start(), hint)
-            replies = await self._outbox(visitor)
+            replies = await self._take(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
-        await self._sent(visitor, replies, _sequence(prompt))
         self._remember_shown(session, prompt)
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
         spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
@@ -179,18 +178,16 @@ class WebChat:
     def _stored(self, session: str) -> bool:
         return self.engine.store.run(lambda records: records.participant(CHANNEL, session) is not None)
 
-    async def _outbox(self, visitor: Visitor) -> list[Reply]:
-        """What the bot has said to the visitor that no page has shown yet."""
+    async def _take(self, visitor: Visitor) -> list[Reply]:
+        """What the bot has said to the visitor that no page has shown yet, as reaching them: the
+        page about to be rendered shows it (someone stored: read and marked in one transaction)."""
         unshown = self._unshown.pop(visitor.session_id, [])
-        if not visitor.stored:
-            return unshown
-        return [*unshown, *await asyncio.to_thread(self.engine.outbox, Address(CHANNEL, visitor.session_id))]
-
-    async def _sent(self, visitor: Visitor, replies: list[Reply], position: int | None) -> None:
         if visitor.stored:
-            await asyncio.to_thread(self.engine.sent, Address(CHANNEL, visitor.session_id), replies, position)
-        elif visitor.before is not None:
-            visitor.before = before_consent.shown(visitor.before, replies, position)
+            address = Address(CHANNEL, visitor.session_id)
+            return [*unshown, *await asyncio.to_thread(self.engine.take, address, _position)]
+        if visitor.before is not None:
+            visitor.before = before_consent.shown(visitor.before, unshown, _position(unshown))
+        return unshown
 
     def _spoken(self, reply: Reply) -> tuple[str, bytes] | None:
         """A reply read aloud; a command it names is read as the page's button for it."""
@@ -526,6 +523,11 @@ def _sequence(prompt: str) -> int | None:
     """A prompt's sequence number ("12.5" -> 5): where a web page stands in the conversation."""
     _, _, sequence = prompt.partition(".")
     return int(sequence) if sequence.isdigit() else None
+
+
+def _position(replies: list[Reply]) -> int | None:
+    """Where a page showing `replies` stands: its last question's sequence number."""
+    return _sequence(next((r.prompt for r in reversed(replies) if r.prompt), ""))
 
 
 def build_web_app(
