@@ -7,10 +7,12 @@ Starts `intake web` as its own process on a fresh data directory, then runs
 form posts, as a browser with JavaScript off does: post the answer, follow the
 redirect, read the next page (26 answers a screening, each one committed before
 its page comes back). Prints answers per second, the latency of one answer (post
-to next page) and the server process's peak memory (VmHWM); and, as the baseline
-measured in the same run, the same answers through the engine alone (no HTTP, four
-threads, as `bench.engine` does). The simulated patients answer as fast as the server
-lets them, so the bench lifts the per-person rate limit and the tap settling time.
+to next page), the server's CPU time per answer and its peak memory (VmHWM); and, as baselines
+measured in the same run, the same load on a no-op Starlette app (`bench.noop_web`,
+served by uvicorn as `intake web` is) with the ratio of the two, and the same answers
+through the engine alone (no HTTP, four threads, as `bench.engine` does). The simulated
+patients answer as fast as the server lets them, so the bench lifts the per-person rate
+limit and the tap settling time.
 """
 
 from __future__ import annotations
@@ -24,12 +26,13 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import dataclass
 from html import unescape
 from pathlib import Path
 
 import httpx
 
-from bench.engine import ANSWERS, engine_on, run
+from bench.engine import ANSWERS, TURNS, engine_on, run
 from bot.testing.ports import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -41,16 +44,25 @@ def _field(html: str, name: str) -> str:
     return unescape(found[-1]) if found else ""
 
 
+def _asks(html: str) -> str | None:
+    """What the page's last question asks (its question id, or a menu such as "_confirm")."""
+    found = re.findall(r'data-asks="([^"]*)"', html)
+    return unescape(found[-1]) if found else None
+
+
 async def patient(base: str, screenings: int, latencies: list[float]) -> None:
     async with httpx.AsyncClient(base_url=base, follow_redirects=True, timeout=60) as browser:
         page = (await browser.get("/?lang=en&src=bench")).text
         for n in range(screenings):
-            if n:  # the next screening: start again, and confirm
+            if n:  # the next screening: start again, and confirm (the consents are carried over)
                 for text in ("/restart", "yes"):
                     form = {"csrf": _field(page, "csrf"), "prompt": _field(page, "prompt"), "text": text}
                     page = (await browser.post("/say", data=form)).text
-            for answer in ANSWERS[2 if n else 0 :]:  # the consents are carried over
-                form = {"csrf": _field(page, "csrf"), "prompt": _field(page, "prompt"), "text": answer}
+            for _ in range(TURNS):
+                asks = _asks(page)
+                if asks not in ANSWERS:
+                    break  # finished: nothing more is asked
+                form = {"csrf": _field(page, "csrf"), "prompt": _field(page, "prompt"), "text": ANSWERS[asks]}
                 began = time.perf_counter()
                 response = await browser.post("/say", data=form)
                 latencies.append(time.perf_counter() - began)
@@ -60,10 +72,61 @@ async def patient(base: str, screenings: int, latencies: list[float]) -> None:
                 raise RuntimeError("a screening did not end in a referral:\n" + re.sub(r"<[^>]+>", "", page))
 
 
+def _cpu_seconds(pid: int) -> float:
+    """The CPU time a process has used so far (user and system): what an answer costs the server
+    whatever else the machine is doing."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def _peak_memory_mb(pid: int) -> float:
     status = Path(f"/proc/{pid}/status").read_text()
     match = re.search(r"VmHWM:\s+(\d+) kB", status)
     return int(match[1]) / 1024 if match else float("nan")
+
+
+async def load(command: list[str], env: dict[str, str], port: int, patients: int, screenings: int) -> Load:
+    """Start the server `command` runs, let the patients loose on it, stop it: what it did."""
+    server = subprocess.Popen(command, cwd=ROOT, env=env, stderr=subprocess.DEVNULL)
+    base = f"http://127.0.0.1:{port}"
+    try:
+        async with httpx.AsyncClient() as probe:
+            for _ in range(400):
+                try:
+                    await probe.get(f"{base}/favicon.ico")
+                    break
+                except httpx.TransportError:
+                    await asyncio.sleep(0.05)
+        started_mb, cpu = _peak_memory_mb(server.pid), _cpu_seconds(server.pid)
+        latencies: list[float] = []
+        began = time.perf_counter()
+        await asyncio.gather(*(patient(base, screenings, latencies) for _ in range(patients)))
+        elapsed, cpu = time.perf_counter() - began, _cpu_seconds(server.pid) - cpu
+        ms = sorted(x * 1000 for x in latencies)
+        return Load(ms, elapsed, _peak_memory_mb(server.pid), started_mb, cpu * 1000 / len(ms))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+
+@dataclass(frozen=True)
+class Load:
+    ms: list[float]  # each answer, post to next page, sorted
+    elapsed: float
+    peak_mb: float
+    started_mb: float
+    cpu_ms: float  # the server's CPU time per answer
+
+    @property
+    def rate(self) -> float:
+        return len(self.ms) / self.elapsed
+
+    def line(self, name: str) -> str:
+        pct = statistics.quantiles(self.ms, n=100)
+        return (
+            f"{name:<13}{self.rate:6.1f} answers/s  p50 {pct[49]:.0f} ms  p95 {pct[94]:.0f} ms  "
+            f"p99 {pct[98]:.0f} ms  server CPU {self.cpu_ms:.1f} ms/answer  peak {self.peak_mb:.0f} MB"
+        )
 
 
 async def main() -> None:
@@ -89,38 +152,19 @@ async def main() -> None:
             "INTAKE_WEB_TOTAL_REQUESTS_PER_MINUTE": "1000000",
             "INTAKE_NOTIFY": "",
         }
-        server = subprocess.Popen(
-            [sys.executable, "-m", "bot", "web"], cwd=ROOT, env=env, stderr=subprocess.DEVNULL
-        )
-        base = f"http://127.0.0.1:{port}"
-        try:
-            async with httpx.AsyncClient() as probe:
-                for _ in range(200):
-                    try:
-                        await probe.get(f"{base}/static/chat.css")
-                        break
-                    except httpx.TransportError:
-                        await asyncio.sleep(0.05)
-            started_mb = _peak_memory_mb(server.pid)
-            latencies: list[float] = []
-            began = time.perf_counter()
-            await asyncio.gather(*(patient(base, args.screenings, latencies) for _ in range(args.patients)))
-            elapsed = time.perf_counter() - began
-            peak_mb = _peak_memory_mb(server.pid)
-        finally:
-            server.terminate()
-            server.wait(timeout=10)
-    ms = sorted(x * 1000 for x in latencies)
-    pct = statistics.quantiles(ms, n=100)
-    print(f"patients {args.patients} at once, {args.screenings} screenings each, {len(ms)} answers")
-    print(f"throughput   {len(ms) / elapsed:.1f} answers/s ({elapsed:.1f} s)")
+        chat = await load([sys.executable, "-m", "bot", "web"], env, port, args.patients, args.screenings)
+    noop_command = [sys.executable, "-m", "bench.noop_web", str(port)]
+    noop = await load(noop_command, dict(os.environ), port, args.patients, args.screenings)
+    print(f"patients {args.patients} at once, {args.screenings} screenings each, {len(chat.ms)} answers")
+    print(chat.line("intake web"))
+    print(noop.line("no-op app"))
     print(
-        f"per answer   p50 {pct[49]:.0f} ms  p95 {pct[94]:.0f} ms  p99 {pct[98]:.0f} ms  max {ms[-1]:.0f} ms"
+        f"ratio        {chat.rate / noop.rate:.2f}x the no-op app's answers/s, "
+        f"{chat.cpu_ms / noop.cpu_ms:.1f}x its CPU per answer"
     )
-    print(f"server peak  {peak_mb:.0f} MB (after start-up {started_mb:.0f} MB)")
     base = sorted(x * 1000 for x in base_ms)
     print(
-        f"baseline     engine alone, {args.patients} screenings, 4 threads: "
+        f"engine alone {args.patients} screenings, 4 threads: "
         f"{len(base) / base_elapsed:.1f} turns/s, p50 {statistics.median(base):.1f} ms"
     )
 
