@@ -80,7 +80,7 @@ _CONTRARY = {
 # other words: 开过刀 for "surgery") answers yes, and its negation no.
 _TOPICAL = frozenset({*_CONTRARY, "surgery", "said", "allergy", "study", "infection"})
 # What the question asks, found in its English source: these change what some replies mean.
-ABILITY, PROBLEM, PREGNANCY, CONSENT = "ability", "problem", "pregnancy", "consent"
+ABILITY, PROBLEM, PREGNANCY, CONSENT, EXAMPLES = "ability", "problem", "pregnancy", "consent", "examples"
 # Which meaning a phrase of several concepts has: a hedge first ("maybe" is no "I don't know"),
 # then yes/no/don't know, a negator last.
 _RANK = {HEDGE: 0, YES: 1, NO: 2, DONT_KNOW: 3, ECHO: 60, NEGATOR: 99}
@@ -219,6 +219,9 @@ class _Question:
     copulas: frozenset[str]  # "is" words, which say yes at a yes/no question, and nothing at a choice
     window: Window | None  # "at least a year ago?", "in the past three months"
     topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
+    named: frozenset[str]  # the conditions it names, at any kind of question (diabetes, hepatitis B)
+    actions: frozenset[str]  # what it asks leave to do (phone, store, come)
+    one_condition: bool  # whether it asks of one condition, not of several or of examples of one
     echoes: tuple[str, ...]  # the question's own words, as the reply may repeat them
     characters: frozenset[str]  # its Han characters: a reply's 肝肾 is no new subject at 肝脏或肾脏
     meanings: Mapping[str, frozenset[str]]  # option value: the meanings its labels carry
@@ -230,7 +233,21 @@ class _Question:
         return {value for value, carried in self.meanings.items() if meaning in carried}
 
 
-_NO_QUESTION = _Question(frozenset(), False, False, frozenset(), None, frozenset(), (), frozenset(), {}, ())
+_NO_QUESTION = _Question(
+    frozenset(),
+    False,
+    False,
+    frozenset(),
+    None,
+    frozenset(),
+    frozenset(),
+    frozenset(),
+    False,
+    (),
+    frozenset(),
+    {},
+    (),
+)
 
 
 @lru_cache(maxsize=2048)
@@ -262,6 +279,12 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
         )
     )
     topics: set[str] = set()
+    # Conditions and actions are found in the English source: its words are the trial's own, and
+    # a translation's single characters (打, 存, 来) say too little on their own.
+    found = {name for name in lexicon.conditions | lexicon.actions if _found(source, lexicon.concepts[name])}
+    named = found & lexicon.conditions
+    if shown.kind in ("yes_no", "consent"):
+        topics |= named | (found & lexicon.actions)
     echoes: tuple[str, ...] = ()
     characters: frozenset[str] = frozenset()
     # A consent's text is long: its characters would cover anything.
@@ -282,6 +305,9 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
         frozenset(lexicon.copulas),
         window(shown.source) if shown.kind == "yes_no" else None,
         frozenset(topics),
+        frozenset(named),
+        frozenset(topics & lexicon.actions),
+        len(named) == 1 and not _found(source, lexicon.asks.get(EXAMPLES, ())),
         echoes,
         characters,
         meanings,
@@ -383,8 +409,10 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
         and word in lexicon.exact.get(spans[0].meaning, ())
         and not (spans[0].meaning == NO and word in lexicon.negators)
     )
+    # Another illness than the question's is another subject ("有糖尿病" at "heart disease?").
+    elsewhere = any(s.meaning in lexicon.conditions and s.meaning not in question.named for s in spans)
     # At a choice, a yes or no is about something else ("我跟我妈都有" at "who is answering?").
-    if (_new_content(clause, spans, question, lexicon) and not leading) or (
+    if ((_new_content(clause, spans, question, lexicon) or elsewhere) and not leading) or (
         question.choice and {YES, NO} & set(answered)
     ):
         answered = [ASIDE + m if m in _WEAK or m.startswith("option:") else m for m in answered]
@@ -405,14 +433,22 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(NO)  # "my heart is fine", 肝肾都没问题, 心电图正常: nothing wrong with what was asked
     if ECHO in said and not wrong and "accept" not in said:
         out.append(YES)  # 变小了, "I have diabetes"
+    if wrong and said & question.named:
+        out.append(NO)  # "my heart is fine" in other words: 心脏没毛病 at "heart disease?"
     if said & {"not_echo", "not_yet"} and (not question.alternatives or CONSENT in asks):
         # "not diabetic", 没有做过手术, 还没做; but "not planning" and "not yet" do not answer
         # "pregnant, breastfeeding or planning a pregnancy?", nor "没有肝病" "a problem with your
         # liver or your kidneys?". A consent asks one thing, however many "or"s it has: 别打电话.
         out.append(NO)
     for topic in topics:
-        if topic in said:
-            out.append(YES)  # 缩小了 at "did it become smaller?", 开过刀 at "had surgery?"
+        if topic in said and topic in question.actions and "relative" in said:
+            continue  # "call my husband, not me": leave given for someone else is not this person's
+        if topic in said and not (wrong and topic in question.named):
+            out.append(
+                YES
+            )  # 缩小了 at "did it become smaller?", 开过刀 at "had surgery?", 打胰岛素 at "diabetes?"
+        if f"not_{topic}" in said and topic in question.named and not question.one_condition:
+            continue  # "no tumour" at "another disease, such as a tumour?": one example denied, not all
         if f"not_{topic}" in said or said & set(_CONTRARY.get(topic, ())):
             # 没变化, 反而大了 there; 没动过刀; 医生没这么说过 at "has a doctor told you…?"; a topic
             # denied is denied whatever examples the question gives of it ("…vaccine… or cell therapy")
@@ -452,6 +488,8 @@ def _spans(clause: str, question: _Question, lexicon: Lexicon) -> list[_Span]:
     # Each kind is matched on its own, so that a negation is found inside a longer phrase of
     # another kind ("没" of "没有改善", where a hint "有改善" is longer than "没有").
     for meaning, pattern in (*_concept_patterns(lexicon), *question.pointers):
+        if meaning in lexicon.actions and meaning not in question.topics:
+            continue  # 打 of 打字, 来 of 后来: an action's words mean it only where it is asked
         found += [_Span(m.start(), m.start() + len(m.group(1)), meaning) for m in pattern.finditer(clause)]
     found += [_Span(s, e, ECHO) for s, e in _echoes(clause, question.echoes)]
     kept: list[_Span] = []

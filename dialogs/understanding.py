@@ -88,6 +88,12 @@ class Lexicon:
     # Meanings beyond yes and no, as phrases: better, same, worse, positive, negative, male,
     # no_problem ("没问题"), fine ("my heart is fine"), accept ("ok"), know (negated: "I don't really know").
     concepts: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Illnesses and what shows them (`conditions:`): a medicine, a device or a kind of the illness
+    # (insulin, a stent, 冠心病) says it is there. Named in a question, they are what it asks of.
+    conditions: frozenset[str] = frozenset()
+    # What a request asks leave to do (`actions:`: phone, store, come): granted or refused in other
+    # words than the request's ("打吧", "no calls please", "я её привезу").
+    actions: frozenset[str] = frozenset()
     # What a question asks, found in its English source: ability ("could you…?"), problem, pregnancy.
     asks: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Words a reply may share with its question that say nothing of the answer ("doctor", 医生).
@@ -134,6 +140,8 @@ class Lexicon:
             not_ages=(*self.not_ages, *other.not_ages),
             born=(*self.born, *other.born),
             concepts=both(self.concepts, other.concepts),
+            conditions=self.conditions | other.conditions,
+            actions=self.actions | other.actions,
             asks=both(self.asks, other.asks),
             stopwords=(*self.stopwords, *other.stopwords),
             alternatives=(*self.alternatives, *other.alternatives),
@@ -172,7 +180,13 @@ def load_lexicon(path: Path) -> Lexicon:
         nominal_ages=words(numbers.get("nominal")),
         not_ages=words(numbers.get("not_ages")),
         born=words(numbers.get("born")),
-        concepts={key: words(items) for key, items in (data.get("concepts") or {}).items()},
+        concepts={
+            key: words(items)
+            for section in ("concepts", "conditions", "actions")
+            for key, items in (data.get(section) or {}).items()
+        },
+        conditions=frozenset(data.get("conditions") or ()),
+        actions=frozenset(data.get("actions") or ()),
         asks={key: words(items) for key, items in (data.get("asks") or {}).items()},
         stopwords=words(data.get("stopwords")),
         alternatives=words(data.get("alternatives")),

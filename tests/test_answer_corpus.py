@@ -85,13 +85,50 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
         ("zh_Hans", "consent_contact", "可以联系", "yes"),
         # "able to" asks an ability: "no problem" is yes.
         ("en", "can_communicate", "no problem", "yes"),
+        # An illness the question names, shown by its medicine, device or kind (`conditions:`).
+        ("zh_Hans", "diabetes", "打胰岛素", "yes"),
+        ("en", "diabetes", "on insulin", "yes"),
+        ("zh_Hans", "heart_disease", "心脏放过支架", "yes"),
+        ("es", "heart_disease", "tengo un stent", "yes"),
+        # ... and denied, where the question asks of that one illness ("of the brain or the spine").
+        ("en", "tumour", "no tumours", "no"),
+        ("zh_Hans", "tumour", "没长瘤子", "no"),
+        # Leave granted or refused in the words of what is asked (`actions:`), not the request's.
+        ("zh_Hans", "consent_storage", "可以存", "yes"),
+        ("en", "consent_contact", "no calls please", "no"),
+        ("ru", "travel", "я её привезу", "yes"),
     ],
 )
 def test_clear_answers_of_these_kinds_are_read_back_right(
     locale: str, question: str, text: str, meant: str
 ) -> None:
-    case = Case(locale, "nct07295067", question, text, meant)
+    case = Case(locale, _trial_of(question), question, text, meant)
     assert judge(case, read_case(case)) is Outcome.READ_BACK_RIGHT
+
+
+def _trial_of(question: str) -> str:
+    first = load_trial(TRIALS_DIR / "nct07295067.yaml")
+    return "nct07295067" if any(q.id == question for q in first.questions) else "nct06079125"
+
+
+@pytest.mark.parametrize(
+    ("locale", "question", "text"),
+    [
+        # Another illness than the one asked of is another subject, whatever "yes" comes with it.
+        ("zh_Hans", "heart_disease", "有糖尿病"),
+        ("en", "diabetes", "I have a stent"),
+        # One example denied is not every disease the question asks of.
+        ("en", "other_cns_disease", "no tumour"),
+        # Leave given for someone else is not this person's.
+        ("en", "consent_contact", "call my husband, not me"),
+        # An action's words mean it only where it is asked: 打 of 打疫苗 is no phone call, and what
+        # it is said of is another matter ("hepatitis B antibodies positive: I was vaccinated").
+        ("zh_Hans", "serology", "乙肝抗体阳性，打过疫苗的"),
+    ],
+)
+def test_what_the_question_does_not_ask_of_answers_nothing(locale: str, question: str, text: str) -> None:
+    case = Case(locale, _trial_of(question), question, text, None)
+    assert read_case(case).value is None
 
 
 @pytest.mark.parametrize(
