@@ -53,7 +53,10 @@ from dialogs.understanding import (
 )
 
 # Where a clause ends: punctuation of any script, and the words that start a contrast.
-_CLAUSE_BREAK = re.compile(r"[,，،。.;；؛!！、…~～\n:：]+|\s*(但是|但|不过|可是|但係|就是|不過)\s*")
+# 就是 after its subject is "is" (我就是病人), not "only, but" (挺好的，就是有点麻).
+_CLAUSE_BREAK = re.compile(
+    r"[,，،。.;；؛!！、…~～\n:：]+|\s*(但是|但|不过|可是|但係|(?<![我你您他她它这那])就是|不過)\s*"
+)
 _CONTRAST_WORDS = re.compile(r"但是|但|不过|可是|但係|就是|不過")
 _CONTRAST = ("but", "however", "но", "однако", "pero", "aunque", "لكن", "ولكن")
 _QUESTION_MARK = re.compile(r"[?¿؟？]")
@@ -150,7 +153,7 @@ def _read(shown: Shown, text: str, lexicon: Lexicon, today: date | None) -> Read
             return Reading()
         spoke = spoke or says
         said += meanings
-    if "not_test" in said:
+    if "not_test" in said and not question.named:
         return Reading()  # "smaller at 6 months, no scan since": what a test not done would show is not known
     votes = {value for meaning in said for value in question.options_for(meaning)}
     asides = {
@@ -216,6 +219,7 @@ class _Question:
     asks: frozenset[str]  # ability, problem, pregnancy, consent
     alternatives: bool  # whether it asks of several things at once ("…or…"): one denied is not all
     choice: bool  # whether its options are not yes and no
+    course: bool  # whether its options are how something went (better, the same, worse)
     copulas: frozenset[str]  # "is" words, which say yes at a yes/no question, and nothing at a choice
     window: Window | None  # "at least a year ago?", "in the past three months"
     topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
@@ -234,19 +238,20 @@ class _Question:
 
 
 _NO_QUESTION = _Question(
-    frozenset(),
-    False,
-    False,
-    frozenset(),
-    None,
-    frozenset(),
-    frozenset(),
-    frozenset(),
-    False,
-    (),
-    frozenset(),
-    {},
-    (),
+    asks=frozenset(),
+    alternatives=False,
+    choice=False,
+    course=False,
+    copulas=frozenset(),
+    window=None,
+    topics=frozenset(),
+    named=frozenset(),
+    actions=frozenset(),
+    one_condition=False,
+    echoes=(),
+    characters=frozenset(),
+    meanings={},
+    pointers=(),
 )
 
 
@@ -302,6 +307,7 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
         frozenset(asks),
         alternatives,
         choice,
+        any(carried & {"better", "worse"} for carried in meanings.values()),
         frozenset(lexicon.copulas),
         window(shown.source) if shown.kind == "yes_no" else None,
         frozenset(topics),
@@ -370,6 +376,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
             negated = True
             continue
         meaning = span.meaning
+        if meaning == HEDGE and i and _imperative(spans[i - 1], span, question):
+            continue  # 打吧, 你们存吧: the very thing asked, urged on, is no "maybe"
         if meaning == HEDGE:
             meanings.append(HEDGE)  # "I don't think so": unsure, whatever negation stands before it
             continue
@@ -419,6 +427,13 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
     return answered
 
 
+def _imperative(verb: _Span, particle: _Span, question: _Question) -> bool:
+    """Whether a one-character particle (吧) right after the verb of what is asked urges it on."""
+    return (
+        verb.meaning in question.actions and verb.end == particle.start and particle.end - particle.start == 1
+    )
+
+
 def _through_question(meanings: list[str], question: _Question) -> list[str]:
     """The meanings that answer this question only through what it asks, as yes or no."""
     asks, topics, said = question.asks, question.topics, set(meanings)
@@ -426,6 +441,15 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
     if said & {"test", "not_test"}:
         out = [m for m in out if m != NO]  # "ЭКГ не делал", 没做过心脏检查: no test says nothing of a result
     wrong = said & {"fine", "no_problem"}
+    if "symptom" in said and len(said & {"more", "less"}) == 1:
+        # "more numb than before", 更麻了, 手没那么麻了: a symptom's course, in the options' words
+        out.append("worse" if "more" in said else "better")
+    if {"not_better", "not_worse"} <= said:
+        out.append("same")  # "neither better nor worse"
+    if wrong and question.choice and any("negative" in carried for carried in question.meanings.values()):
+        out.append("negative")  # 都正常, "all normal": a test that found nothing wrong was negative
+    if "not_test" in said and question.named:
+        out.append(DONT_KNOW)  # "never had my sugar checked" at "diabetes?": whether it is there is not known
     if asks & {ABILITY, CONSENT}:
         if wrong or "accept" in said:
             out.append(YES)  # "no problem", "ok" to "could you…?" or "do you agree?"
@@ -435,7 +459,9 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(YES)  # 变小了, "I have diabetes"
     if wrong and said & question.named:
         out.append(NO)  # "my heart is fine" in other words: 心脏没毛病 at "heart disease?"
-    if said & {"not_echo", "not_yet"} and (not question.alternatives or CONSENT in asks):
+    # "not yet sure" (لسه مش متأكد) is unsure, not "not yet"
+    denied = said & ({"not_echo", "not_yet"} if DONT_KNOW not in said else {"not_echo"})
+    if denied and (not question.alternatives or CONSENT in asks):
         # "not diabetic", 没有做过手术, 还没做; but "not planning" and "not yet" do not answer
         # "pregnant, breastfeeding or planning a pregnancy?", nor "没有肝病" "a problem with your
         # liver or your kidneys?". A consent asks one thing, however many "or"s it has: 别打电话.
@@ -462,6 +488,8 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
     return out
 
 
+# A symptom and a comparison ("more", 没那么): words of a course, read only where one is asked.
+_COURSE = frozenset({"symptom", "more", "less"})
 # Meanings that answer only through what the question asks (`_through_question`).
 _THROUGH_QUESTION = frozenset(
     {
@@ -488,7 +516,9 @@ def _spans(clause: str, question: _Question, lexicon: Lexicon) -> list[_Span]:
     # Each kind is matched on its own, so that a negation is found inside a longer phrase of
     # another kind ("没" of "没有改善", where a hint "有改善" is longer than "没有").
     for meaning, pattern in (*_concept_patterns(lexicon), *question.pointers):
-        if meaning in lexicon.actions and meaning not in question.topics:
+        if (meaning in lexicon.actions and meaning not in question.topics) or (
+            meaning in _COURSE and not question.course
+        ):
             continue  # 打 of 打字, 来 of 后来: an action's words mean it only where it is asked
         found += [_Span(m.start(), m.start() + len(m.group(1)), meaning) for m in pattern.finditer(clause)]
     found += [_Span(s, e, ECHO) for s, e in _echoes(clause, question.echoes)]

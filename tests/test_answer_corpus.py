@@ -97,6 +97,23 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
         ("zh_Hans", "consent_storage", "可以存", "yes"),
         ("en", "consent_contact", "no calls please", "no"),
         ("ru", "travel", "я её привезу", "yes"),
+        ("zh_Hans", "consent_contact", "打吧", "yes"),  # 吧 urging on the very thing asked is no "maybe"
+        # 就是 after its subject is "is", not "only, but".
+        ("zh_Hans", "respondent", "我就是病人", "self"),
+        # A test never done, at a question of an illness: whether it is there is not known.
+        ("en", "diabetes", "never had my sugar checked", "dont_know"),
+        ("zh_Hans", "liver_kidney", "没查过肝功", "dont_know"),
+        # "Not yet sure" is unsure; having to look or to talk it over is not knowing yet.
+        ("ar", "travel", "لسه مش متأكد", "dont_know"),
+        ("es", "travel", "tengo que hablarlo con mi familia", "dont_know"),
+        # A normal result, where the options are test results, is the negative one.
+        ("zh_Hans", "serology", "四项都正常", "no"),
+        ("en", "serology", "all normal", "no"),
+        ("zh_Hans", "serology", "有一个是阳性", "yes"),  # "one of them", not a yes to the first half
+        # A symptom's course by comparison: more or less of it, neither better nor worse.
+        ("en", "symptoms_course", "more numb than before", "worse"),
+        ("zh_Hans", "symptoms_course", "手没那么麻了", "improved"),
+        ("en", "symptoms_course", "neither better nor worse", "same"),
     ],
 )
 def test_clear_answers_of_these_kinds_are_read_back_right(
@@ -124,6 +141,8 @@ def _trial_of(question: str) -> str:
         # An action's words mean it only where it is asked: 打 of 打疫苗 is no phone call, and what
         # it is said of is another matter ("hepatitis B antibodies positive: I was vaccinated").
         ("zh_Hans", "serology", "乙肝抗体阳性，打过疫苗的"),
+        # A test never done, where the question asks what a test showed: not known, not "don't know".
+        ("en", "heart_abnormality", "never had a heart test"),
     ],
 )
 def test_what_the_question_does_not_ask_of_answers_nothing(locale: str, question: str, text: str) -> None:
