@@ -50,6 +50,7 @@ from dialogs.understanding import (
     find_phrases,
     matcher,
     normalize,
+    read_number,
 )
 
 # Where a clause ends: punctuation of any script, and the words that start a contrast.
@@ -78,6 +79,7 @@ _CONTRARY = {
     "bigger": ("smaller", "same"),
     "better": ("worse", "same"),
     "worse": ("better", "same"),
+    "images": ("lost",),  # 片子丢了 at "do you have the images?"
 }
 # Concepts a yes/no question may be about: where its text names one, the reply's naming it (in
 # other words: 开过刀 for "surgery") answers yes, and its negation no.
@@ -401,6 +403,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
             negated = True  # "I don't" [have diabetes], 没有[做过手术]: the no is in what follows
             continue
         meanings.append(meaning)
+    if PREGNANCY in question.asks and _past_childbearing_age(clause, lexicon):
+        meanings.append("past_childbearing")  # "mum's 70", 我妈都70了 at "pregnant…?"
     answered = _through_question(meanings, question)
     # "yes at Xuanwu", "no, only watched with scans", "نعم عندي دعامة": a yes or no said first, and
     # nothing else the words mean, answers a yes/no question whatever it adds (read back, never stored).
@@ -425,6 +429,16 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
     ):
         answered = [ASIDE + m if m in _WEAK or m.startswith("option:") else m for m in answered]
     return answered
+
+
+# An age past which no one is pregnant or breastfeeding.
+_CHILDBEARING_ENDS = 55
+
+
+def _past_childbearing_age(clause: str, lexicon: Lexicon) -> bool:
+    """Whether the clause gives one age, and one past childbearing ("mum's 70"; not a year, 1970)."""
+    age = read_number(clause, lexicon).value
+    return isinstance(age, int) and _CHILDBEARING_ENDS <= age <= 120
 
 
 def _imperative(verb: _Span, particle: _Span, question: _Question) -> bool:
@@ -469,13 +483,16 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
     for topic in topics:
         if topic in said and topic in question.actions and "relative" in said:
             continue  # "call my husband, not me": leave given for someone else is not this person's
-        if topic in said and not (wrong and topic in question.named):
+        contrary = said & set(_CONTRARY.get(topic, ()))
+        # 片子丢了: the thing asked of, named and lost, is not had (but 小了又大了 is both, unclear)
+        lost = "lost" in contrary
+        if topic in said and not lost and not (wrong and topic in question.named):
             out.append(
                 YES
             )  # 缩小了 at "did it become smaller?", 开过刀 at "had surgery?", 打胰岛素 at "diabetes?"
         if f"not_{topic}" in said and topic in question.named and not question.one_condition:
             continue  # "no tumour" at "another disease, such as a tumour?": one example denied, not all
-        if f"not_{topic}" in said or said & set(_CONTRARY.get(topic, ())):
+        if f"not_{topic}" in said or contrary:
             # 没变化, 反而大了 there; 没动过刀; 医生没这么说过 at "has a doctor told you…?"; a topic
             # denied is denied whatever examples the question gives of it ("…vaccine… or cell therapy")
             out.append(NO)
@@ -485,6 +502,9 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append(YES)  # 在喂奶, "expecting"
     if "not_pregnant" in said and PREGNANCY in asks:
         out.append(NO)  # "مش حامل": said of the main thing asked, it is meant of all of it
+    if "not_resident" in said:
+        # "I don't live in Beijing" says nothing of whether they could come
+        out = [m for m in out if m != NO]
     return out
 
 
@@ -551,8 +571,11 @@ def _new_content(clause: str, spans: list[_Span], question: _Question, lexicon: 
     """Whether the clause has words no meaning covers and that are more than function words,
     or than the question's own characters."""
     rest = list(clause)
-    for span in spans:
-        rest[span.start : span.end] = " " * (span.end - span.start)
+    blank = [(span.start, span.end) for span in spans]
+    if elapsed(clause, lexicon, date.today()) is not None:
+        blank += _found(clause, _time_words(lexicon))  # "2019年在宣武做的": when, not what else
+    for start, end in blank:
+        rest[start:end] = " " * (end - start)
     stop = _stop(lexicon)
     for word in "".join(rest).split():
         if _CJK.search(word):
@@ -563,6 +586,17 @@ def _new_content(clause: str, spans: list[_Span], question: _Question, lexicon: 
         elif len(word) >= 3 and not word.isdigit() and word not in stop and word not in question.copulas:
             return True
     return False
+
+
+@lru_cache(maxsize=64)
+def _time_words(lexicon: Lexicon) -> tuple[str, ...]:
+    """The words that say when: units, "ago", "last year", months, number words."""
+    return (
+        *(w for words in lexicon.time.values() for w in words),
+        *lexicon.months_of_year,
+        *lexicon.numbers,
+        *lexicon.multipliers,
+    )
 
 
 @lru_cache(maxsize=64)

@@ -114,6 +114,17 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
         ("en", "symptoms_course", "more numb than before", "worse"),
         ("zh_Hans", "symptoms_course", "手没那么麻了", "improved"),
         ("en", "symptoms_course", "neither better nor worse", "same"),
+        # When it was done is no other subject.
+        ("es", "had_surgery", "operada hace tres años", "yes"),
+        ("ar", "had_surgery", "عملت عملية سنة ٢٠١٩", "yes"),
+        # An age past childbearing answers a pregnancy question.
+        ("en", "pregnancy", "I'm 70", "no"),
+        # The images asked for, named where they are, or lost.
+        ("en", "mri_available", "films at home", "yes"),
+        ("es", "mri_available", "en un CD", "yes"),
+        ("zh_Hans", "mri_available", "片子丢了", "no"),
+        # Living in the very place one is asked to come to.
+        ("en", "travel", "I live in Beijing", "yes"),
     ],
 )
 def test_clear_answers_of_these_kinds_are_read_back_right(
@@ -143,6 +154,12 @@ def _trial_of(question: str) -> str:
         ("zh_Hans", "serology", "乙肝抗体阳性，打过疫苗的"),
         # A test never done, where the question asks what a test showed: not known, not "don't know".
         ("en", "heart_abnormality", "never had a heart test"),
+        # A year of birth is no age past childbearing.
+        ("zh_Hans", "pregnancy", "1970年的"),
+        # Smaller, then bigger again: which is the answer? (Only "lost" undoes what it is said of.)
+        ("zh_Hans", "mri_resolved", "小了又大了"),
+        # Not living there says nothing of whether one could come.
+        ("en", "travel", "I don't live in Beijing"),
     ],
 )
 def test_what_the_question_does_not_ask_of_answers_nothing(locale: str, question: str, text: str) -> None:
