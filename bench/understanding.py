@@ -1,6 +1,6 @@
 """How typed answers are understood, per language, over the phrase corpus.
 
-    .venv/bin/python -m bench.understanding [--before REVISION]
+    .venv/bin/python -m bench.understanding [--before REVISION] [--corpus DIR]
 
 For each shipped language, over `locales/<locale>/answers-corpus.yaml` (per question of each
 trial here, and the bot's menus): what the bot did with each phrase, judged against what the
@@ -12,6 +12,9 @@ question's patterns are made) and the peak memory of the process.
 With `--before REVISION` (a git revision of this repository, e.g. 37da375, the reader before
 dialogs/reading.py), the same phrases are also read by that revision's reader, in a process of
 its own, and its figures are printed beside.
+
+With `--corpus DIR`, the phrases are read from `DIR/<locale>.yaml` (the same format) instead:
+a corpus written apart from the reader and never tuned on, whose figures are the honest ones.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from dialogs.corpus import Case, Outcome, judge, load_corpus, read_case, servable
+from dialogs.corpus import Case, Outcome, judge, load_corpus, load_corpus_file, read_case, servable
 from dialogs.i18n import shipped_locales
 from dialogs.understanding import Certainty, Reading
 
@@ -130,6 +133,7 @@ def read_before(revision: str, cases: list[Case]) -> list[Reading]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--before", help="a git revision whose reader to measure beside")
+    parser.add_argument("--corpus", type=Path, help="a folder of <locale>.yaml corpora to read instead")
     args = parser.parse_args()
     header = f"{'language':9} {'phrases':>7} " + " ".join(f"{name:>15}" for name, _ in COLUMNS)
     print(
@@ -140,8 +144,13 @@ def main() -> None:
     every: list[float] = []
     waiting = 0
     for locale in shipped_locales():
-        cases = [c for c in load_corpus(locale) if servable(c)]
-        waiting += len(load_corpus(locale)) - len(cases)
+        corpus = (
+            load_corpus_file(args.corpus / f"{locale}.yaml", locale) if args.corpus else load_corpus(locale)
+        )
+        if not corpus:
+            continue
+        cases = [c for c in corpus if servable(c)]
+        waiting += len(corpus) - len(cases)
         for case in cases:
             read_case(case)  # each question's patterns are made once per process: not what a turn costs
         readings = []

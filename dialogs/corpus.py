@@ -66,7 +66,12 @@ class Outcome(StrEnum):
 
 @cache
 def load_corpus(locale: str, locales_dir: Path = LOCALES_DIR) -> tuple[Case, ...]:
-    path = locales_dir / locale / "answers-corpus.yaml"
+    return load_corpus_file(locales_dir / locale / "answers-corpus.yaml", locale)
+
+
+@cache
+def load_corpus_file(path: Path, locale: str) -> tuple[Case, ...]:
+    """The phrases of one corpus file in `locale` (the shipped one, or one held out of tuning)."""
     if not path.exists():
         return ()
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
