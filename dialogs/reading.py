@@ -396,8 +396,9 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
         ):
             meanings[-1] = NO  # "I have" + "never" (not 有没有, which asks)
             continue
-        elif meaning == NO and meanings[-1:] == [ECHO] and i + 1 == len(spans):
-            meanings[-1] = "not_echo"  # "диабета нет", 糖尿病没有: what was asked, then denied
+        elif meaning == NO and meanings[-1:] and _asked(meanings[-1], question) and i + 1 == len(spans):
+            # "диабета нет", 糖尿病没有, "опухолей нет", "аллергии не было": what was asked, then denied
+            meanings[-1] = "not_echo" if meanings[-1] == ECHO else f"not_{meanings[-1]}"
             continue
         elif meaning == NO and i + 1 < len(spans):
             negated = True  # "I don't" [have diabetes], 没有[做过手术]: the no is in what follows
@@ -441,6 +442,11 @@ def _past_childbearing_age(clause: str, lexicon: Lexicon) -> bool:
     return isinstance(age, int) and _CHILDBEARING_ENDS <= age <= 120
 
 
+def _asked(meaning: str, question: _Question) -> bool:
+    """Whether a meaning is what the question asks of: its own words, or a topic it names."""
+    return meaning == ECHO or meaning in question.topics
+
+
 def _imperative(verb: _Span, particle: _Span, question: _Question) -> bool:
     """Whether a one-character particle (吧) right after the verb of what is asked urges it on."""
     return (
@@ -462,6 +468,8 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
         out.append("same")  # "neither better nor worse"
     if wrong and question.choice and any("negative" in carried for carried in question.meanings.values()):
         out.append("negative")  # 都正常, "all normal": a test that found nothing wrong was negative
+    if "abnormal" in said and PROBLEM in asks and not wrong:
+        out.append(YES)  # 肾功能不好, "kidney function is poor", "ECG abnormal" at "a problem with…?"
     if "not_test" in said and question.named:
         out.append(DONT_KNOW)  # "never had my sugar checked" at "diabetes?": whether it is there is not known
     if asks & {ABILITY, CONSENT}:

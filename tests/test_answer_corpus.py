@@ -125,6 +125,12 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
         ("zh_Hans", "mri_available", "片子丢了", "no"),
         # Living in the very place one is asked to come to.
         ("en", "travel", "I live in Beijing", "yes"),
+        # A topic the question names, then denied: "опухолей нет", "аллергии не было".
+        ("ru", "tumour", "опухолей нет", "no"),
+        ("ru", "biologic_allergy", "аллергии не было", "no"),
+        # Poor or abnormal, where the question asks of a problem.
+        ("zh_Hant", "liver_kidney", "腎功能不好", "yes"),
+        ("en", "liver_kidney", "kidney function is poor", "yes"),
     ],
 )
 def test_clear_answers_of_these_kinds_are_read_back_right(
@@ -160,6 +166,8 @@ def _trial_of(question: str) -> str:
         ("zh_Hans", "mri_resolved", "小了又大了"),
         # Not living there says nothing of whether one could come.
         ("en", "travel", "I don't live in Beijing"),
+        # Abnormal where the question does not ask of a problem: not yes to what it asks.
+        ("en", "mri_shrunk", "MRI abnormal"),
     ],
 )
 def test_what_the_question_does_not_ask_of_answers_nothing(locale: str, question: str, text: str) -> None:
