@@ -85,7 +85,14 @@ _CONTRARY = {
 # other words: 开过刀 for "surgery") answers yes, and its negation no.
 _TOPICAL = frozenset({*_CONTRARY, "surgery", "said", "allergy", "study", "infection"})
 # What the question asks, found in its English source: these change what some replies mean.
-ABILITY, PROBLEM, PREGNANCY, CONSENT, EXAMPLES = "ability", "problem", "pregnancy", "consent", "examples"
+ABILITY, PROBLEM, PREGNANCY, CONSENT, EXAMPLES, OTHER = (
+    "ability",
+    "problem",
+    "pregnancy",
+    "consent",
+    "examples",
+    "other",
+)
 # Which meaning a phrase of several concepts has: a hedge first ("maybe" is no "I don't know"),
 # then yes/no/don't know, a negator last.
 _RANK = {HEDGE: 0, YES: 1, NO: 2, DONT_KNOW: 3, ECHO: 60, NEGATOR: 99}
@@ -144,6 +151,8 @@ def _read(shown: Shown, text: str, lexicon: Lexicon, today: date | None) -> Read
     question = _question(shown, lexicon)
     said: list[str] = []
     spoke = False  # whether an earlier clause said anything
+    described = False  # whether a clause said something that answers nothing (a case described)
+    dated = False  # whether a clause says when something happened
     for n, (clause, after_contrast) in enumerate(_clauses(plain, with_contrast=True)):
         meanings = _dated(_meanings(clause, question, lexicon, n == 0), clause, question, lexicon, today)
         if HEDGE in meanings:
@@ -154,10 +163,22 @@ def _read(shown: Shown, text: str, lexicon: Lexicon, today: date | None) -> Read
             # caveat that the options cannot hold
             return Reading()
         spoke = spoke or says
+        described = described or (says and not any(question.options_for(m) for m in meanings))
+        dated = dated or elapsed(clause, lexicon, today or date.today()) is not None
         said += meanings
+    if question.timed and question.window is None and dated:
+        return Reading()  # "复查过，三个月的时候小了" at "a scan at least a year after…?": which scan?
     if "not_test" in said and not question.named:
         return Reading()  # "smaller at 6 months, no scan since": what a test not done would show is not known
+    if not question.choice and {"past", "now"} <= set(said):
+        return Reading()  # "以前有，现在没了", "tuve antes, ahora ya no": which time is asked of?
     votes = {value for meaning in said for value in question.options_for(meaning)}
+    if DONT_KNOW in said and votes and not question.options_for(DONT_KNOW):
+        return Reading(certainty=Certainty.UNSURE)  # "my husband agrees, I'm not sure"
+    if votes == question.options_for(DONT_KNOW) and described:
+        # "I get palpitations, never checked", "me ponen inyecciones…, no sé si es un estudio": a
+        # case described for the team to judge, not a "don't know"
+        return Reading()
     asides = {
         value for m in said if m.startswith(ASIDE) for value in question.options_for(m.removeprefix(ASIDE))
     }
@@ -222,6 +243,9 @@ class _Question:
     alternatives: bool  # whether it asks of several things at once ("…or…"): one denied is not all
     choice: bool  # whether its options are not yes and no
     course: bool  # whether its options are how something went (better, the same, worse)
+    timed: (
+        bool  # whether it speaks of a time itself ("a scan at least one year after"): a date may be a caveat
+    )
     copulas: frozenset[str]  # "is" words, which say yes at a yes/no question, and nothing at a choice
     window: Window | None  # "at least a year ago?", "in the past three months"
     topics: frozenset[str]  # the concepts a yes/no question names (smaller, better…)
@@ -244,6 +268,7 @@ _NO_QUESTION = _Question(
     alternatives=False,
     choice=False,
     course=False,
+    timed=False,
     copulas=frozenset(),
     window=None,
     topics=frozenset(),
@@ -310,6 +335,7 @@ def _question(shown: Shown, lexicon: Lexicon) -> _Question:
         alternatives,
         choice,
         any(carried & {"better", "worse"} for carried in meanings.values()),
+        bool(_found(source, (*lexicon.time.get("years", ()), *lexicon.time.get("months", ())))),
         frozenset(lexicon.copulas),
         window(shown.source) if shown.kind == "yes_no" else None,
         frozenset(topics),
@@ -407,6 +433,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
     if PREGNANCY in question.asks and _past_childbearing_age(clause, lexicon):
         meanings.append("past_childbearing")  # "mum's 70", 我妈都70了 at "pregnant…?"
     answered = _through_question(meanings, question)
+    if {"fine", "smaller"} & set(meanings):
+        answered.append("now")  # "现在好了", "gone": a state now, which "以前有" may set against
     # "yes at Xuanwu", "no, only watched with scans", "نعم عندي دعامة": a yes or no said first, and
     # nothing else the words mean, answers a yes/no question whatever it adds (read back, never stored).
     # Only a word that is an answer on its own, not a verb with an object ("有个痣", "tengo un lunar"),
@@ -477,8 +505,10 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
             out.append(YES)  # "no problem", "ok" to "could you…?" or "do you agree?"
     elif (wrong or "accept" in said) and (said & {ECHO, "test"} or PROBLEM in asks):
         out.append(NO)  # "my heart is fine", 肝肾都没问题, 心电图正常: nothing wrong with what was asked
-    if ECHO in said and not wrong and "accept" not in said:
-        out.append(YES)  # 变小了, "I have diabetes"
+    if ECHO in said and not wrong and "accept" not in said and OTHER not in asks:
+        # 变小了, "I have diabetes"; but at "apart from syringomyelia, another…?" its words may be
+        # the one set apart (就空洞一个病)
+        out.append(YES)
     if wrong and said & question.named:
         out.append(NO)  # "my heart is fine" in other words: 心脏没毛病 at "heart disease?"
     # "not yet sure" (لسه مش متأكد) is unsure, not "not yet"
@@ -552,10 +582,16 @@ def _spans(clause: str, question: _Question, lexicon: Lexicon) -> list[_Span]:
     found += [_Span(s, e, ECHO) for s, e in _echoes(clause, question.echoes)]
     kept: list[_Span] = []
     # Longest first; of two the same, the higher-ranked meaning.
-    for span in sorted(found, key=lambda s: (-(s.end - s.start), s.start, _RANK.get(s.meaning, 50))):
+    # Of the same phrase, a concept before an option's label (which carries it: "worse" is both,
+    # and "not worse" turns the concept round), and then by name, the same way every time.
+    for span in sorted(found, key=lambda s: (-(s.end - s.start), s.start, _rank(s.meaning), s.meaning)):
         if all(span.end <= k.start or span.start >= k.end for k in kept):
             kept.append(span)
     return sorted(kept, key=lambda s: s.start)
+
+
+def _rank(meaning: str) -> int:
+    return _RANK.get(meaning, 55 if meaning.startswith("option:") else 50)
 
 
 @lru_cache(maxsize=64)
@@ -580,7 +616,7 @@ def _new_content(clause: str, spans: list[_Span], question: _Question, lexicon: 
     or than the question's own characters."""
     rest = list(clause)
     blank = [(span.start, span.end) for span in spans]
-    if elapsed(clause, lexicon, date.today()) is not None:
+    if not question.timed and elapsed(clause, lexicon, date.today()) is not None:
         blank += _found(clause, _time_words(lexicon))  # "2019年在宣武做的": when, not what else
     for start, end in blank:
         rest[start:end] = " " * (end - start)
@@ -629,7 +665,13 @@ def _vocabulary(lexicon: Lexicon) -> Vocabulary:
         *lexicon.confirm,
     ]
     other = (*lexicon.stopwords, *lexicon.hedges, *lexicon.negators, *_CONTRAST, *lexicon.numbers)
-    return Vocabulary.of(phrases, other)
+    # A slip is never put right to a denial ("nuca" is no "nunca", "NMO" no "noo"): that would turn
+    # a reply round; nor to a function word ("quiste" is no "quite"), which would hide what it says.
+    answers = {w for v in POLARITY for p in lexicon.exact.get(v, ()) for w in p.split()}
+    denials = {w for p in (*lexicon.phrases.get(NO, ()), *lexicon.negators) for w in p.split()}
+    blocked = (set(lexicon.stopwords) - answers) | denials
+    words = {w for p in phrases for w in p.split()}
+    return Vocabulary.of(words - blocked, (*other, *(words & blocked)))
 
 
 # --- echoes of the question's own words -----------------------------------------------------------
@@ -647,7 +689,7 @@ def _unpolar(label: str, lexicon: Lexicon) -> str:
 
 def _echo_words(texts: Iterable[str], lexicon: Lexicon) -> tuple[str, ...]:
     """The question's content words (spaced scripts, by stem) and character pairs (CJK)."""
-    stop = _stop(lexicon)
+    stop = _stop(lexicon) | set(lexicon.negators)  # 不适 of 不适用 is "not" + 适, no content word
     words: dict[str, None] = {}
     for text in map(normalize, texts):
         for run in re.findall(r"[\u3400-\u9fff\uf900-\ufaff]+", text):

@@ -2,15 +2,20 @@
 
 A symmetric-delete index (each known word under every variant of it with one letter deleted)
 finds the candidates for a word in a few look-ups. Words of CJK scripts are left alone: a slip
-there is another character (铜意 for 同意), which only a reading by sound could put right.
+there is another character (铜意 for 同意), which only a reading by sound could put right. So are
+Arabic ones: written without its short vowels, a word one letter from another is most often
+another word (كيس "a cyst", كويس "fine").
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from dialogs.understanding import _CJK, normalize
+
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
 
 
 @dataclass(frozen=True)
@@ -40,7 +45,12 @@ def respelled_text(text: str, vocabulary: Vocabulary) -> str | None:
     words = normalize(text).split()
     fixed = []
     for word in words:
-        unknown = word not in vocabulary.known and not _CJK.search(word) and len(word) >= 2
+        unknown = (
+            word not in vocabulary.known
+            and not _CJK.search(word)
+            and not _ARABIC.search(word)
+            and len(word) >= 2
+        )
         candidates = _near(word, vocabulary.slips) if unknown else set()
         fixed.append(candidates.pop() if len(candidates) == 1 else word)
     return " ".join(fixed) if fixed != words else None

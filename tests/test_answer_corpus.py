@@ -131,6 +131,10 @@ def test_a_trial_file_without_keyword_lists_is_read_as_well_as_with_them(tmp_pat
         # Poor or abnormal, where the question asks of a problem.
         ("zh_Hant", "liver_kidney", "腎功能不好", "yes"),
         ("en", "liver_kidney", "kidney function is poor", "yes"),
+        # Normal is "fine" (no for a problem), not a negative result: "ЭКГ в норме".
+        ("ru", "heart_abnormality", "ЭКГ в норме", "no"),
+        # At "apart from syringomyelia, another…?" its name is the one set apart, not a yes.
+        ("en", "other_cns_disease", "syringomyelia, nothing else", "no"),
     ],
 )
 def test_clear_answers_of_these_kinds_are_read_back_right(
@@ -168,6 +172,20 @@ def _trial_of(question: str) -> str:
         ("en", "travel", "I don't live in Beijing"),
         # Abnormal where the question does not ask of a problem: not yes to what it asks.
         ("en", "mri_shrunk", "MRI abnormal"),
+        # A slip is never put right to a denial, nor to a function word, nor in Arabic script.
+        ("es", "had_surgery", "me operaron de la nuca"),  # nuca is no nunca
+        ("ar", "diabetes", "عندي كيس"),  # كيس, a cyst, is no كويس, fine
+        # Unsure beside a yes that is no option here: asked again, not read as the yes.
+        ("zh_Hans", "consent_storage", "我老公同意，我不确定"),
+        # A case described, then "never tested": for the team to judge, not a "don't know".
+        ("en", "heart_disease", "I get chest pains, never tested"),
+        ("zh_Hans", "other_cns_disease", "空洞"),  # the disease set apart, named alone
+        # Then and now: which time is asked of?
+        ("en", "hydrocephalus", "I used to, not anymore"),
+        # A date where the question sets its own time ("a scan at least a year after"): which scan?
+        ("en", "mri_shrunk", "smaller on the scan 3 months after"),
+        # Another illness than the one asked of, though its name shares words (encephalitis).
+        ("en", "cns_infection", "I had encephalitis"),
     ],
 )
 def test_what_the_question_does_not_ask_of_answers_nothing(locale: str, question: str, text: str) -> None:
