@@ -41,9 +41,11 @@ def serving(data_dir: Path, *, settle: float) -> Iterator[str]:
         yield served.base
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[str]:
-    with serving(tmp_path, settle=0) as base:  # the robot taps at once; a person would not
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """One `intake web` for the module's tests: each is a new visitor in a browser context of its
+    own (no cookie), so they share nothing but the process, which costs seconds to start."""
+    with serving(tmp_path_factory.mktemp("served"), settle=0) as base:  # the robot taps at once
         yield base
 
 
