@@ -85,12 +85,22 @@ async def _post(browser: httpx.AsyncClient, page: Page, **fields: str) -> Page:
 
 
 async def _tap(browser: httpx.AsyncClient, page: Page, value: str) -> Page:
-    data = {"csrf": page.field("csrf"), "prompt": page.option_prompt(), "value": value}
+    data = {
+        "csrf": page.field("csrf"),
+        "prompt": page.option_prompt(),
+        "value": value,
+        "shown": page.field("shown"),
+    }
     return Page(await browser.post("/say", data=data))
 
 
 async def _command(browser: httpx.AsyncClient, page: Page, name: str) -> Page:
-    data = {"csrf": page.field("csrf"), "prompt": page.field("prompt"), "command": f"/{name}"}
+    data = {
+        "csrf": page.field("csrf"),
+        "prompt": page.field("prompt"),
+        "command": f"/{name}",
+        "shown": page.field("shown"),
+    }
     return Page(await browser.post("/say", data=data))
 
 

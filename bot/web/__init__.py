@@ -15,11 +15,13 @@ and marks it sent (post, redirect, get).
 Nothing of a visitor is stored before they consent (`dialogs.before_consent`): opening the page,
 a link preview, choosing a language or a study, asking for help are no participant, no screening
 and no start in the funnel. Until then where they stand travels in a signed cookie of its own,
-and what the bot says to them waits in this process's memory for the page that shows it.
+and what the bot said to them in another, until the page after the post shows it.
 
 A tap that arrives within `settle` seconds of its page being shown is not used: the
 page replaces itself under the finger, and a double tap, or a tremor's second tap,
 would otherwise answer the next question with the button that is now in the same place.
+The page's buttons post back when it was made (signed), so this holds whichever instance
+of the bot serves the tap; nothing a request needs lives in one process's memory.
 """
 
 from __future__ import annotations
@@ -28,7 +30,6 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -64,11 +65,13 @@ log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "intake_session"
 BEFORE_COOKIE = "intake_before"  # where a visitor stands before consent
+UNSHOWN_COOKIE = "intake_unshown"  # what the bot said to them, until the next page shows it
 MAX_BEFORE = 3800  # bytes; a browser keeps a cookie of up to 4096, its name and attributes included
 HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
 MAX_VOICE_BODY = 2 * 1024 * 1024  # a minute of Opus at 32 kbit/s is 240 KB; the bot refuses over a minute
 SETTLE = 1.0  # seconds; a second tap comes within a few hundred milliseconds, a reader takes longer
+UNSHOWN_SECONDS = 300  # the page after a post asks for them at once; a cookie left over goes soon
 
 
 def body_limit(path: str) -> int:
@@ -104,7 +107,7 @@ class WebChat:
         engine: Engine,
         notifier: Notifier | None,
         options: WebOptions,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
         speaker: Speaker | None = None,
     ) -> None:
@@ -114,15 +117,13 @@ class WebChat:
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
         self.https = options.https
+        # The wall clock: a page made by one instance may be tapped on another.
         self.settle, self.clock = options.tap_settle, clock
         self.tokens = Tokens(engine.store.cipher.lookup, options.session_days, options.session_lifetime_days)
         self.links = ResumeLinks(engine.store, CHANNEL, options.resume_days)
         # Each new visitor costs a transaction (undone, until they consent): a script must not
         # make thousands, while a waiting room behind one address can all begin at once.
         self.new_visitors = Window(options.new_visitors_per_minute)
-        self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
-        # What the bot said to visitors not stored (before consent), until their next page shows it.
-        self._unshown: OrderedDict[str, list[Reply]] = OrderedDict()
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["language_of"] = language_of
@@ -160,7 +161,6 @@ class WebChat:
             await self._handle(visitor, Start(), hint)
             replies = await self._take(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
-        self._remember_shown(session, prompt)
         # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
         spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
         audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
@@ -173,7 +173,9 @@ class WebChat:
         stored = await asyncio.to_thread(self._stored, session)
         carried = request.cookies.get(BEFORE_COOKIE)
         before = None if stored else self.tokens.open_before(session, carried)
-        return Visitor(session, stored, before, carried is not None)
+        said = request.cookies.get(UNSHOWN_COOKIE)
+        unshown = [Reply.from_data(data) for data in self.tokens.open_unshown(session, said)]
+        return Visitor(session, stored, before, carried is not None, unshown, said is not None)
 
     def _stored(self, session: str) -> bool:
         return self.engine.store.run(lambda records: records.participant(CHANNEL, session) is not None)
@@ -181,7 +183,7 @@ class WebChat:
     async def _take(self, visitor: Visitor) -> list[Reply]:
         """What the bot has said to the visitor that no page has shown yet, as reaching them: the
         page about to be rendered shows it (someone stored: read and marked in one transaction)."""
-        unshown = self._unshown.pop(visitor.session_id, [])
+        unshown, visitor.unshown = visitor.unshown, []
         if visitor.stored:
             address = Address(CHANNEL, visitor.session_id)
             return [*unshown, *await asyncio.to_thread(self.engine.take, address, _position)]
@@ -204,7 +206,20 @@ class WebChat:
             )
         elif visitor is not None and visitor.carried:
             self._set_cookie(response, BEFORE_COOKIE, "", max_age=0)
+        said = self._sealed_unshown(visitor) if visitor is not None else ""
+        if said:
+            self._set_cookie(response, UNSHOWN_COOKIE, said, max_age=UNSHOWN_SECONDS)
+        elif visitor is not None and visitor.carried_unshown:
+            self._set_cookie(response, UNSHOWN_COOKIE, "", max_age=0)
         return response
+
+    def _sealed_unshown(self, visitor: Visitor) -> str:
+        """The cookie of what the visitor has not been shown yet; none when it would be too big for
+        one (then the next page says where they stand again, as a reload does)."""
+        if not visitor.unshown:
+            return ""
+        sealed = self.tokens.seal_unshown(visitor.session_id, [r.to_data() for r in visitor.unshown])
+        return sealed if len(sealed) <= MAX_BEFORE else ""
 
     def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(
@@ -235,6 +250,7 @@ class WebChat:
             "audio": audio,
             "prompt": prompt,
             "csrf": self.tokens.csrf(visitor.session_id),
+            "shown": self.tokens.shown(visitor.session_id, self.clock()),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             # The voice button only where a model understands the page's language: no false promise.
@@ -278,7 +294,7 @@ class WebChat:
         session, form = posted
         visitor = await self._visitor(request, session)
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
-        if (value or command) and self._just_shown(session, prompt):
+        if (value or command) and self._just_shown(session, str(form.get("shown", ""))):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
         if value:
             message: Any = Choice(value, prompt)
@@ -333,15 +349,11 @@ class WebChat:
             return Response(status_code=404)
         return Response(audio, media_type="audio/ogg")
 
-    def _remember_shown(self, session: str, prompt: str) -> None:
-        self._shown.pop(session, None)
-        self._shown[session] = (prompt, self.clock())
-        while len(self._shown) > 10_000:  # the oldest pages have long settled
-            self._shown.popitem(last=False)
-
-    def _just_shown(self, session: str, prompt: str) -> bool:
-        shown, when = self._shown.get(session, ("", float("-inf")))
-        return shown == prompt and self.clock() - when < self.settle
+    def _just_shown(self, session: str, shown: str) -> bool:
+        """Whether a tap came from a page made less than `settle` seconds ago (a post without its
+        page's time, or with another's, is no tap on a page of ours: it is not held back)."""
+        when = self.tokens.shown_at(session, shown)
+        return when is not None and self.clock() - when < self.settle
 
     # Continuing on another device ---------------------------------------------------
 
@@ -493,9 +505,7 @@ class WebChat:
         if len(sealed) > MAX_BEFORE:
             return False
         visitor.before = handled.before
-        self._unshown[visitor.session_id] = [*self._unshown.pop(visitor.session_id, []), *handled.replies]
-        while len(self._unshown) > 10_000:  # pages never asked for (a link preview's)
-            self._unshown.popitem(last=False)
+        visitor.unshown = [*visitor.unshown, *handled.replies]
         return True
 
 
@@ -507,6 +517,8 @@ class Visitor:
     stored: bool
     before: Before | None
     carried: bool = False  # the request brought a cookie of where they stood before consent
+    unshown: list[Reply] = field(default_factory=list)  # what the bot said to them, not shown yet
+    carried_unshown: bool = False  # the request brought a cookie of that
 
 
 def _frame(t: Any) -> dict[str, str]:
@@ -535,7 +547,7 @@ def build_web_app(
     notifier: Notifier | None = None,
     options: WebOptions | None = None,
     *,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     deliver: bool = True,
     parts: tuple[str, ...] = ("chat", "console"),
     listener: Listener | None = None,
