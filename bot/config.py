@@ -115,6 +115,11 @@ class Settings(BaseSettings):
         description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
         "(comma-separated); none by default, not even loopback.",
     )
+    metrics_from: str = Field(
+        default="127.0.0.1/8,::1",
+        description="Addresses or networks that may read /metrics (comma-separated): the web's client "
+        "address as INTAKE_WEB_TRUSTED_PROXIES resolves it; loopback by default.",
+    )
     console_port: int | None = Field(
         default=None,
         description="A port of its own for the coordinator console (then not on the web chat's port).",
@@ -222,15 +227,12 @@ class Settings(BaseSettings):
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """The reverse proxies whose X-Forwarded-For names the client; a malformed entry is a
         start-up error."""
-        networks = []
-        for entry in self.web_trusted_proxies.replace(",", " ").split():
-            try:
-                networks.append(ip_network(entry, strict=False))
-            except ValueError:
-                raise ConfigError(
-                    f"INTAKE_WEB_TRUSTED_PROXIES: {entry!r} is not an address or a network"
-                ) from None
-        return tuple(networks)
+        return _networks("INTAKE_WEB_TRUSTED_PROXIES", self.web_trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Who may read /metrics; a malformed entry is a start-up error."""
+        return _networks("INTAKE_METRICS_FROM", self.metrics_from)
 
     @field_validator("timezone")
     @classmethod
@@ -332,3 +334,13 @@ def _pairs(value: str, setting: str, shape: str) -> list[tuple[str, str, str]]:
             raise ConfigError(f"{setting}: {entry!r} is not {shape}")
         pairs.append((entry, key, item))
     return pairs
+
+
+def _networks(setting: str, value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for entry in value.replace(",", " ").split():
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(f"{setting}: {entry!r} is not an address or a network") from None
+    return tuple(networks)

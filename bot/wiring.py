@@ -157,6 +157,7 @@ def build_web(
         address_requests_per_minute=settings.web_address_requests_per_minute,
         new_visitors_per_minute=settings.web_new_visitors_per_minute,
         total_requests_per_minute=settings.web_total_requests_per_minute,
+        metrics_from=settings.metrics_networks,
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
     listener = listener or build_listener(settings)

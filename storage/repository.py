@@ -880,6 +880,16 @@ class Records:
         self.session.flush()
         return claimed
 
+    def backlog(self) -> dict[str, int]:
+        """How much waits to be sent: replies to people, notifications pending and failing."""
+        replies = self.session.exec(select(func.count()).select_from(OutgoingReply)).one()
+        statuses = self.session.exec(
+            select(Notification.status, func.count())
+            .where(col(Notification.status).in_(WAITING))
+            .group_by(Notification.status)
+        )
+        return {"replies": replies, "pending": 0, "failing": 0, **dict(statuses.all())}
+
     def notification(self, notification_id: int) -> Notification | None:
         return self.session.get(Notification, notification_id)
 

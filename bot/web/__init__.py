@@ -47,7 +47,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot import texts
+from bot import health, texts
 from bot.notifications import Notifier
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
@@ -58,7 +58,7 @@ from bot.web.resume import ResumeLinks
 from bot.web.sessions import Tokens
 from dialogs import before_consent
 from dialogs.before_consent import Before, Unstored
-from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
+from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Turn, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
 
 log = logging.getLogger(__name__)
@@ -94,6 +94,7 @@ class WebOptions:
     new_visitors_per_minute: int = 60  # new sessions from one address
     total_requests_per_minute: int = 6000  # everyone's together
     console_requests_per_minute: int = 600  # the console's, from one address
+    metrics_from: tuple[Network, ...] = health.LOOPBACK  # who may read /metrics
     console: ConsoleOptions = field(default_factory=ConsoleOptions)
 
     @property
@@ -484,16 +485,19 @@ class WebChat:
         """One input from the visitor; False if where they would stand is too big for their cookie
         (nothing is changed then)."""
         address = Address(CHANNEL, visitor.session_id)
-        if visitor.stored:
-            turn = await asyncio.to_thread(self.engine.handle, address, message, locale=hint)
-        else:
-            handled = await asyncio.to_thread(
-                self.engine.handle_before_consent, address, message, visitor.before, locale=hint
-            )
-            if isinstance(handled, Unstored):
-                return self._keep_unstored(visitor, handled)
-            turn, visitor.stored, visitor.before = handled, True, None  # consented: stored from now on
-        if turn.effects and self.notifier is not None:
+        with health.turn(CHANNEL):
+            if visitor.stored:
+                handled: Turn | Unstored = await asyncio.to_thread(
+                    self.engine.handle, address, message, locale=hint
+                )
+            else:
+                handled = await asyncio.to_thread(
+                    self.engine.handle_before_consent, address, message, visitor.before, locale=hint
+                )
+        if isinstance(handled, Unstored):
+            return self._keep_unstored(visitor, handled)
+        visitor.stored, visitor.before = True, None  # stored already, or consented now
+        if handled.effects and self.notifier is not None:
             self.notifier.wake()
         return True
 
@@ -567,7 +571,12 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    routes: list[BaseRoute] = []
+    watch = health.Health(
+        engine.store,
+        metrics_from=options.metrics_from,
+        speech_waiting=(lambda: listener.waiting) if listener is not None else None,
+    )
+    routes: list[BaseRoute] = [*watch.routes()]
     if "console" in parts:
         routes += Console(engine, chat.templates, options.console, https=options.https).routes()
     if "chat" in parts:
