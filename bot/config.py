@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     alert_to: str = Field(
         default="", description="Where the operator hears that a notification keeps failing (same format)."
     )
+    delivery_lease: float = Field(
+        default=120.0,
+        description="Seconds a claimed notification is left to the instance sending it; after that "
+        "another instance sends it (one that died holding it). Longer than the slowest destination takes.",
+    )
     failing_retry_interval: float = Field(
         default=3600.0, description="Seconds between tries of a notification its destination refused."
     )
