@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware import Middleware
@@ -162,9 +163,14 @@ class WebChat:
             await self._handle(visitor, Start(), hint)
             replies = await self._take(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
-        # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
+        # Read aloud, for whoever asked: each question's audio, made now into this instance's cache.
+        # Its address carries the reply, encrypted under the store's key: another instance asked
+        # for it makes it again.
         spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
-        audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
+        audio = [
+            f"/speech/{self.engine.store.cipher.seal(r.to_data())}.ogg" if s else None
+            for r, s in zip(replies, spoken, strict=True)
+        ]
         read_aloud = await asyncio.to_thread(self._reads_aloud, visitor)
         page = self._render(request, visitor, replies, prompt, audio, read_aloud)
         return self._with_cookie(page, token, visitor)
@@ -344,11 +350,16 @@ class WebChat:
         return Response(rule, media_type="text/css")
 
     async def speech(self, request: Request) -> Response:
-        """A question read aloud, from the cache the page that shows it filled."""
-        audio = self.speaker.cached(request.path_params["key"])
-        if audio is None:
+        """A question read aloud: from the cache the page that shows it filled, or, when another
+        instance made the page (or the cache has moved on), made again from its address."""
+        try:
+            reply = Reply.from_data(self.engine.store.cipher.open(request.path_params["key"]))
+        except (InvalidToken, ValueError, TypeError, UnicodeError):
+            return Response(status_code=404)  # no address of ours
+        spoken = await asyncio.to_thread(self._spoken, reply)
+        if spoken is None:
             return Response(status_code=404)
-        return Response(audio, media_type="audio/ogg")
+        return Response(spoken[1], media_type="audio/ogg")
 
     def _just_shown(self, session: str, shown: str) -> bool:
         """Whether a tap came from a page made less than `settle` seconds ago (a post without its
