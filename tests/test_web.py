@@ -863,3 +863,22 @@ async def test_health_readiness_and_metrics_and_metrics_only_for_the_watchers(
         assert (await c.get("/healthz")).status_code == 200, "alive all the same"
         ready = await c.get("/readyz")
     assert ready.status_code == 503 and ready.text == "not ready\n"
+
+
+async def test_rate_limits_per_instance_add_up_to_the_budget_set_for_the_whole_site(engine: Engine) -> None:
+    """Each instance counts its own requests (README, "Several instances"): behind a round-robin
+    proxy, two instances with half the budget each let one address have the whole budget, and no
+    more, however its requests are spread."""
+    budget, instances = 20, 2
+    options = WebOptions(address_requests_per_minute=budget // instances, tap_settle=0)
+    apps = [build_web_app(engine, options=options) for _ in range(instances)]
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("198.51.100.7", 40000)), base_url="http://t"
+        )
+        for app in apps
+    ]
+    statuses = [(await clients[n % instances].get("/healthz")).status_code for n in range(3 * budget)]
+    for client in clients:
+        await client.aclose()
+    assert statuses.count(200) == budget and set(statuses) == {200, 429}
