@@ -57,7 +57,8 @@ async def main() -> None:
             began = time.perf_counter()
             tasks = [asyncio.create_task(p.run()) for p in web]
             tasks += [
-                asyncio.create_task(telegram_patient(cluster.tg, 80001 + n)) for n in range(args.telegram)
+                asyncio.create_task(telegram_patient(cluster.tg, 80001 + n, patience=120))
+                for n in range(args.telegram)
             ]
             if not args.no_kill:
                 half = args.web * len(QUESTIONS) * 0.4

@@ -283,10 +283,10 @@ class WebPatient:
         raise RuntimeError("the web chat could not be reached")
 
 
-async def telegram_patient(tg: FakeTelegram, user_id: int) -> None:
+async def telegram_patient(tg: FakeTelegram, user_id: int, patience: float = 10) -> None:
     """Someone typing every answer to the bot on Telegram, each once the bot has said all it had
     to (updates reach whichever instance the proxy gives Telegram's post to), then confirming."""
-    user = TelegramUser(tg, user_id)
+    user = TelegramUser(tg, user_id, patience=patience)
     try:
         await user.command("start")
         for question in QUESTIONS:

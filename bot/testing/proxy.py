@@ -55,7 +55,8 @@ class RoundRobin:
             client_writer.close()
             return
         reader, writer = upstream
-        await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
+        with contextlib.suppress(asyncio.CancelledError):  # the proxy closing, in the middle
+            await asyncio.gather(_pipe(client_reader, writer), _pipe(reader, client_writer))
 
 
 async def _pipe(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:

@@ -15,7 +15,9 @@ A resume link carries a token of its own, which opens the session on another dev
 Before a visitor consents, nothing of them is stored: where they stand (`dialogs.before_consent`:
 their language, study, a menu or a read-back open) travels in a second cookie, signed together
 with their session id so that it is good for that session only. Nothing in it needs hiding (an
-answer held for its read-back is encrypted already); only tampering needs stopping.
+answer held for its read-back is encrypted already); only tampering needs stopping. What the bot
+said to them travels likewise, in a third, until the next page shows it; and each page's buttons
+post back when it was made (the tap-settling clock). So any instance of the bot serves any request.
 """
 
 from __future__ import annotations
