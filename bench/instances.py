@@ -106,12 +106,13 @@ async def main() -> None:
     stored_right = sum(h == QUESTIONS for h in histories)
     print(f"stored       {stored_right}/{len(histories)} screenings hold every answer once, in order")
     print(f"finished     {sum(p.finished for p in web)}/{args.web} web, {len(referrals)} referrals")
-    once = sum(
-        sum(f"Referral {r.id}" in c["text"] for c in cards) == 1
-        and sum(r.id in str(m["Subject"]) for m in mails if TEAM in str(m["To"])) == 1
-        for r in referrals
-    )
-    print(f"delivered    {once}/{len(referrals)} referrals with exactly one card and one notice")
+    card_counts = [sum(f"Referral {r.id}" in c["text"] for c in cards) for r in referrals]
+    mail_counts = [sum(r.id in str(m["Subject"]) for m in mails if TEAM in str(m["To"])) for r in referrals]
+    for what, counts in (("cards", card_counts), ("notices", mail_counts)):
+        print(
+            f"{what:<12} {counts.count(1)}/{len(referrals)} referrals exactly once, "
+            f"{counts.count(0)} never, {sum(c > 1 for c in counts)} more than once"
+        )
 
 
 if __name__ == "__main__":
