@@ -22,6 +22,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 
 from sqlmodel import select
@@ -101,7 +102,7 @@ async def main() -> None:
     )
     print(
         f"killed       {'none' if args.no_kill else 'one web and one webhook instance (SIGKILL) at 40%'}; "
-        f"{sum(p.retries for p in web)} web requests lost their instance and were sent again"
+        f"requests with no answer, sent again: {dict(sum((p.failures for p in web), Counter()))}"
     )
     stored_right = sum(h == QUESTIONS for h in histories)
     print(f"stored       {stored_right}/{len(histories)} screenings hold every answer once, in order")

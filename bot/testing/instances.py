@@ -19,6 +19,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -249,7 +250,7 @@ class WebPatient:
     session: str = ""
     finished: bool = False
     latencies: list[float] = field(default_factory=list)
-    retries: int = 0
+    failures: Counter[str] = field(default_factory=Counter)  # requests that got no answer, by error
 
     async def run(self) -> None:
         limits = httpx.Limits(max_keepalive_connections=0)
@@ -264,8 +265,8 @@ class WebPatient:
                 began = time.perf_counter()
                 try:
                     answer = await browser.post("/say", data=form)
-                except httpx.TransportError:  # its instance died under it: not acknowledged
-                    self.retries += 1
+                except httpx.TransportError as error:  # its instance died under it: not acknowledged
+                    self.failures[type(error).__name__] += 1
                 else:
                     if answer.status_code == 303:
                         self.latencies.append(time.perf_counter() - began)
@@ -276,8 +277,8 @@ class WebPatient:
         for _ in range(50):
             try:
                 response = await browser.get(url, follow_redirects=True)
-            except httpx.TransportError:
-                self.retries += 1
+            except httpx.TransportError as error:
+                self.failures[type(error).__name__] += 1
                 await asyncio.sleep(0.1)
                 continue
             self.session = browser.cookies.get("intake_session", "").partition(".")[0]
