@@ -105,7 +105,7 @@ class Settings(BaseSettings):
     delivery_lease: float = Field(
         default=120.0,
         description="Seconds a claimed notification is left to the instance sending it; after that "
-        "another instance sends it (one that died holding it). Longer than the slowest destination takes.",
+        "another instance sends it (one that died holding it). Longer than a batch of 20 takes to send.",
     )
     failing_retry_interval: float = Field(
         default=3600.0, description="Seconds between tries of a notification its destination refused."
