@@ -102,6 +102,11 @@ class Settings(BaseSettings):
     alert_to: str = Field(
         default="", description="Where the operator hears that a notification keeps failing (same format)."
     )
+    delivery_lease: float = Field(
+        default=120.0,
+        description="Seconds a claimed notification is left to the instance sending it; after that "
+        "another instance sends it (one that died holding it). Longer than a batch of 20 takes to send.",
+    )
     failing_retry_interval: float = Field(
         default=3600.0, description="Seconds between tries of a notification its destination refused."
     )
@@ -114,6 +119,11 @@ class Settings(BaseSettings):
         default="",
         description="Addresses or networks of reverse proxies whose X-Forwarded-For names the client "
         "(comma-separated); none by default, not even loopback.",
+    )
+    metrics_from: str = Field(
+        default="127.0.0.1/8,::1",
+        description="Addresses or networks that may read /metrics (comma-separated): the web's client "
+        "address as INTAKE_WEB_TRUSTED_PROXIES resolves it; loopback by default.",
     )
     console_port: int | None = Field(
         default=None,
@@ -222,15 +232,12 @@ class Settings(BaseSettings):
     def trusted_proxies(self) -> tuple[IPv4Network | IPv6Network, ...]:
         """The reverse proxies whose X-Forwarded-For names the client; a malformed entry is a
         start-up error."""
-        networks = []
-        for entry in self.web_trusted_proxies.replace(",", " ").split():
-            try:
-                networks.append(ip_network(entry, strict=False))
-            except ValueError:
-                raise ConfigError(
-                    f"INTAKE_WEB_TRUSTED_PROXIES: {entry!r} is not an address or a network"
-                ) from None
-        return tuple(networks)
+        return _networks("INTAKE_WEB_TRUSTED_PROXIES", self.web_trusted_proxies)
+
+    @property
+    def metrics_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """Who may read /metrics; a malformed entry is a start-up error."""
+        return _networks("INTAKE_METRICS_FROM", self.metrics_from)
 
     @field_validator("timezone")
     @classmethod
@@ -332,3 +339,13 @@ def _pairs(value: str, setting: str, shape: str) -> list[tuple[str, str, str]]:
             raise ConfigError(f"{setting}: {entry!r} is not {shape}")
         pairs.append((entry, key, item))
     return pairs
+
+
+def _networks(setting: str, value: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    networks = []
+    for entry in value.replace(",", " ").split():
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ConfigError(f"{setting}: {entry!r} is not an address or a network") from None
+    return tuple(networks)

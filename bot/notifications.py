@@ -42,8 +42,9 @@ LEASE_SECONDS = 120.0
 class Planner:
     """Turns the engine's effects into notifications, in the transaction that made them."""
 
-    def __init__(self, destinations: list[Destination]) -> None:
+    def __init__(self, destinations: list[Destination], lease: float = LEASE_SECONDS) -> None:
         self.destinations = destinations
+        self.lease = lease
 
     def plan(self, records: Records, effects: list[Effect]) -> None:
         for effect in effects:
@@ -52,7 +53,7 @@ class Planner:
                 trial = referral.trial_id if referral is not None else None
                 targets = [(d.name, d.detail) for d in self.destinations if d.trial in (None, trial)]
                 added = records.add_notifications(effect.referral_id, "referral", targets)
-                records.retry_refused({n.destination for n in added}, utcnow(), LEASE_SECONDS)
+                records.retry_refused({n.destination for n in added}, utcnow(), self.lease)
                 continue
             # Not sent yet: it need not be. Sent: the destination hears that it no longer stands.
             records.cancel_notifications([effect.referral_id], effect.reason)
@@ -89,6 +90,7 @@ class Notifier:
         *,
         interval: float = 5.0,
         failing_retry: float = 3600.0,
+        lease: float = LEASE_SECONDS,
     ) -> None:
         self.store = store
         self.cards = cards
@@ -97,6 +99,7 @@ class Notifier:
         self.senders = senders
         self.interval = interval
         self.failing_retry = failing_retry
+        self.lease = lease
         # Telegram groups that became supergroups since this process started: old name -> new.
         self.moved: dict[str, str] = {}
         self._wake = asyncio.Event()
@@ -184,7 +187,7 @@ class Notifier:
 
     def _claim(self, records: Records, destination: str) -> list[Job]:
         claimed = records.claim_notifications(
-            utcnow(), LEASE_SECONDS, tuple(self.senders), limit=20, destination=destination
+            utcnow(), self.lease, tuple(self.senders), limit=20, destination=destination
         )
         return [self._job(records, n) for n in claimed]
 

@@ -45,7 +45,7 @@ from telegram.ext import (
 )
 from telegram.warnings import PTBDeprecationWarning
 
-from bot import texts
+from bot import health, texts
 from bot.chunks import split_message
 from bot.config import Settings
 from bot.coordinators import Coordinators
@@ -219,14 +219,15 @@ class TelegramChannel:
         """One input handled, with what waits to be sent after it (read in its transaction)."""
         user = update.effective_user
         assert user is not None
-        turn = await asyncio.to_thread(
-            self.engine.handle,
-            Address(CHANNEL, str(user.id)),
-            message,
-            locale=user.language_code,
-            dedupe_key=f"{CHANNEL}:{update.update_id}",
-            with_outbox=True,
-        )
+        with health.turn(CHANNEL):
+            turn = await asyncio.to_thread(
+                self.engine.handle,
+                Address(CHANNEL, str(user.id)),
+                message,
+                locale=user.language_code,
+                dedupe_key=f"{CHANNEL}:{update.update_id}",
+                with_outbox=True,
+            )
         if turn.effects:
             self.notifier.wake()  # a referral created or withdrawn: the study team hears now
         return turn

@@ -32,6 +32,7 @@ from telegram import Update
 from telegram.ext import Application, ContextTypes
 
 from bot.config import ConfigError, Settings
+from bot.health import Health
 from storage.files import create_secret_file
 
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
@@ -59,8 +60,8 @@ def webhook_secret(settings: Settings) -> str:
     return secret
 
 
-def webhook_app(application: Application, secret: str, path: str) -> Starlette:
-    """The web route Telegram posts updates to, at `path`."""
+def webhook_app(application: Application, secret: str, path: str, health: Health) -> Starlette:
+    """The web route Telegram posts updates to, at `path`, beside the health endpoints."""
     application.add_error_handler(_note_failure)
 
     async def receive(request: Request) -> Response:
@@ -83,7 +84,7 @@ def webhook_app(application: Application, secret: str, path: str) -> Starlette:
             _failures.reset(token)
         return Response(status_code=500 if failures else 200)
 
-    return Starlette(routes=[Route(path, receive, methods=["POST"])])
+    return Starlette(routes=[Route(path, receive, methods=["POST"]), *health.routes()])
 
 
 async def _note_failure(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -97,9 +98,15 @@ async def serve_webhook(application: Application, settings: Settings, url: str) 
     application's background work (replies to send again, notifications) runs meanwhile."""
     secret = webhook_secret(settings)
     path = urlsplit(url).path or "/"
+    channel = application.bot_data["channel"]
+    health = Health(
+        channel.engine.store,
+        metrics_from=settings.metrics_networks,
+        speech_waiting=lambda: channel.listener.waiting,
+    )
     server = uvicorn.Server(
         uvicorn.Config(
-            webhook_app(application, secret, path),
+            webhook_app(application, secret, path, health),
             host=settings.telegram_webhook_host,
             port=settings.telegram_webhook_port,
             access_log=False,

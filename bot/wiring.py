@@ -38,7 +38,7 @@ def build_engine(settings: Settings) -> Engine:
     trials = settings.served_trials
     database = make_engine(settings.database)
     migrate_database(settings, database)
-    planner = Planner(settings.destinations)
+    planner = Planner(settings.destinations, settings.delivery_lease)
     engine = Engine(trials, open_store(settings, database), on_effects=planner.plan)
     # From now on this process serves these versions of the trials' questions.
     build_coordination(settings, engine.store, trials).record_questionnaires()
@@ -92,7 +92,7 @@ def build_coordination(settings: Settings, store: Store, trials: Trials | None =
         locale=coordinator_locale(settings),
         timezone=settings.timezone,
         console_url=settings.console_address,
-        on_effects=Planner(settings.destinations).plan,
+        on_effects=Planner(settings.destinations, settings.delivery_lease).plan,
     )
 
 
@@ -128,6 +128,7 @@ def build_notifier(settings: Settings, engine: Engine, bot: Bot | None) -> Notif
         senders,
         interval=settings.delivery_interval,
         failing_retry=settings.failing_retry_interval,
+        lease=settings.delivery_lease,
     )
 
 
@@ -157,6 +158,7 @@ def build_web(
         address_requests_per_minute=settings.web_address_requests_per_minute,
         new_visitors_per_minute=settings.web_new_visitors_per_minute,
         total_requests_per_minute=settings.web_total_requests_per_minute,
+        metrics_from=settings.metrics_networks,
         console=ConsoleOptions(locale=coordinator_locale(settings), timezone=settings.timezone),
     )
     listener = listener or build_listener(settings)

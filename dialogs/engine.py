@@ -142,6 +142,7 @@ class Engine:
         to storage (a `Turn`); otherwise nothing is stored, and `Unstored` says what to show them."""
 
         def turn(records: Records) -> Turn | Unstored:
+            records.lock_person(address.channel, address.external_id)
             standing = records.standing(address.channel, address.external_id)
             if standing is not None:
                 return self._turn(records, address, message, locale, None, standing)
@@ -165,7 +166,9 @@ class Engine:
         standing: Standing | None = None,
     ) -> Turn:
         """One input of someone stored, handled and queued in `records`' transaction (`standing`:
-        the person and their screening, if already read)."""
+        the person and their screening, if already read), after any other input of theirs (on any
+        instance) has finished."""
+        records.lock_person(address.channel, address.external_id)
         replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key, standing)
         return self._queue(records, address, replies, effects)
 

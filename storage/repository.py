@@ -30,6 +30,7 @@ from sqlalchemy import (
     insert,
     literal,
     or_,
+    text,
     true,
     update,
 )
@@ -305,6 +306,17 @@ class Records:
 
     # Participants and screenings --------------------------------------------
 
+    def lock_person(self, channel: str, external_id: str) -> None:
+        """Hold this person's turn lock until the transaction ends: their inputs are handled one at a
+        time, whichever instance each reaches. On PostgreSQL an advisory lock on their keyed hash, so
+        it holds before anything of them is stored (a first message, a visitor before consent) and
+        stores nothing itself; SQLite has one writer at a time already."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        digest = hashlib.sha256(self.person_key(channel, external_id).encode()).digest()
+        key = int.from_bytes(digest[:8], "big", signed=True)  # the lock's key is a bigint
+        self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
     def person_key(self, channel: str, external_id: str) -> str:
         """The keyed hash a person is found by (`Participant.external_id`, `OutgoingReply.recipient`)."""
         return self.cipher.lookup(f"{channel}:{external_id}")
@@ -314,8 +326,7 @@ class Records:
             Participant.channel == channel,
             Participant.external_id == self.person_key(channel, external_id),
         )
-        # Locks the person's row on PostgreSQL, so their inputs are handled one at a time.
-        return self.session.exec(query.with_for_update()).first()
+        return self.session.exec(query).first()
 
     def standing(self, channel: str, external_id: str) -> tuple[Participant, ScreeningState | None] | None:
         """A person and their latest screening, with its latest consent to storage, in one query.
@@ -868,6 +879,16 @@ class Records:
             self.session.add(row)
         self.session.flush()
         return claimed
+
+    def backlog(self) -> dict[str, int]:
+        """How much waits to be sent: replies to people, notifications pending and failing."""
+        replies = self.session.exec(select(func.count()).select_from(OutgoingReply)).one()
+        statuses = self.session.exec(
+            select(Notification.status, func.count())
+            .where(col(Notification.status).in_(WAITING))
+            .group_by(Notification.status)
+        )
+        return {"replies": replies, "pending": 0, "failing": 0, **dict(statuses.all())}
 
     def notification(self, notification_id: int) -> Notification | None:
         return self.session.get(Notification, notification_id)

@@ -12,7 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import SQLModel
 
-from dialogs.engine import Address, Engine, Input, Start, Text
+from dialogs.engine import Address, Choice, Engine, Input, Start, Text
 from dialogs.trial import Trial
 from storage.database import downgrade, make_engine, migrate
 from storage.repository import Store
@@ -257,3 +257,43 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
     assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
     assert "questionnaire_version" in inspect(database).get_table_names()
     database.dispose()
+
+
+def test_two_answers_for_one_chat_at_once_are_handled_one_after_the_other(engine: Engine) -> None:
+    """Two taps for one question reach two instances at the same moment (two devices, a double
+    tap through a load balancer): the first answers it, the second finds it passed and changes
+    nothing. Neither is lost to the other's write, and neither is stored for another question."""
+    people = [Person(engine, f"race-{n}") for n in range(8)]
+    for person in people:
+        person.start()
+        person.answer_some({k: v for k, v in LIKELY_B1.items() if k != "diagnosis"})
+        assert person.prompt == "diagnosis"
+    errors: list[BaseException] = []
+
+    def tap(person: Person, value: str, prompt: str, ready: threading.Barrier) -> None:
+        try:
+            ready.wait()
+            engine.handle(person.address, Choice(value, prompt), locale="en")
+        except BaseException as error:  # any failure at all is what this test looks for
+            errors.append(error)
+
+    threads = []
+    for person in people:
+        ready = threading.Barrier(2)
+        prompt = person.asking.prompt if person.asking else ""
+        threads += [threading.Thread(target=tap, args=(person, v, prompt, ready)) for v in ("yes", "no")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    for person in people:
+        stored = person.stored()
+        with engine.store.transaction() as records:
+            history = [a.question_id for a in records.answer_history(stored["id"])]
+        assert history.count("diagnosis") == 1, history
+        assert stored["answers"]["diagnosis"] in ("yes", "no")
+        # One answer moved it on by one question: what follows "yes" or what follows "no".
+        following = "had_surgery" if stored["answers"]["diagnosis"] == "yes" else "not_eligible"
+        assert stored["state"] == following

@@ -4,6 +4,7 @@ as Telegram does, until it is answered 200."""
 from __future__ import annotations
 
 import asyncio
+import re
 import signal
 import sqlite3
 import stat
@@ -53,6 +54,12 @@ async def test_by_webhook_a_whole_screening_flows_and_telegram_is_given_the_secr
                 await user.say(answer)
             await user.tap("confirm")
             [card] = await tg.wait_for_messages(COORDINATOR, 1, timeout=30)
+            base = hook.url.removesuffix("/telegram")
+            async with httpx.AsyncClient(base_url=base) as watcher:
+                assert (await watcher.get("/healthz")).text == "ok\n"
+                assert (await watcher.get("/readyz")).text == "ok\n"
+                metrics = (await watcher.get("/metrics")).text
+                proxied = await watcher.get("/metrics", headers={"x-forwarded-for": "203.0.113.9"})
         [referral] = _rows(tmp_path / "data", Referral)
         assert f"Referral {referral.id}" in card["text"]
         assert [a.question_id for a in _rows(tmp_path / "data", Answer)] == list(LIKELY_B1)
@@ -64,6 +71,10 @@ async def test_by_webhook_a_whole_screening_flows_and_telegram_is_given_the_secr
     assert call.params["url"] == hook.url
     assert call.params["secret_token"] == _secret(tmp_path / "data")
     assert len(call.params["secret_token"]) >= 32
+    turns = re.search(r'^intake_turns_total\{channel="telegram"\} (\S+)$', metrics, re.M)
+    assert turns and float(turns[1]) >= len(LIKELY_B1)
+    assert re.search(r'^intake_notifications_waiting\{status="pending"\} 0', metrics, re.M), "the card went"
+    assert proxied.status_code == 404, "metrics are for the watchers only"
     text = log.read_text()
     assert f"created the Telegram webhook's secret in {secret_file}" in text
     assert call.params["secret_token"] not in text, "the secret is not printed"

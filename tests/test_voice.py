@@ -470,11 +470,17 @@ async def test_questions_are_read_aloud_on_the_web_page(tmp_path: Path) -> None:
         page = await _open(phone, "/?lang=en")
         assert "<audio" not in page.html
         page = await _command(phone, page, "voice")
-        source = re.search(r'<audio controls preload="auto" src="(/speech/\w+\.ogg)"', page.html)
+        source = re.search(r'<audio controls preload="auto" src="(/speech/[^"]+\.ogg)"', page.html)
         assert source, page.html
         audio = await phone.get(source[1])
         assert audio.headers["content-type"] == "audio/ogg" and decode(audio.content).size > RATE
         assert (await phone.get("/speech/" + "0" * 32 + ".ogg")).status_code == 404
+    # Another instance of the bot (its own cache, empty) asked for it: it makes it again.
+    other = httpx.ASGITransport(app=build_web_app(engine, options=WebOptions(tap_settle=0)))
+    async with httpx.AsyncClient(transport=other, base_url="http://t") as player:
+        again = await player.get(source[1])
+    assert again.status_code == 200 and decode(again.content).size > RATE
+    assert "Li Wei" not in source[1] and "consent" not in source[1].lower(), "what is said is encrypted"
 
 
 def test_the_console_answers_with_a_recording(tmp_path: Path) -> None:

@@ -22,7 +22,9 @@ from bot.config import Settings
 from bot.web import COOKIE, WebOptions, build_web_app
 from bot.wiring import build_engine
 from dialogs.engine import Engine
+from storage.database import make_engine
 from storage.models import Notification, Referral, Screening
+from storage.repository import Store
 from tests.conftest import TAPS_B1
 
 XSS = '<script>alert("x")</script><img src=x onerror=alert(this)>'
@@ -85,12 +87,22 @@ async def _post(browser: httpx.AsyncClient, page: Page, **fields: str) -> Page:
 
 
 async def _tap(browser: httpx.AsyncClient, page: Page, value: str) -> Page:
-    data = {"csrf": page.field("csrf"), "prompt": page.option_prompt(), "value": value}
+    data = {
+        "csrf": page.field("csrf"),
+        "prompt": page.option_prompt(),
+        "value": value,
+        "shown": page.field("shown"),
+    }
     return Page(await browser.post("/say", data=data))
 
 
 async def _command(browser: httpx.AsyncClient, page: Page, name: str) -> Page:
-    data = {"csrf": page.field("csrf"), "prompt": page.field("prompt"), "command": f"/{name}"}
+    data = {
+        "csrf": page.field("csrf"),
+        "prompt": page.field("prompt"),
+        "command": f"/{name}",
+        "shown": page.field("shown"),
+    }
     return Page(await browser.post("/say", data=data))
 
 
@@ -810,3 +822,63 @@ async def test_an_answer_costs_a_fixed_few_transactions(browser: httpx.AsyncClie
     page = await _post(browser, page, text="1")
     assert "How old" in page.text, "on to the next question"
     assert transactions <= 5
+
+
+async def test_health_readiness_and_metrics_and_metrics_only_for_the_watchers(
+    browser: httpx.AsyncClient, engine: Engine, tmp_path: Path
+) -> None:
+    assert (await browser.get("/healthz")).text == "ok\n"
+    assert (await browser.get("/readyz")).text == "ok\n"
+    await _tap(browser, await _open(browser, "/?lang=en"), "yes")  # consented: stored, a turn or two
+    metrics = await browser.get("/metrics")  # ASGITransport's client is 127.0.0.1
+    assert metrics.status_code == 200 and metrics.headers["content-type"].startswith("text/plain")
+    turns = re.search(r'^intake_turns_total\{channel="web"\} (\S+)$', metrics.text, re.M)
+    assert turns and float(turns[1]) >= 2
+    assert 'intake_turn_seconds_bucket{channel="web",le="+Inf"}' in metrics.text
+    assert re.search(r"^intake_outbox_replies \d", metrics.text, re.M)
+    assert re.search(r'^intake_notifications_waiting\{status="failing"\} 0', metrics.text, re.M)
+
+    # From elsewhere: not found, as if there were none. Through a proxy the app does not trust, the
+    # proxy's loopback address does not count.
+    async def metrics_from(client: str, options: WebOptions, **headers: str) -> int:
+        app = build_web_app(engine, options=options)
+        transport = httpx.ASGITransport(app=app, client=(client, 40000))
+        async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as c:
+            return (await c.get("/metrics", headers=headers)).status_code
+
+    plain, proxied = WebOptions(), WebOptions(trusted_proxies=(ip_network("127.0.0.1"),))
+    assert await metrics_from("203.0.113.9", plain) == 404
+    assert await metrics_from("127.0.0.1", plain, **{"x-forwarded-for": "203.0.113.9"}) == 404
+    assert await metrics_from("127.0.0.1", proxied, **{"x-forwarded-for": "203.0.113.9"}) == 404
+    assert await metrics_from("127.0.0.1", proxied, **{"x-forwarded-for": "127.0.0.1"}) == 200
+    watchers = WebOptions(metrics_from=(ip_network("10.0.0.0/8"),))
+    assert await metrics_from("10.1.2.3", watchers) == 200
+
+    # A database whose schema is not this version's: not ready, and nothing more said.
+    unmigrated = Engine(
+        engine.trials, Store(make_engine(f"sqlite:///{tmp_path / 'empty.db'}"), engine.store.cipher)
+    )
+    transport = httpx.ASGITransport(app=build_web_app(unmigrated))
+    async with httpx.AsyncClient(transport=transport, base_url="http://intake.test") as c:
+        assert (await c.get("/healthz")).status_code == 200, "alive all the same"
+        ready = await c.get("/readyz")
+    assert ready.status_code == 503 and ready.text == "not ready\n"
+
+
+async def test_rate_limits_per_instance_add_up_to_the_budget_set_for_the_whole_site(engine: Engine) -> None:
+    """Each instance counts its own requests (README, "Several instances"): behind a round-robin
+    proxy, two instances with half the budget each let one address have the whole budget, and no
+    more, however its requests are spread."""
+    budget, instances = 20, 2
+    options = WebOptions(address_requests_per_minute=budget // instances, tap_settle=0)
+    apps = [build_web_app(engine, options=options) for _ in range(instances)]
+    clients = [
+        httpx.AsyncClient(
+            transport=httpx.ASGITransport(app=app, client=("198.51.100.7", 40000)), base_url="http://t"
+        )
+        for app in apps
+    ]
+    statuses = [(await clients[n % instances].get("/healthz")).status_code for n in range(3 * budget)]
+    for client in clients:
+        await client.aclose()
+    assert statuses.count(200) == budget and set(statuses) == {200, 429}

@@ -54,6 +54,11 @@ class Listener:
         """The model directory that transcribes `locale`: its language's, else the one for any."""
         return self.models.get(iso_language(locale)) or self.models.get("*")
 
+    @property
+    def waiting(self) -> int:
+        """Recordings queued or being transcribed now."""
+        return self._waiting
+
     def understands(self, locale: str) -> bool:
         return self.model_for(locale) is not None
 

@@ -65,10 +65,13 @@ async def running(settings: Settings) -> AsyncIterator[tuple[Application, Engine
 class TelegramUser:
     """A person in a private chat with the bot, through the fake Bot API."""
 
-    def __init__(self, tg: FakeTelegram, user_id: int, language_code: str = "en") -> None:
+    def __init__(
+        self, tg: FakeTelegram, user_id: int, language_code: str = "en", patience: float = 10
+    ) -> None:
         self.tg = tg
         self.id = user_id
         self.language_code = language_code
+        self.patience = patience  # seconds to wait for the bot's first reply
 
     @property
     def messages(self) -> list[dict[str, Any]]:
@@ -80,7 +83,9 @@ class TelegramUser:
 
     async def _replies(self, before: int, send: Any) -> list[dict[str, Any]]:
         send()
-        await self.tg.wait_for(lambda: len(self.messages) > before, what=f"a reply to user {self.id}")
+        await self.tg.wait_for(
+            lambda: len(self.messages) > before, timeout=self.patience, what=f"a reply to user {self.id}"
+        )
         return await self.settled(before)
 
     async def settled(self, before: int) -> list[dict[str, Any]]:

@@ -15,11 +15,13 @@ and marks it sent (post, redirect, get).
 Nothing of a visitor is stored before they consent (`dialogs.before_consent`): opening the page,
 a link preview, choosing a language or a study, asking for help are no participant, no screening
 and no start in the funnel. Until then where they stand travels in a signed cookie of its own,
-and what the bot says to them waits in this process's memory for the page that shows it.
+and what the bot said to them in another, until the page after the post shows it.
 
 A tap that arrives within `settle` seconds of its page being shown is not used: the
 page replaces itself under the finger, and a double tap, or a tremor's second tap,
 would otherwise answer the next question with the button that is now in the same place.
+The page's buttons post back when it was made (signed), so this holds whichever instance
+of the bot serves the tap; nothing a request needs lives in one process's memory.
 """
 
 from __future__ import annotations
@@ -28,13 +30,13 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from cryptography.fernet import InvalidToken
 from starlette.applications import Starlette
 from starlette.datastructures import FormData, UploadFile
 from starlette.middleware import Middleware
@@ -46,7 +48,7 @@ from starlette.routing import BaseRoute, Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.templating import Jinja2Templates
 
-from bot import texts
+from bot import health, texts
 from bot.notifications import Notifier
 from bot.speech.listener import Listener
 from bot.speech.speaker import Speaker
@@ -57,18 +59,20 @@ from bot.web.resume import ResumeLinks
 from bot.web.sessions import Tokens
 from dialogs import before_consent
 from dialogs.before_consent import Before, Unstored
-from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Unsupported, parse_text
+from dialogs.engine import Address, Choice, Engine, Reply, Start, Text, Turn, Unsupported, parse_text
 from dialogs.i18n import pick_locale, translator
 
 log = logging.getLogger(__name__)
 CHANNEL = "web"
 COOKIE = "intake_session"
 BEFORE_COOKIE = "intake_before"  # where a visitor stands before consent
+UNSHOWN_COOKIE = "intake_unshown"  # what the bot said to them, until the next page shows it
 MAX_BEFORE = 3800  # bytes; a browser keeps a cookie of up to 4096, its name and attributes included
 HERE = Path(__file__).parent
 MAX_BODY = 16 * 1024
 MAX_VOICE_BODY = 2 * 1024 * 1024  # a minute of Opus at 32 kbit/s is 240 KB; the bot refuses over a minute
 SETTLE = 1.0  # seconds; a second tap comes within a few hundred milliseconds, a reader takes longer
+UNSHOWN_SECONDS = 300  # the page after a post asks for them at once; a cookie left over goes soon
 
 
 def body_limit(path: str) -> int:
@@ -91,6 +95,7 @@ class WebOptions:
     new_visitors_per_minute: int = 60  # new sessions from one address
     total_requests_per_minute: int = 6000  # everyone's together
     console_requests_per_minute: int = 600  # the console's, from one address
+    metrics_from: tuple[Network, ...] = health.LOOPBACK  # who may read /metrics
     console: ConsoleOptions = field(default_factory=ConsoleOptions)
 
     @property
@@ -104,7 +109,7 @@ class WebChat:
         engine: Engine,
         notifier: Notifier | None,
         options: WebOptions,
-        clock: Callable[[], float] = time.monotonic,
+        clock: Callable[[], float] = time.time,
         listener: Listener | None = None,
         speaker: Speaker | None = None,
     ) -> None:
@@ -114,15 +119,13 @@ class WebChat:
         self.notifier = notifier
         self.public_url = (options.public_url or "").rstrip("/")
         self.https = options.https
+        # The wall clock: a page made by one instance may be tapped on another.
         self.settle, self.clock = options.tap_settle, clock
         self.tokens = Tokens(engine.store.cipher.lookup, options.session_days, options.session_lifetime_days)
         self.links = ResumeLinks(engine.store, CHANNEL, options.resume_days)
         # Each new visitor costs a transaction (undone, until they consent): a script must not
         # make thousands, while a waiting room behind one address can all begin at once.
         self.new_visitors = Window(options.new_visitors_per_minute)
-        self._shown: OrderedDict[str, tuple[str, float]] = OrderedDict()  # session -> prompt, when
-        # What the bot said to visitors not stored (before consent), until their next page shows it.
-        self._unshown: OrderedDict[str, list[Reply]] = OrderedDict()
         # Every value is escaped: Jinja2Templates autoescapes .html templates.
         self.templates = Jinja2Templates(directory=str(HERE / "templates"))
         self.templates.env.globals["language_of"] = language_of
@@ -160,10 +163,14 @@ class WebChat:
             await self._handle(visitor, Start(), hint)
             replies = await self._take(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
-        self._remember_shown(session, prompt)
-        # Read aloud, for whoever asked: each question's audio, served from the bot's own cache.
+        # Read aloud, for whoever asked: each question's audio, made now into this instance's cache.
+        # Its address carries the reply, encrypted under the store's key: another instance asked
+        # for it makes it again.
         spoken = [await asyncio.to_thread(self._spoken, r) if r.speak else None for r in replies]
-        audio = [f"/speech/{s[0]}.ogg" if s else None for s in spoken]
+        audio = [
+            f"/speech/{self.engine.store.cipher.seal(r.to_data())}.ogg" if s else None
+            for r, s in zip(replies, spoken, strict=True)
+        ]
         read_aloud = await asyncio.to_thread(self._reads_aloud, visitor)
         page = self._render(request, visitor, replies, prompt, audio, read_aloud)
         return self._with_cookie(page, token, visitor)
@@ -173,7 +180,9 @@ class WebChat:
         stored = await asyncio.to_thread(self._stored, session)
         carried = request.cookies.get(BEFORE_COOKIE)
         before = None if stored else self.tokens.open_before(session, carried)
-        return Visitor(session, stored, before, carried is not None)
+        said = request.cookies.get(UNSHOWN_COOKIE)
+        unshown = [Reply.from_data(data) for data in self.tokens.open_unshown(session, said)]
+        return Visitor(session, stored, before, carried is not None, unshown, said is not None)
 
     def _stored(self, session: str) -> bool:
         return self.engine.store.run(lambda records: records.participant(CHANNEL, session) is not None)
@@ -181,7 +190,7 @@ class WebChat:
     async def _take(self, visitor: Visitor) -> list[Reply]:
         """What the bot has said to the visitor that no page has shown yet, as reaching them: the
         page about to be rendered shows it (someone stored: read and marked in one transaction)."""
-        unshown = self._unshown.pop(visitor.session_id, [])
+        unshown, visitor.unshown = visitor.unshown, []
         if visitor.stored:
             address = Address(CHANNEL, visitor.session_id)
             return [*unshown, *await asyncio.to_thread(self.engine.take, address, _position)]
@@ -204,7 +213,20 @@ class WebChat:
             )
         elif visitor is not None and visitor.carried:
             self._set_cookie(response, BEFORE_COOKIE, "", max_age=0)
+        said = self._sealed_unshown(visitor) if visitor is not None else ""
+        if said:
+            self._set_cookie(response, UNSHOWN_COOKIE, said, max_age=UNSHOWN_SECONDS)
+        elif visitor is not None and visitor.carried_unshown:
+            self._set_cookie(response, UNSHOWN_COOKIE, "", max_age=0)
         return response
+
+    def _sealed_unshown(self, visitor: Visitor) -> str:
+        """The cookie of what the visitor has not been shown yet; none when it would be too big for
+        one (then the next page says where they stand again, as a reload does)."""
+        if not visitor.unshown:
+            return ""
+        sealed = self.tokens.seal_unshown(visitor.session_id, [r.to_data() for r in visitor.unshown])
+        return sealed if len(sealed) <= MAX_BEFORE else ""
 
     def _set_cookie(self, response: Response, name: str, value: str, max_age: int | None = None) -> None:
         response.set_cookie(
@@ -235,6 +257,7 @@ class WebChat:
             "audio": audio,
             "prompt": prompt,
             "csrf": self.tokens.csrf(visitor.session_id),
+            "shown": self.tokens.shown(visitor.session_id, self.clock()),
             "t_answer": t(texts.WEB_ANSWER),
             "t_send": t(texts.WEB_SEND),
             # The voice button only where a model understands the page's language: no false promise.
@@ -278,7 +301,7 @@ class WebChat:
         session, form = posted
         visitor = await self._visitor(request, session)
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
-        if (value or command) and self._just_shown(session, prompt):
+        if (value or command) and self._just_shown(session, str(form.get("shown", ""))):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
         if value:
             message: Any = Choice(value, prompt)
@@ -327,21 +350,22 @@ class WebChat:
         return Response(rule, media_type="text/css")
 
     async def speech(self, request: Request) -> Response:
-        """A question read aloud, from the cache the page that shows it filled."""
-        audio = self.speaker.cached(request.path_params["key"])
-        if audio is None:
+        """A question read aloud: from the cache the page that shows it filled, or, when another
+        instance made the page (or the cache has moved on), made again from its address."""
+        try:
+            reply = Reply.from_data(self.engine.store.cipher.open(request.path_params["key"]))
+        except (InvalidToken, ValueError, TypeError, UnicodeError):
+            return Response(status_code=404)  # no address of ours
+        spoken = await asyncio.to_thread(self._spoken, reply)
+        if spoken is None:
             return Response(status_code=404)
-        return Response(audio, media_type="audio/ogg")
+        return Response(spoken[1], media_type="audio/ogg")
 
-    def _remember_shown(self, session: str, prompt: str) -> None:
-        self._shown.pop(session, None)
-        self._shown[session] = (prompt, self.clock())
-        while len(self._shown) > 10_000:  # the oldest pages have long settled
-            self._shown.popitem(last=False)
-
-    def _just_shown(self, session: str, prompt: str) -> bool:
-        shown, when = self._shown.get(session, ("", float("-inf")))
-        return shown == prompt and self.clock() - when < self.settle
+    def _just_shown(self, session: str, shown: str) -> bool:
+        """Whether a tap came from a page made less than `settle` seconds ago (a post without its
+        page's time, or with another's, is no tap on a page of ours: it is not held back)."""
+        when = self.tokens.shown_at(session, shown)
+        return when is not None and self.clock() - when < self.settle
 
     # Continuing on another device ---------------------------------------------------
 
@@ -472,16 +496,19 @@ class WebChat:
         """One input from the visitor; False if where they would stand is too big for their cookie
         (nothing is changed then)."""
         address = Address(CHANNEL, visitor.session_id)
-        if visitor.stored:
-            turn = await asyncio.to_thread(self.engine.handle, address, message, locale=hint)
-        else:
-            handled = await asyncio.to_thread(
-                self.engine.handle_before_consent, address, message, visitor.before, locale=hint
-            )
-            if isinstance(handled, Unstored):
-                return self._keep_unstored(visitor, handled)
-            turn, visitor.stored, visitor.before = handled, True, None  # consented: stored from now on
-        if turn.effects and self.notifier is not None:
+        with health.turn(CHANNEL):
+            if visitor.stored:
+                handled: Turn | Unstored = await asyncio.to_thread(
+                    self.engine.handle, address, message, locale=hint
+                )
+            else:
+                handled = await asyncio.to_thread(
+                    self.engine.handle_before_consent, address, message, visitor.before, locale=hint
+                )
+        if isinstance(handled, Unstored):
+            return self._keep_unstored(visitor, handled)
+        visitor.stored, visitor.before = True, None  # stored already, or consented now
+        if handled.effects and self.notifier is not None:
             self.notifier.wake()
         return True
 
@@ -493,9 +520,7 @@ class WebChat:
         if len(sealed) > MAX_BEFORE:
             return False
         visitor.before = handled.before
-        self._unshown[visitor.session_id] = [*self._unshown.pop(visitor.session_id, []), *handled.replies]
-        while len(self._unshown) > 10_000:  # pages never asked for (a link preview's)
-            self._unshown.popitem(last=False)
+        visitor.unshown = [*visitor.unshown, *handled.replies]
         return True
 
 
@@ -507,6 +532,8 @@ class Visitor:
     stored: bool
     before: Before | None
     carried: bool = False  # the request brought a cookie of where they stood before consent
+    unshown: list[Reply] = field(default_factory=list)  # what the bot said to them, not shown yet
+    carried_unshown: bool = False  # the request brought a cookie of that
 
 
 def _frame(t: Any) -> dict[str, str]:
@@ -535,7 +562,7 @@ def build_web_app(
     notifier: Notifier | None = None,
     options: WebOptions | None = None,
     *,
-    clock: Callable[[], float] = time.monotonic,
+    clock: Callable[[], float] = time.time,
     deliver: bool = True,
     parts: tuple[str, ...] = ("chat", "console"),
     listener: Listener | None = None,
@@ -555,7 +582,12 @@ def build_web_app(
             task.cancel()
             await asyncio.gather(task, return_exceptions=True)
 
-    routes: list[BaseRoute] = []
+    watch = health.Health(
+        engine.store,
+        metrics_from=options.metrics_from,
+        speech_waiting=(lambda: listener.waiting) if listener is not None else None,
+    )
+    routes: list[BaseRoute] = [*watch.routes()]
     if "console" in parts:
         routes += Console(engine, chat.templates, options.console, https=options.https).routes()
     if "chat" in parts:

@@ -220,10 +220,12 @@ class Guard:
 
     def address(self, scope: dict[str, Any]) -> str:
         """The client's address (see the module's docstring). Sets the scheme a trusted proxy
-        reports (X-Forwarded-Proto), so that the app knows a request came over TLS."""
+        reports (X-Forwarded-Proto), so that the app knows a request came over TLS, and notes in the
+        request's state whether a proxy not trusted forwarded it (then the address is that proxy's)."""
         peer = (scope.get("client") or ("-", 0))[0]
         headers = dict(scope.get("headers", []))
         forwarded = headers.get(b"x-forwarded-for", b"").decode("latin-1")
+        scope.setdefault("state", {})["untrusted_proxy"] = bool(forwarded) and not self._trusted(peer)
         if not self._trusted(peer):
             if forwarded and not self._warned:
                 self._warned = True

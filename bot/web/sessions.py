@@ -15,7 +15,9 @@ A resume link carries a token of its own, which opens the session on another dev
 Before a visitor consents, nothing of them is stored: where they stand (`dialogs.before_consent`:
 their language, study, a menu or a read-back open) travels in a second cookie, signed together
 with their session id so that it is good for that session only. Nothing in it needs hiding (an
-answer held for its read-back is encrypted already); only tampering needs stopping.
+answer held for its read-back is encrypted already); only tampering needs stopping. What the bot
+said to them travels likewise, in a third, until the next page shows it; and each page's buttons
+post back when it was made (the tap-settling clock). So any instance of the bot serves any request.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import hashlib
 import json
 import secrets
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -58,7 +61,7 @@ class Tokens:
         secret = self.sign("web-token-secret")
         self._signers = {
             purpose: Signer(secret, salt=f"web-{purpose}", digest_method=hashlib.sha256)
-            for purpose in ("session", "before", "csrf")
+            for purpose in ("session", "before", "unshown", "shown", "csrf")
         }
 
     def _signature(self, purpose: str, value: str) -> str:
@@ -98,6 +101,33 @@ class Tokens:
         if not body or not matches(signature, self._signature("before", f"{session}.{body}")):
             return None
         return dict(json.loads(base64.urlsafe_b64decode(body)))
+
+    def seal_unshown(self, session: str, replies: list[dict[str, Any]]) -> str:
+        """What the bot said to a visitor before consent, for the page after this post (on whichever
+        instance serves it): compressed, since a question and its options come to a few kilobytes."""
+        packed = zlib.compress(json.dumps(replies, separators=(",", ":")).encode(), 9)
+        body = base64.urlsafe_b64encode(packed).decode()
+        return f"{body}.{self._signature('unshown', f'{session}.{body}')}"
+
+    def open_unshown(self, session: str, value: str | None) -> list[dict[str, Any]]:
+        """What `seal_unshown` sealed for this session; nothing for anything else."""
+        body, _, signature = (value or "").rpartition(".")
+        if not body or not matches(signature, self._signature("unshown", f"{session}.{body}")):
+            return []
+        return list(json.loads(zlib.decompress(base64.urlsafe_b64decode(body))))
+
+    def shown(self, session: str, when: float) -> str:
+        """When a page was made, as its buttons post it back: the tap-settle clock travels with the
+        page, so whichever instance serves the tap can tell one that came too soon."""
+        value = f"{when:.3f}"
+        return f"{value}.{self._signature('shown', f'{session}.{value}')}"
+
+    def shown_at(self, session: str, value: str) -> float | None:
+        """When the page of this session that posted `value` was made (None: not a page of ours)."""
+        when, _, signature = value.rpartition(".")
+        if not when or not matches(signature, self._signature("shown", f"{session}.{when}")):
+            return None
+        return float(when)
 
     def csrf(self, session: str) -> str:
         """The token every form of this session posts back."""
