@@ -151,15 +151,15 @@ class Filler:
                     "created_at": began,
                 }
             )
-            answered = self.questions if status == "finished" else self.questions[: rng.randint(1, 8)]
+            answered = self.questions if status == "finished" else self.questions[: rng.randint(0, 8)]
             rows[Screening].append(
                 {
                     "id": sid,
                     "participant_id": pid,
                     "trial_id": self.trial.registry_id,
-                    "locale": rng.choice(LOCALES),
+                    "locale": rng.choice(LOCALES) if rng.random() < 0.98 else None,
                     "source": rng.choice(SOURCES),
-                    "state": "done" if status == "finished" else answered[-1].id,
+                    "state": "done" if status == "finished" else self.questions[len(answered)].id,
                     "status": status,
                     "editing": False,
                     "read_aloud": False,
@@ -194,7 +194,7 @@ class Filler:
                             "screening_id": sid,
                             "scope": question.scope,
                             "version": self.trial.consent_version,
-                            "granted": True,
+                            "granted": rng.random() < 0.97,
                             "locale": "en",
                             "text_hash": "0" * 64,
                             "given_at": began,

@@ -392,6 +392,56 @@ class Records:
         )
         return list(self.session.exec(query))
 
+    def funnel_counts(
+        self, trial_id: str, reached: tuple[str, ...], outcomes: tuple[str, ...]
+    ) -> list[tuple[str | None, str | None, date, dict[str, int]]]:
+        """A trial's screenings counted at each step of the funnel, per language, source and day
+        (UTC) begun: one statement, whatever their number. A step: started, consented (to storage),
+        completed, each of `outcomes`, referred (not cancelled), contacted (a referral status in
+        `reached`), enrolled."""
+        storing = (
+            select(Consent.id)
+            .where(Consent.screening_id == Screening.id, Consent.scope == "storage", col(Consent.granted))
+            .exists()
+        )
+        finished = Screening.status == "finished"
+        referred = col(Referral.id).is_not(None) & (Referral.status != "cancelled")
+        steps: dict[str, Any] = {
+            "consented": storing,
+            "completed": finished,
+            **{outcome: finished & (Screening.outcome == outcome) for outcome in outcomes},
+            "referred": referred,
+            "contacted": referred & col(Referral.status).in_(reached),
+            "enrolled": Referral.status == "enrolled",
+        }
+        began = Screening.started_at
+        day = (
+            func.date(func.timezone("UTC", began))
+            if self.session.get_bind().dialect.name == "postgresql"
+            else func.date(began)
+        )
+        query = (
+            select(
+                Screening.locale,
+                Screening.source,
+                day,
+                func.count(),
+                *(func.sum(case((condition, 1), else_=0)) for condition in steps.values()),
+            )
+            .outerjoin(Referral, col(Referral.screening_id) == Screening.id)
+            .where(Screening.trial_id == trial_id)
+            .group_by(Screening.locale, Screening.source, day)
+        )
+        return [
+            (
+                locale,
+                source,
+                on if isinstance(on, date) else date.fromisoformat(on),
+                {"started": started, **dict(zip(steps, counts, strict=True))},
+            )
+            for locale, source, on, started, *counts in self.session.exec(query)  # type: ignore[call-overload]
+        ]
+
     def screenings(self, trial_id: str | None = None) -> list[Screening]:
         query = select(Screening).order_by(col(Screening.id))
         if trial_id:

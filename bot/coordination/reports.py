@@ -13,6 +13,7 @@ from babel.dates import format_datetime
 from bot.coordination.cards import (
     LANGUAGE,
     OUTCOME,
+    OUTCOMES,
     RECEIVED,
     SOURCE,
     UNCERTAIN,
@@ -111,26 +112,15 @@ Funnel = dict[str, dict[str, Counter[str]]]
 
 def funnel(records: Records, trial_id: str) -> Funnel:
     """A trial's counts per funnel step, by language, by source and by the ISO week the screening
-    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}."""
+    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}. Counted by the
+    database, a few rows per day begun, whatever the number of screenings."""
     by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
-    for screening in records.screenings(trial_id):
-        steps = {"started"}
-        consents = records.consents(screening.id or 0)
-        if any(c.scope == "storage" and c.granted for c in consents):
-            steps.add("consented")
-        if screening.status == "finished":
-            steps.add("completed")
-            steps.add(screening.outcome or "")
-        referral = records.referral_for(screening.id or 0)
-        if referral is not None and referral.status != "cancelled":
-            steps.add("referred")
-            if referral.status in _REACHED:
-                steps.add("contacted")
-            if referral.status == "enrolled":
-                steps.add("enrolled")
-        by["language"][screening.locale or "-"].update(steps)
-        by["source"][screening.source or "-"].update(steps)
-        year, week, _ = screening.started_at.isocalendar()
+    outcomes = tuple(step for step, _ in FUNNEL if step in OUTCOMES)
+    for locale, source, day, counts in records.funnel_counts(trial_id, tuple(sorted(_REACHED)), outcomes):
+        steps = Counter({step: n for step, n in counts.items() if n})
+        year, week, _ = day.isocalendar()
+        by["language"][locale or "-"].update(steps)
+        by["source"][source or "-"].update(steps)
         by["week"][f"{year}-W{week:02d}"].update(steps)
     return {k: dict(v) for k, v in by.items()}
 
