@@ -109,7 +109,6 @@ class Filler:
     referred_share: float = 0.2
 
     def __post_init__(self) -> None:
-        self.rng = random.Random(self.seed)
         self.now = datetime.now(UTC)
         self.questions = [q for q in self.trial.questions]
 
@@ -129,7 +128,8 @@ class Filler:
                     )
 
     def _batch(self, first: int, n: int) -> None:
-        rng, seal = self.rng, self.cipher.seal
+        # A batch's own stream of chance: another filler, or this one again, makes other rows.
+        rng, seal = random.Random(f"{self.seed}:{self.trial.registry_id}:{first}"), self.cipher.seal
         rows: dict[Any, list[dict[str, Any]]] = {
             t: [] for t in (Participant, Screening, Answer, Consent, Referral, ReferralEvent, AuditEvent)
         }
@@ -441,8 +441,8 @@ def _purge(engine: Engine) -> str:
     began = time.perf_counter()
     with engine.store.transaction() as records:
         purged = records.purge(now - timedelta(days=180), now - timedelta(days=30))
-        if hasattr(records, "prune_inputs"):
-            records.prune_inputs(now - timedelta(days=1))
+        if hasattr(records, "forget_inputs"):
+            records.forget_inputs(now - timedelta(days=1))
         elapsed = time.perf_counter() - began
         records.discard()
     return f"{elapsed:.2f} s ({len(purged):,} screenings)"
