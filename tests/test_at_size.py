@@ -295,6 +295,7 @@ def test_listing_and_exporting_take_as_many_statements_for_many_screenings_as_fo
         "csv": lambda: service.export_csv(OPERATOR, TRIALS.first, "full"),
         "screenings": lambda: list(service.screenings(OPERATOR)),
         "audit": lambda: service.audit_page(OPERATOR, 500),
+        "fhir": lambda: service.export_fhir(OPERATOR, [TRIALS.first], "full"),
     }
     counts: dict[str, list[int]] = {name: [] for name in work}
     for size in (30, 300):
