@@ -294,8 +294,15 @@ class Console:
         }
         status, body, size = 0, bytearray(), 0
 
+        asked = False
+
         async def receive() -> dict[str, Any]:
-            return {"type": "http.request", "body": b"", "more_body": False}
+            nonlocal asked
+            if not asked:  # the request, once; then, as a client that stays, nothing until the end
+                asked = True
+                return {"type": "http.request", "body": b"", "more_body": False}
+            await asyncio.Event().wait()
+            raise AssertionError("unreachable")
 
         async def send(message: dict[str, Any]) -> None:
             nonlocal status, size
@@ -418,6 +425,7 @@ def measure(
         def page(name: str, url: str) -> bytes:
             durations, (_, body, size_) = _timed(lambda: get(url))
             figures[name] = f"{_p(durations, 0.5):.0f} / {_p(durations, 0.95):.0f} ms, {size_ / 1024:.0f} KiB"
+            print(f"  {name}: {figures[name]}", file=sys.stderr, flush=True)
             return body
 
         first = page("list, first page", "/coordinator/")
@@ -454,7 +462,7 @@ def measure(
     figures["purge (rolled back)"] = _purge(engine)
     with engine.store.engine.connect() as connection:
         kept = connection.execute(select(func.count()).select_from(ProcessedInput)).scalar_one()
-    figures["processed_input rows"] = f"{kept:,}"
+    figures["processed_input rows (before the purge)"] = f"{kept:,}"
     return figures
 
 
@@ -464,11 +472,10 @@ def _purge(engine: Engine) -> str:
     began = time.perf_counter()
     with engine.store.transaction() as records:
         purged = records.purge(now - timedelta(days=180), now - timedelta(days=30))
-        if hasattr(records, "forget_inputs"):
-            records.forget_inputs(now - timedelta(days=1))
+        forgot = records.forget_inputs(now - timedelta(days=1)) if hasattr(records, "forget_inputs") else 0
         elapsed = time.perf_counter() - began
         records.discard()
-    return f"{elapsed:.2f} s ({len(purged):,} screenings)"
+    return f"{elapsed:.2f} s ({len(purged):,} screenings, {forgot:,} update ids)"
 
 
 @contextmanager
