@@ -408,11 +408,14 @@ class Records:
         (UTC) begun: one statement, whatever their number. A step: started, consented (to storage),
         completed, each of `outcomes`, referred (not cancelled), contacted (a referral status in
         `reached`), enrolled."""
-        storing = (
-            select(Consent.id)
-            .where(Consent.screening_id == Screening.id, Consent.scope == "storage", col(Consent.granted))
-            .exists()
+        # Joined, not asked per screening (a correlated EXISTS): the database hashes it once.
+        consented = (
+            select(Consent.screening_id)
+            .where(Consent.scope == "storage", col(Consent.granted))
+            .distinct()
+            .subquery()
         )
+        storing = consented.c.screening_id.is_not(None)
         finished = Screening.status == "finished"
         referred = col(Referral.id).is_not(None) & (Referral.status != "cancelled")
         steps: dict[str, Any] = {
@@ -438,6 +441,7 @@ class Records:
                 *(func.sum(case((condition, 1), else_=0)) for condition in steps.values()),
             )
             .outerjoin(Referral, col(Referral.screening_id) == Screening.id)
+            .outerjoin(consented, consented.c.screening_id == Screening.id)
             .where(Screening.trial_id == trial_id)
             .group_by(Screening.locale, Screening.source, day)
         )
