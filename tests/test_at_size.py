@@ -298,7 +298,7 @@ def test_listing_and_exporting_take_as_many_statements_for_many_screenings_as_fo
         "fhir": lambda: service.export_fhir(OPERATOR, [TRIALS.first], "full"),
     }
     counts: dict[str, list[int]] = {name: [] for name in work}
-    for size in (30, 300):
+    for size in (20, 150):
         _filled(store, trial, size)
         for name, run in work.items():
             with _statements(store) as sent:
