@@ -32,10 +32,10 @@ import getpass
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TextIO
 from urllib.parse import urlencode
 
 from pydantic import ValidationError
@@ -69,6 +69,9 @@ from dialogs.trial import TrialDefinitionError, load_trial, load_trials
 from storage.backup import BackupError, audit_database, backup, erased_participants, restore
 from storage.crypto import EncryptionKeyError, new_key
 from storage.database import DatabaseInUse, SchemaError, in_use, make_engine, shown_url
+
+# Update ids are kept this long against a redelivery: Telegram retries an update for at most a day.
+INPUTS_KEPT_DAYS = 1
 
 if TYPE_CHECKING:  # speech loads PyAV and NumPy: only in the commands that hear or speak
     from bot.speech.listener import Listener
@@ -606,8 +609,9 @@ def _purge(settings: Settings, args: argparse.Namespace) -> int:
     idle = settings.abandon_after_days if args.idle is None else args.idle
     with operator_store(settings).transaction() as records:
         purged = records.purge(now - timedelta(days=older_than), now - timedelta(days=idle))
-        records.audit(_operator(), "purged", "screenings", count=len(purged))
-    print(f"removed the personal data of {len(purged)} screening(s)")
+        forgotten = records.forget_inputs(now - timedelta(days=INPUTS_KEPT_DAYS))
+        records.audit(_operator(), "purged", "screenings", count=len(purged), inputs=forgotten)
+    print(f"removed the personal data of {len(purged)} screening(s); forgot {forgotten} update id(s)")
     return 0
 
 
@@ -658,8 +662,7 @@ def _i18n_status(settings: Settings, args: argparse.Namespace) -> int:
 def _screenings(settings: Settings, args: argparse.Namespace) -> int:
     rows = _coordination(settings, served=False).screenings(_operator_principal())
     if args.json:
-        json.dump(rows, sys.stdout, ensure_ascii=False, indent=2)
-        sys.stdout.write("\n")
+        _json_array(rows, sys.stdout)
         return 0
     heading = ("id", "trial", "language", "source", "status", "state", "outcome", "criteria")
     print("{:>5}  {:11}  {:8} {:16} {:9} {:22} {:16} {}".format(*heading))
@@ -670,6 +673,18 @@ def _screenings(settings: Settings, args: argparse.Namespace) -> int:
             f"{','.join(row['reasons'] or row['uncertain']) or '-'}"
         )
     return 0
+
+
+def _json_array(rows: Iterator[dict[str, Any]], out: TextIO) -> None:
+    """The JSON array `json.dump(list(rows), indent=2)` writes, written a row at a time: memory
+    stays the same however many rows there are."""
+    out.write("[")
+    separator = "\n"
+    for row in rows:
+        item = json.dumps(row, ensure_ascii=False, indent=2)
+        out.write(separator + "\n".join("  " + line for line in item.split("\n")))
+        separator = ",\n"
+    out.write("\n]\n" if separator != "\n" else "]\n")
 
 
 if __name__ == "__main__":

@@ -104,7 +104,7 @@ class Coordinators:
             self.coordination.referrals, who, ReferralFilter(open_only=True), with_contact=True
         )
         rows = []
-        for row in reversed(found):  # oldest first: who has waited longest
+        for row in reversed(found.rows):  # oldest first: who has waited longest
             when = format_datetime(row.received, "short", tzinfo=zone, locale=self.locale)
             fields = (
                 row.trial_id,

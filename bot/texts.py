@@ -80,6 +80,8 @@ CONSOLE_FROM = N_("From")
 CONSOLE_TO = N_("To")
 CONSOLE_SEARCH = N_("Reference")
 CONSOLE_NONE_FOUND = N_("No referrals.")
+# A link under a list shown a page at a time: the page after this one.
+CONSOLE_NEXT = N_("Next page")
 CONSOLE_ANSWERS = N_("Answers")
 CONSOLE_HISTORY = N_("History")
 CONSOLE_NEW_STATUS = N_("Record what happened")

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import JSON, Column, DateTime, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import JSON, Column, DateTime, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.types import TypeDecorator
 from sqlmodel import Field, SQLModel
 
@@ -148,6 +148,8 @@ class Referral(SQLModel, table=True):
     """A candidate passed on to the study team; created with the outcome, in one transaction."""
 
     __tablename__ = "referral"
+    # The console lists them newest first, a page at a time, by this key.
+    __table_args__ = (Index("ix_referral_created_at_id", "created_at", "id"),)
 
     id: str = Field(primary_key=True, max_length=32)
     # The same person's earlier referral for this trial that this one replaces (a redone screening).
@@ -249,6 +251,8 @@ class ProcessedInput(SQLModel, table=True):
     """Inputs already handled (e.g. Telegram update ids), so a redelivery has no effect."""
 
     __tablename__ = "processed_input"
+    # `intake purge` forgets those older than a day.
+    __table_args__ = (Index("ix_processed_input_at", "at"),)
 
     key: str = Field(primary_key=True, max_length=96)
     at: datetime = _when()

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import threading
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -304,6 +304,15 @@ class Records:
         claim = _CLAIM[self.session.get_bind().dialect.name]
         return self.session.exec(claim, params={"key": key, "at": utcnow()}).first() is not None  # type: ignore[call-overload]
 
+    def forget_inputs(self, before: datetime) -> int:
+        """Forget the inputs handled before `before`: no channel delivers one again that late
+        (Telegram retries an update for at most a day). Returns how many."""
+        forgotten = self.session.exec(
+            delete(ProcessedInput).where(col(ProcessedInput.at) < before),
+            execution_options={"synchronize_session": False},
+        )
+        return forgotten.rowcount or 0  # type: ignore[attr-defined]
+
     # Participants and screenings --------------------------------------------
 
     def lock_person(self, channel: str, external_id: str) -> None:
@@ -403,6 +412,75 @@ class Records:
         )
         return list(self.session.exec(query))
 
+    def funnel_counts(
+        self, trial_id: str, reached: tuple[str, ...], outcomes: tuple[str, ...]
+    ) -> list[tuple[str | None, str | None, date, dict[str, int]]]:
+        """A trial's screenings counted at each step of the funnel, per language, source and day
+        (UTC) begun: one statement, whatever their number. A step: started, consented (to storage),
+        completed, each of `outcomes`, referred (not cancelled), contacted (a referral status in
+        `reached`), enrolled."""
+        # Joined, not asked per screening (a correlated EXISTS): the database hashes it once.
+        consented = (
+            select(Consent.screening_id)
+            .where(Consent.scope == "storage", col(Consent.granted))
+            .distinct()
+            .subquery()
+        )
+        storing = consented.c.screening_id.is_not(None)
+        finished = Screening.status == "finished"
+        referred = col(Referral.id).is_not(None) & (Referral.status != "cancelled")
+        steps: dict[str, Any] = {
+            "consented": storing,
+            "completed": finished,
+            **{outcome: finished & (Screening.outcome == outcome) for outcome in outcomes},
+            "referred": referred,
+            "contacted": referred & col(Referral.status).in_(reached),
+            "enrolled": Referral.status == "enrolled",
+        }
+        began = Screening.started_at
+        day = (
+            func.date(func.timezone("UTC", began))
+            if self.session.get_bind().dialect.name == "postgresql"
+            else func.date(began)
+        )
+        query = (
+            select(
+                Screening.locale,
+                Screening.source,
+                day,
+                func.count(),
+                *(func.sum(case((condition, 1), else_=0)) for condition in steps.values()),
+            )
+            .outerjoin(Referral, col(Referral.screening_id) == Screening.id)
+            .outerjoin(consented, consented.c.screening_id == Screening.id)
+            .where(Screening.trial_id == trial_id)
+            .group_by(Screening.locale, Screening.source, day)
+        )
+        return [
+            (
+                locale,
+                source,
+                on if isinstance(on, date) else date.fromisoformat(on),
+                {"started": started, **dict(zip(steps, counts, strict=True))},
+            )
+            for locale, source, on, started, *counts in self.session.exec(query)  # type: ignore[call-overload]
+        ]
+
+    def screenings_after(
+        self, after: int, limit: int, trial_ids: Sequence[str] | None = None
+    ) -> list[Screening]:
+        """The next `limit` screenings by id after screening `after` (of `trial_ids`, if given)."""
+        query = select(Screening).where(col(Screening.id) > after).order_by(col(Screening.id)).limit(limit)
+        if trial_ids is not None:
+            query = query.where(col(Screening.trial_id).in_(trial_ids))
+        return list(self.session.exec(query))
+
+    def count_screenings(self, trial_ids: Sequence[str] | None = None) -> int:
+        query = select(func.count()).select_from(Screening)
+        if trial_ids is not None:
+            query = query.where(col(Screening.trial_id).in_(trial_ids))
+        return self.session.exec(query).one()
+
     def screenings(self, trial_id: str | None = None) -> list[Screening]:
         query = select(Screening).order_by(col(Screening.id))
         if trial_id:
@@ -432,6 +510,18 @@ class Records:
             self._opened[token] = self.cipher.open(token)
         value = self._opened[token]
         return dict(value) if isinstance(value, dict) else value
+
+    def answers_of(self, screening_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+        """The current answers of each of these screenings, by screening id: one query for them all."""
+        query = (
+            select(Answer)
+            .where(col(Answer.screening_id).in_(screening_ids), col(Answer.superseded_at).is_(None))
+            .order_by(col(Answer.id))
+        )
+        found: dict[int, dict[str, Any]] = {}
+        for answer in self.session.exec(query):
+            found.setdefault(answer.screening_id, {})[answer.question_id] = self.value_of(answer)
+        return found
 
     def value_of(self, answer: Answer) -> Any:
         return self.cipher.open(answer.sealed) if answer.sealed else answer.value
@@ -560,6 +650,58 @@ class Records:
 
     def referral_for(self, screening_id: int) -> Referral | None:
         return self.session.exec(select(Referral).where(Referral.screening_id == screening_id)).first()
+
+    def referrals_of(self, screening_ids: Sequence[int]) -> dict[int, Referral]:
+        """The referral of each of these screenings that has one, by screening id: one query."""
+        query = select(Referral).where(col(Referral.screening_id).in_(screening_ids))
+        return {r.screening_id: r for r in self.session.exec(query) if r.screening_id is not None}
+
+    def referral_list(
+        self,
+        trial_ids: Sequence[str] | None,
+        *,
+        statuses: Sequence[str] = (),
+        outcome: str = "",
+        locale: str = "",
+        source: str = "",
+        reference: str = "",
+        since: datetime | None = None,
+        before: datetime | None = None,
+        kept: bool = False,
+        after: tuple[datetime, str] | None = None,
+        oldest_first: bool = False,
+        limit: int | None = None,
+    ) -> list[tuple[Referral, Screening | None]]:
+        """Referrals of `trial_ids` (None: every trial), each with its screening (None once the
+        person erased it), newest first (or oldest), from the one after the key `after`
+        (created_at, id) on: an index range, however many there are. Only those of `statuses`,
+        `outcome`, the screening's `locale` and `source`, with `reference` in their id, received
+        from `since` and before `before`, and with their screening `kept`, where given."""
+        query = select(Referral, Screening).outerjoin(Screening, col(Referral.screening_id) == Screening.id)
+        if trial_ids is not None:
+            query = query.where(col(Referral.trial_id).in_(trial_ids))
+        conditions = (
+            (statuses, lambda: col(Referral.status).in_(statuses)),
+            (outcome, lambda: Referral.outcome == outcome),
+            (locale, lambda: Screening.locale == locale),
+            (source, lambda: Screening.source == source),
+            (reference, lambda: func.lower(Referral.id).contains(reference.lower(), autoescape=True)),
+            (since, lambda: Referral.created_at >= since),
+            (before, lambda: Referral.created_at < before),
+            (kept, lambda: col(Referral.screening_id).is_not(None)),
+        )
+        for given, condition in conditions:
+            if given:
+                query = query.where(condition())
+        received, key = col(Referral.created_at), col(Referral.id)
+        if after is not None:
+            at, last = after
+            later = (received > at) | ((received == at) & (key > last))
+            earlier = (received < at) | ((received == at) & (key < last))
+            query = query.where(later if oldest_first else earlier)
+        order = (received, key) if oldest_first else (received.desc(), key.desc())
+        query = query.order_by(*order).limit(limit)
+        return [(referral, screening) for referral, screening in self.session.exec(query)]
 
     def referrals(self) -> list[Referral]:
         return list(self.session.exec(select(Referral).order_by(col(Referral.created_at))))
@@ -973,6 +1115,14 @@ class Records:
 
     def audit_trail(self) -> list[AuditEvent]:
         return list(self.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
+
+    def audit_page(self, limit: int, before: int | None = None) -> list[AuditEvent]:
+        """The `limit` latest audit rows (before row `before`, if given), newest first: an index
+        range on the key, whatever the length of the trail."""
+        query = select(AuditEvent).order_by(col(AuditEvent.id).desc()).limit(limit)
+        if before is not None:
+            query = query.where(col(AuditEvent.id) < before)
+        return list(self.session.exec(query))
 
     # Retention ---------------------------------------------------------------
 

@@ -1,16 +1,31 @@
-"""Read-only views of what is stored, for operators, exports and tests."""
+"""Read-only views of what is stored, for operators, exports and tests.
+
+Built a batch at a time: a fixed number of queries for a batch of screenings, whatever its
+size, never one or more per screening."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from storage.models import Referral, Screening
 from storage.repository import Records
 
 
+def screening_views(records: Records, screenings: Sequence[Screening]) -> list[dict[str, Any]]:
+    """Screenings as plain data: where each stands, its outcome, current answers and referral."""
+    ids = [s.id or 0 for s in screenings]
+    referrals = records.referrals_of(ids)
+    answers = records.answers_of(ids)
+    return [_view(s, referrals.get(s.id or 0), answers.get(s.id or 0, {})) for s in screenings]
+
+
 def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
-    """One screening as plain data: where it stands, its outcome and current answers."""
-    referral = records.referral_for(screening.id or 0)
+    """One screening as plain data (`screening_views`)."""
+    return screening_views(records, [screening])[0]
+
+
+def _view(screening: Screening, referral: Referral | None, answers: dict[str, Any]) -> dict[str, Any]:
     return {
         "id": screening.id,
         "trial": screening.trial_id,
@@ -22,7 +37,7 @@ def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
         "outcome": screening.outcome,
         "reasons": list(screening.reasons),
         "uncertain": list(screening.uncertain),
-        "answers": records.answers(screening.id or 0),
+        "answers": answers,
         "referral": {"id": referral.id, "status": referral.status, "replaces": referral.replaces}
         if referral
         else None,
@@ -31,20 +46,18 @@ def screening_view(records: Records, screening: Screening) -> dict[str, Any]:
     }
 
 
-def all_screenings(records: Records, trial_id: str | None = None) -> list[dict[str, Any]]:
-    return [screening_view(records, s) for s in records.screenings(trial_id)]
+def screenings_page(
+    records: Records, trial_ids: Sequence[str] | None, after: int, size: int
+) -> list[dict[str, Any]]:
+    """The next `size` screenings (of `trial_ids`, if given) by id after screening `after`, as
+    plain data."""
+    return screening_views(records, records.screenings_after(after, size, trial_ids))
 
 
 def referral_views(
-    records: Records, referral_ids: list[str] | None = None
+    records: Records, referrals: Sequence[tuple[Referral, Screening | None]]
 ) -> list[tuple[Referral, dict[str, Any] | None]]:
-    """Referrals, oldest first, each with its screening's view (None once the person erased it)."""
-    if referral_ids is None:
-        referrals = records.referrals()
-    else:
-        referrals = [r for i in referral_ids if (r := records.referral(i)) is not None]
-    views = []
-    for referral in referrals:
-        screening = records.screening(referral.screening_id) if referral.screening_id else None
-        views.append((referral, screening_view(records, screening) if screening else None))
-    return views
+    """Referrals, each with its screening's view (None once the person erased it)."""
+    screenings = [s for _, s in referrals if s is not None]
+    views = dict(zip((s.id for s in screenings), screening_views(records, screenings), strict=True))
+    return [(r, views[s.id] if s is not None else None) for r, s in referrals]

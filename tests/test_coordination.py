@@ -131,14 +131,15 @@ def test_a_coordinator_of_one_trial_sees_only_its_people_through_the_service(
 ) -> None:
     service = _service(engine)
     first = Principal("console:first", Role.COORDINATOR, frozenset({FIRST}))
-    rows = service.referrals(first, with_contact=True)
+    rows = service.referrals(first, with_contact=True).rows
     assert [(r.reference, r.trial_id, r.contact) for r in rows] == [
         (referred[FIRST], FIRST, f"{FIRST_NAME}, {FIRST_PHONE}")
     ]
     assert service.card(first, referred[SECOND]) is None, "another trial's referral is not there"
     assert service.set_status(first, referred[SECOND], "contacted") is None
     assert _status(engine, referred[SECOND]) == "pending"
-    assert [reference for reference, _ in service.calls(first)] == [referred[FIRST]]
+    due, _ = service.calls(first)
+    assert [reference for reference, _ in due] == [referred[FIRST]]
     assert [t.registry_id for t in service.visible_trials(first)] == [FIRST]
     second_trial = engine.trials.by_id(SECOND)
     for refused in (

@@ -21,7 +21,7 @@ from dialogs.i18n import Translator, translator
 from dialogs.trial import N_, Trial, Trials
 from dialogs.wording import answer_text
 from storage.repository import Records
-from storage.views import referral_views
+from storage.views import screening_view
 
 OUTCOMES = {
     "likely_eligible": N_("May be a candidate"),
@@ -143,7 +143,9 @@ class Cards:
 
     def card(self, records: Records, referral_id: str, locale: str | None = None) -> Card | None:
         """The full card, or None once the person erased their data (or its trial is not served)."""
-        [(referral, view)] = referral_views(records, [referral_id]) or [(None, None)]
+        referral = records.referral(referral_id)
+        screening = records.screening(referral.screening_id) if referral and referral.screening_id else None
+        view = screening_view(records, screening) if screening is not None else None
         trial = self.trials.find(referral.trial_id) if referral is not None else None
         if referral is None or view is None or trial is None:
             return None

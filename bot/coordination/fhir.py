@@ -30,7 +30,7 @@ import hashlib
 import json
 import secrets
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -39,9 +39,9 @@ from fhir.resources.R4B.bundle import Bundle
 from dialogs.conditions import All, Any_, Condition, Not, QuestionTest
 from dialogs.i18n import translator
 from dialogs.trial import Question, Trial
-from storage.models import utcnow
+from storage.models import Screening, utcnow
 from storage.repository import Records
-from storage.views import screening_view
+from storage.views import screening_views
 
 BASE = "urn:trial-intake"
 TRANSLATION = "http://hl7.org/fhir/StructureDefinition/translation"
@@ -295,6 +295,17 @@ def record_questionnaire(records: Records, trial: Trial, locales: Sequence[str],
     return str(resource["version"])
 
 
+def _screenings_of(
+    records: Records, trial_id: str, batch: int = 500
+) -> Iterator[tuple[Screening, dict[str, Any]]]:
+    """A trial's screenings by id, each with its view, read a batch at a time (a few queries a
+    batch, not two a screening)."""
+    after = 0
+    while screenings := records.screenings_after(after, batch, [trial_id]):
+        yield from zip(screenings, screening_views(records, screenings), strict=True)
+        after = screenings[-1].id or 0
+
+
 def fhir_bundle(
     records: Records, trials: Sequence[Trial], locales: Sequence[str], deidentified: bool = False
 ) -> bytes:
@@ -308,8 +319,7 @@ def fhir_bundle(
         served = records.questionnaire_versions(trial.registry_id)
         referenced: dict[str, dict[str, Any]] = {}
         responses = []
-        for screening in records.screenings(trial.registry_id):
-            view = screening_view(records, screening)
+        for screening, view in _screenings_of(records, trial.registry_id):
             if not view["answers"]:
                 continue
             version = next((v for v in reversed(served) if v.served_from <= screening.started_at), None)

@@ -6,6 +6,9 @@ import csv
 import io
 import re
 from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -13,6 +16,7 @@ from babel.dates import format_datetime
 from bot.coordination.cards import (
     LANGUAGE,
     OUTCOME,
+    OUTCOMES,
     RECEIVED,
     SOURCE,
     UNCERTAIN,
@@ -23,6 +27,7 @@ from bot.coordination.cards import (
 from dialogs.i18n import translator
 from dialogs.trial import N_, NP_, Question, Trial
 from dialogs.wording import answer_text
+from storage.models import Referral
 from storage.repository import Records
 from storage.views import referral_views
 
@@ -68,19 +73,31 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
 
     UTF-8 with a byte-order mark, so spreadsheet programs read Chinese correctly.
     """
+    return b"".join(referrals_csv_parts(lambda work: work(records), trial, locale, timezone, kind))
+
+
+Reader = Callable[[Callable[[Records], Any]], Any]
+
+
+def referrals_csv_parts(
+    read: Reader, trial: Trial, locale: str, timezone: str, kind: str = "contact", batch: int = 500
+) -> Iterator[bytes]:
+    """`referrals_csv` as it is made: the header, then `batch` referrals at a time, oldest first,
+    each batch read through `read` (a transaction of its own when it is streamed)."""
     t = translator(locale, (trial.domain,))
     zone = ZoneInfo(timezone)
     questions = [q for q in trial.questions if q.scope != "storage" and _exported(q, kind)]
     header = [t(label) for label in (RECEIVED, STATUS, OUTCOME, UNCERTAIN, LANGUAGE, SOURCE)]
     header = header if kind == "deidentified" else [t(REFERRAL_ID), *header]
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])
     when = "yyyy-MM" if kind == "deidentified" else "yyyy-MM-dd HH:mm"
-    for referral, view in referral_views(records):
-        if view is None or referral.trial_id != trial.registry_id:
-            continue  # withdrawn, nothing left to export; or another trial's
-        row = [
+
+    def line(cells: list[str]) -> str:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(cells)
+        return buffer.getvalue()
+
+    def row(referral: Referral, view: dict[str, Any]) -> str:
+        shown = [
             format_datetime(referral.created_at, when, tzinfo=zone, locale=locale),
             status_label(referral.status, t),
             outcome_label(referral.outcome, t),
@@ -88,14 +105,35 @@ def referrals_csv(records: Records, trial: Trial, locale: str, timezone: str, ki
             language_name(view["language"], locale),
             view["source"] or "",
         ]
-        cells = [neutralise(str(cell)) for cell in (row if kind == "deidentified" else [referral.id, *row])]
+        cells = [
+            neutralise(str(cell)) for cell in (shown if kind == "deidentified" else [referral.id, *shown])
+        ]
         for question in questions:
             value = view["answers"].get(question.id)
             text = "" if value is None else answer_text(question, value, t)
             phone = question.kind == "phone" and _E164.fullmatch(text)
             cells.append(text if phone else neutralise(text))
-        writer.writerow(cells)
-    return buffer.getvalue().encode("utf-8-sig")
+        return line(cells)
+
+    def rows_after(key: tuple[datetime, str] | None) -> tuple[str, tuple[datetime, str] | None]:
+        def work(records: Records) -> tuple[str, tuple[datetime, str] | None]:
+            found = records.referral_list(
+                [trial.registry_id], kept=True, after=key, oldest_first=True, limit=batch
+            )
+            text = "".join(row(referral, view) for referral, view in referral_views(records, found) if view)
+            last = found[-1][0] if len(found) == batch else None
+            return text, (last.created_at, last.id) if last else None
+
+        return read(work)
+
+    yield ("\ufeff" + line([neutralise(h) for h in [*header, *(t(q.label) for q in questions)]])).encode()
+    key: tuple[datetime, str] | None = None
+    while True:
+        text, key = rows_after(key)
+        if text:
+            yield text.encode()
+        if key is None:
+            return
 
 
 def _exported(question: Question, kind: str) -> bool:
@@ -111,26 +149,15 @@ Funnel = dict[str, dict[str, Counter[str]]]
 
 def funnel(records: Records, trial_id: str) -> Funnel:
     """A trial's counts per funnel step, by language, by source and by the ISO week the screening
-    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}."""
+    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}. Counted by the
+    database, a few rows per day begun, whatever the number of screenings."""
     by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
-    for screening in records.screenings(trial_id):
-        steps = {"started"}
-        consents = records.consents(screening.id or 0)
-        if any(c.scope == "storage" and c.granted for c in consents):
-            steps.add("consented")
-        if screening.status == "finished":
-            steps.add("completed")
-            steps.add(screening.outcome or "")
-        referral = records.referral_for(screening.id or 0)
-        if referral is not None and referral.status != "cancelled":
-            steps.add("referred")
-            if referral.status in _REACHED:
-                steps.add("contacted")
-            if referral.status == "enrolled":
-                steps.add("enrolled")
-        by["language"][screening.locale or "-"].update(steps)
-        by["source"][screening.source or "-"].update(steps)
-        year, week, _ = screening.started_at.isocalendar()
+    outcomes = tuple(step for step, _ in FUNNEL if step in OUTCOMES)
+    for locale, source, day, counts in records.funnel_counts(trial_id, tuple(sorted(_REACHED)), outcomes):
+        steps = Counter({step: n for step, n in counts.items() if n})
+        year, week, _ = day.isocalendar()
+        by["language"][locale or "-"].update(steps)
+        by["source"][source or "-"].update(steps)
         by["week"][f"{year}-W{week:02d}"].update(steps)
     return {k: dict(v) for k, v in by.items()}
 

@@ -14,11 +14,14 @@ people are in no list, count or export. Everything is rendered with each referra
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime
+from datetime import date, datetime, time, timedelta
+from functools import partial
 from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
+
+from cryptography.fernet import InvalidToken
 
 from bot.coordination import fhir, other_studies, reports
 from bot.coordination.audit import REFUSED
@@ -29,7 +32,7 @@ from dialogs.engine import Engine
 from dialogs.trial import Trial, Trials
 from storage.models import AuditEvent, Participant, Referral, ReferralEvent, utcnow
 from storage.repository import Erasure, Records, Store
-from storage.views import all_screenings, referral_views
+from storage.views import referral_views, screenings_page
 
 T = TypeVar("T")
 # What the host does with effects inside the transaction that made them (plans notifications).
@@ -66,6 +69,14 @@ class ReferralRow:
     language: str
     source: str
     contact: str | None = None
+
+
+@dataclass(frozen=True)
+class ReferralPage:
+    """A page of the referral list, and the key of the page after it (None: the last page)."""
+
+    rows: list[ReferralRow]
+    next: str | None = None
 
 
 @dataclass(frozen=True)
@@ -140,75 +151,104 @@ class Coordination:
     # Referrals -----------------------------------------------------------------------------
 
     def referrals(
-        self, who: Principal, filters: ReferralFilter | None = None, *, with_contact: bool = False
-    ) -> list[ReferralRow]:
-        """The referrals of `who`'s trials that `filters` let through, newest first. Contacts
-        (which means opening the person's answers) only `with_contact`, and only for those who
-        may see them."""
+        self,
+        who: Principal,
+        filters: ReferralFilter | None = None,
+        *,
+        with_contact: bool = False,
+        size: int | None = None,
+        after: str | None = None,
+    ) -> ReferralPage:
+        """The referrals of `who`'s trials that `filters` let through, newest first: `size` of
+        them (all if None) from the page key `after` on. Contacts (which means opening the
+        person's answers) only `with_contact`, and only for those who may see them."""
         self._require(who, Action.LIST)
-        filters = filters or ReferralFilter()
+        f = filters or ReferralFilter()
         zone = ZoneInfo(self.timezone)
         identified = who.identified
         with_contact = with_contact and identified
+        trials = [t.registry_id for t in self.visible_trials(who) if f.trial in ("", t.registry_id)]
+        statuses = (f.status,) if f.status else OPEN_STATUSES if f.open_only else ()
+        nothing = (f.reference and not identified) or (f.open_only and f.status not in ("", *OPEN_STATUSES))
+        key = self._page_key(after)
 
-        def rows(records: Records) -> list[ReferralRow]:
-            shown = []
-            for referral in records.referrals():
-                trial = self.trials.find(referral.trial_id)
-                if trial is None or not who.works_on(trial.registry_id):
-                    continue
-                screening = records.screening(referral.screening_id) if referral.screening_id else None
-                received = referral.created_at.astimezone(zone).date()
-                language = (screening.locale if screening else None) or ""
-                source = (screening.source if screening else None) or ""
-                f = filters
-                if (
-                    (f.open_only and (referral.status not in OPEN_STATUSES or screening is None))
-                    or (f.status and referral.status != f.status)
-                    or (f.outcome and referral.outcome != f.outcome)
-                    or (f.language and language != f.language)
-                    or (f.source and source != f.source)
-                    or (f.trial and referral.trial_id != f.trial)
-                    or (f.reference and (not identified or f.reference.lower() not in referral.id.lower()))
-                    or (f.start and received < f.start)
-                    or (f.end and received > f.end)
-                ):
-                    continue
-                contact = None
-                if with_contact and screening is not None:
-                    contact = contact_of(trial, records.answers(screening.id or 0))
-                shown.append(
-                    ReferralRow(
-                        referral.id if identified else None,
-                        referral.trial_id,
-                        referral.status,
-                        referral.outcome,
-                        referral.created_at,
-                        language,
-                        source,
-                        contact,
-                    )
+        def midnight(day: date | None) -> datetime | None:
+            return datetime.combine(day, time(), zone) if day else None
+
+        def rows(records: Records) -> ReferralPage:
+            found = records.referral_list(
+                [] if nothing else trials,
+                statuses=statuses,
+                outcome=f.outcome,
+                locale=f.language,
+                source=f.source,
+                reference=f.reference,
+                since=midnight(f.start),
+                before=midnight(f.end + timedelta(days=1) if f.end else None),
+                kept=f.open_only,
+                after=key,
+                limit=None if size is None else size + 1,
+            )
+            more = size is not None and len(found) > size
+            found = found[:size]
+            answers = records.answers_of([s.id or 0 for _, s in found if s]) if with_contact else {}
+            shown = [
+                ReferralRow(
+                    referral.id if identified else None,
+                    referral.trial_id,
+                    referral.status,
+                    referral.outcome,
+                    referral.created_at,
+                    (screening.locale if screening else None) or "",
+                    (screening.source if screening else None) or "",
+                    contact_of(self.trials.by_id(referral.trial_id), answers.get(screening.id or 0, {}))
+                    if with_contact and screening is not None
+                    else None,
                 )
-            records.audit(who.actor, Action.LIST, "referrals", shown=len(shown), **filters.detail())
-            return list(reversed(shown))
+                for referral, screening in found
+            ]
+            detail = {**f.detail(), **({"later_page": True} if key else {})}
+            records.audit(who.actor, Action.LIST, "referrals", shown=len(shown), **detail)
+            last = found[-1][0] if more else None
+            return ReferralPage(shown, self._next_key(last))
 
         return self._run(rows)
+
+    def _page_key(self, token: str | None) -> tuple[datetime, str] | None:
+        """The key (created_at, id) a page token stands for; None (the first page) for a token
+        that is not one of ours. Tokens are encrypted: a reference is no one's to read in a URL."""
+        if not token:
+            return None
+        try:
+            at, reference = self.store.cipher.open(token)
+            return datetime.fromisoformat(at), str(reference)
+        except (InvalidToken, ValueError, TypeError):
+            return None
+
+    def _next_key(self, last: Referral | None) -> str | None:
+        return self.store.cipher.seal([last.created_at.isoformat(), last.id]) if last else None
 
     def referral_cards(self, who: Principal, locale: str | None = None) -> list[tuple[Referral, Card | None]]:
         """Every referral of `who`'s trials, oldest first, each with its card (None once the
         person erased their data): what `intake referrals` prints."""
         self._require(who, Action.CARD)
+        trials = None if who.trials is None else sorted(who.trials)
 
         def read(records: Records) -> list[tuple[Referral, Card | None]]:
-            shown = [
-                (referral, self.cards.card(records, referral.id, locale))
-                for referral in records.referrals()
-                if who.works_on(referral.trial_id)
-            ]
+            found = referral_views(records, records.referral_list(trials, oldest_first=True))
+            shown = [(referral, self._card(referral, view, locale)) for referral, view in found]
             records.audit(who.actor, Action.LIST, "referrals", shown=len(shown), cards=True)
             return shown
 
         return self._run(read)
+
+    def _card(self, referral: Referral, view: dict[str, Any] | None, locale: str | None) -> Card | None:
+        trial = self.trials.find(referral.trial_id)
+        if view is None or trial is None:
+            return None
+        return referral_card(
+            trial, view, referral.id, referral.created_at, locale or self.locale, self.timezone
+        )
 
     def card(self, who: Principal, reference: str, locale: str | None = None) -> CardPage | None:
         """A referral's card and its history; None for one that does not exist or is not of
@@ -241,24 +281,34 @@ class Coordination:
 
         self._run(check)
 
-    def calls(self, who: Principal, locale: str | None = None) -> list[tuple[str, Card]]:
-        """Who to call today: new and unreachable referrals of `who`'s trials, oldest first."""
+    def calls(
+        self, who: Principal, locale: str | None = None, *, size: int | None = None, after: str | None = None
+    ) -> tuple[list[tuple[str, Card]], str | None]:
+        """Who to call today: new and unreachable referrals of `who`'s trials, oldest first,
+        `size` of them (all if None) from the page key `after` on; and the next page's key."""
         self._require(who, Action.CALLS)
+        trials = [t.registry_id for t in self.visible_trials(who)]
+        key = self._page_key(after)
 
-        def rows(records: Records) -> list[tuple[str, Card]]:
-            due = []
-            for referral, view in referral_views(records):
-                trial = self.trials.find(referral.trial_id)
-                if view is None or trial is None or referral.status not in CALL_STATUSES:
-                    continue
-                if not who.works_on(trial.registry_id):
-                    continue
-                card = referral_card(
-                    trial, view, referral.id, referral.created_at, locale or self.locale, self.timezone
-                )
-                due.append((referral.id, card))
-            records.audit(who.actor, Action.CALLS, "calls", shown=len(due))
-            return due
+        def rows(records: Records) -> tuple[list[tuple[str, Card]], str | None]:
+            found = records.referral_list(
+                trials,
+                statuses=CALL_STATUSES,
+                kept=True,
+                after=key,
+                oldest_first=True,
+                limit=None if size is None else size + 1,
+            )
+            more = size is not None and len(found) > size
+            found = found[:size]
+            due = [
+                (referral.id, card)
+                for referral, view in referral_views(records, found)
+                if (card := self._card(referral, view, locale)) is not None
+            ]
+            detail = {"later_page": True} if key else {}
+            records.audit(who.actor, Action.CALLS, "calls", shown=len(due), **detail)
+            return due, self._next_key(found[-1][0] if more else None)
 
         return self._run(rows)
 
@@ -310,19 +360,23 @@ class Coordination:
 
     def export_csv(self, who: Principal, trial: Trial, kind: str, locale: str | None = None) -> bytes:
         """A trial's referrals as CSV, at a level (`kind`) the export policy gives `who`."""
+        return b"".join(self.stream_csv(who, trial, kind, locale))
+
+    def stream_csv(
+        self, who: Principal, trial: Trial, kind: str, locale: str | None = None
+    ) -> Iterator[bytes]:
+        """The CSV export as it is made, a batch of referrals at a time, each batch read in a
+        transaction of its own; audited before the first is read."""
         if not who.may_export("csv", kind, trial.registry_id):
             raise self._refuse(
                 who, Action.EXPORT, "referrals", trial=trial.registry_id, format="csv", kind=kind
             )
-
-        def make(records: Records) -> bytes:
-            content = reports.referrals_csv(records, trial, locale or self.locale, self.timezone, kind)
-            records.audit(
+        self._run(
+            lambda records: records.audit(
                 who.actor, Action.EXPORT, "referrals", trial=trial.registry_id, format="csv", kind=kind
             )
-            return content
-
-        return self._run(make)
+        )
+        return reports.referrals_csv_parts(self._run, trial, locale or self.locale, self.timezone, kind)
 
     def export_fhir(self, who: Principal, trials: Sequence[Trial], kind: str) -> bytes:
         """Every stored screening of `trials` as a FHIR R4 Bundle, at a level the policy gives `who`."""
@@ -480,24 +534,47 @@ class Coordination:
 
     # What is stored, and the audit trail -----------------------------------------------------
 
-    def screenings(self, who: Principal) -> list[dict[str, Any]]:
-        """Every stored screening of `who`'s trials as plain data (`storage.views.screening_view`)."""
+    def screenings(self, who: Principal, batch: int = 500) -> Iterator[dict[str, Any]]:
+        """Every stored screening of `who`'s trials as plain data (`storage.views.screening_view`),
+        by id, read `batch` at a time, each batch in a transaction of its own: memory stays the
+        same however many there are. Audited (with their number) before the first is read."""
         self._require(who, Action.SCREENINGS)
+        trials = None if who.trials is None else sorted(who.trials)
 
-        def read(records: Records) -> list[dict[str, Any]]:
-            rows = [row for row in all_screenings(records) if who.works_on(row["trial"])]
-            records.audit(who.actor, Action.SCREENINGS, "screenings", count=len(rows))
-            return rows
+        def count(records: Records) -> None:
+            records.audit(who.actor, Action.SCREENINGS, "screenings", count=records.count_screenings(trials))
 
-        return self._run(read)
+        self._run(count)
 
-    def audit_trail(self, who: Principal, last: int | None = None) -> list[AuditEvent]:
-        """The audit trail, oldest first (the `last` rows only, if given)."""
+        def stream() -> Iterator[dict[str, Any]]:
+            after = 0
+            while page := self._run(partial(screenings_page, trial_ids=trials, after=after, size=batch)):
+                yield from page
+                after = page[-1]["id"]
+
+        return stream()
+
+    def audit_trail(self, who: Principal) -> list[AuditEvent]:
+        """The whole audit trail, oldest first."""
         self._require(who, Action.AUDIT)
 
         def read(records: Records) -> list[AuditEvent]:
             records.audit(who.actor, Action.AUDIT, "audit")
-            events = records.audit_trail()
-            return events[-last:] if last else events
+            return records.audit_trail()
+
+        return self._run(read)
+
+    def audit_page(
+        self, who: Principal, size: int, before: int | None = None
+    ) -> tuple[list[AuditEvent], int | None]:
+        """The latest `size` rows of the audit trail (older than row `before`, if given), newest
+        first, and the key of the page after them (None: no more)."""
+        self._require(who, Action.AUDIT)
+
+        def read(records: Records) -> tuple[list[AuditEvent], int | None]:
+            events = records.audit_page(size + 1, before)
+            records.audit(who.actor, Action.AUDIT, "audit", **({"before": before} if before else {}))
+            more = len(events) > size
+            return events[:size], events[size - 1].id if more else None
 
         return self._run(read)

@@ -25,13 +25,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 import segno
 from babel.dates import format_date, format_datetime
 from cryptography.fernet import InvalidToken
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Route
 from starlette.templating import Jinja2Templates
 
@@ -79,6 +80,10 @@ DEVICE_COOKIE = "intake_console_device"
 DEVICE_DAYS = 180
 SETUP_MINUTES = 10  # how long a new second factor's QR code may wait for its first code
 PREFIX = "/coordinator"
+AUDIT_PAGE = 500  # audit rows a page shows
+LIST_PAGE = 100  # referrals a page of the list shows
+CALLS_PAGE = 50  # referral cards a page of the call list shows
+LIST_FILTERS = ("status", "outcome", "language", "source", "q", "trial", "from", "to", "lang")
 EXPORT_LABELS = {
     ("csv", "contact"): texts.CONSOLE_EXPORT_CONTACT,
     ("csv", "full"): texts.CONSOLE_EXPORT_FULL,
@@ -343,7 +348,13 @@ class Console:
             start=_day(params.get("from")),
             end=_day(params.get("to")),
         )
-        rows = await asyncio.to_thread(self.coordination.referrals, visitor.principal, filters)
+        page = await asyncio.to_thread(
+            self.coordination.referrals,
+            visitor.principal,
+            filters,
+            size=LIST_PAGE,
+            after=params.get("after"),
+        )
         identified = visitor.principal.identified
         zone = ZoneInfo(self.options.timezone)
         t = translator(visitor.locale)
@@ -363,8 +374,12 @@ class Console:
                     "language": language_name(row.language, visitor.locale) if row.language else "-",
                     "source": row.source or "-",
                 }
-                for row in rows
+                for row in page.rows
             ],
+            # The same filters, from the key after this page's last row.
+            "next": f"{PREFIX}/?{urlencode({**self._asked(params), 'after': page.next})}"
+            if page.next
+            else None,
             "filters": text,
             "from": params.get("from", ""),
             "to": params.get("to", ""),
@@ -375,10 +390,22 @@ class Console:
         }
         return self._render(request, visitor, visitor.locale, "console_referrals.html", context)
 
+    @staticmethod
+    def _asked(params: Any) -> dict[str, str]:
+        """The list's filters as the request gave them (not its page key), for the next page's link."""
+        return {k: v for k, v in params.items() if k in LIST_FILTERS and v}
+
     async def calls(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
-        due = await asyncio.to_thread(self.coordination.calls, visitor.principal, visitor.locale)
+        due, following = await asyncio.to_thread(
+            self.coordination.calls,
+            visitor.principal,
+            visitor.locale,
+            size=CALLS_PAGE,
+            after=request.query_params.get("after"),
+        )
         context = {
+            "next": f"{PREFIX}/calls?{urlencode({'after': following})}" if following else None,
             "cards": [{"reference": reference, "card": card} for reference, card in due],
             "today": format_date(datetime.now(zone), "full", locale=visitor.locale),
         }
@@ -517,11 +544,12 @@ class Console:
         trial, kind = self._trial_named(visitor, request.path_params["trial"]), request.path_params["kind"]
         if trial is None or not visitor.principal.may_export("csv", kind, trial.registry_id):
             return self._message(request, visitor, texts.CONSOLE_NOT_ALLOWED, 403)
-        content = await asyncio.to_thread(
-            self.coordination.export_csv, visitor.principal, trial, kind, visitor.locale
+        parts = await asyncio.to_thread(
+            self.coordination.stream_csv, visitor.principal, trial, kind, visitor.locale
         )
         name = f"referrals-{trial.slug}-{kind}-{date.today():%Y%m%d}.csv"
-        return _download(content, name, "text/csv; charset=utf-8")
+        # Sent as it is made (Starlette reads the parts in its thread pool): memory stays flat.
+        return StreamingResponse(parts, media_type="text/csv; charset=utf-8", headers=_attachment(name))
 
     async def export_fhir(self, request: Request, visitor: Visitor) -> Response:
         """A trial's screenings as FHIR R4, at a level the export policy gives the visitor's role."""
@@ -535,7 +563,10 @@ class Console:
     async def audit(self, request: Request, visitor: Visitor) -> Response:
         zone = ZoneInfo(self.options.timezone)
         t = translator(visitor.locale)
-        trail = await asyncio.to_thread(self.coordination.audit_trail, visitor.principal, 500)
+        before = _key(request.query_params.get("before"))
+        trail, older = await asyncio.to_thread(
+            self.coordination.audit_page, visitor.principal, AUDIT_PAGE, before
+        )
         events = [
             {
                 "when": format_datetime(e.at, "medium", tzinfo=zone, locale=visitor.locale),
@@ -544,9 +575,11 @@ class Console:
                 "subject": e.subject,
                 "detail": ", ".join(f"{k}={v}" for k, v in sorted(e.detail.items())),
             }
-            for e in reversed(trail)
+            for e in trail
         ]
-        return self._render(request, visitor, visitor.locale, "console_audit.html", {"events": events})
+        following = f"{PREFIX}/audit?{urlencode({'before': older})}" if older else None
+        context = {"events": events, "next": following}
+        return self._render(request, visitor, visitor.locale, "console_audit.html", context)
 
     # One's own account ------------------------------------------------------------
 
@@ -685,10 +718,17 @@ class Console:
 _CONSOLE_WORDS = [name for name in dir(texts) if name.startswith("CONSOLE_")]
 
 
+def _attachment(name: str) -> dict[str, str]:
+    return {"content-disposition": f'attachment; filename="{name}"'}
+
+
 def _download(content: bytes, name: str, media_type: str) -> Response:
-    return Response(
-        content, media_type=media_type, headers={"content-disposition": f'attachment; filename="{name}"'}
-    )
+    return Response(content, media_type=media_type, headers=_attachment(name))
+
+
+def _key(text: str | None) -> int | None:
+    """A page's key as a URL gives it: a row id, or None for the first page."""
+    return int(text) if text and text.isdigit() and len(text) < 19 else None
 
 
 def _day(text: str | None) -> date | None:
