@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -77,6 +77,8 @@ class Job:
     message: Message
     # The sent card this one replaces, where the destination can edit it.
     edit_ref: str | None = None
+    # Until when it is claimed: the claim's own mark, renewed while the batch before it is sent.
+    leased_until: datetime | None = None
 
 
 class Notifier:
@@ -163,6 +165,9 @@ class Notifier:
         try:
             while jobs := await asyncio.to_thread(self.store.run, lambda r: self._claim(r, destination)):
                 for n, job in enumerate(jobs):
+                    if n and not await asyncio.to_thread(self.store.run, partial(self._renew, job=job)):
+                        log.warning("to %s: the claim ran out, another sender has the rest", destination)
+                        return sent
                     outcome = await self._deliver(job)
                     sent += outcome == "sent"
                     if outcome == "failed":
@@ -189,7 +194,16 @@ class Notifier:
         claimed = records.claim_notifications(
             utcnow(), self.lease, tuple(self.senders), limit=20, destination=destination
         )
-        return [self._job(records, n) for n in claimed]
+        return [replace(self._job(records, n), leased_until=n.next_attempt_at) for n in claimed]
+
+    def _renew(self, records: Records, job: Job) -> bool:
+        """Whether `job` is still this process's to send, its claim renewed: a batch can take
+        longer to send than its lease (a slow mail server), and once the lease ran out another
+        instance may have claimed and sent the rest."""
+        if job.leased_until is None:
+            return True
+        until = utcnow() + timedelta(seconds=self.lease)
+        return records.renew_claim(job.id, job.leased_until, until)
 
     def _job(self, records: Records, n: Notification) -> Job:
         if n.kind == "alert":

@@ -1066,6 +1066,20 @@ class Records:
             .values(next_attempt_at=until)
         )
 
+    def renew_claim(self, notification_id: int, held_until: datetime, until: datetime) -> bool:
+        """Keep a claim until `until`, if it is still this claimant's: its lease is still the
+        `held_until` it set. False when it ran out and another claimant took the notification."""
+        renewed = self.session.exec(
+            update(Notification)
+            .where(
+                col(Notification.id) == notification_id,
+                col(Notification.status).in_(WAITING),
+                col(Notification.next_attempt_at) == held_until,
+            )
+            .values(next_attempt_at=until)
+        )
+        return renewed.rowcount == 1
+
     def release_notifications(self, ids: list[int], until: datetime) -> None:
         """Claimed but not sent (one before them failed): due again at `until`, not when the claim ends."""
         self.session.exec(

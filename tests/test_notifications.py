@@ -10,6 +10,7 @@ import asyncio
 import json
 import re
 import threading
+import time
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
@@ -499,6 +500,57 @@ def test_two_workers_never_send_the_same_notification(database_url: str, tmp_pat
         thread.join()
     assert errors == []
     assert len(sent) == 30 and len(set(sent)) == 30, "30 notifications, each sent once"
+    assert {n.status for n in _rows(engine, Notification)} == {"sent"}
+
+
+def test_a_batch_slower_to_send_than_its_lease_is_still_sent_once(database_url: str, tmp_path: Path) -> None:
+    """A slow destination (a mail server taking its time) can outlast the lease of the batch a
+    sender claimed; another sender then claims the rest. Each claim is renewed before its
+    notification is sent, so the first sender stops where the second took over: once each."""
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, data_dir=tmp_path, database_url=database_url, notify="telegram:1"
+    )
+    engine = build_engine(settings)
+    for n in range(12):
+        _refer(engine, f"p{n}")
+    sent: list[str] = []
+    lock = threading.Lock()
+
+    class Slow:
+        async def send(self, target: str, message: Any) -> str | None:
+            await asyncio.sleep(0.1)  # twelve take 1.2 s; a claim lasts 0.3 s
+            with lock:
+                sent.append(message.card.title)
+            return None
+
+        async def edit(self, target: str, sent_ref: str, message: Any) -> bool:
+            return False
+
+    def waiting() -> int:
+        with engine.store.transaction() as records:
+            backlog = records.backlog()
+        return backlog["pending"] + backlog["failing"]
+
+    notifiers = [build_notifier(settings, build_engine(settings), None) for _ in range(2)]
+    errors: list[BaseException] = []
+
+    def worker(notifier: Notifier) -> None:
+        notifier.senders["telegram"] = Slow()
+        notifier.lease = 0.3
+        try:
+            deadline = time.monotonic() + 30
+            while waiting() and time.monotonic() < deadline:
+                asyncio.run(notifier.deliver_due())
+        except BaseException as error:  # what this test looks for
+            errors.append(error)
+
+    threads = [threading.Thread(target=worker, args=(notifier,)) for notifier in notifiers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(sent) == 12 and len(set(sent)) == 12, f"12 notifications, each sent once: {sorted(sent)}"
     assert {n.status for n in _rows(engine, Notification)} == {"sent"}
 
 
