@@ -17,37 +17,13 @@ import threading
 import time
 from pathlib import Path
 
+from bot.testing.likely import ANSWERS
 from dialogs.engine import Address, Engine, Start, Text
 from dialogs.trial import find_trial
 from storage.crypto import new_key
 from storage.database import make_engine, migrate
 from storage.repository import Store
 
-# What a likely candidate types at each question, by the question's id: the bench answers the
-# question the bot asks, so a question added, skipped or moved never shifts an answer onto another
-# (a list by position once stored "yes" as the name). "confirm" ends at the summary.
-ANSWERS = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
-    "respondent": "1",
-    "age": "42",
-    "diagnosis": "yes",
-    "had_surgery": "yes",
-    "surgery_year_ago": "yes",
-    "mri_shrunk": "yes",
-    "symptoms_course": "about the same",
-    **dict.fromkeys(
-        ("diabetes", "heart_disease", "liver_kidney", "heart_abnormality", "other_cns_disease"), "no"
-    ),
-    **dict.fromkeys(("back_infection", "autoimmune", "biologic_allergy", "recent_study", "pregnancy"), "no"),
-    "follow_plan": "yes",
-    "serology": "Tested, all negative",
-    "travel": "yes",
-    "contact_name": "Li Wei",
-    "contact_phone": "+86 138 1234 5678",
-    "_confirm": "1",  # an answer read back: "yes, that's right"
-    "summary": "1",
-}
 TURNS = 60  # more than a screening takes: a bench that loops is a bench that fails
 
 

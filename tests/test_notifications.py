@@ -458,6 +458,24 @@ async def test_a_withdrawal_before_the_card_went_out_sends_nothing(tmp_path: Pat
 # Two processes, one notification -------------------------------------------------------
 
 
+class _Recording:
+    """A destination that takes `seconds` to accept a notification, and records each it got."""
+
+    def __init__(self, seconds: float) -> None:
+        self.seconds = seconds
+        self.sent: list[tuple[str, str]] = []
+        self.lock = threading.Lock()
+
+    async def send(self, target: str, message: Any) -> str | None:
+        await asyncio.sleep(self.seconds)
+        with self.lock:
+            self.sent.append((target, message.card.title))
+        return None
+
+    async def edit(self, target: str, sent_ref: str, message: Any) -> bool:
+        return False
+
+
 def test_two_workers_never_send_the_same_notification(database_url: str, tmp_path: Path) -> None:
     """On PostgreSQL claims skip rows another worker holds (FOR UPDATE SKIP LOCKED); on SQLite
     they queue. Either way each notification goes out exactly once."""
@@ -467,18 +485,7 @@ def test_two_workers_never_send_the_same_notification(database_url: str, tmp_pat
     engine = build_engine(settings)
     for n in range(15):
         _refer(engine, f"p{n}")
-    sent: list[int] = []
-    lock = threading.Lock()
-
-    class Counting:
-        async def send(self, target: str, message: Any) -> str | None:
-            await asyncio.sleep(0.01)
-            with lock:
-                sent.append(hash((target, message.card.title)))
-            return None
-
-        async def edit(self, target: str, sent_ref: str, message: Any) -> bool:
-            return False
+    sender = _Recording(seconds=0.01)
 
     # Three processes' worth: each its own engine and connection pool (built here: migrations are
     # not for threads), each notifier delivering from a thread of its own.
@@ -486,7 +493,7 @@ def test_two_workers_never_send_the_same_notification(database_url: str, tmp_pat
     errors: list[BaseException] = []
 
     def worker(notifier: Notifier) -> None:
-        notifier.senders["telegram"] = Counting()
+        notifier.senders["telegram"] = sender
         try:
             for _ in range(5):
                 asyncio.run(notifier.deliver_due())
@@ -499,7 +506,7 @@ def test_two_workers_never_send_the_same_notification(database_url: str, tmp_pat
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(sent) == 30 and len(set(sent)) == 30, "30 notifications, each sent once"
+    assert len(sender.sent) == 30 and len(set(sender.sent)) == 30, "30 notifications, each sent once"
     assert {n.status for n in _rows(engine, Notification)} == {"sent"}
 
 
@@ -513,18 +520,7 @@ def test_a_batch_slower_to_send_than_its_lease_is_still_sent_once(database_url: 
     engine = build_engine(settings)
     for n in range(12):
         _refer(engine, f"p{n}")
-    sent: list[str] = []
-    lock = threading.Lock()
-
-    class Slow:
-        async def send(self, target: str, message: Any) -> str | None:
-            await asyncio.sleep(0.1)  # twelve take 1.2 s; a claim lasts 0.3 s
-            with lock:
-                sent.append(message.card.title)
-            return None
-
-        async def edit(self, target: str, sent_ref: str, message: Any) -> bool:
-            return False
+    sender = _Recording(seconds=0.15)  # twelve take 1.8 s; a claim lasts 1 s, several sends
 
     def waiting() -> int:
         with engine.store.transaction() as records:
@@ -535,8 +531,8 @@ def test_a_batch_slower_to_send_than_its_lease_is_still_sent_once(database_url: 
     errors: list[BaseException] = []
 
     def worker(notifier: Notifier) -> None:
-        notifier.senders["telegram"] = Slow()
-        notifier.lease = 0.3
+        notifier.senders["telegram"] = sender
+        notifier.lease = 1.0
         try:
             deadline = time.monotonic() + 30
             while waiting() and time.monotonic() < deadline:
@@ -550,7 +546,7 @@ def test_a_batch_slower_to_send_than_its_lease_is_still_sent_once(database_url: 
     for thread in threads:
         thread.join()
     assert errors == []
-    assert len(sent) == 12 and len(set(sent)) == 12, f"12 notifications, each sent once: {sorted(sent)}"
+    assert len(sender.sent) == 12 and len(set(sender.sent)) == 12, "12 notifications, each sent once"
     assert {n.status for n in _rows(engine, Notification)} == {"sent"}
 
 

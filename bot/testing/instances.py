@@ -34,6 +34,7 @@ from sqlalchemy import create_engine
 from sqlalchemy.engine import make_url
 
 from bot.testing.fake_telegram import FakeTelegram
+from bot.testing.likely import ANSWERS
 from bot.testing.ports import free_port
 from bot.testing.proxy import RoundRobin
 from bot.testing.telegram_harness import _ENGINES, TelegramUser
@@ -47,30 +48,6 @@ ROOT = Path(__file__).resolve().parents[2]
 COORDINATOR = 9001
 TEAM = "team@example.org"
 SECRET = "instances-webhook-secret"
-# A typed answer for every question a likely candidate is asked, and for the menus that follow.
-ANSWERS = {
-    "consent_storage": "yes",
-    "consent_contact": "yes",
-    "respondent": "1",
-    "age": "42",
-    "diagnosis": "yes",
-    "had_surgery": "yes",
-    "surgery_year_ago": "yes",
-    "mri_shrunk": "yes",
-    "symptoms_course": "about the same",
-    **dict.fromkeys(
-        ("diabetes", "heart_disease", "liver_kidney", "heart_abnormality", "other_cns_disease"), "no"
-    ),
-    **dict.fromkeys(("back_infection", "autoimmune", "biologic_allergy", "recent_study"), "no"),
-    "follow_plan": "yes",
-    "pregnancy": "no",
-    "serology": "Tested, all negative",
-    "travel": "yes",
-    "contact_name": "Li Wei",
-    "contact_phone": "+86 138 1234 5678",
-    "_confirm": "1",  # an answer read back: "yes, that's right"
-    "summary": "1",
-}
 QUESTIONS = [q for q in ANSWERS if not q.startswith("_") and q != "summary"]
 
 
