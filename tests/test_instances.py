@@ -149,10 +149,17 @@ async def test_two_instances_of_each_one_of_each_killed_nothing_lost_or_sent_twi
             assert set(p.acked) - {"_confirm", "summary"} <= set(history)
         for uid in TELEGRAM_IDS:
             assert _history(engine, "telegram", str(uid)) == QUESTIONS
-        # Each referral's card and notice exactly once.
-        for referral in referrals:
-            assert sum(f"Referral {referral.id}" in c["text"] for c in cards) == 1, referral.id
-            assert sum(referral.id in str(m["Subject"]) for m in mails if TEAM in str(m["To"])) == 1
+        # Each referral's card and notice at least once, and again only if a killed instance was
+        # sending it when it died: sent but not yet recorded, it is sent again once its lease runs
+        # out (a Telegram chat or an inbox has no way to say "already got it"). An instance sends
+        # one notification at a time to each destination, so that is at most one per destination
+        # per killed instance: the killed webhook instance's card, either killed instance's mail.
+        card_counts = [sum(f"Referral {r.id}" in c["text"] for c in cards) for r in referrals]
+        to_team = [str(m["Subject"]) for m in mails if TEAM in str(m["To"])]
+        mail_counts = [sum(r.id in subject for subject in to_team) for r in referrals]
+        assert min(card_counts) >= 1 and min(mail_counts) >= 1, "every card and notice arrived"
+        assert sum(n - 1 for n in card_counts) <= 1, card_counts
+        assert sum(n - 1 for n in mail_counts) <= 2, mail_counts
         assert served_before > 0 and cluster.web.connections[survivor] > served_before, "the survivor served"
         assert len({p.session for p in web}) == WEB_PATIENTS
         engine.store.engine.dispose()
