@@ -11,7 +11,7 @@ import json
 import re
 import threading
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
@@ -476,6 +476,25 @@ class _Recording:
         return False
 
 
+def _in_threads(work: Callable[[Notifier], None], notifiers: list[Notifier]) -> list[BaseException]:
+    """`work` for each notifier in a thread of its own (as separate processes would), all at once;
+    what any of them raised."""
+    errors: list[BaseException] = []
+
+    def run(notifier: Notifier) -> None:
+        try:
+            work(notifier)
+        except BaseException as error:  # what the tests look for
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(notifier,)) for notifier in notifiers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return errors
+
+
 def test_two_workers_never_send_the_same_notification(database_url: str, tmp_path: Path) -> None:
     """On PostgreSQL claims skip rows another worker holds (FOR UPDATE SKIP LOCKED); on SQLite
     they queue. Either way each notification goes out exactly once."""
@@ -490,22 +509,13 @@ def test_two_workers_never_send_the_same_notification(database_url: str, tmp_pat
     # Three processes' worth: each its own engine and connection pool (built here: migrations are
     # not for threads), each notifier delivering from a thread of its own.
     notifiers = [build_notifier(settings, build_engine(settings), None) for _ in range(3)]
-    errors: list[BaseException] = []
 
     def worker(notifier: Notifier) -> None:
         notifier.senders["telegram"] = sender
-        try:
-            for _ in range(5):
-                asyncio.run(notifier.deliver_due())
-        except BaseException as error:  # what this test looks for
-            errors.append(error)
+        for _ in range(5):
+            asyncio.run(notifier.deliver_due())
 
-    threads = [threading.Thread(target=worker, args=(notifier,)) for notifier in notifiers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _in_threads(worker, notifiers) == []
     assert len(sender.sent) == 30 and len(set(sender.sent)) == 30, "30 notifications, each sent once"
     assert {n.status for n in _rows(engine, Notification)} == {"sent"}
 
@@ -528,24 +538,15 @@ def test_a_batch_slower_to_send_than_its_lease_is_still_sent_once(database_url: 
         return backlog["pending"] + backlog["failing"]
 
     notifiers = [build_notifier(settings, build_engine(settings), None) for _ in range(2)]
-    errors: list[BaseException] = []
 
     def worker(notifier: Notifier) -> None:
         notifier.senders["telegram"] = sender
         notifier.lease = 1.0
-        try:
-            deadline = time.monotonic() + 30
-            while waiting() and time.monotonic() < deadline:
-                asyncio.run(notifier.deliver_due())
-        except BaseException as error:  # what this test looks for
-            errors.append(error)
+        deadline = time.monotonic() + 30
+        while waiting() and time.monotonic() < deadline:
+            asyncio.run(notifier.deliver_due())
 
-    threads = [threading.Thread(target=worker, args=(notifier,)) for notifier in notifiers]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    assert _in_threads(worker, notifiers) == []
     assert len(sender.sent) == 12 and len(set(sender.sent)) == 12, "12 notifications, each sent once"
     assert {n.status for n in _rows(engine, Notification)} == {"sent"}
 
