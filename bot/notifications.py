@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 
@@ -75,10 +75,10 @@ class Job:
     referral_id: str | None
     destination: str
     message: Message
+    # Until when it is claimed: the claim's own mark, renewed while the batch before it is sent.
+    leased_until: datetime
     # The sent card this one replaces, where the destination can edit it.
     edit_ref: str | None = None
-    # Until when it is claimed: the claim's own mark, renewed while the batch before it is sent.
-    leased_until: datetime | None = None
 
 
 class Notifier:
@@ -194,21 +194,24 @@ class Notifier:
         claimed = records.claim_notifications(
             utcnow(), self.lease, tuple(self.senders), limit=20, destination=destination
         )
-        return [replace(self._job(records, n), leased_until=n.next_attempt_at) for n in claimed]
+        return [self._job(records, n) for n in claimed]
 
     def _renew(self, records: Records, job: Job) -> bool:
         """Whether `job` is still this process's to send, its claim renewed: a batch can take
         longer to send than its lease (a slow mail server), and once the lease ran out another
         instance may have claimed and sent the rest."""
-        if job.leased_until is None:
-            return True
         until = utcnow() + timedelta(seconds=self.lease)
         return records.renew_claim(job.id, job.leased_until, until)
 
     def _job(self, records: Records, n: Notification) -> Job:
+        message, edit = self._message(records, n)
+        return Job(n.id or 0, n.kind, n.referral_id, n.destination, message, n.next_attempt_at, edit)
+
+    def _message(self, records: Records, n: Notification) -> tuple[Message, str | None]:
+        """What to send for `n`, and the sent card it replaces where the destination can edit it."""
         if n.kind == "alert":
             alert = self._alert(n)
-            return Job(n.id or 0, n.kind, n.referral_id, n.destination, Message(alert.title, alert))
+            return Message(alert.title, alert), None
         referral_id = n.referral_id or ""
         if n.kind == "closed":
             card = self._closed(referral_id, n)
@@ -220,14 +223,14 @@ class Notifier:
                 ),
                 None,
             )
-            return Job(n.id or 0, n.kind, n.referral_id, n.destination, Message(card.title, card), edit)
+            return Message(card.title, card), edit
         full = self.cards.card(records, referral_id) if n.detail == "card" else None
         if full is not None:
             message = Message(full.title, full, self.cards.steps(), referral_id)
         else:
             notice = self.cards.notice(records, referral_id)
             message = Message(notice.title, notice)
-        return Job(n.id or 0, n.kind, n.referral_id, n.destination, message)
+        return message, None
 
     def _closed(self, referral_id: str, n: Notification) -> Card:
         t = self.cards.t()
