@@ -158,8 +158,14 @@ class AnswerReader:
         if menu == "read_back":
             words["yes"] = (*words.get("yes", ()), *self.lexicon.confirm)
         elif menu == "summary":  # yes and no confirm a summary or not, as they do a read-back
-            words["confirm"] = (*words.get("confirm", ()), *self.lexicon.confirm, *exact.get("yes", ()))
-            words["change"] = (*words.get("change", ()), *exact.get("no", ()))
+            agree = self.lexicon.agreement
+            words["confirm"] = (
+                *words.get("confirm", ()),
+                *self.lexicon.confirm,
+                *exact["yes"],
+                *agree["yes"],
+            )
+            words["change"] = (*words.get("change", ()), *exact["no"], *agree["no"])
         shown = Shown(
             "menu",
             (self.t(asked), asked) if asked else (),
@@ -169,7 +175,11 @@ class AnswerReader:
             ),
         )
         # Not demoted for a transcript, as an answer is: the dialog decides what a spoken menu answer may do.
-        return self._read_shown(shown, message)
+        reading = self._read_shown(shown, message)
+        typed = isinstance(message, Text) and not reading.sure
+        if menu == "read_back" and typed and read_number(message.text, self.lexicon).value is not None:
+            return Reading()  # "she is 67" is no "yes, that's right" but an answer to come
+        return reading
 
     def language(self, message: Choice | Text) -> str | None:
         locales = self.locales

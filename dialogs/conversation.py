@@ -23,7 +23,7 @@ from dialogs.answers import AnswerReader
 from dialogs.effects import Effect, ReferralClosed, ReferralCreated
 from dialogs.eligibility import Assessment, Outcome, assess
 from dialogs.entry import DOMAIN as ENTRY_DOMAIN
-from dialogs.entry import Entry
+from dialogs.entry import Entry, EntryQuestion
 from dialogs.i18n import SOURCE_LOCALE, Translator, negotiate, pick_locale, translator
 from dialogs.inputs import CAMPAIGN_SOURCE, Address, Choice, Command, Input, Start, Text, Unsupported
 from dialogs.machine import CORRECTING, DECLINED, FINISHED, NOT_ELIGIBLE, SUMMARY
@@ -127,6 +127,12 @@ def _spoken(message: Input) -> bool:
 def _heard_or_interpreted(reading: Reading, message: Input) -> bool:
     """Whether a reply was spoken, or read in other words than a tap or an exact answer."""
     return _spoken(message) or reading.certainty is Certainty.READ_BACK
+
+
+def _typed_ahead(reading: Reading, message: Input) -> bool:
+    """Whether a reply to a read-back says something else than whether it is right: an answer
+    given ahead ("she is 67", "no diabetes"), not a question back and not a plain yes or no."""
+    return isinstance(message, Text) and reading.value is None and reading.certainty is Certainty.UNCLEAR
 
 
 def _allowed_before_consent(message: Input) -> bool:
@@ -412,9 +418,7 @@ class Conversation(Prompts):
     def _answer_study(self, message: Choice | Text) -> None:
         """The entry's question: its answer leads to the next question or to a study. Nothing of it is
         kept, so an interpreted answer is not read back: the study's own questions ask again."""
-        entry = self.engine.entry
-        assert entry is not None
-        step = entry.question((self.records.held_answer(self.screening) or {}).get("step"))
+        step = self.engine_entry().question((self.records.held_answer(self.screening) or {}).get("step"))
         reader = AnswerReader(
             self.engine.lexicon, self.entry_translator(), self.engine.locales, (), utcnow().date()
         )
@@ -422,8 +426,29 @@ class Conversation(Prompts):
         if reading.value is None:
             self.say(*problem, problem=True, hint=True)
             self.prompt()
-            return
-        lead = entry.lead(step, reading.value, self.engine.trials)
+        elif not reading.sure:
+            # Nothing of it is kept, but it chooses the study: words the bot had to interpret
+            # ("I've had the op", a transcript) are read back before they lead anywhere.
+            assert isinstance(message, Text)
+            self.records.hold_answer(
+                self.screening,
+                {
+                    "question": self.base,
+                    "menu": "entry",
+                    "step": step.id,
+                    "value": reading.value,
+                    "raw": message.text,
+                    "via": message.via,
+                },
+            )
+            self.open_menu("confirm")
+            self.prompt()
+        else:
+            self._lead(step, reading.value)
+
+    def _lead(self, step: EntryQuestion, value: str) -> None:
+        """Where the entry's answer `value` to `step` leads: its next question, or a study."""
+        lead = self.engine_entry().lead(step, value, self.engine.trials)
         if isinstance(lead, Trial):
             self._choose_study(lead)
         else:
@@ -577,9 +602,19 @@ class Conversation(Prompts):
 
     def _answer_read_back(self, message: Choice | Text) -> None:
         held = self.records.held_answer(self.screening)
-        choice = self._menu_choice(self.reader.read_menu(message, READ_BACK_OPTIONS, "read_back"), message)
+        reading = self.reader.read_menu(message, READ_BACK_OPTIONS, "read_back")
+        choice = self._menu_choice(reading, message)
         if held is None or held["question"] != self.base:
             self.close_menu()
+            self.prompt()
+        elif _typed_ahead(reading, message) and not held_menu(held):
+            # "she is 67": no confirmation, and not lost either. It waits for the next question,
+            # where it is read back; this one's read-back is answered first.
+            assert isinstance(message, Text)
+            self.records.hold_answer(
+                self.screening, {**held, "ahead": message.text, "ahead_via": message.via}
+            )
+            self.say(m.READ_BACK_FIRST, problem=True)
             self.prompt()
         elif choice is None:
             self.say(m.NOT_UNDERSTOOD_CHOICE, problem=True, hint=True)
@@ -587,6 +622,15 @@ class Conversation(Prompts):
         elif choice == "yes" and held_menu(held) == "other_studies":
             self.close_menu()
             self._other_studies(held["value"])
+        elif held_menu(held) == "entry":
+            step = self.engine_entry().question(held["step"])
+            self.records.hold_answer(self.screening, {"menu": "study", "step": step.id})
+            self.open_menu("study")
+            if choice == "yes":
+                self._lead(step, held["value"])
+            else:
+                self.say(m.ANSWER_AGAIN)
+                self.prompt()
         elif choice == "yes" and held_menu(held) == "delete":
             self.close_menu()
             self._erase()
@@ -596,10 +640,26 @@ class Conversation(Prompts):
             question = self.trial.question(held["question"])
             confidence = held.get("confidence")
             self._record(question, held["value"], held["raw"], held["via"], True, confidence)
+            if held.get("ahead"):
+                self._read_ahead(held["ahead"], held["ahead_via"])
         else:
             self.close_menu()
             self.say(m.ANSWER_AGAIN)
             self.prompt()
+
+    def _read_ahead(self, text: str, via: str) -> None:
+        """What was typed at the last read-back, as an answer to the question now asked: read
+        back, however plain (it was written before the question was seen), or let go."""
+        if self.screening.pending or self.state not in self.trial.question_index:
+            return
+        question = self.trial.question(self.state)
+        reading, _ = self.reader.read(question, Text(text, via=via), self._variant(question.text))
+        if reading.value is None or reading.certainty is Certainty.UNSURE:
+            return
+        held = {"question": question.id, "value": reading.value, "raw": text, "via": via, "confidence": None}
+        self.records.hold_answer(self.screening, held)
+        self.open_menu("confirm")
+        self.prompt()
 
     def _answer_summary(self, message: Choice | Text) -> None:
         choice = self._menu_choice(self.reader.read_menu(message, SUMMARY_OPTIONS, "summary"), message)

@@ -86,6 +86,11 @@ HEARD_BACK = N_('I heard: "{said}"\nI understood your answer to “{question}”
 READ_BACK_YES = N_("Yes, that's right")
 READ_BACK_NO = N_("No, let me answer again")
 ANSWER_AGAIN = N_("All right. Please answer again:")
+# Something else than "yes" or "no" typed at a read-back ("she is 67"): kept for the next question.
+READ_BACK_FIRST = N_(
+    "First, please tell me whether I understood your answer above. "
+    "Then I will read what you just wrote with the next question."
+)
 NOT_UNDERSTOOD_NUMBER = N_(
     "Please answer with a whole number between {min} and {max}, for example {example}."
 )

@@ -168,6 +168,9 @@ class Prompts:
         if menu is not None:  # news of other studies, or erasing everything: heard or interpreted
             label, options = menu
             answer, label = self.t(options[held["value"]]), self.t(label)
+        elif held_menu(held) == "entry":  # the entry's question, in the entry's words
+            step, t = self.engine_entry().question(held["step"]), self.entry_translator()
+            answer, label = answer_text(step, held["value"], t), t(step.label)
         elif question is not None:
             answer, label = answer_text(question, held["value"], self.t), self.t(question.label)
         else:

@@ -43,7 +43,12 @@ from dialogs.durations import Window, elapsed, window
 from dialogs.spelling import Vocabulary, respelled_text
 from dialogs.understanding import (
     _CJK,
+    ACCEPT,
+    AGREE,
+    DISAGREE,
     MAX_OPTION_ANSWER,
+    NO,
+    YES,
     Certainty,
     Lexicon,
     Reading,
@@ -63,13 +68,19 @@ _CONTRAST = ("but", "however", "но", "однако", "pero", "aunque", "لكن
 _QUESTION_MARK = re.compile(r"[?¿؟？]")
 _HAN = re.compile(r"[\u3400-\u9fff\uf900-\ufaff]")
 
-YES, NO = "yes", "no"
 POLARITY = (YES, NO, DONT_KNOW)
 HEDGE, NEGATOR, ECHO = "hedge", "negator", "echo"
 # A clause that said yes or no about something the question does not ask: "aside:yes", "aside:no".
 ASIDE = "aside:"
 # A negation turns these round; any other meaning negated ("not worse") points at nothing.
-_OPPOSITE = {YES: NO, ECHO: "not_echo", "know": DONT_KNOW, "positive": "negative", "negative": "positive"}
+_OPPOSITE = {
+    YES: NO,
+    ECHO: "not_echo",
+    "know": DONT_KNOW,
+    "positive": "negative",
+    "negative": "positive",
+    AGREE: DISAGREE,  # "مش موافق", "not agreed"
+}
 # What a yes/no question asks about, when the reply names the same: "smaller" at "did it become
 # smaller?" is yes, and these contrary meanings are no.
 _CONTRARY = {
@@ -209,11 +220,15 @@ def _dated(
 def _exact(shown: Shown, text: str, lexicon: Lexicon) -> str | None:
     """The option that every clause of `text` names exactly ("是的，没错", "对对对"), if one does."""
     clauses = _clauses(unicodedata.normalize("NFKC", text))
+    # "I agree", 同意, 可以 answer a request exactly, and a question of fact not at all.
+    request = shown.kind in (CONSENT, "menu") or ABILITY in _question(shown, lexicon).asks
     owners = set()
     for number, option in enumerate(shown.options, start=1):
         whole = {str(number), *map(normalize, option.labels), *map(normalize, option.words)}
         if shown.plain_words_exact and option.value in POLARITY:
             whole |= set(lexicon.exact.get(option.value, ()))
+            if request:
+                whole |= set(lexicon.agreement.get(option.value, ()))
         if normalize(text) in whole or (clauses and all(_repeats(clause, whole) for clause in clauses)):
             owners.add(option.value)
     return owners.pop() if len(owners) == 1 else None
@@ -501,11 +516,13 @@ def _through_question(meanings: list[str], question: _Question) -> list[str]:
     if "not_test" in said and question.named:
         out.append(DONT_KNOW)  # "never had my sugar checked" at "diabetes?": whether it is there is not known
     if asks & {ABILITY, CONSENT}:
-        if wrong or "accept" in said:
+        if wrong or said & {ACCEPT, AGREE}:
             out.append(YES)  # "no problem", "ok" to "could you…?" or "do you agree?"
-    elif (wrong or "accept" in said) and (said & {ECHO, "test"} or PROBLEM in asks):
+        if DISAGREE in said:
+            out.append(NO)  # "I don't agree" to them
+    elif (wrong or ACCEPT in said) and (said & {ECHO, "test"} or PROBLEM in asks):
         out.append(NO)  # "my heart is fine", 肝肾都没问题, 心电图正常: nothing wrong with what was asked
-    if ECHO in said and not wrong and "accept" not in said and OTHER not in asks:
+    if ECHO in said and not wrong and ACCEPT not in said and OTHER not in asks:
         # 变小了, "I have diabetes"; but at "apart from syringomyelia, another…?" its words may be
         # the one set apart (就空洞一个病)
         out.append(YES)
@@ -556,7 +573,9 @@ _THROUGH_QUESTION = frozenset(
         "not_yet",
         "fine",
         "no_problem",
-        "accept",
+        ACCEPT,
+        AGREE,
+        DISAGREE,
         "male",
         "past_childbearing",
         "pregnant",

@@ -62,6 +62,9 @@ class Lexicon:
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Whole answers that mean a value for certain ("yes", "没有", "нет"): stored without a read-back.
     exact: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    # Agreeing and refusing ("I agree", 同意, согласен): exact at a consent, a "could you…?" and
+    # the bot's menus; at a question of fact ("had an operation?") they answer nothing.
+    agreement: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Words that turn a "yes" phrase around ("she does" + "not").
     negators: tuple[str, ...] = ()
     # Words of someone unsure ("I think", 好像, наверное): the bot offers the options instead of guessing.
@@ -126,6 +129,7 @@ class Lexicon:
         return Lexicon(
             phrases=both(self.phrases, other.phrases),
             exact=both(self.exact, other.exact),
+            agreement=both(self.agreement, other.agreement),
             negators=(*self.negators, *other.negators),
             hedges=(*self.hedges, *other.hedges),
             confirm=(*self.confirm, *other.confirm),
@@ -153,13 +157,18 @@ class Lexicon:
 
 
 # The values every language has words for.
-ANSWER_VALUES = ("yes", "no", DONT_KNOW)
+YES, NO = "yes", "no"
+ANSWER_VALUES = (YES, NO, DONT_KNOW)
+# Accepting what is put ("ok", 好的: also "fine" of a thing asked about), and agreeing or not
+# ("I agree", "I disagree": only to a request).
+ACCEPT, AGREE, DISAGREE = "accept", "agree", "disagree"
 
 
 def load_lexicon(path: Path) -> Lexicon:
     data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     numbers = data.get("numbers") or {}
     exact = data.get("exact") or {}
+    agreement = data.get("agreement") or {}
 
     def words(items: Any) -> tuple[str, ...]:
         return tuple(normalize(str(p)) for p in items or ())
@@ -167,6 +176,7 @@ def load_lexicon(path: Path) -> Lexicon:
     return Lexicon(
         phrases={key: words(data.get(key)) + words(exact.get(key)) for key in ANSWER_VALUES},
         exact={key: words(exact.get(key)) for key in ANSWER_VALUES},
+        agreement={key: words(agreement.get(key)) for key in (YES, NO)},
         negators=words(data.get("negators")),
         hedges=words(data.get("hedges")),
         confirm=words(data.get("confirm")),
@@ -181,9 +191,15 @@ def load_lexicon(path: Path) -> Lexicon:
         not_ages=words(numbers.get("not_ages")),
         born=words(numbers.get("born")),
         concepts={
-            key: words(items)
-            for section in ("concepts", "conditions", "actions")
-            for key, items in (data.get(section) or {}).items()
+            **{
+                key: words(items)
+                for section in ("concepts", "conditions", "actions")
+                for key, items in (data.get(section) or {}).items()
+            },
+            # Elsewhere than where they are exact, agreeing and disagreeing answer a consent or a
+            # "could you…?" only as read back, and a question of fact not at all (dialogs.reading).
+            AGREE: words(agreement.get(YES)),
+            DISAGREE: words(agreement.get(NO)),
         },
         conditions=frozenset(data.get("conditions") or ()),
         actions=frozenset(data.get("actions") or ()),

@@ -208,3 +208,28 @@ def test_a_first_word_is_no_answer_when_it_governs_what_follows(
 ) -> None:
     case = Case(locale, "nct07295067", question, text, None)
     assert read_case(case).value is None
+
+
+# Agreeing answers a request, in every language: exact at a consent and at "could you…?", and
+# nothing at a question of fact ("had an operation?"), where it used to be stored as "yes".
+AGREEING = {
+    "en": ("I agree", "I disagree"),
+    "zh_Hans": ("同意", "不同意"),
+    "zh_Hant": ("同意", "唔同意"),
+    "ru": ("согласна", "не согласен"),
+    "es": ("estoy de acuerdo", "no estoy de acuerdo"),
+    "ar": ("أوافق", "لا أوافق"),
+}
+
+
+@pytest.mark.parametrize("locale", sorted(AGREEING))
+def test_agreeing_answers_a_request_exactly_and_a_question_of_fact_not_at_all(locale: str) -> None:
+    agree, disagree = AGREEING[locale]
+    for question in ("consent_storage", "follow_plan"):  # a consent, a "could you…?"
+        for text, meant in ((agree, "yes"), (disagree, "no")):
+            case = Case(locale, "nct07295067", question, text, meant)
+            assert judge(case, read_case(case)) is Outcome.STORED_RIGHT, (question, text)
+    for question in ("had_surgery", "diabetes"):
+        for text in (agree, disagree, f"ok, {agree}"):
+            case = Case(locale, "nct07295067", question, text, None)
+            assert read_case(case).value is None, (question, text)

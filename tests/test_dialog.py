@@ -170,6 +170,25 @@ def test_relative_answering_is_asked_about_the_person_and_e8(person: Person) -> 
     assert person.stored()["reasons"] == ["E8"]
 
 
+def test_an_answer_typed_at_a_read_back_neither_confirms_it_nor_is_lost(person: Person) -> None:
+    """ "she is 57" at "Who is answering: someone else, is that right?" answers the next question, not
+    this one: the read-back waits for its own answer, then 57 is read back at the age question."""
+    person.start()
+    person.answer_some({"consent_storage": "yes", "consent_contact": "yes"})
+    person.say("for my mother")
+    person.say("she is 57")
+    assert person.prompt == "_confirm" and person.texts[0] == m.READ_BACK_FIRST
+    assert "respondent" not in person.stored()["answers"], "no confirmation"
+    person.tap("yes")
+    assert person.stored()["answers"]["respondent"] == "proxy"
+    assert person.texts[0].startswith("How old is the person"), "the question, seen first"
+    assert person.prompt == "_confirm"
+    assert person.texts[-1] == m.READ_BACK.format(said="she is 57", question="Age", answer="57")
+    assert "age" not in person.stored()["answers"]
+    person.tap("yes")
+    assert person.stored()["answers"]["age"] == 57 and person.prompt == "diagnosis"
+
+
 def test_diagnosis_no_is_decided_at_once(person: Person) -> None:
     person.start()
     asked = person.answer_all({**LIKELY_B1, "diagnosis": "no"})

@@ -89,10 +89,30 @@ def test_the_entry_reads_words_and_taps_in_the_persons_language(both: Engine) ->
     person = Person(both, locale="zh-CN")
     person.start()
     assert "后颅窝减压" in person.texts[-1]
-    person.say("没有做过")
+    person.say("没有做过")  # interpreted, so read back in the entry's words before it leads on
+    assert person.prompt == "_confirm" and "“否”" in person.texts[-1], person.texts
+    person.tap("yes")
     assert person.prompt == "_study" and "变小" in person.texts[-1]
     person.tap("yes")
     assert _trial_of(person) == FIRST and person.prompt == "consent_storage"
+
+
+def test_the_entry_leads_nowhere_on_a_guess(both: Engine) -> None:
+    """Agreeing is no answer to "had an operation?", and words the bot interpreted are read back:
+    a "no" there asks the same question again, and nothing has led to a study."""
+    person = Person(both)
+    person.start()
+    person.say("ok, I agree")
+    assert person.prompt == "_study" and "operation at the back" in person.texts[-1]
+    assert "didn't understand" in person.texts[0]
+    person.say("I had a Chiari decompression")
+    assert person.prompt == "_confirm" and "“Yes”" in person.texts[-1]
+    person.tap("no")
+    assert person.prompt == "_study" and "operation at the back" in person.texts[-1]
+    assert person.stored()["answers"] == {}
+    person.say("I had a Chiari decompression")
+    person.tap("yes")
+    assert person.prompt == "consent_storage" and _trial_of(person) == FIRST
 
 
 def test_a_tap_on_the_entry_s_first_question_never_answers_its_second(both: Engine) -> None:
