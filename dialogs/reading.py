@@ -444,6 +444,8 @@ def _meanings(clause: str, question: _Question, lexicon: Lexicon, first: bool = 
         elif meaning == NO and i + 1 < len(spans):
             negated = True  # "I don't" [have diabetes], 没有[做过手术]: the no is in what follows
             continue
+        elif meaning == DISAGREE and i + 1 < len(spans):
+            negated = True  # "I don't want" [to be contacted]: what follows is refused
         meanings.append(meaning)
     if PREGNANCY in question.asks and _past_childbearing_age(clause, lexicon):
         meanings.append("past_childbearing")  # "mum's 70", 我妈都70了 at "pregnant…?"
@@ -717,16 +719,32 @@ def _echo_words(texts: Iterable[str], lexicon: Lexicon) -> tuple[str, ...]:
                 if not set(pair) & stop and pair not in stop:
                     words[pair] = None
         for word in text.split():
-            if not _CJK.search(word) and len(word) >= 4 and not word.isdigit() and word not in stop:
+            spaced = not _CJK.search(word) and not word.isdigit()
+            if spaced and len(word) >= _stem_length(word) and word not in stop:
                 words[_stem(word)] = None
     return tuple(words)
 
 
+_ARABIC = re.compile(r"[\u0600-\u06ff]")
+# The Arabic article (with "and") before a word, and the pronouns joined after it ("القلب",
+# "قلبي"): a word of the question and of the reply meet without them. Not "بال", "with the":
+# "بالتهاب السحايا" would meet any "التهاب" (inflammation of anything).
+_ARABIC_BEFORE = re.compile(r"^(?:وال|ال)(?=\w{3})")
+_ARABIC_AFTER = re.compile(r"(?<=\w{3})(?:هما|كما|هم|هن|كم|كن|ها|نا|ني|ه|ي|ك|ة)$")
+
+
 def _stem(word: str) -> str:
-    """A word's first letters, without accents or the Arabic article: diabético and diabetes meet."""
+    """A word's first letters, without accents, or an Arabic word without its article and joined
+    pronoun: diabético and diabetes meet, and so do القلب and قلبي."""
     word = "".join(c for c in unicodedata.normalize("NFD", word) if unicodedata.category(c) != "Mn")
-    word = word.removeprefix("ال") if len(word) > 5 else word
+    if _ARABIC.search(word):
+        return _ARABIC_AFTER.sub("", _ARABIC_BEFORE.sub("", word))[:5]
     return word[:5]
+
+
+def _stem_length(word: str) -> int:
+    """How long a word must be to be an echo: three letters in Arabic (قلب), four elsewhere."""
+    return 3 if _ARABIC.search(word) else 4
 
 
 def _echoes(clause: str, echoes: tuple[str, ...]) -> list[tuple[int, int]]:
@@ -743,7 +761,7 @@ def _echoes(clause: str, echoes: tuple[str, ...]) -> list[tuple[int, int]]:
     stems = set(echoes) - pairs
     for match in re.finditer(r"\S+", clause):
         word = match.group()
-        if not _CJK.search(word) and len(word) >= 4 and _stem(word) in stems:
+        if not _CJK.search(word) and len(word) >= _stem_length(word) and _stem(word) in stems:
             found.append((match.start(), match.end()))
     return found
 

@@ -239,11 +239,16 @@ def ascii_digits(text: str) -> str:
 def normalize(text: str) -> str:
     """Folded for matching: full-width to ASCII, case folded, one apostrophe, single spaces."""
     folded = unicodedata.normalize("NFKC", clean(text)).casefold().replace("\u2019", "'")
-    # Marks over a letter (Arabic vowels, as in أبداً) are dropped; other symbols part words.
-    kept = "".join(
-        c if (c.isalnum() or c in "' ?") else "" if unicodedata.category(c) == "Mn" else " " for c in folded
-    )
-    return " ".join(kept.split())
+    return " ".join("".join(map(_fold, folded)).split())
+
+
+def _fold(c: str) -> str:
+    """A character as `normalize` keeps it: a mark over a letter (Arabic vowels, as in أبداً) is
+    dropped, a pictograph (👍, 👌) is a word of its own, and other symbols part words."""
+    if c.isalnum() or c in "' ?":
+        return c
+    category = unicodedata.category(c)
+    return "" if category == "Mn" else f" {c} " if category == "So" else " "
 
 
 def match_phrase(text: str, phrases: Mapping[str, Iterable[str]]) -> str | None:

@@ -253,7 +253,8 @@ def test_clean(text: str, expected: str) -> None:
         pytest.param("I\u2019m", "i'm", id="typographic-apostrophe"),
         pytest.param("不知道？", "不知道?", id="full-width-question-mark"),
         pytest.param("  是的，我有 ", "是的 我有", id="chinese-comma"),
-        pytest.param("ok\u202e👍", "ok", id="bidi-and-emoji"),
+        pytest.param("ok\u202e👍", "ok 👍", id="bidi-and-emoji"),  # a pictograph is a word of its own
+        pytest.param("ok👍🏻!", "ok 👍", id="emoji-skin-tone"),
     ],
 )
 def test_normalize(text: str, expected: str) -> None:
