@@ -16,6 +16,7 @@ import html
 import logging
 from collections.abc import Awaitable, Callable
 from datetime import date
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
@@ -42,6 +43,9 @@ from storage.models import utcnow
 
 log = logging.getLogger(__name__)
 _STEPS = dict(REFERRAL_STEPS)
+# /referrals lists the open referrals waiting longest, this many: a chat is no place for thousands
+# (the console's call list pages through them all).
+LISTED = 50
 PTBCallback = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 CoordinatorCommand = Callable[[Update, ContextTypes.DEFAULT_TYPE, Message, Principal], Awaitable[None]]
 
@@ -101,10 +105,12 @@ class Coordinators:
         t = translator(self.locale)
         zone = ZoneInfo(self.coordination.timezone)
         found = await asyncio.to_thread(
-            self.coordination.referrals, who, ReferralFilter(open_only=True), with_contact=True
+            partial(self.coordination.referrals, with_contact=True, size=LISTED, oldest_first=True),
+            who,
+            ReferralFilter(open_only=True),
         )
         rows = []
-        for row in reversed(found.rows):  # oldest first: who has waited longest
+        for row in found.rows:  # oldest first: who has waited longest
             when = format_datetime(row.received, "short", tzinfo=zone, locale=self.locale)
             fields = (
                 row.trial_id,
@@ -115,7 +121,8 @@ class Coordinators:
             )
             rows.append(f"<code>{row.reference}</code> · " + " · ".join(html.escape(f) for f in fields))
         heading = t.plural(OPEN_REFERRALS, len(rows)) if rows else t(texts.NO_OPEN_REFERRALS)
-        for chunk in split_message("\n".join([html.escape(heading), *rows])):
+        more = [html.escape(t(texts.MORE_OPEN_REFERRALS))] if found.next else []
+        for chunk in split_message("\n".join([html.escape(heading), *rows, *more])):
             await message.reply_text(chunk, parse_mode=ParseMode.HTML)
 
     async def export(

@@ -11,6 +11,7 @@ HOW_TO_ANSWER_CONSOLE = N_("Type the number of an answer, or answer in your own 
 HOW_TO_ANSWER_TELEGRAM = N_("Tap a button, or type your answer.")
 STUDY_TEAM_ONLY = N_("This command is for the study team.")
 NO_OPEN_REFERRALS = N_("No open referrals.")
+MORE_OPEN_REFERRALS = N_("More are waiting: the console's call list shows them all, oldest first.")
 REFERRAL_STATUS = N_("Status: {status} ({who}, {when})")
 
 # What each command does, as Telegram's command menu shows it (setMyCommands).

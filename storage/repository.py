@@ -481,6 +481,12 @@ class Records:
             query = query.where(col(Screening.trial_id).in_(trial_ids))
         return self.session.exec(query).one()
 
+    def count_referrals(self, trial_ids: Sequence[str] | None = None) -> int:
+        query = select(func.count()).select_from(Referral)
+        if trial_ids is not None:
+            query = query.where(col(Referral.trial_id).in_(trial_ids))
+        return self.session.exec(query).one()
+
     def screenings(self, trial_id: str | None = None) -> list[Screening]:
         query = select(Screening).order_by(col(Screening.id))
         if trial_id:
@@ -1127,8 +1133,10 @@ class Records:
     def audit(self, actor: str, action: str, subject: str, **detail: Any) -> None:
         self.session.add(AuditEvent(actor=actor, action=action, subject=subject, detail=detail))
 
-    def audit_trail(self) -> list[AuditEvent]:
-        return list(self.session.exec(select(AuditEvent).order_by(col(AuditEvent.id))))
+    def audit_trail(self, after: int = 0, limit: int | None = None) -> list[AuditEvent]:
+        """The audit trail, oldest first: `limit` rows after row `after` (an index range), or all."""
+        query = select(AuditEvent).where(col(AuditEvent.id) > after).order_by(col(AuditEvent.id))
+        return list(self.session.exec(query.limit(limit) if limit else query))
 
     def audit_page(self, limit: int, before: int | None = None) -> list[AuditEvent]:
         """The `limit` latest audit rows (before row `before`, if given), newest first: an index

@@ -388,6 +388,20 @@ def test_the_screenings_are_read_a_batch_at_a_time_and_audited_with_their_number
     assert audited.detail == {"count": 150}
 
 
+def test_intake_referrals_and_audit_are_read_a_batch_at_a_time_in_order(service: Coordination) -> None:
+    """`intake referrals` and `intake audit` print everything, but hold a batch at a time: the
+    same rows, in the same order, as read at once; each view audited before the first row."""
+    with service.store.transaction() as records:
+        every_referral = [r.id for r, _ in records.referral_list(None, oldest_first=True)]
+    cards = list(service.referral_cards(OPERATOR, batch=7))
+    assert [r.id for r, _ in cards] == every_referral and len(every_referral) > 7
+    assert all(card is not None for _, card in cards)
+    [listed] = [e for e in _audit(service.store) if e.action == "viewed_referrals" and e.detail.get("cards")]
+    assert listed.detail["shown"] == len(every_referral)
+    trail = [e.id for e in service.audit_trail(OPERATOR, batch=7)]
+    assert trail == [e.id for e in _audit(service.store)] and len(trail) > 7
+
+
 # The console: a page at a time, links that keep the filters, the export as it is made --------
 
 

@@ -158,9 +158,10 @@ class Coordination:
         with_contact: bool = False,
         size: int | None = None,
         after: str | None = None,
+        oldest_first: bool = False,
     ) -> ReferralPage:
-        """The referrals of `who`'s trials that `filters` let through, newest first: `size` of
-        them (all if None) from the page key `after` on. Contacts (which means opening the
+        """The referrals of `who`'s trials that `filters` let through, newest first (or oldest):
+        `size` of them (all if None) from the page key `after` on. Contacts (which means opening the
         person's answers) only `with_contact`, and only for those who may see them."""
         self._require(who, Action.LIST)
         f = filters or ReferralFilter()
@@ -187,6 +188,7 @@ class Coordination:
                 before=midnight(f.end + timedelta(days=1) if f.end else None),
                 kept=f.open_only,
                 after=key,
+                oldest_first=oldest_first,
                 limit=None if size is None else size + 1,
             )
             more = size is not None and len(found) > size
@@ -228,19 +230,38 @@ class Coordination:
     def _next_key(self, last: Referral | None) -> str | None:
         return self.store.cipher.seal([last.created_at.isoformat(), last.id]) if last else None
 
-    def referral_cards(self, who: Principal, locale: str | None = None) -> list[tuple[Referral, Card | None]]:
+    def referral_cards(
+        self, who: Principal, locale: str | None = None, batch: int = 500
+    ) -> Iterator[tuple[Referral, Card | None]]:
         """Every referral of `who`'s trials, oldest first, each with its card (None once the
-        person erased their data): what `intake referrals` prints."""
+        person erased their data): what `intake referrals` prints. Read `batch` at a time by
+        their key, each batch in a transaction of its own; audited (with their number) first."""
         self._require(who, Action.CARD)
         trials = None if who.trials is None else sorted(who.trials)
+        self._run(
+            lambda records: records.audit(
+                who.actor, Action.LIST, "referrals", shown=records.count_referrals(trials), cards=True
+            )
+        )
 
-        def read(records: Records) -> list[tuple[Referral, Card | None]]:
-            found = referral_views(records, records.referral_list(trials, oldest_first=True))
-            shown = [(referral, self._card(referral, view, locale)) for referral, view in found]
-            records.audit(who.actor, Action.LIST, "referrals", shown=len(shown), cards=True)
-            return shown
+        def read(after: tuple[datetime, str] | None) -> list[tuple[Referral, Card | None]]:
+            def cards(records: Records) -> list[tuple[Referral, Card | None]]:
+                found = records.referral_list(trials, oldest_first=True, after=after, limit=batch)
+                return [
+                    (referral, self._card(referral, view, locale))
+                    for referral, view in referral_views(records, found)
+                ]
 
-        return self._run(read)
+            return self._run(cards)
+
+        def stream() -> Iterator[tuple[Referral, Card | None]]:
+            after = None
+            while page := read(after):
+                yield from page
+                last = page[-1][0]
+                after = (last.created_at, last.id)
+
+        return stream()
 
     def _card(self, referral: Referral, view: dict[str, Any] | None, locale: str | None) -> Card | None:
         trial = self.trials.find(referral.trial_id)
@@ -554,15 +575,19 @@ class Coordination:
 
         return stream()
 
-    def audit_trail(self, who: Principal) -> list[AuditEvent]:
-        """The whole audit trail, oldest first."""
+    def audit_trail(self, who: Principal, batch: int = 500) -> Iterator[AuditEvent]:
+        """The whole audit trail, oldest first, read `batch` rows at a time (each batch in a
+        transaction of its own: memory stays the same however long it is). Audited first."""
         self._require(who, Action.AUDIT)
+        self._run(lambda records: records.audit(who.actor, Action.AUDIT, "audit"))
 
-        def read(records: Records) -> list[AuditEvent]:
-            records.audit(who.actor, Action.AUDIT, "audit")
-            return records.audit_trail()
+        def stream() -> Iterator[AuditEvent]:
+            after = 0
+            while page := self._run(partial(Records.audit_trail, after=after, limit=batch)):
+                yield from page
+                after = page[-1].id or 0
 
-        return self._run(read)
+        return stream()
 
     def audit_page(
         self, who: Principal, size: int, before: int | None = None
