@@ -34,9 +34,9 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from sqlalchemy import JSON, create_engine, func, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import JSON, func, select, text
 
+from bench.databases import fresh_database
 from bench.engine import ANSWERS, TURNS
 from bot.accounts import hash_password
 from bot.config import Settings
@@ -478,23 +478,6 @@ def _purge(engine: Engine) -> str:
     return f"{elapsed:.2f} s ({len(purged):,} screenings, {forgot:,} update ids)"
 
 
-@contextmanager
-def _database(postgres: str | None, folder: Path) -> Iterator[str]:
-    if postgres is None:
-        yield f"sqlite:///{folder / 'size.db'}"
-        return
-    name = f"intake_bench_size_{os.getpid()}"
-    admin = create_engine(postgres, isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield make_url(postgres).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -504,7 +487,7 @@ def main() -> None:
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     table: dict[int, dict[str, str]] = {}
-    with tempfile.TemporaryDirectory() as folder, _database(args.postgres, Path(folder)) as url:
+    with tempfile.TemporaryDirectory() as folder, fresh_database(args.postgres, Path(folder), "size") as url:
         env = {**os.environ, "INTAKE_DATA_DIR": folder, "INTAKE_DATABASE_URL": url, "INTAKE_TRIALS": TRIAL}
         settings = Settings(_env_file=None, data_dir=Path(folder), database_url=url, trials=TRIAL)  # type: ignore[call-arg]
         engine = build_engine(settings)

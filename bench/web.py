@@ -1,8 +1,9 @@
 """Simulated patients completing screenings over HTTP against `intake web` on SQLite.
 
-    .venv/bin/python -m bench.web [--patients 20] [--screenings 2]
+    .venv/bin/python -m bench.web [--patients 20] [--screenings 2] [--postgres URL]
 
-Starts `intake web` as its own process on a fresh data directory, then runs
+Starts `intake web` as its own process on a fresh data directory (and SQLite there, or a new
+database on the PostgreSQL server `--postgres` names, dropped afterwards), then runs
 `--patients` people at once, each completing `--screenings` whole screenings by
 form posts, as a browser with JavaScript off does: post the answer, follow the
 redirect, read the next page (26 answers a screening, each one committed before
@@ -32,6 +33,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.databases import fresh_database
 from bench.engine import ANSWERS, TURNS, engine_on, run
 from bot.testing.ports import free_port
 
@@ -135,14 +137,24 @@ async def main() -> None:
     )
     parser.add_argument("--patients", type=int, default=20)
     parser.add_argument("--screenings", type=int, default=2)
+    parser.add_argument("--postgres", help="a PostgreSQL server URL whose role may create databases")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory() as folder:
-        base_ms, base_elapsed = run(engine_on(f"sqlite:///{folder}/baseline.db"), args.patients, 4)
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_database(args.postgres, Path(folder), "engine") as url,
+    ):
+        engine = engine_on(url)
+        base_ms, base_elapsed = run(engine, args.patients, 4)
+        engine.store.engine.dispose()  # its connections closed, PostgreSQL may drop the database
     port = free_port()
-    with tempfile.TemporaryDirectory() as folder:
+    with (
+        tempfile.TemporaryDirectory() as folder,
+        fresh_database(args.postgres, Path(folder), "web") as url,
+    ):
         env = {k: v for k, v in os.environ.items() if not k.startswith(("INTAKE_", "TELEGRAM_"))}
         env |= {
             "INTAKE_DATA_DIR": folder,
+            "INTAKE_DATABASE_URL": url,
             "INTAKE_TRIALS": "nct07295067",  # the patients answer its questions
             "INTAKE_WEB_PORT": str(port),
             "INTAKE_WEB_TAP_SETTLE": "0",
@@ -155,7 +167,9 @@ async def main() -> None:
         chat = await load([sys.executable, "-m", "bot", "web"], env, port, args.patients, args.screenings)
     noop_command = [sys.executable, "-m", "bench.noop_web", str(port)]
     noop = await load(noop_command, dict(os.environ), port, args.patients, args.screenings)
+    backend = "PostgreSQL" if args.postgres else "SQLite"
     print(f"patients {args.patients} at once, {args.screenings} screenings each, {len(chat.ms)} answers")
+    print(f"database     {backend}")
     print(chat.line("intake web"))
     print(noop.line("no-op app"))
     print(

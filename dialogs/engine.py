@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import date
 from pathlib import Path
 
@@ -168,7 +168,8 @@ class Engine:
         """One input of someone stored, handled and queued in `records`' transaction (`standing`:
         the person and their screening, if already read), after any other input of theirs (on any
         instance) has finished."""
-        records.lock_person(address.channel, address.external_id)
+        if standing is None:  # read under the lock already otherwise
+            records.lock_person(address.channel, address.external_id)
         replies, effects = _Turn(self, records, address, locale).run(message, dedupe_key, standing)
         return self._queue(records, address, replies, effects)
 
@@ -211,15 +212,20 @@ class Engine:
             with self.store.transaction() as records:
                 records.replies_sent(address.channel, address.external_id, ids, position)
 
-    def take(self, address: Address, position: Callable[[list[Reply]], int | None]) -> list[Reply]:
+    def take(self, address: Address, position: Callable[[list[Reply]], int | None]) -> Shown | None:
         """`outbox` and `sent` in one transaction, for a channel where showing is sending (a web
-        page): the person's unsent replies, marked sent at `position` (of them)."""
+        page): the person's unsent replies, marked sent at `position` (of them), and whether they
+        asked to be read aloud; None if nobody is stored at `address` (nothing is taken then)."""
         with self.store.transaction() as records:
+            standing = records.standing(address.channel, address.external_id)
+            if standing is None:
+                return None
+            _, screening = standing
             replies = self._waiting(records, address)
             ids = [r.id for r in replies if r.id is not None]
             if ids:
                 records.replies_sent(address.channel, address.external_id, ids, position(replies))
-            return replies
+            return Shown(replies, bool(screening and screening.read_aloud))
 
     def postpone(self, address: Address, delay_seconds: float) -> None:
         """Sending to the person failed: their replies are due again later, backing off."""
@@ -241,6 +247,14 @@ class Engine:
         """People of `channel` with replies due to be sent (again)."""
         with self.store.transaction() as records:
             return [Address(channel, to) for to in records.recipients_due(channel, utcnow())]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a page shows a stored person: their replies not shown yet, and whether to read them aloud."""
+
+    replies: list[Reply]
+    read_aloud: bool
 
 
 class _Turn:

@@ -235,14 +235,28 @@ def _exact(shown: Shown, text: str, lexicon: Lexicon) -> str | None:
 
 
 def _repeats(clause: str, whole: set[str]) -> bool:
-    """Whether `clause` is one of `whole`, or one of them said again and again ("对对对", "no no")."""
+    """Whether `clause` is one of `whole`, or one of them said again and again ("对对对", "no no").
+
+    Each way `clause` splits into equal repeats is looked up in `whole`, rather than each of
+    `whole` tried against `clause`: `whole` may hold a lexicon's every "yes"."""
     if clause in whole:
         return True
-    for word in whole:
-        if word and len(clause) % len(word) == 0 and clause == word * (len(clause) // len(word)):
+    if not clause:
+        return any(whole)
+    size, said = len(clause), len(clause.split())
+    for times in range(2, size + 1):  # "对对对": the word, run together
+        word = clause[: size // times]
+        if size % times == 0 and word * times == clause and word in whole:
             return True
-        spaced = " ".join([word] * (len(clause.split()) // max(len(word.split()), 1)))
-        if word and clause == spaced:
+    for times in range(2, said + 1):  # "no no": the word, spaced
+        length, left = divmod(size - (times - 1), times)
+        word = clause[:length]
+        if (
+            not left
+            and word in whole
+            and " ".join([word] * times) == clause
+            and said // max(len(word.split()), 1) == times
+        ):
             return True
     return False
 

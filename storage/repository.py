@@ -151,6 +151,16 @@ REPLY = OutgoingReply.__table__  # type: ignore[attr-defined]
 _UNSENT = (
     select(REPLY.c.id, REPLY.c.sealed).where(REPLY.c.recipient == bindparam("recipient")).order_by(REPLY.c.id)
 )
+ANSWER = Answer.__table__  # type: ignore[attr-defined]
+_ADD_ANSWER = insert(ANSWER)
+# The current answers of a screening, in the order they were given.
+_ANSWERS = (
+    select(ANSWER.c.question_id, ANSWER.c.value, ANSWER.c.sealed)
+    .where(ANSWER.c.screening_id == bindparam("screening"), ANSWER.c.superseded_at.is_(None))
+    .order_by(ANSWER.c.id)
+)
+# Built once: a statement given its rows as values is compiled anew each time, uncached.
+_ADD_REPLIES = insert(REPLY).returning(REPLY.c.id, REPLY.c.sealed)
 _SENT = (
     delete(REPLY)
     .where(REPLY.c.recipient == bindparam("recipient"), REPLY.c.id.in_(bindparam("ids", expanding=True)))
@@ -497,12 +507,8 @@ class Records:
 
     def answers(self, screening_id: int) -> dict[str, Any]:
         """The current answer to each question, by question id, in the order they were given."""
-        query = (
-            select(Answer.question_id, Answer.value, Answer.sealed)
-            .where(Answer.screening_id == screening_id, col(Answer.superseded_at).is_(None))
-            .order_by(col(Answer.id))
-        )
-        return {q: self.open(sealed) if sealed else value for q, value, sealed in self.session.exec(query)}
+        rows = self.session.exec(_ANSWERS, params={"screening": screening_id})  # type: ignore[call-overload]
+        return {q: self.open(sealed) if sealed else value for q, value, sealed in rows}
 
     def _seal(self, value: Any) -> str:
         """`value` sealed, and known by its token for the rest of the transaction."""
@@ -550,23 +556,26 @@ class Records:
         supersedes: bool = True,
     ) -> None:
         """Store an answer; an earlier answer to the same question is kept, superseded (`supersedes`:
-        the caller may know there is none). The row is written with the transaction's others.
+        the caller may know there is none). The row is written at once.
 
         A `personal` value (a name, a phone, free text) is stored encrypted; so is `raw`.
         """
         if supersedes:
             self._supersede(screening_id, Answer.question_id == question_id)
-        self.session.add(
-            Answer(
-                screening_id=screening_id,
-                question_id=question_id,
-                value=None if personal else value,
-                sealed=self.cipher.seal(value) if personal else None,
-                raw=self.cipher.seal(raw) if raw else None,
-                via=via,
-                read_back=read_back,
-                confidence=confidence,
-            )
+        # A statement, not an ORM object: flushing one cost more than the rest of the turn's writing.
+        self.session.exec(
+            _ADD_ANSWER,  # type: ignore[call-overload]
+            params={
+                "screening_id": screening_id,
+                "question_id": question_id,
+                "value": None if personal else value,
+                "sealed": self.cipher.seal(value) if personal else None,
+                "raw": self.cipher.seal(raw) if raw else None,
+                "via": via,
+                "read_back": read_back,
+                "confidence": confidence,
+                "answered_at": utcnow(),
+            },
         )
 
     def hold_answer(self, screening: ScreeningState, held: dict[str, Any]) -> None:
@@ -873,10 +882,9 @@ class Records:
             }
             for reply, prompt in replies
         ]
-        # One statement for them all; each row's id found by its token (each sealing is unique).
-        table = OutgoingReply.__table__  # type: ignore[attr-defined]
-        added = self.session.exec(insert(table).values(rows).returning(table.c.id, table.c.sealed))
-        ids = {sealed: id for id, sealed in added}
+        # One statement for them all (SQLAlchemy's "insertmanyvalues"); each row's id found by its
+        # token (each sealing is unique): asking for the rows' order costs SQLite a statement a row.
+        ids = {sealed: id for id, sealed in self.session.execute(_ADD_REPLIES, rows)}
         return [ids[row["sealed"]] for row in rows]
 
     def unsent_replies(self, channel: str, external_id: str) -> list[tuple[int, dict[str, Any]]]:

@@ -145,7 +145,7 @@ class WebChat:
         token = self.tokens.issue(reading.session_id, reading.began)  # used today: it does not expire in use
         session = self.tokens.read(token).session_id
         assert session is not None
-        visitor = await self._visitor(request, session)
+        visitor = self._carried(request, session)  # stored or not: the turn or the page finds out
         params = request.query_params
         # Opened from a link or QR code: ?src= is the campaign, ?lang= a language chosen. For a
         # screening begun already, only the person's own doing counts (typed in, a bookmark, a
@@ -158,10 +158,10 @@ class WebChat:
             await self._handle(visitor, Start(), hint)
         if params:
             return self._with_cookie(RedirectResponse("/", status_code=303), token, visitor)
-        replies = await self._take(visitor)
+        replies, read_aloud = await self._take(visitor)
         if not replies:  # a reload: where they stand, again
             await self._handle(visitor, Start(), hint)
-            replies = await self._take(visitor)
+            replies, read_aloud = await self._take(visitor)
         prompt = next((r.prompt for r in reversed(replies) if r.prompt), "")
         # Read aloud, for whoever asked: each question's audio, made now into this instance's cache.
         # Its address carries the reply, encrypted under the store's key: another instance asked
@@ -171,32 +171,44 @@ class WebChat:
             f"/speech/{self.engine.store.cipher.seal(r.to_data())}.ogg" if s else None
             for r, s in zip(replies, spoken, strict=True)
         ]
-        read_aloud = await asyncio.to_thread(self._reads_aloud, visitor)
         page = self._render(request, visitor, replies, prompt, audio, read_aloud)
         return self._with_cookie(page, token, visitor)
 
     async def _visitor(self, request: Request, session: str) -> Visitor:
         """Who is asking: stored already, or where they stand before consent (their cookie's)."""
-        stored = await asyncio.to_thread(self._stored, session)
+        visitor = self._carried(request, session)
+        visitor.stored = await asyncio.to_thread(self._stored, session)
+        if visitor.stored:
+            visitor.before = None
+        return visitor
+
+    def _carried(self, request: Request, session: str) -> Visitor:
+        """Who is asking, as far as their cookies say: whether they are stored is not known yet
+        (the turn or the page that reads them finds out, in its own transaction)."""
         carried = request.cookies.get(BEFORE_COOKIE)
-        before = None if stored else self.tokens.open_before(session, carried)
+        before = self.tokens.open_before(session, carried)
         said = request.cookies.get(UNSHOWN_COOKIE)
         unshown = [Reply.from_data(data) for data in self.tokens.open_unshown(session, said)]
-        return Visitor(session, stored, before, carried is not None, unshown, said is not None)
+        return Visitor(session, None, before, carried is not None, unshown, said is not None)
 
     def _stored(self, session: str) -> bool:
         return self.engine.store.run(lambda records: records.participant(CHANNEL, session) is not None)
 
-    async def _take(self, visitor: Visitor) -> list[Reply]:
-        """What the bot has said to the visitor that no page has shown yet, as reaching them: the
-        page about to be rendered shows it (someone stored: read and marked in one transaction)."""
+    async def _take(self, visitor: Visitor) -> tuple[list[Reply], bool]:
+        """What the bot has said to the visitor that no page has shown yet, as reaching them (the
+        page about to be rendered shows it), and whether to read it aloud. Someone stored: read
+        and marked in one transaction, which also tells whether they are."""
         unshown, visitor.unshown = visitor.unshown, []
-        if visitor.stored:
+        if visitor.stored is not False:
             address = Address(CHANNEL, visitor.session_id)
-            return [*unshown, *await asyncio.to_thread(self.engine.take, address, _position)]
+            shown = await asyncio.to_thread(self.engine.take, address, _position)
+            visitor.stored = shown is not None
+            if shown is not None:
+                visitor.before = None
+                return [*unshown, *shown.replies], shown.read_aloud
         if visitor.before is not None:
             visitor.before = before_consent.shown(visitor.before, unshown, _position(unshown))
-        return unshown
+        return unshown, bool(visitor.before and visitor.before["read_aloud"])
 
     def _spoken(self, reply: Reply) -> tuple[str, bytes] | None:
         """A reply read aloud; a command it names is read as the page's button for it."""
@@ -299,7 +311,7 @@ class WebChat:
         if isinstance(posted, Response):
             return posted
         session, form = posted
-        visitor = await self._visitor(request, session)
+        visitor = self._carried(request, session)  # stored or not: the turn finds out
         prompt, value, command, text = (str(form.get(k, "")) for k in ("prompt", "value", "command", "text"))
         if (value or command) and self._just_shown(session, str(form.get("shown", ""))):
             return RedirectResponse("/", status_code=303)  # a second tap: the page shows its question again
@@ -439,17 +451,6 @@ class WebChat:
             return self.notice(request, texts.WEB_LINK_EXPIRED, 410, days=self.links.days)
         return None
 
-    def _reads_aloud(self, visitor: Visitor) -> bool:
-        if not visitor.stored:
-            return bool(visitor.before and visitor.before["read_aloud"])
-
-        def read(records: Any) -> bool:
-            participant = records.participant(CHANNEL, visitor.session_id)
-            screening = records.latest_screening(participant.id) if participant else None
-            return bool(screening and screening.read_aloud)
-
-        return self.engine.store.run(read)
-
     def _has_answers(self, session: str) -> bool:
         def read(records: Any) -> bool:
             participant = records.participant(CHANNEL, session)
@@ -506,6 +507,7 @@ class WebChat:
                     self.engine.handle_before_consent, address, message, visitor.before, locale=hint
                 )
         if isinstance(handled, Unstored):
+            visitor.stored = False
             return self._keep_unstored(visitor, handled)
         visitor.stored, visitor.before = True, None  # stored already, or consented now
         if handled.effects and self.notifier is not None:
@@ -529,7 +531,7 @@ class Visitor:
     """A request's session: stored already (they have consented), or where they stand before."""
 
     session_id: str
-    stored: bool
+    stored: bool | None  # None: not known yet (their next turn, or page, reads it)
     before: Before | None
     carried: bool = False  # the request brought a cookie of where they stood before consent
     unshown: list[Reply] = field(default_factory=list)  # what the bot said to them, not shown yet
