@@ -1,7 +1,8 @@
 """Patients typing their answers while the bot is killed with SIGKILL again and again.
 
 Each simulated patient answers the question they last received, in words, and types the
-same answer again when no reply comes (as people do when a bot goes quiet). Like a person,
+same answer again when no reply comes (as people do when a bot goes quiet) — the answer to the
+question they last saw, even when a note came after it. Like a person,
 a patient who sees a new message arrive while typing reads it before pressing send: an
 answer sent at the very moment the next question appears is the one case no bot can
 tell apart (the closing note says so). Afterwards
@@ -71,6 +72,17 @@ def _the_end(text: str) -> bool:
     return "contact" in text and "study team" in text and "Study coordinator" in text
 
 
+def _last_asked(messages: list[dict[str, Any]], questions: dict[str, str]) -> str | None:
+    """The answer to the latest question among `messages` (a person answers what they last saw)."""
+    for message in reversed(messages):
+        if message["text"].startswith(m.SUMMARY_INTRO):
+            return "yes"
+        asked = next((q for start, q in questions.items() if message["text"].startswith(start)), None)
+        if asked is not None:
+            return PERSONA[asked][0]
+    return None
+
+
 async def _patient(tg: FakeTelegram, user_id: int, questions: dict[str, str], done: set[int]) -> None:
     tg.send_text(user_id, "/start")
     seen = 0
@@ -91,7 +103,11 @@ async def _patient(tg: FakeTelegram, user_id: int, questions: dict[str, str], do
             else:
                 asked = next((q for start, q in questions.items() if text.startswith(start)), None)
                 if asked is None:
-                    await asyncio.sleep(0.05)  # not a question (a note before one): wait for the question
+                    # Not a question (a note before one, or after it: "your message was sent
+                    # before this question reached you"): the question last seen is the one to
+                    # answer, typed again only after a pause (below).
+                    answer = _last_asked(messages, questions) or answer
+                    await asyncio.sleep(0.05)
                     continue
                 answer = PERSONA[asked][0]
             await asyncio.sleep(random.uniform(0.05, 0.3))  # reading and typing
