@@ -44,12 +44,30 @@ def _screen(data_dir: Path, key: str | None = None) -> subprocess.CompletedProce
     return intake(data_dir, "chat", "--lang", "en", "--user", "kim.secret", stdin=answers, key=key)
 
 
-def test_the_raw_database_files_hold_no_name_phone_or_typed_text(tmp_path: Path) -> None:
-    result = _screen(tmp_path)
-    assert result.returncode == 0, result.stderr
-    (stored,) = screenings(tmp_path)
+@pytest.fixture(scope="module")
+def screened(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str]]:
+    """A data directory with one screening, made by `intake chat` on its first run (which makes the
+    key), and what that run said. A screening costs a process and seconds: a test that changes
+    the directory takes a copy of its own (`_copy`)."""
+    data_dir = tmp_path_factory.mktemp("screened")
+    return data_dir, _screen(data_dir)
+
+
+def _copy(screened: tuple[Path, subprocess.CompletedProcess[str]], to: Path) -> Path:
+    """The screened data directory, copied to `to` (without the speech models: no command here
+    that opens the copy loads one)."""
+    shutil.copytree(screened[0], to, ignore=shutil.ignore_patterns("speech-models"))
+    return to
+
+
+def test_the_raw_database_files_hold_no_name_phone_or_typed_text(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    assert screened[1].returncode == 0, screened[1].stderr
+    data_dir = _copy(screened, tmp_path / "data")
+    (stored,) = screenings(data_dir)
     assert stored["answers"]["contact_name"] == NAME, "the operator's view decrypts"
-    raw = b"".join(p.read_bytes() for p in tmp_path.glob("intake.db*"))
+    raw = b"".join(p.read_bytes() for p in data_dir.glob("intake.db*"))
     for secret in SECRETS:
         assert secret.encode() not in raw, f"{secret!r} is readable in the database file"
     assert b"likely_eligible" in raw, "what statistics need stays readable"
@@ -72,18 +90,21 @@ def test_a_postgresql_dump_holds_no_personal_data(engine: Engine, database_url: 
     assert [v for (v,) in values] == ["no"], "option answers stay queryable"
 
 
-def test_the_first_run_creates_a_key_and_says_so(tmp_path: Path) -> None:
-    result = _screen(tmp_path)
-    key_file = tmp_path / "encryption.key"
+def test_the_first_run_creates_a_key_and_says_so(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    first_run, result = screened
+    key_file = first_run / "encryption.key"
     assert f"created a new encryption key in {key_file}" in result.stderr
     assert key_file.stat().st_mode & 0o777 == 0o600
-    again = intake(tmp_path, "screenings", "--json")
+    again = intake(_copy(screened, tmp_path / "data"), "screenings", "--json")
     assert again.returncode == 0 and "created a new encryption key" not in again.stderr
 
 
-def test_a_wrong_key_is_a_clear_error(tmp_path: Path) -> None:
-    assert _screen(tmp_path).returncode == 0
-    wrong = intake(tmp_path, "screenings", "--json", key=new_key())
+def test_a_wrong_key_is_a_clear_error(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    wrong = intake(_copy(screened, tmp_path / "data"), "screenings", "--json", key=new_key())
     assert wrong.returncode == 2
     assert "INTAKE_ENCRYPTION_KEY does not open this database" in wrong.stderr
     assert "Traceback" not in wrong.stderr and wrong.stdout == ""
@@ -94,12 +115,14 @@ def test_a_malformed_key_is_a_clear_error(tmp_path: Path) -> None:
     assert result.returncode == 2 and "INTAKE_ENCRYPTION_KEY is not a valid key" in result.stderr
 
 
-def test_a_lost_key_file_is_not_silently_replaced(tmp_path: Path) -> None:
-    assert _screen(tmp_path).returncode == 0
-    (tmp_path / "encryption.key").unlink()
-    result = intake(tmp_path, "screenings")
+def test_a_lost_key_file_is_not_silently_replaced(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    data_dir = _copy(screened, tmp_path / "data")
+    (data_dir / "encryption.key").unlink()
+    result = intake(data_dir, "screenings")
     assert result.returncode == 2 and "holds encrypted data, but no key is configured" in result.stderr
-    assert not (tmp_path / "encryption.key").exists()
+    assert not (data_dir / "encryption.key").exists()
 
 
 def test_keys_rotate(tmp_path: Path) -> None:
@@ -114,9 +137,10 @@ def test_keys_rotate(tmp_path: Path) -> None:
     assert "rotated_keys" in intake(tmp_path, "audit", key=new).stdout
 
 
-def test_a_backup_is_encrypted_and_opens_with_the_same_key(tmp_path: Path) -> None:
-    live = tmp_path / "live"
-    assert _screen(live).returncode == 0
+def test_a_backup_is_encrypted_and_opens_with_the_same_key(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    live = _copy(screened, tmp_path / "live")
     assert intake(live, "backup", str(tmp_path / "copy.db")).returncode == 0
     raw = (tmp_path / "copy.db").read_bytes()
     assert all(secret.encode() not in raw for secret in SECRETS)
@@ -127,12 +151,14 @@ def test_a_backup_is_encrypted_and_opens_with_the_same_key(tmp_path: Path) -> No
     assert screenings(elsewhere)[0]["answers"]["contact_name"] == NAME
 
 
-def test_an_empty_key_file_is_a_clear_error_not_a_new_key(tmp_path: Path) -> None:
-    assert _screen(tmp_path).returncode == 0
-    (tmp_path / "encryption.key").write_text("")  # as a crash during an unsynced write could leave it
-    result = intake(tmp_path, "screenings")
+def test_an_empty_key_file_is_a_clear_error_not_a_new_key(
+    screened: tuple[Path, subprocess.CompletedProcess[str]], tmp_path: Path
+) -> None:
+    data_dir = _copy(screened, tmp_path / "data")
+    (data_dir / "encryption.key").write_text("")  # as a crash during an unsynced write could leave it
+    result = intake(data_dir, "screenings")
     assert result.returncode == 2 and "encryption.key is empty: put back the copy" in result.stderr
-    assert (tmp_path / "encryption.key").read_text() == "", "never silently replaced"
+    assert (data_dir / "encryption.key").read_text() == "", "never silently replaced"
 
 
 def test_the_key_file_is_on_disk_before_it_has_its_name(

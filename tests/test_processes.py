@@ -75,7 +75,7 @@ def serving_web(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[W
         stderr=subprocess.PIPE,
         text=True,
     )
-    served = WebProcess(process, f"http://127.0.0.1:{port}")
+    served = WebProcess(process, f"http://127.0.0.1:{port}", data_dir)
     try:
         get_when_up(f"{served.base}/static/chat.css")
         yield served
@@ -88,6 +88,7 @@ def serving_web(data_dir: Path, env: dict[str, str] | None = None) -> Iterator[W
 class WebProcess:
     process: subprocess.Popen[str]
     base: str  # http://127.0.0.1:<port>
+    data_dir: Path
     stderr: str = ""  # what it said, once it has stopped
 
 

@@ -18,10 +18,12 @@ import sqlite3
 import stat
 import statistics
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pyotp
+import pytest
 
 from tests.test_console import _csrf, _sign_in
 from tests.test_processes import WebProcess, intake, serving_web
@@ -35,6 +37,22 @@ def _serving(
 ) -> contextlib.AbstractContextManager[WebProcess]:
     """`intake web`, answering taps at once (a robot does not need the settling second)."""
     return serving_web(data_dir, {"INTAKE_WEB_TAP_SETTLE": "0", **(env or {})})
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+    """One `intake web` as it is configured by default, for the module's tests that change none of
+    its settings: each is a new visitor (a client of its own, no cookie) and names accounts of its
+    own, so they share nothing but the process, which costs seconds to start."""
+    with _serving(tmp_path_factory.mktemp("served")) as process:
+        yield process
+
+
+@pytest.fixture(scope="module")
+def behind_proxy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[WebProcess]:
+    """The same, behind a proxy on loopback: the sign-in tests speak from addresses of their own."""
+    with _serving(tmp_path_factory.mktemp("proxied"), LOOPBACK_PROXY) as process:
+        yield process
 
 
 def _client(served: WebProcess, address: str | None = None) -> httpx.AsyncClient:
@@ -71,39 +89,38 @@ async def _resume_link(client: httpx.AsyncClient, page: Page) -> str:
 # Session fixation through the resume link ----------------------------------------------
 
 
-async def test_a_resume_link_asks_before_it_replaces_a_session_and_works_once(tmp_path: Path) -> None:
+async def test_a_resume_link_asks_before_it_replaces_a_session_and_works_once(served: WebProcess) -> None:
     """Someone sends a person their own resume link: opening it must not put the person in the
     sender's session (where the sender would read everything they type next)."""
-    with _serving(tmp_path) as served:
-        async with _client(served) as attacker, _client(served) as victim:
-            link = await _resume_link(attacker, await _begin(attacker))
-            assert attacker.cookies["intake_session"].split(".")[0] not in link, "not the cookie"
-            mine = await _begin(victim)
-            cookie = victim.cookies["intake_session"]
-            assert cookie not in mine.html, "the cookie is never printed on a page"
+    async with _client(served) as attacker, _client(served) as victim:
+        link = await _resume_link(attacker, await _begin(attacker))
+        assert attacker.cookies["intake_session"].split(".")[0] not in link, "not the cookie"
+        mine = await _begin(victim)
+        cookie = victim.cookies["intake_session"]
+        assert cookie not in mine.html, "the cookie is never printed on a page"
 
-            opened = Page(await victim.get(link))
-            assert opened.response.status_code == 200
-            assert "Continue it here only if it is your own" in opened.text
-            assert "has a pre-screening with answers already" in opened.text, "it says what is at stake"
-            assert victim.cookies["intake_session"].split(".")[0] == cookie.split(".")[0], "nothing replaced"
-            again = Page(await victim.get("/"))
-            assert again.option_prompt() == mine.option_prompt(), "their own screening, where they were"
+        opened = Page(await victim.get(link))
+        assert opened.response.status_code == 200
+        assert "Continue it here only if it is your own" in opened.text
+        assert "has a pre-screening with answers already" in opened.text, "it says what is at stake"
+        assert victim.cookies["intake_session"].split(".")[0] == cookie.split(".")[0], "nothing replaced"
+        again = Page(await victim.get("/"))
+        assert again.option_prompt() == mine.option_prompt(), "their own screening, where they were"
 
-            forged = await victim.post(
-                link,
-                data={"csrf": opened.field("csrf")},
-                headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
-            )
-            assert forged.status_code == 403, "another site cannot press the button"
-            assert victim.cookies["intake_session"].split(".")[0] == cookie.split(".")[0]
+        forged = await victim.post(
+            link,
+            data={"csrf": opened.field("csrf")},
+            headers={"origin": "https://evil.example", "sec-fetch-site": "cross-site"},
+        )
+        assert forged.status_code == 403, "another site cannot press the button"
+        assert victim.cookies["intake_session"].split(".")[0] == cookie.split(".")[0]
 
-            taken = await victim.post(link, data={"csrf": opened.field("csrf")})
-            assert taken.status_code == 303, "the person's own choice, on the page that asked"
-            assert victim.cookies["intake_session"].split(".")[0] != cookie.split(".")[0]
-        async with _client(served) as third:
-            used = await third.get(link)
-            assert used.status_code == 410 and "used already" in used.text, "a link works once"
+        taken = await victim.post(link, data={"csrf": opened.field("csrf")})
+        assert taken.status_code == 303, "the person's own choice, on the page that asked"
+        assert victim.cookies["intake_session"].split(".")[0] != cookie.split(".")[0]
+    async with _client(served) as third:
+        used = await third.get(link)
+        assert used.status_code == 410 and "used already" in used.text, "a link works once"
 
 
 # The body limit ----------------------------------------------------------------------------
@@ -208,20 +225,19 @@ async def test_rotating_forged_cookies_lock_out_neither_patients_nor_the_console
 # Console sessions ----------------------------------------------------------------------------
 
 
-async def test_signing_out_ends_the_session_and_its_old_cookie_opens_nothing(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        password, _ = _add_user(tmp_path, "zhao")
-        async with _client(served) as browser:
-            assert (await _sign_in(browser, "zhao", password=password)).status_code == 303
-            cookie = browser.cookies["intake_console"]
-            page = await browser.get("/coordinator/")
-            assert page.status_code == 200 and "intake_console=" not in page.headers.get("set-cookie", "")
-            out = await browser.post("/coordinator/logout", data={"csrf": _csrf(page.text)})
-            assert out.status_code == 303 and _console_cookies(out) == [""], "deleted, no new one"
-        async with _client(served) as thief:  # the cookie, kept by someone (or a shared computer)
-            again = await thief.get("/coordinator/", headers={"cookie": f"intake_console={cookie}"})
-            assert again.status_code == 303 and again.headers["location"] == "/coordinator/login"
-            assert _console_cookies(again) == [""]
+async def test_signing_out_ends_the_session_and_its_old_cookie_opens_nothing(served: WebProcess) -> None:
+    password, _ = _add_user(served.data_dir, "zhao")
+    async with _client(served) as browser:
+        assert (await _sign_in(browser, "zhao", password=password)).status_code == 303
+        cookie = browser.cookies["intake_console"]
+        page = await browser.get("/coordinator/")
+        assert page.status_code == 200 and "intake_console=" not in page.headers.get("set-cookie", "")
+        out = await browser.post("/coordinator/logout", data={"csrf": _csrf(page.text)})
+        assert out.status_code == 303 and _console_cookies(out) == [""], "deleted, no new one"
+    async with _client(served) as thief:  # the cookie, kept by someone (or a shared computer)
+        again = await thief.get("/coordinator/", headers={"cookie": f"intake_console={cookie}"})
+        assert again.status_code == 303 and again.headers["location"] == "/coordinator/login"
+        assert _console_cookies(again) == [""]
 
 
 def _console_cookies(response: httpx.Response) -> list[str]:
@@ -233,87 +249,82 @@ def _console_cookies(response: httpx.Response) -> list[str]:
     return [match[2] for match in found if match]
 
 
-async def test_a_disabling_or_a_reset_ends_the_session_at_once(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        for change in ("reset", "disable"):
-            password, _ = _add_user(tmp_path, f"wu.{change}")
-            async with _client(served) as browser:
-                assert (await _sign_in(browser, f"wu.{change}", password=password)).status_code == 303
-                assert (await browser.get("/coordinator/")).status_code == 200
-                assert intake(tmp_path, "users", change, f"wu.{change}").returncode == 0
-                ended = await browser.get("/coordinator/")
-                assert ended.status_code == 303, f"{change}: the session has ended"
+async def test_a_disabling_or_a_reset_ends_the_session_at_once(served: WebProcess) -> None:
+    for change in ("reset", "disable"):
+        password, _ = _add_user(served.data_dir, f"wu.{change}")
+        async with _client(served) as browser:
+            assert (await _sign_in(browser, f"wu.{change}", password=password)).status_code == 303
+            assert (await browser.get("/coordinator/")).status_code == 200
+            assert intake(served.data_dir, "users", change, f"wu.{change}").returncode == 0
+            ended = await browser.get("/coordinator/")
+            assert ended.status_code == 303, f"{change}: the session has ended"
 
 
 # Signing in ------------------------------------------------------------------------------------
 
 
-async def test_a_totp_code_is_good_once(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        password, secret = _add_user(tmp_path, "li.na", "--totp")
-        code = pyotp.TOTP(secret).now()
-        async with _client(served) as browser:
-            assert (await _sign_in(browser, "li.na", code=code, password=password)).status_code == 303
-        async with _client(served) as someone_watching:
-            replayed = await _sign_in(someone_watching, "li.na", code=code, password=password)
-            assert replayed.status_code == 401, "the same code, within its 30 seconds: refused"
+async def test_a_totp_code_is_good_once(served: WebProcess) -> None:
+    password, secret = _add_user(served.data_dir, "li.na", "--totp")
+    code = pyotp.TOTP(secret).now()
+    async with _client(served) as browser:
+        assert (await _sign_in(browser, "li.na", code=code, password=password)).status_code == 303
+    async with _client(served) as someone_watching:
+        replayed = await _sign_in(someone_watching, "li.na", code=code, password=password)
+        assert replayed.status_code == 401, "the same code, within its 30 seconds: refused"
 
 
-async def test_a_refusal_takes_as_long_whether_the_name_exists_or_not(tmp_path: Path) -> None:
+async def test_a_refusal_takes_as_long_whether_the_name_exists_or_not(behind_proxy: WebProcess) -> None:
     """The time a refused sign-in takes must not tell which names exist: an unknown name, a
     wrong password and a disabled account each cost one argon2 verification."""
-    with _serving(tmp_path, LOOPBACK_PROXY) as served:
-        _add_user(tmp_path, "known")
-        _add_user(tmp_path, "gone")
-        assert intake(tmp_path, "users", "disable", "gone").returncode == 0
-        timings: dict[str, list[float]] = {"unknown": [], "known": [], "gone": []}
-        addresses = (f"192.0.2.{n}" for n in range(1, 255))  # each try from an address of its own
-        for _ in range(8):
-            for name in timings:  # interleaved, so that the machine's load falls on all alike
-                async with _client(served, next(addresses)) as browser:
-                    form = await browser.get("/coordinator/login")
-                    data = {"csrf": _csrf(form.text), "name": name, "password": "wrong guess", "code": ""}
-                    began = time.perf_counter()
-                    refused = await browser.post("/coordinator/login", data=data)
-                    timings[name].append(time.perf_counter() - began)
-                    assert refused.status_code == 401
-        medians = {name: statistics.median(times) for name, times in timings.items()}
-        for name in ("unknown", "gone"):
-            ratio = medians[name] / medians["known"]
-            assert 0.5 < ratio < 2, f"{name}: {medians}"
+    _add_user(behind_proxy.data_dir, "known")
+    _add_user(behind_proxy.data_dir, "gone")
+    assert intake(behind_proxy.data_dir, "users", "disable", "gone").returncode == 0
+    timings: dict[str, list[float]] = {"unknown": [], "known": [], "gone": []}
+    addresses = (f"192.0.2.{n}" for n in range(1, 255))  # each try from an address of its own
+    for _ in range(8):
+        for name in timings:  # interleaved, so that the machine's load falls on all alike
+            async with _client(behind_proxy, next(addresses)) as browser:
+                form = await browser.get("/coordinator/login")
+                data = {"csrf": _csrf(form.text), "name": name, "password": "wrong guess", "code": ""}
+                began = time.perf_counter()
+                refused = await browser.post("/coordinator/login", data=data)
+                timings[name].append(time.perf_counter() - began)
+                assert refused.status_code == 401
+    medians = {name: statistics.median(times) for name, times in timings.items()}
+    for name in ("unknown", "gone"):
+        ratio = medians[name] / medians["known"]
+        assert 0.5 < ratio < 2, f"{name}: {medians}"
 
 
-async def test_a_stranger_cannot_lock_anyone_out(tmp_path: Path) -> None:
+async def test_a_stranger_cannot_lock_anyone_out(behind_proxy: WebProcess) -> None:
     """Failing on purpose, again and again, slows the stranger down, not the account's owner:
     from another address, or from their own browser even at the stranger's address."""
-    with _serving(tmp_path, LOOPBACK_PROXY) as served:
-        password, _ = _add_user(tmp_path, "li.na")
-        async with _client(served, "203.0.113.5") as own_browser:  # the hospital's address
-            assert (await _sign_in(own_browser, "li.na", password=password)).status_code == 303
-            own_browser.cookies.delete("intake_console")
-            async with _client(served, "203.0.113.5") as stranger:
-                for _ in range(30):
-                    assert (await _sign_in(stranger, "li.na", password="guess")).status_code == 401
-                assert (await _sign_in(stranger, "li.na", password=password)).status_code == 401, (
-                    "the stranger's own browser has to wait, even with the password"
-                )
-            assert (await _sign_in(own_browser, "li.na", password=password)).status_code == 303
-        async with _client(served, "198.51.100.30") as at_home:
-            assert (await _sign_in(at_home, "li.na", password=password)).status_code == 303
-
-
-async def test_the_sign_in_form_has_a_csrf_token_and_an_origin_check(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        password, _ = _add_user(tmp_path, "chen")
-        async with _client(served) as browser:
-            without = await browser.post("/coordinator/login", data={"name": "chen", "password": password})
-            assert without.status_code == 403, "no token: refused before the password is looked at"
-            elsewhere = await _sign_in(
-                browser, "chen", password=password, headers={"origin": "https://evil.example"}
+    password, _ = _add_user(behind_proxy.data_dir, "li.na")
+    async with _client(behind_proxy, "203.0.113.5") as own_browser:  # the hospital's address
+        assert (await _sign_in(own_browser, "li.na", password=password)).status_code == 303
+        own_browser.cookies.delete("intake_console")
+        async with _client(behind_proxy, "203.0.113.5") as stranger:
+            for _ in range(30):
+                assert (await _sign_in(stranger, "li.na", password="guess")).status_code == 401
+            assert (await _sign_in(stranger, "li.na", password=password)).status_code == 401, (
+                "the stranger's own browser has to wait, even with the password"
             )
-            assert elsewhere.status_code == 403, "posted from another site"
-            assert "intake_console" not in browser.cookies
-            assert (await _sign_in(browser, "chen", password=password)).status_code == 303
+        assert (await _sign_in(own_browser, "li.na", password=password)).status_code == 303
+    async with _client(behind_proxy, "198.51.100.30") as at_home:
+        assert (await _sign_in(at_home, "li.na", password=password)).status_code == 303
+
+
+async def test_the_sign_in_form_has_a_csrf_token_and_an_origin_check(served: WebProcess) -> None:
+    password, _ = _add_user(served.data_dir, "chen")
+    async with _client(served) as browser:
+        without = await browser.post("/coordinator/login", data={"name": "chen", "password": password})
+        assert without.status_code == 403, "no token: refused before the password is looked at"
+        elsewhere = await _sign_in(
+            browser, "chen", password=password, headers={"origin": "https://evil.example"}
+        )
+        assert elsewhere.status_code == 403, "posted from another site"
+        assert "intake_console" not in browser.cookies
+        assert (await _sign_in(browser, "chen", password=password)).status_code == 303
 
 
 # Addresses, cookies, languages -------------------------------------------------------------------
@@ -340,30 +351,28 @@ async def test_the_chat_cookie_is_secure_when_the_public_address_is_https(tmp_pa
             assert "secure" in first.headers["set-cookie"].lower().split("; ")
 
 
-async def test_another_sites_link_cannot_change_a_screenings_language(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        async with _client(served) as browser:
-            await _begin(browser, "en")
-            crossed = await browser.get(
-                "/?lang=ar", headers={"sec-fetch-site": "cross-site"}, follow_redirects=True
-            )
-            assert '<html lang="en"' in crossed.text and "Separately" in crossed.text
-            chosen = await browser.get("/?lang=ar", headers={"sec-fetch-site": "none"}, follow_redirects=True)
-            assert '<html lang="ar" dir="rtl">' in chosen.text, "typed in by the person: theirs to choose"
+async def test_another_sites_link_cannot_change_a_screenings_language(served: WebProcess) -> None:
+    async with _client(served) as browser:
+        await _begin(browser, "en")
+        crossed = await browser.get(
+            "/?lang=ar", headers={"sec-fetch-site": "cross-site"}, follow_redirects=True
+        )
+        assert '<html lang="en"' in crossed.text and "Separately" in crossed.text
+        chosen = await browser.get("/?lang=ar", headers={"sec-fetch-site": "none"}, follow_redirects=True)
+        assert '<html lang="ar" dir="rtl">' in chosen.text, "typed in by the person: theirs to choose"
 
 
-async def test_a_csrf_value_that_is_not_ascii_is_refused_not_an_error(tmp_path: Path) -> None:
-    with _serving(tmp_path) as served:
-        async with _client(served) as browser:
-            page = Page(await browser.get("/?lang=en", follow_redirects=True))
-            data = {"csrf": "é" * 43, "prompt": page.option_prompt(), "value": "yes"}
-            assert (await browser.post("/say", data=data)).status_code == 403
-            login = await browser.get("/coordinator/login")
-            assert login.status_code == 200
-            refused = await browser.post(
-                "/coordinator/login", data={"csrf": "密码", "name": "x", "password": "y"}
-            )
-            assert refused.status_code == 403
+async def test_a_csrf_value_that_is_not_ascii_is_refused_not_an_error(served: WebProcess) -> None:
+    async with _client(served) as browser:
+        page = Page(await browser.get("/?lang=en", follow_redirects=True))
+        data = {"csrf": "é" * 43, "prompt": page.option_prompt(), "value": "yes"}
+        assert (await browser.post("/say", data=data)).status_code == 403
+        login = await browser.get("/coordinator/login")
+        assert login.status_code == 200
+        refused = await browser.post(
+            "/coordinator/login", data={"csrf": "密码", "name": "x", "password": "y"}
+        )
+        assert refused.status_code == 403
 
 
 def test_database_files_are_private(tmp_path: Path) -> None:
