@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import time
 import uuid
 from collections.abc import Iterator, Mapping
@@ -40,18 +41,64 @@ TEST_KEY = new_key()
 POSTGRES = os.environ.get("INTAKE_TEST_POSTGRES_URL")
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path / 'intake.db'}"
-        return
+# The databases made from a migrated template: `store` need not migrate them again.
+_MIGRATED: set[str] = set()
+
+
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A SQLite file migrated once per test process, copied for each test that wants a store
+    (running the migrations took most of such a test's setup)."""
+    path = tmp_path_factory.mktemp("template") / "intake.db"
+    database = make_engine(f"sqlite:///{path}")
+    migrate(database)
+    database.dispose()
+    return path
+
+
+@pytest.fixture(scope="session")
+def _postgres_template() -> Iterator[str | None]:
+    """A PostgreSQL database migrated once per test process, the template of each test's own."""
     if not POSTGRES:
-        pytest.skip("PostgreSQL: set INTAKE_TEST_POSTGRES_URL to run these (CI does)")
-    name = f"intake_test_{uuid.uuid4().hex[:12]}"
+        yield None
+        return
+    name = f"intake_template_{uuid.uuid4().hex[:12]}"
     admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
         connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
-    yield make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    database = make_engine(make_url(POSTGRES).set(database=name).render_as_string(hide_password=False))
+    migrate(database)
+    database.dispose()  # a template is copied only while nobody is connected to it
+    yield name
+    _drop_database(admin, name)
+    admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A new database per test: empty, or, for a test that uses a `store`, a copy of one already
+    migrated (the migrations themselves are tested on empty ones: tests/test_storage.py)."""
+    migrated = "store" in request.fixturenames
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path / 'intake.db'}"
+        if migrated:
+            shutil.copyfile(request.getfixturevalue("_sqlite_template"), tmp_path / "intake.db")
+            _MIGRATED.add(url)
+        yield url
+        return
+    if not POSTGRES:
+        pytest.skip("PostgreSQL: set INTAKE_TEST_POSTGRES_URL to run these (CI does)")
+    template = request.getfixturevalue("_postgres_template") if migrated else None
+    name = f"intake_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.exec_driver_sql(
+            f'CREATE DATABASE "{name}"' + (f' TEMPLATE "{template}"' if template else "")
+        )
+    url = make_url(POSTGRES).set(database=name).render_as_string(hide_password=False)
+    if template:
+        _MIGRATED.add(url)
+    yield url
     _drop_database(admin, name)
     admin.dispose()
 
@@ -73,7 +120,8 @@ def _drop_database(admin: Any, name: str) -> None:
 @pytest.fixture
 def store(database_url: str) -> Iterator[Store]:
     engine = make_engine(database_url)
-    migrate(engine)
+    if database_url not in _MIGRATED:
+        migrate(engine)
     yield Store.open(engine, [TEST_KEY])
     engine.dispose()
 
