@@ -46,6 +46,7 @@ from bot.wiring import build_engine
 from dialogs.engine import Address, Engine, Start, Text
 from dialogs.trial import Question, Trial
 from storage.crypto import Cipher
+from storage.funnel import recount
 from storage.models import (
     Account,
     Answer,
@@ -240,6 +241,7 @@ class Filler:
             for model, values in [*rows.items(), (ProcessedInput, inputs)]:
                 if values:
                     _insert(connection, model.__table__, values)  # type: ignore[attr-defined]
+            recount(connection, range(base, base + n))  # as the app counts them in the funnel
 
 
 def _insert(connection: Any, table: Any, rows: list[dict[str, Any]]) -> None:

@@ -104,6 +104,8 @@ class Screening(SQLModel, table=True):
     finished_at: datetime | None = _when(nullable=True)
     # When retention removed its personal data (it stays for statistics).
     purged_at: datetime | None = _when(nullable=True)
+    # The funnel steps it is counted at in `funnel_count` (storage.funnel): what a change moves.
+    counted: str = Field(default="", max_length=160)
 
 
 class Answer(SQLModel, table=True):
@@ -357,3 +359,17 @@ class QuestionnaireVersion(SQLModel, table=True):
     version: str = Field(max_length=64)
     resource: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     served_from: datetime = _when()
+
+
+class FunnelCount(SQLModel, table=True):
+    """How many screenings of a trial reached a funnel step, per language, source and day (UTC)
+    begun ("" for no language or source): kept by storage.funnel with every change it counts."""
+
+    __tablename__ = "funnel_count"
+
+    trial_id: str = Field(max_length=64, primary_key=True)
+    locale: str = Field(max_length=16, primary_key=True)
+    source: str = Field(max_length=64, primary_key=True)
+    day: date = Field(primary_key=True)
+    step: str = Field(max_length=32, primary_key=True)
+    n: int = 0

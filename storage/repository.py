@@ -39,6 +39,7 @@ from sqlalchemy.exc import IntegrityError, OperationalError
 from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
+from storage import funnel
 from storage.crypto import Cipher, unlock
 from storage.models import (
     Account,
@@ -47,6 +48,7 @@ from storage.models import (
     Consent,
     ConsoleSession,
     CryptoState,
+    FunnelCount,
     Notification,
     OutgoingReply,
     Participant,
@@ -96,6 +98,7 @@ class ScreeningState:
     updated_at: datetime = field(default_factory=utcnow)
     finished_at: datetime | None = None
     purged_at: datetime | None = None
+    counted: str = ""
     # Not a column: the latest consent to storage given or refused in it, (version, granted).
     storage_consent: tuple[str, bool] | None = None
     # The columns as last read or written: what `changed` compares with.
@@ -247,6 +250,7 @@ class Store:
         with self._writer, Session(self.engine, expire_on_commit=False) as session:
             records = Records(session, self.cipher)
             yield records
+            records.tally.apply(session.connection())
             session.commit()
         if records.erased:
             empty_the_log(self.engine)
@@ -305,6 +309,10 @@ class Records:
         self.erased = False  # personal data was removed: the store empties SQLite's log after commit
         # Each sealed value opened in this transaction, by its token: a turn opens each once.
         self._opened: dict[str, Any] = {}
+        # The funnel counts this transaction moves (applied as it commits), and the screenings
+        # given consent to storage in it.
+        self.tally = funnel.Tally()
+        self._consented: set[int] = set()
 
     # Inputs -----------------------------------------------------------------
 
@@ -330,9 +338,13 @@ class Records:
         time, whichever instance each reaches. On PostgreSQL an advisory lock on their keyed hash, so
         it holds before anything of them is stored (a first message, a visitor before consent) and
         stores nothing itself; SQLite has one writer at a time already."""
+        self._lock(self.person_key(channel, external_id))
+
+    def _lock(self, person_key: str) -> None:
+        """`lock_person` for the person found by `person_key` (their `Participant.external_id`)."""
         if self.session.get_bind().dialect.name != "postgresql":
             return
-        digest = hashlib.sha256(self.person_key(channel, external_id).encode()).digest()
+        digest = hashlib.sha256(person_key.encode()).digest()
         key = int.from_bytes(digest[:8], "big", signed=True)  # the lock's key is a bigint
         self.session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
 
@@ -369,6 +381,8 @@ class Records:
         """Undo everything this transaction did: it is to leave no trace (an erasure in it too)."""
         self.session.rollback()
         self.erased = False
+        self.tally = funnel.Tally()
+        self._consented.clear()
 
     def add_participant(self, channel: str, external_id: str) -> Participant:
         participant = Participant(
@@ -402,16 +416,30 @@ class Records:
 
     def add_screening(self, participant_id: int, trial_id: str, state: str, **fields: Any) -> ScreeningState:
         screening = ScreeningState(participant_id=participant_id, trial_id=trial_id, state=state, **fields)
+        screening.counted = funnel.steps(screening.status, screening.outcome, False, ())
         values = {k: v for k, v in screening.columns().items() if k != "id"}
         screening.id = self.session.exec(
             insert(SCREENING).values(values).returning(SCREENING.c.id)
         ).scalar_one()
         screening.stored()
+        self.tally.move(None, (self._cell(screening), screening.counted))
         return screening
 
+    @staticmethod
+    def _cell(screening: ScreeningState | Screening) -> funnel.Cell:
+        return funnel.cell(screening.trial_id, screening.locale, screening.source, screening.started_at)
+
     def save(self, screening: ScreeningState) -> None:
-        """Write what changed in a turn's screening (and when), in one statement."""
+        """Write what changed in a turn's screening (and when), in one statement; what moves it
+        in the funnel moves its counts (applied as the transaction commits)."""
         screening.updated_at = utcnow()
+        was = screening._stored
+        before = funnel.cell(was["trial_id"], was["locale"], was["source"], was["started_at"])
+        had = screening.counted.split()
+        consented = "consented" in had or screening.id in self._consented
+        referral = [step for step in had if step in funnel.REFERRAL_STEPS]
+        screening.counted = funnel.steps(screening.status, screening.outcome, consented, referral)
+        self.tally.move((before, was["counted"]), (self._cell(screening), screening.counted))
         changed = screening.changed()
         self.session.exec(update(SCREENING).where(SCREENING.c.id == screening.id).values(changed))
         screening.stored()
@@ -422,59 +450,20 @@ class Records:
         )
         return list(self.session.exec(query))
 
-    def funnel_counts(
-        self, trial_id: str, reached: tuple[str, ...], outcomes: tuple[str, ...]
-    ) -> list[tuple[str | None, str | None, date, dict[str, int]]]:
-        """A trial's screenings counted at each step of the funnel, per language, source and day
-        (UTC) begun: one statement, whatever their number. A step: started, consented (to storage),
-        completed, each of `outcomes`, referred (not cancelled), contacted (a referral status in
-        `reached`), enrolled."""
-        # Joined, not asked per screening (a correlated EXISTS): the database hashes it once.
-        consented = (
-            select(Consent.screening_id)
-            .where(Consent.scope == "storage", col(Consent.granted))
-            .distinct()
-            .subquery()
-        )
-        storing = consented.c.screening_id.is_not(None)
-        finished = Screening.status == "finished"
-        referred = col(Referral.id).is_not(None) & (Referral.status != "cancelled")
-        steps: dict[str, Any] = {
-            "consented": storing,
-            "completed": finished,
-            **{outcome: finished & (Screening.outcome == outcome) for outcome in outcomes},
-            "referred": referred,
-            "contacted": referred & col(Referral.status).in_(reached),
-            "enrolled": Referral.status == "enrolled",
-        }
-        began = Screening.started_at
-        day = (
-            func.date(func.timezone("UTC", began))
-            if self.session.get_bind().dialect.name == "postgresql"
-            else func.date(began)
-        )
+    def funnel_counts(self, trial_id: str) -> list[tuple[str, str, date, dict[str, int]]]:
+        """A trial's screenings counted at each step of the funnel, per language, source ("" for
+        none) and day (UTC) begun: the counters kept with each change (storage.funnel), a few rows
+        a day whatever the number of screenings. A step: started, consented (to storage),
+        completed, its outcome, referred (not cancelled), contacted (reached), enrolled."""
         query = (
-            select(
-                Screening.locale,
-                Screening.source,
-                day,
-                func.count(),
-                *(func.sum(case((condition, 1), else_=0)) for condition in steps.values()),
-            )
-            .outerjoin(Referral, col(Referral.screening_id) == Screening.id)
-            .outerjoin(consented, consented.c.screening_id == Screening.id)
-            .where(Screening.trial_id == trial_id)
-            .group_by(Screening.locale, Screening.source, day)
+            select(FunnelCount.locale, FunnelCount.source, FunnelCount.day, FunnelCount.step, FunnelCount.n)
+            .where(FunnelCount.trial_id == trial_id, FunnelCount.n != 0)
+            .order_by(FunnelCount.locale, FunnelCount.source, FunnelCount.day)
         )
-        return [
-            (
-                locale,
-                source,
-                on if isinstance(on, date) else date.fromisoformat(on),
-                {"started": started, **dict(zip(steps, counts, strict=True))},
-            )
-            for locale, source, on, started, *counts in self.session.exec(query)  # type: ignore[call-overload]
-        ]
+        cells: dict[tuple[str, str, date], dict[str, int]] = {}
+        for locale, source, day, step, n in self.session.exec(query):
+            cells.setdefault((locale, source, day), {})[step] = n
+        return [(*where, steps) for where, steps in cells.items()]
 
     def screenings_after(
         self, after: int, limit: int, trial_ids: Sequence[str] | None = None
@@ -609,6 +598,8 @@ class Records:
         self, screening_id: int, scope: str, version: str, granted: bool, locale: str, text: str
     ) -> None:
         digest = hashlib.sha256(text.encode("utf-8")).hexdigest()
+        if scope == "storage" and granted:
+            self._consented.add(screening_id)  # counted as the turn saves its screening
         self.session.add(
             Consent(
                 screening_id=screening_id,
@@ -657,8 +648,37 @@ class Records:
         if earlier is not None:
             earlier.status, earlier.updated_at = "replaced", utcnow()
             self.session.add(earlier)
+            self._recount(self._locked(earlier.screening_id), earlier.status)
         self.session.add(referral)
+        # Counted as the turn saves the screening (`save` keeps the steps a referral decides).
+        screening.counted = " ".join(
+            [*(s for s in screening.counted.split() if s not in funnel.REFERRAL_STEPS), "referred"]
+        )
         return referral
+
+    def _locked(self, screening_id: int | None) -> Screening | None:
+        """A screening changed outside its person's turn (a coordinator's step), read after taking
+        their turn lock: a turn of theirs must not write steps counted before this change."""
+        screening = self.session.get(Screening, screening_id) if screening_id is not None else None
+        person = self.session.get(Participant, screening.participant_id) if screening else None
+        if screening is None or person is None:
+            return None
+        self._lock(person.external_id)
+        self.session.refresh(screening)
+        return screening
+
+    def _recount(self, screening: Screening | None, referral_status: str) -> None:
+        """A screening not in a turn moves in the funnel as its referral's status changes."""
+        if screening is None:
+            return
+        had = screening.counted.split()
+        counted = " ".join(
+            [*(s for s in had if s not in funnel.REFERRAL_STEPS), *funnel.referral_steps(referral_status)]
+        )
+        where = self._cell(screening)
+        self.tally.move((where, screening.counted), (where, counted))
+        screening.counted = counted
+        self.session.add(screening)
 
     def referral(self, referral_id: str) -> Referral | None:
         return self.session.get(Referral, referral_id)
@@ -727,10 +747,14 @@ class Records:
         """A coordinator's step on a referral (contacted, booked…) with their note: kept in its
         history with who did it (the note encrypted). The caller audits it."""
         referral = self.session.get(Referral, referral_id)
+        screening = self._locked(referral.screening_id) if referral is not None else None
+        if referral is not None and screening is not None:
+            self.session.refresh(referral)  # as it stands now their turns wait
         if referral is None or referral.status == "cancelled":
             return None
         referral.status, referral.updated_at = status, utcnow()
         self.session.add(referral)
+        self._recount(screening, status)
         sealed = self.cipher.seal(note) if note else None
         self.session.add(
             ReferralEvent(referral_id=referral_id, actor=actor, status=status, note_sealed=sealed)
@@ -1292,9 +1316,20 @@ class Records:
         The referral rows stay, emptied and cancelled, so the study team sees the
         person withdrew; notifications about them not yet sent are cancelled.
         """
-        screening_ids = list(
-            self.session.exec(select(Screening.id).where(Screening.participant_id == participant.id))
-        )
+        theirs = self.session.exec(
+            select(
+                Screening.id,
+                Screening.trial_id,
+                Screening.locale,
+                Screening.source,
+                Screening.started_at,
+                Screening.counted,
+            ).where(Screening.participant_id == participant.id)
+        ).all()
+        screening_ids = [row[0] for row in theirs]
+        # They leave the funnel too: counts that keep a person could single them out in a small cell.
+        for _, *where, started_at, counted in theirs:
+            self.tally.move((funnel.cell(*where, started_at), counted), None)
         withdrawn = list(
             self.session.exec(
                 select(Referral.id).where(

@@ -10,10 +10,11 @@ import csv
 import io
 import json
 import re
+import threading
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from html import unescape
 from pathlib import Path
 from typing import Any
@@ -46,12 +47,14 @@ from bot.coordination.service import Coordination, ReferralFilter, ReferralRow
 from bot.web import WebOptions, build_web_app, console
 from bot.web.console import ConsoleOptions
 from bot.wiring import build_engine
+from dialogs.engine import Engine
 from dialogs.i18n import shipped_locales, translator
 from dialogs.trial import Trial, load_trials
 from dialogs.wording import answer_text
 from storage.models import AuditEvent
 from storage.repository import Records, Store
 from storage.views import screening_view
+from tests.conftest import LIKELY_B1, Person
 from tests.test_console import _account, _client, _sign_in
 
 
@@ -145,6 +148,97 @@ def test_the_funnel_takes_as_many_statements_for_fifty_screenings_as_for_one(
 
     one, fifty = _statements_at(store, trial, (1, 50), count)
     assert one == fifty, f"{one} statements for one screening, {fifty} for fifty"
+
+
+def _same_as_counted_one_by_one(store: Store, trial: Trial) -> Funnel:
+    with store.transaction() as records:
+        kept, expected = funnel(records, trial.registry_id), _funnel_one_by_one(records, trial.registry_id)
+    assert _shown(kept) == _shown(expected)
+    return kept
+
+
+def _people(kept: Funnel) -> int:
+    return sum(steps["started"] for steps in kept["language"].values())
+
+
+def test_the_funnel_kept_with_each_turn_is_the_funnel_counted_one_by_one(engine: Engine) -> None:
+    """Every change the funnel counts, made through the dialog and the coordinator's steps: a
+    start, a language chosen, consent, a finish, a referral and its status, a restart (mid-way,
+    and after a finish: a new screening, the earlier referral replaced), an erasure, a purge."""
+    store, trial = engine.store, engine.trial
+    finished = Person(engine, "finished")
+    finished.start(source="radio")
+    finished.answer_all(LIKELY_B1)
+    midway = Person(engine, "midway", locale=None)
+    midway.start()
+    midway.say("español")  # the language menu first: counted under the one chosen
+    midway.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent")})
+    midway.command("restart")
+    midway.tap("yes")
+    again = Person(engine, "again")
+    again.start(source="clinic_flyer")
+    again.answer_all(LIKELY_B1)
+    first_reference = again.stored()["referral"]["id"]
+    declined = Person(engine, "declined")
+    declined.start()
+    declined.tap("no")  # nothing stored: nothing counted
+    kept = _same_as_counted_one_by_one(store, trial)
+    assert _people(kept) == 3 and kept["language"]["es"]["consented"] == 1
+
+    enrolled = finished.stored()["referral"]["id"]
+    with store.transaction() as records:
+        for status in ("contacted", "booked"):
+            records.set_referral_status(first_reference, status, "console:li")
+        records.set_referral_status(enrolled, "enrolled", "console:li")
+    kept = _same_as_counted_one_by_one(store, trial)
+    assert kept["source"]["radio"]["enrolled"] == 1 and kept["source"]["clinic_flyer"]["contacted"] == 1
+
+    again.command("restart")  # after the finish: a new screening, its referral replaces the first
+    again.tap("yes")
+    again.answer_all({**LIKELY_B1, "age": "59"})
+    with store.transaction() as records:
+        assert records.referral(first_reference).status == "replaced"  # type: ignore[union-attr]
+    kept = _same_as_counted_one_by_one(store, trial)
+    assert _people(kept) == 4 and kept["source"]["clinic_flyer"].get("contacted", 0) == 0
+
+    finished.command("delete")
+    finished.tap("yes")
+    kept = _same_as_counted_one_by_one(store, trial)
+    assert _people(kept) == 3 and "radio" not in kept["source"], "an erased person is counted nowhere"
+
+    cancelled = again.stored()["referral"]["id"]
+    with store.transaction() as records:  # retention: de-identified, still counted as they were
+        later = datetime.now(UTC) + timedelta(days=1)
+        assert len(records.purge(later, later)) == 3
+    assert _same_as_counted_one_by_one(store, trial) == kept
+    with store.transaction() as records:
+        records.set_referral_status(cancelled, "cancelled", "console:li")
+    # Their first referral, replaced, still counts; the cancelled one no longer does.
+    assert _same_as_counted_one_by_one(store, trial)["source"]["clinic_flyer"]["referred"] == 1
+
+
+def test_turns_at_once_lose_no_count(engine: Engine) -> None:
+    """Many people start and consent at the same moment, in the same cell (trial, language,
+    source, day): each count moves by an atomic n = n + 1, none is lost to another's write."""
+    people = [Person(engine, f"at-once-{n}") for n in range(8)]
+    ready, errors = threading.Barrier(len(people)), []
+
+    def begin(person: Person) -> None:
+        try:
+            ready.wait()
+            person.start(source="radio")
+            person.say("yes")
+        except BaseException as error:  # any failure at all is what this test looks for
+            errors.append(error)
+
+    threads = [threading.Thread(target=begin, args=(person,)) for person in people]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    kept = _same_as_counted_one_by_one(engine.store, engine.trial)
+    assert kept["source"]["radio"]["started"] == kept["source"]["radio"]["consented"] == len(people)
 
 
 # The referral list, the call list, the exports -------------------------------------------------

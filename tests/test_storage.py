@@ -12,6 +12,7 @@ from sqlalchemy import inspect, text
 from sqlalchemy.exc import DatabaseError
 from sqlmodel import SQLModel
 
+from bot.coordination.reports import funnel
 from dialogs.engine import Address, Choice, Engine, Input, Start, Text
 from dialogs.trial import Trial
 from storage.database import downgrade, make_engine, migrate
@@ -198,12 +199,16 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
 ) -> None:
     """0013 rewrites the phone answers stored before (encrypted, so with the key): a mainland number
     without a country code gets +86; what is no number, and answers to other questions, stay as
-    they were; the referrals and the audit trail are kept. Down and up again with the data in it."""
+    they were; the referrals and the audit trail are kept. Down and up again with the data in it.
+    0015 counts the funnel from what is stored (the same as counted before it went down).
+
+    Today's code stores the screenings and reads them at the head revision (the screening table
+    has columns 0012 has not); the database goes down to 0012 with them in it."""
 
     from storage.database import EncryptedData
 
     database = make_engine(database_url)
-    migrate(database, "0012")
+    migrate(database)
     engine = Engine(trial, Store.open(database, [TEST_KEY]))
     stored = {
         "mobile": "13812345678",
@@ -226,7 +231,10 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
             return referrals, len(records.audit_trail())
 
     before = kept()
+    with engine.store.transaction() as records:
+        counted = funnel(records, trial.registry_id)
     assert len(before[0]) == len(stored), "a one-trial database with a referral per person"
+    downgrade(database, "0012")
     with pytest.raises(RuntimeError, match="with the key"):
         migrate(database)  # encrypted phone numbers, and no key handed in
     phones = EncryptedData(lambda: [TEST_KEY], frozenset({("NCT07295067", "contact_phone")}))
@@ -248,11 +256,22 @@ def test_stored_phone_numbers_become_e164_and_the_migration_goes_down_and_up(
     assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
     assert kept() == before, "every referral and audit row kept"
     with engine.store.transaction() as records:
+        assert funnel(records, trial.registry_id) == counted and counted["language"], "counted again"
+    with engine.store.transaction() as records:
         [first] = [a for a in records.answer_history(1) if a.question_id == "contact_phone"][-1:]
         assert records.cipher.open(first.raw or "") == "13812345678", "what was typed stays as typed"
     downgrade(database, "0012")
     assert "questionnaire_version" not in inspect(database).get_table_names()
-    assert current()["mobile"] == ("+8613812345678", "13900001111"), "the older code reads E.164"
+    with database.connect() as connection:  # as the older code reads it
+        phones_left = {
+            engine.store.cipher.open(sealed)
+            for (sealed,) in connection.execute(
+                text(
+                    "SELECT sealed FROM answer WHERE question_id = 'contact_phone' AND superseded_at IS NULL"
+                )
+            )
+        }
+    assert phones_left == set(expected.values()), "the older code reads E.164"
     migrate(database, data=phones)
     assert current() == {who: (phone, "13900001111") for who, phone in expected.items()}
     assert "questionnaire_version" in inspect(database).get_table_names()

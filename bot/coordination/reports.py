@@ -16,7 +16,6 @@ from babel.dates import format_datetime
 from bot.coordination.cards import (
     LANGUAGE,
     OUTCOME,
-    OUTCOMES,
     RECEIVED,
     SOURCE,
     UNCERTAIN,
@@ -51,7 +50,6 @@ FUNNEL = (
     ("enrolled", N_("Enrolled")),
 )
 FUNNEL_DIMENSIONS = (("language", BY_LANGUAGE), ("source", BY_SOURCE), ("week", BY_WEEK))
-_REACHED = {"contacted", "booked", "enrolled", "not_eligible_after_call"}
 # A spreadsheet runs a cell that starts with one of these as a formula.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # A phone number as stored since it is normalised (E.164): a plus and digits, nothing a
@@ -149,12 +147,13 @@ Funnel = dict[str, dict[str, Counter[str]]]
 
 def funnel(records: Records, trial_id: str) -> Funnel:
     """A trial's counts per funnel step, by language, by source and by the ISO week the screening
-    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}. Counted by the
-    database, a few rows per day begun, whatever the number of screenings."""
+    began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}. Read from the
+    counters each change keeps (storage.funnel): a few rows per day begun, whatever the number
+    of screenings."""
     by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
-    outcomes = tuple(step for step, _ in FUNNEL if step in OUTCOMES)
-    for locale, source, day, counts in records.funnel_counts(trial_id, tuple(sorted(_REACHED)), outcomes):
-        steps = Counter({step: n for step, n in counts.items() if n})
+    shown = {step for step, _ in FUNNEL}
+    for locale, source, day, counts in records.funnel_counts(trial_id):
+        steps = Counter({step: n for step, n in counts.items() if n and step in shown})
         year, week, _ = day.isocalendar()
         by["language"][locale or "-"].update(steps)
         by["source"][source or "-"].update(steps)
