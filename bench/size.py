@@ -3,7 +3,8 @@
     .venv/bin/python -m bench.size [--sizes 1000,100000] [--postgres URL]
 
 Fills a database (a new SQLite file, or a new database on the PostgreSQL server `--postgres`
-names, dropped afterwards) with finished screenings by bulk insert, not through the dialog:
+names, dropped afterwards) with finished screenings by bulk insert, not through the dialog (on
+PostgreSQL, `--base` of them from Python and whole copies of those in SQL: `Filler.multiply`):
 participants, screenings with every answer stored as the app stores it (what identifies a
 person or was typed freely encrypted), consents, 20% referred (with follow-up events), audit
 rows and processed update ids. At each size it measures one new patient's turn through
@@ -35,6 +36,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import JSON, func, select, text
+from sqlmodel import SQLModel
 
 from bench.databases import fresh_database
 from bench.engine import ANSWERS, TURNS
@@ -128,6 +130,77 @@ class Filler:
                     connection.execute(
                         text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
                     )
+
+    def multiply(self, total: int) -> None:
+        """On PostgreSQL, copy the bench's screenings in SQL until there are about `total` (a
+        whole number of copies of what is there): 1,000,000 filled from Python at ~100 a second
+        would take hours. Each table's rows are copied with their screening, ids offset by a
+        copy's stride: participants, screenings, answers, consents, referrals and their events,
+        audit rows and update ids; then the copies are counted in the funnel as the app counts.
+
+        A copy differs from a real row: its encrypted blobs (answers, the channel id, notes) are
+        its original's, byte for byte; its keyed channel hash is the original's with ":k" after
+        it (no real id hashes to it); its referral id is an md5 of the original's; and it began,
+        finished and was referred at its original's moments (the same days and weeks)."""
+        assert self.database.dialect.name == "postgresql", "multiplied in PostgreSQL's SQL"
+        with self.database.begin() as connection:
+            low, high = connection.execute(
+                text("SELECT min(id), max(id) FROM screening WHERE id >= 1000000")
+            ).one()
+            stride = high - low + 1
+            copies = total // stride - 1
+            if copies < 1:
+                return
+            new_id = "{id} + k * :stride"
+            reference = "substr(md5({id} || ':' || k), 1, 12)"
+            changed: dict[str, dict[str, str]] = {
+                "participant": {"id": new_id, "external_id": "external_id || ':' || k"},
+                "screening": {"id": new_id, "participant_id": new_id},
+                "answer": {"id": "", "screening_id": new_id},
+                "consent": {"id": "", "screening_id": new_id},
+                "referral": {"id": reference, "screening_id": new_id, "replaces": ""},
+                "referral_event": {"id": "", "referral_id": reference},
+                "audit_event": {
+                    "id": "",
+                    "subject": "'screening:' || (substr(subject, 11)::bigint + k * :stride)",
+                },
+                "processed_input": {
+                    "key": "'telegram:' || (split_part(key, ':', 2)::bigint + k * :stride)"
+                    " || ':' || split_part(key, ':', 3)"
+                },
+            }
+            mine = {
+                "participant": "id >= 1000000",
+                "screening": "id >= 1000000",
+                "answer": "screening_id >= 1000000",
+                "consent": "screening_id >= 1000000",
+                "referral": "screening_id >= 1000000",
+                "referral_event": "referral_id IN (SELECT id FROM referral WHERE screening_id >= 1000000)",
+                "audit_event": "actor = 'bench'",
+            }
+            for name, overrides in changed.items():
+                table = SQLModel.metadata.tables[name]
+                columns = [c.name for c in table.columns if overrides.get(c.name, None) != ""]
+                values = [overrides[c].format(id=c) if c in overrides else c for c in columns]
+                if name == "processed_input":  # only the bench's own, within its screenings' keys
+                    screening = (
+                        "CASE WHEN key ~ '^telegram:[0-9]+:[0-9]+$' THEN split_part(key, ':', 2)::bigint END"
+                    )
+                    where = f"{screening} BETWEEN :low AND :high"
+                else:
+                    where = mine[name]
+                connection.execute(
+                    text(
+                        f"INSERT INTO {name} ({', '.join(columns)}) SELECT {', '.join(values)} "
+                        f"FROM {name}, generate_series(1, :copies) AS k WHERE {where}"
+                    ),
+                    {"stride": stride, "copies": copies, "low": low, "high": high},
+                )
+            recount(connection, range(high + 1, high + 1 + copies * stride))
+            for table in ("participant", "screening", "answer", "consent", "referral_event", "audit_event"):
+                connection.execute(
+                    text(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table}")
+                )
 
     def _batch(self, first: int, n: int) -> None:
         # A batch's own stream of chance: another filler, or this one again, makes other rows.
@@ -486,6 +559,12 @@ def main() -> None:
     )
     parser.add_argument("--sizes", default="1000,100000", help="screenings, comma-separated, ascending")
     parser.add_argument("--postgres", help="a PostgreSQL server URL whose role may create databases")
+    parser.add_argument(
+        "--base",
+        type=int,
+        default=10_000,
+        help="on PostgreSQL, screenings filled from Python before the rest are copied in SQL",
+    )
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     table: dict[int, dict[str, str]] = {}
@@ -497,7 +576,11 @@ def main() -> None:
         for size in sizes:
             began = time.perf_counter()
             have = filler.count()
-            filler.fill(size)
+            if args.postgres and size > args.base:  # a base from Python, copied in SQL
+                filler.fill(args.base)
+                filler.multiply(size)
+            else:
+                filler.fill(size)
             rate = (size - have) / (time.perf_counter() - began)
             print(f"filled {size:,} screenings ({rate:,.0f}/s)", file=sys.stderr, flush=True)
             table[size] = {

@@ -24,6 +24,7 @@ import httpx
 import pytest
 from babel.dates import format_datetime
 from sqlalchemy import event
+from sqlalchemy import text as sa_text
 
 from bench.size import Filler
 from bot.cli import _json_array
@@ -239,6 +240,41 @@ def test_turns_at_once_lose_no_count(engine: Engine) -> None:
     assert errors == []
     kept = _same_as_counted_one_by_one(engine.store, engine.trial)
     assert kept["source"]["radio"]["started"] == kept["source"]["radio"]["consented"] == len(people)
+
+
+def test_the_bench_multiplies_its_screenings_in_sql_with_every_table_and_count_in_step(
+    store: Store, trial: Trial
+) -> None:
+    if store.engine.dialect.name != "postgresql":
+        pytest.skip("bench.size multiplies in PostgreSQL's SQL (SQLite fills from Python)")
+    filler = Filler(store.engine, store.cipher, trial, seed=5, inputs_per_screening=2)
+    filler.fill(40)
+    tables = ("participant", "screening", "answer", "consent", "referral", "referral_event", "audit_event")
+
+    def rows() -> dict[str, int]:
+        with store.engine.connect() as connection:
+            counted = {
+                t: connection.execute(sa_text(f"SELECT count(*) FROM {t}")).scalar_one() for t in tables
+            }
+            counted["processed_input"] = connection.execute(
+                sa_text("SELECT count(*) FROM processed_input")
+            ).scalar_one()
+        return counted
+
+    before = rows()
+    with store.transaction() as records:
+        once = funnel(records, trial.registry_id)
+    filler.multiply(120)
+    assert rows() == {t: 3 * n for t, n in before.items()}
+    tripled = _same_as_counted_one_by_one(store, trial)
+    assert _shown(tripled) == {
+        d: {g: [3 * n for n in counts] for g, counts in groups.items()} for d, groups in _shown(once).items()
+    }
+    with store.transaction() as records:  # each copy a screening of its own, readable as the app reads it
+        assert len({r.id for r in records.referrals()}) == 3 * before["referral"]
+        assert all(records.answers(s.id or 0) for s in records.screenings(trial.registry_id)[-3:])
+    filler.fill(130)  # a fill after the copies goes on from them
+    assert rows()["screening"] == 130
 
 
 # The referral list, the call list, the exports -------------------------------------------------
