@@ -32,6 +32,7 @@ from sqlalchemy import (
     or_,
     text,
     true,
+    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -450,20 +451,26 @@ class Records:
         )
         return list(self.session.exec(query))
 
-    def funnel_counts(self, trial_id: str) -> list[tuple[str, str, date, dict[str, int]]]:
-        """A trial's screenings counted at each step of the funnel, per language, source ("" for
-        none) and day (UTC) begun: the counters kept with each change (storage.funnel), a few rows
-        a day whatever the number of screenings. A step: started, consented (to storage),
-        completed, its outcome, referred (not cancelled), contacted (reached), enrolled."""
-        query = (
-            select(FunnelCount.locale, FunnelCount.source, FunnelCount.day, FunnelCount.step, FunnelCount.n)
-            .where(FunnelCount.trial_id == trial_id, FunnelCount.n != 0)
-            .order_by(FunnelCount.locale, FunnelCount.source, FunnelCount.day)
+    def funnel_counts(self, trial_id: str) -> list[tuple[str, str | date, str, int]]:
+        """A trial's screenings counted at each step of the funnel, summed by the database per
+        language, per source ("" for none) and per day (UTC) begun: (dimension, group, step, n)
+        rows from the counters kept with each change (storage.funnel), a few per day whatever the
+        number of screenings. A step: started, consented (to storage), completed, its outcome,
+        referred (not cancelled), contacted (reached), enrolled."""
+        mine = FunnelCount.trial_id == trial_id
+        step, n = col(FunnelCount.step), func.sum(FunnelCount.n)
+        by = (("language", FunnelCount.locale), ("source", FunnelCount.source), ("day", FunnelCount.day))
+        query = union_all(
+            *(
+                select(literal(dimension), cast(group, String), step, n).where(mine).group_by(group, step)
+                for dimension, group in by
+            )
         )
-        cells: dict[tuple[str, str, date], dict[str, int]] = {}
-        for locale, source, day, step, n in self.session.exec(query):
-            cells.setdefault((locale, source, day), {})[step] = n
-        return [(*where, steps) for where, steps in cells.items()]
+        return [
+            (dimension, date.fromisoformat(group) if dimension == "day" else group, step, total)
+            for dimension, group, step, total in self.session.execute(query)
+            if total
+        ]
 
     def screenings_after(
         self, after: int, limit: int, trial_ids: Sequence[str] | None = None

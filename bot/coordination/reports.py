@@ -7,7 +7,7 @@ import io
 import re
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -148,16 +148,18 @@ Funnel = dict[str, dict[str, Counter[str]]]
 def funnel(records: Records, trial_id: str) -> Funnel:
     """A trial's counts per funnel step, by language, by source and by the ISO week the screening
     began: {"language": {"zh_Hans": Counter}, "week": {"2026-W49": Counter}…}. Read from the
-    counters each change keeps (storage.funnel): a few rows per day begun, whatever the number
-    of screenings."""
+    counters each change keeps (storage.funnel), summed by the database: a few rows per day
+    begun, whatever the number of screenings."""
     by: dict[str, dict[str, Counter[str]]] = {key: defaultdict(Counter) for key, _ in FUNNEL_DIMENSIONS}
     shown = {step for step, _ in FUNNEL}
-    for locale, source, day, counts in records.funnel_counts(trial_id):
-        steps = Counter({step: n for step, n in counts.items() if n and step in shown})
-        year, week, _ = day.isocalendar()
-        by["language"][locale or "-"].update(steps)
-        by["source"][source or "-"].update(steps)
-        by["week"][f"{year}-W{week:02d}"].update(steps)
+    for dimension, group, step, n in records.funnel_counts(trial_id):
+        if step not in shown:
+            continue
+        if isinstance(group, date):
+            year, week, _ = group.isocalendar()
+            by["week"][f"{year}-W{week:02d}"][step] += n
+        else:
+            by[dimension][group or "-"][step] += n
     return {k: dict(v) for k, v in by.items()}
 
 
