@@ -1,11 +1,13 @@
-"""The funnel's counters: how many screenings of a trial reached each step, per language, source
-and day (UTC) begun, kept in the transaction that changes what they count (issue 22).
+"""The funnel's counters: how many screenings of a trial reached each step, per language, per
+source and per day (UTC) begun, kept in the transaction that changes what they count (issue 22).
 
 Counting the screenings at each look took a GROUP BY over all of them: 11 s at 100,000. Now each
 screening keeps the steps it is counted at (`screening.counted`, e.g. "started consented
 completed likely_eligible referred"), and whatever changes them moves its counts from its old
-cell to its new one in `funnel_count`, by an atomic `n = n + delta` (two turns at once never
-lose a count). The funnel reads those cells: a few rows per day, whatever the number of people.
+cell (trial, language, source, day) to its new one in `funnel_count`, by an atomic
+`n = n + delta` (two turns at once never lose a count). Each dimension is counted on its own, as
+the funnel shows it (by language, by source, by week): a few rows per language, source and day
+begun, never their product, whatever the number of people.
 """
 
 from __future__ import annotations
@@ -28,13 +30,12 @@ Cell = tuple[str, str, str, date]
 FUNNEL_COUNT = sa.table(
     "funnel_count",
     sa.column("trial_id", sa.String),
-    sa.column("locale", sa.String),
-    sa.column("source", sa.String),
-    sa.column("day", sa.Date),
+    sa.column("dimension", sa.String),
+    sa.column("bucket", sa.String),
     sa.column("step", sa.String),
     sa.column("n", sa.Integer),
 )
-KEY = ("trial_id", "locale", "source", "day", "step")
+KEY = ("trial_id", "dimension", "bucket", "step")
 
 
 def referral_steps(status: str | None) -> tuple[str, ...]:
@@ -65,12 +66,14 @@ class Tally:
     """The counts a transaction moves, applied with it in one statement (`apply`)."""
 
     def __init__(self) -> None:
-        self.moved: dict[tuple[str, str, str, date, str], int] = {}
+        self.moved: dict[tuple[str, str, str, str], int] = {}
 
     def add(self, where: Cell, counted: str, by: int) -> None:
-        for step in counted.split():
-            key = (*where, step)
-            self.moved[key] = self.moved.get(key, 0) + by
+        trial_id, locale, source, day = where
+        for bucket in (("language", locale), ("source", source), ("day", day.isoformat())):
+            for step in counted.split():
+                key = (trial_id, *bucket, step)
+                self.moved[key] = self.moved.get(key, 0) + by
 
     def move(self, before: tuple[Cell, str] | None, after: tuple[Cell, str] | None) -> None:
         """A screening counted at `before` (cell, steps) is now at `after` (None: not counted)."""

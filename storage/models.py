@@ -362,14 +362,14 @@ class QuestionnaireVersion(SQLModel, table=True):
 
 
 class FunnelCount(SQLModel, table=True):
-    """How many screenings of a trial reached a funnel step, per language, source and day (UTC)
-    begun ("" for no language or source): kept by storage.funnel with every change it counts."""
+    """How many screenings of a trial reached a funnel step, in one bucket of a dimension: a
+    language, a source ("" for none) or a day (UTC) begun (ISO): kept by storage.funnel with
+    every change it counts."""
 
     __tablename__ = "funnel_count"
 
     trial_id: str = Field(max_length=64, primary_key=True)
-    locale: str = Field(max_length=16, primary_key=True)
-    source: str = Field(max_length=64, primary_key=True)
-    day: date = Field(primary_key=True)
+    dimension: str = Field(max_length=16, primary_key=True)  # language, source, day
+    bucket: str = Field(max_length=64, primary_key=True)
     step: str = Field(max_length=32, primary_key=True)
     n: int = 0

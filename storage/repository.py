@@ -32,7 +32,6 @@ from sqlalchemy import (
     or_,
     text,
     true,
-    union_all,
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
@@ -452,24 +451,15 @@ class Records:
         return list(self.session.exec(query))
 
     def funnel_counts(self, trial_id: str) -> list[tuple[str, str | date, str, int]]:
-        """A trial's screenings counted at each step of the funnel, summed by the database per
-        language, per source ("" for none) and per day (UTC) begun: (dimension, group, step, n)
-        rows from the counters kept with each change (storage.funnel), a few per day whatever the
-        number of screenings. A step: started, consented (to storage), completed, its outcome,
-        referred (not cancelled), contacted (reached), enrolled."""
-        mine = FunnelCount.trial_id == trial_id
-        step, n = col(FunnelCount.step), func.sum(FunnelCount.n)
-        by = (("language", FunnelCount.locale), ("source", FunnelCount.source), ("day", FunnelCount.day))
-        query = union_all(
-            *(
-                select(literal(dimension), cast(group, String), step, n).where(mine).group_by(group, step)
-                for dimension, group in by
-            )
-        )
+        """A trial's screenings counted at each step of the funnel per language, per source (""
+        for none) and per day (UTC) begun: (dimension, bucket, step, n) rows of the counters kept
+        with each change (storage.funnel), a few per language, source and day whatever the number
+        of screenings. A step: started, consented (to storage), completed, its outcome, referred
+        (not cancelled), contacted (reached), enrolled."""
+        query = select(FunnelCount).where(FunnelCount.trial_id == trial_id, FunnelCount.n != 0)
         return [
-            (dimension, date.fromisoformat(group) if dimension == "day" else group, step, total)
-            for dimension, group, step, total in self.session.execute(query)
-            if total
+            (c.dimension, date.fromisoformat(c.bucket) if c.dimension == "day" else c.bucket, c.step, c.n)
+            for c in self.session.exec(query)
         ]
 
     def screenings_after(

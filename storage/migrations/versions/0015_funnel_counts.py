@@ -1,8 +1,8 @@
 """the funnel's counters, kept with each change they count
 
 A funnel counted each screening at every look: 11 s at 100,000 (issue 22). Each screening now
-keeps the steps it is counted at, and `funnel_count` the counts per trial, language, source,
-day begun and step; both are filled here from what is stored.
+keeps the steps it is counted at, and `funnel_count` the counts per trial, step and language,
+source or day begun; both are filled here from what is stored.
 
 Revision ID: 0015
 Revises: 0014
@@ -29,12 +29,11 @@ def upgrade() -> None:
     op.create_table(
         "funnel_count",
         sa.Column("trial_id", sa.String(length=64), nullable=False),
-        sa.Column("locale", sa.String(length=16), nullable=False),
-        sa.Column("source", sa.String(length=64), nullable=False),
-        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("dimension", sa.String(length=16), nullable=False),
+        sa.Column("bucket", sa.String(length=64), nullable=False),
         sa.Column("step", sa.String(length=32), nullable=False),
         sa.Column("n", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("trial_id", "locale", "source", "day", "step"),
+        sa.PrimaryKeyConstraint("trial_id", "dimension", "bucket", "step"),
     )
     recount(op.get_bind())
 
