@@ -139,8 +139,8 @@ class Filler:
         audit rows and update ids; then the copies are counted in the funnel as the app counts.
 
         A copy differs from a real row: its encrypted blobs (answers, the channel id, notes) are
-        its original's, byte for byte; its keyed channel hash is the original's with ":k" after
-        it (no real id hashes to it); its referral id is an md5 of the original's; and it began,
+        its original's, byte for byte; its keyed channel hash is the original's with ":<its id>"
+        after it (no real id hashes to it); its referral id is an md5 of the original's; and it began,
         finished and was referred at its original's moments (the same days and weeks)."""
         assert self.database.dialect.name == "postgresql", "multiplied in PostgreSQL's SQL"
         with self.database.begin() as connection:
@@ -148,13 +148,14 @@ class Filler:
                 text("SELECT min(id), max(id) FROM screening WHERE id >= 1000000")
             ).one()
             stride = high - low + 1
-            copies = total // stride - 1
+            copies = round(total / stride) - 1
             if copies < 1:
                 return
             new_id = "{id} + k * :stride"
-            reference = "substr(md5({id} || ':' || k), 1, 12)"
+            # Unique across rounds too: a second round copies the first's copies (another stride).
+            reference = "substr(md5({id} || ':' || k || ':' || :stride), 1, 12)"
             changed: dict[str, dict[str, str]] = {
-                "participant": {"id": new_id, "external_id": "external_id || ':' || k"},
+                "participant": {"id": new_id, "external_id": "external_id || ':' || (id + k * :stride)"},
                 "screening": {"id": new_id, "participant_id": new_id},
                 "answer": {"id": "", "screening_id": new_id},
                 "consent": {"id": "", "screening_id": new_id},

@@ -273,8 +273,11 @@ def test_the_bench_multiplies_its_screenings_in_sql_with_every_table_and_count_i
     with store.transaction() as records:  # each copy a screening of its own, readable as the app reads it
         assert len({r.id for r in records.referrals()}) == 3 * before["referral"]
         assert all(records.answers(s.id or 0) for s in records.screenings(trial.registry_id)[-3:])
-    filler.fill(130)  # a fill after the copies goes on from them
-    assert rows()["screening"] == 130
+    filler.multiply(240)  # a second round copies the first's copies too
+    assert rows() == {t: 6 * n for t, n in before.items()}
+    _same_as_counted_one_by_one(store, trial)
+    filler.fill(250)  # a fill after the copies goes on from them
+    assert rows()["screening"] == 250
 
 
 # The referral list, the call list, the exports -------------------------------------------------
