@@ -555,6 +555,23 @@ def test_a_whole_screening_typed_in_chinese(
             assert _CJK.search(option.label), f"untranslated option: {option.label!r}"
 
 
+def test_a_spoken_yes_to_delete_everything_is_read_back_before_anything_is_erased(person: Person) -> None:
+    """Erasing cannot be undone: a transcript's "yes" is heard back first, and only a confirmation
+    erases; "no" to the read-back keeps everything."""
+    person.start()
+    person.answer_some({k: LIKELY_B1[k] for k in ("consent_storage", "consent_contact", "respondent")})
+    person.command("delete")
+    person.send(Text("yes", via="voice"))
+    assert person.prompt == "_confirm" and person.texts[-1].startswith('I heard: "yes"'), person.texts
+    assert _count(person, Answer) > 0, "nothing erased on a transcript"
+    person.tap("no")
+    assert _count(person, Answer) > 0 and person.prompt != "_delete"
+    person.command("delete")
+    person.send(Text("yes", via="voice"))
+    person.tap("yes")
+    assert person.texts == [m.DELETED] and _count(person, Participant) == 0
+
+
 def test_menus_are_states_of_the_one_machine(engine: Engine, person: Person) -> None:
     """A menu is opened over where the dialog stands and closed back to it, by the machine."""
     machine = engine.machines[engine.trial.slug]
