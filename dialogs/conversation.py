@@ -429,20 +429,7 @@ class Conversation(Prompts):
         elif not reading.sure:
             # Nothing of it is kept, but it chooses the study: words the bot had to interpret
             # ("I've had the op", a transcript) are read back before they lead anywhere.
-            assert isinstance(message, Text)
-            self.records.hold_answer(
-                self.screening,
-                {
-                    "question": self.base,
-                    "menu": "entry",
-                    "step": step.id,
-                    "value": reading.value,
-                    "raw": message.text,
-                    "via": message.via,
-                },
-            )
-            self.open_menu("confirm")
-            self.prompt()
+            self._hold_menu_answer("entry", reading.value, message, step=step.id)
         else:
             self._lead(step, reading.value)
 
@@ -553,18 +540,7 @@ class Conversation(Prompts):
             self._store(question, reading.value, message)
         else:
             assert isinstance(message, Text)
-            self.records.hold_answer(
-                self.screening,
-                {
-                    "question": question.id,
-                    "value": reading.value,
-                    "raw": message.text,
-                    "via": message.via,
-                    "confidence": message.confidence,
-                },
-            )
-            self.open_menu("confirm")
-            self.prompt()
+            self._hold_read_back(question.id, reading.value, message.text, message.via, message.confidence)
 
     def _store(self, question: Question, value: Any, message: Choice | Text) -> None:
         """An answer meant for certain: stored as it came."""
@@ -656,10 +632,7 @@ class Conversation(Prompts):
         reading, _ = self.reader.read(question, Text(text, via=via), self._variant(question.text))
         if reading.value is None or reading.certainty is Certainty.UNSURE:
             return
-        held = {"question": question.id, "value": reading.value, "raw": text, "via": via, "confidence": None}
-        self.records.hold_answer(self.screening, held)
-        self.open_menu("confirm")
-        self.prompt()
+        self._hold_read_back(question.id, reading.value, text, via)
 
     def _answer_summary(self, message: Choice | Text) -> None:
         choice = self._menu_choice(self.reader.read_menu(message, SUMMARY_OPTIONS, "summary"), message)
@@ -699,9 +672,31 @@ class Conversation(Prompts):
             return None
         return reading.value
 
-    def _hold_menu_answer(self, menu: str, value: str, message: Choice | Text) -> None:
+    def _hold_menu_answer(self, menu: str, value: str, message: Choice | Text, **more: str) -> None:
+        """A menu's answer, heard or interpreted, read back before it is acted on (`more`: what
+        acting on it needs, such as the entry's step)."""
         assert isinstance(message, Text)
-        held = {"question": self.base, "menu": menu, "value": value, "raw": message.text, "via": message.via}
+        self._hold(
+            {
+                "question": self.base,
+                "menu": menu,
+                "value": value,
+                "raw": message.text,
+                "via": message.via,
+                **more,
+            }
+        )
+
+    def _hold_read_back(
+        self, question_id: str, value: Any, raw: str, via: str, confidence: float | None = None
+    ) -> None:
+        """An interpreted answer to a question, kept until the person says it is right."""
+        self._hold(
+            {"question": question_id, "value": value, "raw": raw, "via": via, "confidence": confidence}
+        )
+
+    def _hold(self, held: dict[str, Any]) -> None:
+        """Keep `held` (encrypted, on the screening) and ask whether it is right."""
         self.records.hold_answer(self.screening, held)
         self.open_menu("confirm")
         self.prompt()

@@ -62,9 +62,6 @@ class Lexicon:
     phrases: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Whole answers that mean a value for certain ("yes", "没有", "нет"): stored without a read-back.
     exact: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
-    # Agreeing and refusing ("I agree", 同意, согласен): exact at a consent, a "could you…?" and
-    # the bot's menus; at a question of fact ("had an operation?") they answer nothing.
-    agreement: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     # Words that turn a "yes" phrase around ("she does" + "not").
     negators: tuple[str, ...] = ()
     # Words of someone unsure ("I think", 好像, наверное): the bot offers the options instead of guessing.
@@ -120,6 +117,13 @@ class Lexicon:
         gap = re.compile(rf"^(?:[\s-]|{fillers})*$" if fillers else r"^[\s-]*$")
         return (re.compile("|".join(_word(w) for w in words)) if words else None), gap
 
+    @property
+    def agreement(self) -> dict[str, tuple[str, ...]]:
+        """Agreeing and refusing ("I agree", 同意, согласен), as the yes and no they are where they
+        are exact: at a consent, a "could you…?" and the bot's menus (`agreement:` in answers.yaml;
+        at a question of fact they answer nothing)."""
+        return {YES: self.concepts.get(AGREE, ()), NO: self.concepts.get(DISAGREE, ())}
+
     def merged(self, other: Lexicon) -> Lexicon:
         def both(
             a: Mapping[str, tuple[str, ...]], b: Mapping[str, tuple[str, ...]]
@@ -129,7 +133,6 @@ class Lexicon:
         return Lexicon(
             phrases=both(self.phrases, other.phrases),
             exact=both(self.exact, other.exact),
-            agreement=both(self.agreement, other.agreement),
             negators=(*self.negators, *other.negators),
             hedges=(*self.hedges, *other.hedges),
             confirm=(*self.confirm, *other.confirm),
@@ -176,7 +179,6 @@ def load_lexicon(path: Path) -> Lexicon:
     return Lexicon(
         phrases={key: words(data.get(key)) + words(exact.get(key)) for key in ANSWER_VALUES},
         exact={key: words(exact.get(key)) for key in ANSWER_VALUES},
-        agreement={key: words(agreement.get(key)) for key in (YES, NO)},
         negators=words(data.get("negators")),
         hedges=words(data.get("hedges")),
         confirm=words(data.get("confirm")),

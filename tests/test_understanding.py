@@ -304,9 +304,8 @@ def test_load_empty_lexicon(tmp_path: Path) -> None:
     path = tmp_path / "answers.yaml"
     path.write_text("", encoding="utf-8")
     empty = {"yes": (), "no": (), "dont_know": ()}
-    agreement, concepts = {"yes": (), "no": ()}, {"agree": (), "disagree": ()}
     loaded = load_lexicon(path)
-    expected = Lexicon(phrases=empty, exact=empty, agreement=agreement, concepts=concepts)
+    expected = Lexicon(phrases=empty, exact=empty, concepts={"agree": (), "disagree": ()})
     fields = [f.name for f in dataclasses.fields(Lexicon)]
     assert [getattr(loaded, f) for f in fields] == [getattr(expected, f) for f in fields]
 

@@ -244,19 +244,16 @@ class Coordination:
             )
         )
 
-        def read(after: tuple[datetime, str] | None) -> list[tuple[Referral, Card | None]]:
-            def cards(records: Records) -> list[tuple[Referral, Card | None]]:
-                found = records.referral_list(trials, oldest_first=True, after=after, limit=batch)
-                return [
-                    (referral, self._card(referral, view, locale))
-                    for referral, view in referral_views(records, found)
-                ]
-
-            return self._run(cards)
+        def cards(records: Records, after: tuple[datetime, str] | None) -> list[tuple[Referral, Card | None]]:
+            found = records.referral_list(trials, oldest_first=True, after=after, limit=batch)
+            return [
+                (referral, self._card(referral, view, locale))
+                for referral, view in referral_views(records, found)
+            ]
 
         def stream() -> Iterator[tuple[Referral, Card | None]]:
             after = None
-            while page := read(after):
+            while page := self._run(partial(cards, after=after)):
                 yield from page
                 last = page[-1][0]
                 after = (last.created_at, last.id)
